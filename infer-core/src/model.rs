@@ -1,0 +1,430 @@
+//! A validated model and inference.
+
+use heapless::Vec;
+
+use crate::format::{self, Layer, ModelFile, Padding, QuantParams};
+use crate::ops::conv2d::{self, ConvOp, ConvShape};
+use crate::ops::dense::{self, DenseOp};
+use crate::ops::maxpool::{self, PoolShape};
+use crate::ops::requant::Requant;
+use crate::{Error, I8Array, I32Array, IMAGE_LEN, IMAGE_SIDE, INPUT_SCALE, INPUT_ZERO_POINT};
+use crate::{MAX_CLASSES, MAX_LAYERS};
+
+/// One executable step (a `Flatten` layer needs none: HWC flattening is a no-op).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Op<'a> {
+    Conv(ConvOp<'a>),
+    Pool(PoolShape),
+    Dense(DenseOp<'a>),
+}
+
+impl Op<'_> {
+    fn in_len(&self) -> usize {
+        match self {
+            Op::Conv(c) => c.shape.in_len(),
+            Op::Pool(p) => p.in_len(),
+            Op::Dense(d) => d.n_in,
+        }
+    }
+
+    fn out_len(&self) -> usize {
+        match self {
+            Op::Conv(c) => c.shape.out_len(),
+            Op::Pool(p) => p.out_len(),
+            Op::Dense(d) => d.n_out,
+        }
+    }
+}
+
+/// What validation derives from a model file.
+#[derive(Debug)]
+pub(crate) struct Plan<'a> {
+    ops: Vec<Op<'a>, MAX_LAYERS>,
+    scratch_len: usize,
+    num_classes: usize,
+    output: QuantParams,
+}
+
+/// True for a positive, finite, normal f32 (checked on the bits: no float math).
+fn valid_scale(scale: f32) -> bool {
+    let bits = scale.to_bits();
+    let exponent = (bits >> 23) & 0xFF;
+    bits >> 31 == 0 && exponent != 0 && exponent != 0xFF
+}
+
+/// Checks the per-channel parameters shared by convolution and dense layers
+/// and builds their requantization.
+///
+/// The accumulator of output channel `o` is
+/// `acc = bias[o] + sum_{i < n} w[o][i] * (x[i] - zp)` with `|w| <= 127`
+/// (weights of -128 are rejected here) and `x, zp` in `[-128, 127]`, so
+/// `|x - zp| <= 255` and `|acc| <= |bias[o]| + n * 127 * 255`. Every partial
+/// sum the kernels form is bounded the same way. Rejecting channels where this
+/// bound exceeds `i32::MAX` therefore proves that no i32 accumulator overflows.
+#[allow(clippy::too_many_arguments)]
+fn check_params<'a>(
+    layer: u8,
+    out: usize,
+    fan_in: usize,
+    weights: I8Array<'a>,
+    bias: I32Array<'a>,
+    multiplier: I32Array<'a>,
+    shift: &'a [u8],
+    output: QuantParams,
+    relu: bool,
+) -> Result<Requant<'a>, Error> {
+    let n_weights = out.checked_mul(fan_in).ok_or(Error::TooLarge { layer })?;
+    let n_bytes4 = out.checked_mul(4).ok_or(Error::TooLarge { layer })?;
+    if weights.len() != n_weights
+        || bias.as_bytes().len() != n_bytes4
+        || multiplier.as_bytes().len() != n_bytes4
+        || shift.len() != out
+    {
+        return Err(Error::ParamLength { layer });
+    }
+    if weights.as_bytes().contains(&0x80) {
+        return Err(Error::WeightRange { layer });
+    }
+    if multiplier.iter().any(|m| m < 0) || shift.iter().any(|&s| !(1..=62).contains(&s)) {
+        return Err(Error::Requant { layer });
+    }
+    if !valid_scale(output.scale) {
+        return Err(Error::Scale { layer });
+    }
+    let terms = (fan_in as u64)
+        .checked_mul(127 * 255)
+        .ok_or(Error::AccumulatorOverflow { layer })?;
+    for b in bias.iter() {
+        let bound = terms
+            .checked_add(u64::from(b.unsigned_abs()))
+            .ok_or(Error::AccumulatorOverflow { layer })?;
+        if bound > i32::MAX as u64 {
+            return Err(Error::AccumulatorOverflow { layer });
+        }
+    }
+    let zero_point = i32::from(output.zero_point);
+    Ok(Requant {
+        multiplier,
+        shift,
+        zero_point,
+        min: if relu { zero_point } else { -128 },
+    })
+}
+
+/// Checks everything about a model file once and derives the steps to run.
+///
+/// After this succeeds, every slice a kernel indexes has the length its
+/// geometry says, and no accumulator can overflow.
+pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
+    let input = &file.input;
+    if usize::from(input.height) != IMAGE_SIDE
+        || usize::from(input.width) != IMAGE_SIDE
+        || input.channels != 1
+    {
+        return Err(Error::InputShape);
+    }
+    if input.quant.zero_point != INPUT_ZERO_POINT
+        || input.quant.scale.to_bits() != INPUT_SCALE.to_bits()
+    {
+        return Err(Error::InputQuantization);
+    }
+    if file.layers.is_empty() {
+        return Err(Error::NoLayers);
+    }
+
+    // Current tensor: shape (h, w, c), its length and quantization.
+    let (mut h, mut w, mut c) = (IMAGE_SIDE, IMAGE_SIDE, 1usize);
+    let mut len = IMAGE_LEN;
+    let mut quant = input.quant;
+    let mut ops = Vec::new();
+    let mut scratch_len = IMAGE_LEN;
+
+    for (i, layer) in file.layers.iter().enumerate() {
+        // MAX_LAYERS <= 256, so the index fits.
+        let li = i as u8;
+        let too_large = Error::TooLarge { layer: li };
+        let op = match *layer {
+            Layer::Conv2d(ref conv) => {
+                let k = usize::from(conv.kernel);
+                let out_c = usize::from(conv.out_channels);
+                if k % 2 == 0 || out_c == 0 {
+                    return Err(Error::Shape { layer: li });
+                }
+                let (pad, out_h, out_w) = match conv.padding {
+                    Padding::Valid => {
+                        if h < k || w < k {
+                            return Err(Error::Shape { layer: li });
+                        }
+                        (0, h - k + 1, w - k + 1)
+                    }
+                    Padding::Same => (k / 2, h, w),
+                };
+                let patch = k
+                    .checked_mul(k)
+                    .and_then(|kk| kk.checked_mul(c))
+                    .ok_or(too_large)?;
+                let requant = check_params(
+                    li,
+                    out_c,
+                    patch,
+                    conv.weights,
+                    conv.bias,
+                    conv.multiplier,
+                    conv.shift,
+                    conv.output,
+                    conv.relu,
+                )?;
+                let shape = ConvShape {
+                    in_h: h,
+                    in_w: w,
+                    in_c: c,
+                    out_c,
+                    k,
+                    pad,
+                    out_h,
+                    out_w,
+                };
+                let in_zp = i32::from(quant.zero_point);
+                (h, w, c) = (out_h, out_w, out_c);
+                quant = conv.output;
+                Op::Conv(ConvOp {
+                    shape,
+                    in_zp,
+                    weights: conv.weights,
+                    bias: conv.bias,
+                    requant,
+                })
+            }
+            Layer::MaxPool2d => {
+                if h < 2 || w < 2 {
+                    return Err(Error::Shape { layer: li });
+                }
+                let shape = PoolShape { h, w, c };
+                (h, w) = (h / 2, w / 2);
+                Op::Pool(shape)
+            }
+            Layer::Flatten => {
+                (h, w, c) = (1, 1, len);
+                continue;
+            }
+            Layer::Dense(ref dense) => {
+                let out = usize::from(dense.out_features);
+                if h != 1 || w != 1 || out == 0 {
+                    return Err(Error::Shape { layer: li });
+                }
+                let requant = check_params(
+                    li,
+                    out,
+                    c,
+                    dense.weights,
+                    dense.bias,
+                    dense.multiplier,
+                    dense.shift,
+                    dense.output,
+                    dense.relu,
+                )?;
+                let op = DenseOp {
+                    n_in: c,
+                    n_out: out,
+                    in_zp: i32::from(quant.zero_point),
+                    weights: dense.weights,
+                    bias: dense.bias,
+                    requant,
+                };
+                c = out;
+                quant = dense.output;
+                Op::Dense(op)
+            }
+        };
+        len = h
+            .checked_mul(w)
+            .and_then(|hw| hw.checked_mul(c))
+            .ok_or(too_large)?;
+        let need = op.in_len().checked_add(len).ok_or(too_large)?;
+        scratch_len = scratch_len.max(need);
+        // At most one op per layer and at most MAX_LAYERS layers.
+        ops.push(op).map_err(|_| too_large)?;
+    }
+
+    if len != file.class_names.len() {
+        return Err(Error::ClassCount {
+            outputs: u32::try_from(len).unwrap_or(u32::MAX),
+            names: file.class_names.len() as u32,
+        });
+    }
+    // Guaranteed by the class-name list's capacity, restated for the reader.
+    debug_assert!(len <= MAX_CLASSES);
+    Ok(Plan {
+        ops,
+        scratch_len,
+        num_classes: len,
+        output: quant,
+    })
+}
+
+/// A validated model that borrows its `.fmq` bytes.
+///
+/// ```
+/// # fn demo(bytes: &[u8]) -> Result<(), infer_core::Error> {
+/// let model = infer_core::Model::from_bytes(bytes)?;
+/// let mut scratch = vec![0i8; model.scratch_len()];
+/// let p = model.classify(&[0u8; 784], &mut scratch)?;
+/// println!("{} ({})", p.name, p.class);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Model<'a> {
+    file: ModelFile<'a>,
+    ops: Vec<Op<'a>, MAX_LAYERS>,
+    scratch_len: usize,
+    num_classes: usize,
+    output: QuantParams,
+}
+
+impl<'a> Model<'a> {
+    /// Parses and validates a `.fmq` file without copying its parameters.
+    ///
+    /// Checks the magic, version, length and CRC-32, decodes the payload, and
+    /// checks that every layer fits the shape of its input, that every
+    /// parameter array has the right length, that weights lie in [-127, 127],
+    /// that multipliers and shifts are in range, that no accumulator can
+    /// overflow, and that the last layer's width equals the number of class
+    /// names. After it succeeds [`classify`](Self::classify) cannot index out
+    /// of bounds.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
+        let file = format::decode(bytes)?;
+        let plan = validate(&file)?;
+        Ok(Self {
+            file,
+            ops: plan.ops,
+            scratch_len: plan.scratch_len,
+            num_classes: plan.num_classes,
+            output: plan.output,
+        })
+    }
+
+    /// Bytes of i8 scratch [`classify`](Self::classify) needs: the largest sum
+    /// of one layer's input and output lengths (at least the 784 input bytes).
+    pub fn scratch_len(&self) -> usize {
+        self.scratch_len
+    }
+
+    /// The class names, in output order.
+    pub fn class_names(&self) -> impl Iterator<Item = &'a str> {
+        self.file.class_names.iter().copied()
+    }
+
+    /// Number of classes (outputs of the last layer).
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    /// Quantization of the scores (the last layer's output).
+    pub fn output_quant(&self) -> QuantParams {
+        self.output
+    }
+
+    /// The decoded file (layers and their borrowed parameters).
+    pub fn file(&self) -> &ModelFile<'a> {
+        &self.file
+    }
+
+    /// Classifies one 28x28 image (0 = background, 255 = brightest).
+    ///
+    /// `scratch` must hold at least [`scratch_len`](Self::scratch_len) bytes;
+    /// its contents on entry do not matter. Integer arithmetic only.
+    pub fn classify(
+        &self,
+        pixels: &[u8; IMAGE_LEN],
+        scratch: &mut [i8],
+    ) -> Result<Prediction<'a>, Error> {
+        let scores = self.logits(pixels, scratch)?;
+        let mut class = 0;
+        for (i, &s) in scores.iter().enumerate() {
+            if s > scores[class] {
+                class = i;
+            }
+        }
+        Ok(Prediction {
+            class,
+            name: self.file.class_names[class],
+            scores: Vec::from_slice(scores).map_err(|_| Error::Decode)?,
+            quant: self.output,
+        })
+    }
+
+    /// Runs the network and returns the int8 outputs of the last layer (a
+    /// slice of `scratch`, [`num_classes`](Self::num_classes) long).
+    pub fn logits<'s>(
+        &self,
+        pixels: &[u8; IMAGE_LEN],
+        scratch: &'s mut [i8],
+    ) -> Result<&'s [i8], Error> {
+        let n = self.scratch_len;
+        if scratch.len() < n {
+            return Err(Error::ScratchTooSmall {
+                needed: u32::try_from(n).unwrap_or(u32::MAX),
+                got: u32::try_from(scratch.len()).unwrap_or(u32::MAX),
+            });
+        }
+        let buf = &mut scratch[..n];
+        // Tensors alternate between the start and the end of the buffer: a
+        // step's input and output never overlap because n >= in + out.
+        // Input quantization: q = pixel - 128 (scale 1/255, zero point -128).
+        for (q, &p) in buf.iter_mut().zip(pixels.iter()) {
+            *q = (p ^ 0x80) as i8;
+        }
+        let mut at_start = true;
+        let mut len = IMAGE_LEN;
+        for op in &self.ops {
+            let in_len = op.in_len();
+            let out_len = op.out_len();
+            let (input, output) = if at_start {
+                let (a, b) = buf.split_at_mut(n - out_len);
+                (&a[..in_len], b)
+            } else {
+                let (a, b) = buf.split_at_mut(out_len);
+                (&b[b.len() - in_len..], a)
+            };
+            match op {
+                Op::Conv(c) => conv2d::conv2d(c, input, output),
+                Op::Pool(p) => maxpool::maxpool2x2(p, input, output),
+                Op::Dense(d) => dense::dense(d, input, output),
+            }
+            at_start = !at_start;
+            len = out_len;
+        }
+        Ok(if at_start {
+            &buf[..len]
+        } else {
+            &buf[n - len..]
+        })
+    }
+}
+
+/// The result of [`Model::classify`].
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Prediction<'a> {
+    /// Index of the highest score (the first one on ties).
+    pub class: usize,
+    /// Name of that class.
+    pub name: &'a str,
+    /// int8 outputs of the last layer, one per class.
+    pub scores: Vec<i8, MAX_CLASSES>,
+    /// Quantization of `scores`, for display.
+    pub quant: QuantParams,
+}
+
+impl Prediction<'_> {
+    /// Scores as real values `scale * (q - zero_point)` (display only; uses float).
+    pub fn dequantized(&self) -> Vec<f32, MAX_CLASSES> {
+        self.scores
+            .iter()
+            .map(|&q| self.quant.scale * (f32::from(q) - f32::from(self.quant.zero_point)))
+            .collect()
+    }
+}

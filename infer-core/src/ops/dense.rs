@@ -1,0 +1,145 @@
+//! Fully connected layer on an int8 vector.
+//!
+//! `out[o] = requant_o(bias[o] + sum_i w[o][i] * (x[i] - x_zp))`, weights
+//! row-major `[out][in]`.
+//!
+//! The fast kernel accumulates `sum w*x` and `sum w` in one pass over two
+//! contiguous int8 slices and subtracts `x_zp * sum w` once per output, which
+//! is the same integer. Every partial sum is bounded by `n * 127 * 128` and the
+//! result by `|bias| + n * 127 * 255`, which `Model::from_bytes` checks to be at
+//! most `i32::MAX`, so no step overflows.
+
+use super::requant::Requant;
+use crate::{I8Array, I32Array};
+
+/// A validated dense layer: `weights.len() == n_in * n_out`, `bias.len() == n_out`.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) struct DenseOp<'a> {
+    /// Input length.
+    pub n_in: usize,
+    /// Output length.
+    pub n_out: usize,
+    /// Input zero point.
+    pub in_zp: i32,
+    /// Weights `[n_out][n_in]`.
+    pub weights: I8Array<'a>,
+    /// Bias per output.
+    pub bias: I32Array<'a>,
+    /// Requantization.
+    pub requant: Requant<'a>,
+}
+
+/// Dot product of two int8 slices and the sum of the weights.
+#[inline(always)]
+fn dot_and_sum(w: &[u8], x: &[i8]) -> (i32, i32) {
+    let mut acc = 0i32;
+    let mut ws = 0i32;
+    for (&w, &x) in w.iter().zip(x) {
+        let w = i32::from(w as i8);
+        acc += w * i32::from(x);
+        ws += w;
+    }
+    (acc, ws)
+}
+
+/// Fast kernel: `input.len() == n_in`, `output.len() == n_out`.
+pub(crate) fn dense(op: &DenseOp<'_>, input: &[i8], output: &mut [i8]) {
+    let rows = op.weights.as_bytes().chunks_exact(op.n_in);
+    for (o, (row, y)) in rows.zip(output.iter_mut()).enumerate() {
+        let (wx, ws) = dot_and_sum(row, input);
+        let acc = op.bias.at(o) + wx - op.in_zp * ws;
+        *y = op.requant.apply(o, acc);
+    }
+}
+
+/// Plain reference in i64, straight from the definition.
+#[cfg(test)]
+pub(crate) mod reference {
+    use super::DenseOp;
+    use crate::ops::requant::reference::requantize;
+
+    /// `out[o] = requant(bias[o] + sum_i w[o][i] * (x[i] - zp))`.
+    pub fn dense(op: &DenseOp<'_>, input: &[i8]) -> std::vec::Vec<i8> {
+        (0..op.n_out)
+            .map(|o| {
+                let mut acc = i64::from(op.bias.get(o).unwrap());
+                for (i, &x) in input.iter().enumerate().take(op.n_in) {
+                    let w = op.weights.get(o * op.n_in + i).unwrap();
+                    acc += i64::from(w) * (i64::from(x) - i64::from(op.in_zp));
+                }
+                let acc = i32::try_from(acc).expect("accumulator within the checked bound");
+                requantize(
+                    acc,
+                    op.requant.multiplier.get(o).unwrap(),
+                    op.requant.shift[o],
+                    op.requant.zero_point,
+                    op.requant.min,
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testutil::{RandomParams, params};
+    use proptest::prelude::*;
+
+    #[test]
+    fn golden_small() {
+        // Hand-computed: x - zp = [3, -1, 0], w = [[1, 2, 3], [-4, 5, -6]],
+        // bias = [10, -20]: acc = [10 + 3 - 2, -20 - 12 - 5] = [11, -37];
+        // multiplier 0.5 (M = 2^30, n = 31): [5.5 -> 6, -18.5 -> -18]; out_zp 1.
+        let w: [u8; 6] = [1, 2, 3, (-4i8) as u8, 5, (-6i8) as u8];
+        let bias: std::vec::Vec<u8> = [10i32, -20].iter().flat_map(|b| b.to_le_bytes()).collect();
+        let m: std::vec::Vec<u8> = [1i32 << 30; 2]
+            .iter()
+            .flat_map(|b| b.to_le_bytes())
+            .collect();
+        let op = DenseOp {
+            n_in: 3,
+            n_out: 2,
+            in_zp: -2,
+            weights: I8Array::new(&w),
+            bias: I32Array::new(&bias),
+            requant: Requant {
+                multiplier: I32Array::new(&m),
+                shift: &[31, 31],
+                zero_point: 1,
+                min: -128,
+            },
+        };
+        let input = [1i8, -3, -2];
+        let mut out = [0i8; 2];
+        dense(&op, &input, &mut out);
+        assert_eq!(out, [7, -17]);
+        assert_eq!(reference::dense(&op, &input), out);
+    }
+
+    proptest! {
+        #[test]
+        fn matches_reference(
+            (n_in, n_out) in (1usize..300, 1usize..12),
+            seed in any::<u64>(),
+            relu in any::<bool>(),
+        ) {
+            let p = RandomParams::new(seed, n_in * n_out, n_out, n_in);
+            let mut rng = p.rng();
+            let input: std::vec::Vec<i8> = (0..n_in).map(|_| rng.i8()).collect();
+            let (rq, in_zp) = params(&p, relu);
+            let op = DenseOp {
+                n_in,
+                n_out,
+                in_zp,
+                weights: I8Array::new(&p.weights),
+                bias: I32Array::new(&p.bias),
+                requant: rq,
+            };
+            let mut out = std::vec![0i8; n_out];
+            dense(&op, &input, &mut out);
+            prop_assert_eq!(out, reference::dense(&op, &input));
+        }
+    }
+}

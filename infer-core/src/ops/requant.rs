@@ -1,0 +1,141 @@
+//! Requantization of an int32 accumulator to int8.
+//!
+//! The real multiplier `input_scale * weight_scale[c] / output_scale` of output
+//! channel `c` is stored as a non-negative Q31 integer `M` and a right shift `n`
+//! in `1..=62`, so that `real = M * 2^-n` (the host quantizer normalizes
+//! `M` into `[2^30, 2^31)` whenever the shift allows it). The kernel computes
+//!
+//! ```text
+//! y = clamp(out_zp + floor((acc * M + 2^(n-1)) / 2^n), lo, 127)
+//! lo = out_zp if ReLU is fused else -128  (out_zp >= -128 always)
+//! ```
+//!
+//! **Rounding mode: a single rounding, half up (toward +infinity)**, of the
+//! exact product `acc * M * 2^-n`, done in 64-bit arithmetic. This differs from
+//! TFLite's two-step `SaturatingRoundingDoublingHighMul` +
+//! `RoundingDivideByPOT` (which rounds twice, half away from zero) only on
+//! exact ties and double-rounding cases; it is what the host quantizer assumes.
+//!
+//! No overflow is possible: `|acc| <= 2^31`, `0 <= M < 2^31`, so
+//! `|acc * M| < 2^62`, and adding `2^(n-1) <= 2^61` stays below `2^63`.
+
+use crate::I32Array;
+
+/// Per-channel requantization parameters of one layer (validated).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) struct Requant<'a> {
+    /// Q31 multiplier per channel, each `>= 0`.
+    pub multiplier: I32Array<'a>,
+    /// Right shift per channel, each in `1..=62`.
+    pub shift: &'a [u8],
+    /// Output zero point.
+    pub zero_point: i32,
+    /// Lower clamp: `zero_point` with fused ReLU, else -128.
+    pub min: i32,
+}
+
+impl Requant<'_> {
+    /// Requantizes accumulator `acc` of channel `c`.
+    #[inline(always)]
+    pub fn apply(&self, c: usize, acc: i32) -> i8 {
+        requantize(
+            acc,
+            self.multiplier.at(c),
+            self.shift[c],
+            self.zero_point,
+            self.min,
+        )
+    }
+}
+
+/// `clamp(zero_point + round_half_up(acc * multiplier * 2^-shift), min, 127)`.
+///
+/// Preconditions (checked by `Model::from_bytes`): `multiplier >= 0`,
+/// `1 <= shift <= 62`, `-128 <= min <= 127`.
+#[inline(always)]
+pub(crate) fn requantize(acc: i32, multiplier: i32, shift: u8, zero_point: i32, min: i32) -> i8 {
+    let prod = i64::from(acc) * i64::from(multiplier);
+    let rounded = (prod + (1i64 << (shift - 1))) >> shift;
+    (rounded + i64::from(zero_point)).clamp(i64::from(min), 127) as i8
+}
+
+/// Plain reference: exact rational arithmetic in i128.
+#[cfg(test)]
+pub(crate) mod reference {
+    /// `clamp(zero_point + floor(acc * multiplier / 2^shift + 1/2), min, 127)`.
+    pub fn requantize(acc: i32, multiplier: i32, shift: u8, zero_point: i32, min: i32) -> i8 {
+        // floor(a / 2^n + 1/2) = floor((2a + 2^n) / 2^(n+1))
+        let a = i128::from(acc) * i128::from(multiplier);
+        let den = 1i128 << (u32::from(shift) + 1);
+        let q = (2 * a + (1i128 << shift)).div_euclid(den);
+        let y = q + i128::from(zero_point);
+        y.clamp(i128::from(min), 127) as i8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ties_round_up() {
+        // M = 2^30, n = 31: real multiplier exactly 0.5.
+        let m = 1 << 30;
+        assert_eq!(requantize(3, m, 31, 0, -128), 2); // 1.5 -> 2
+        assert_eq!(requantize(-3, m, 31, 0, -128), -1); // -1.5 -> -1
+        assert_eq!(requantize(5, m, 31, 0, -128), 3); // 2.5 -> 3
+        assert_eq!(requantize(-5, m, 31, 0, -128), -2); // -2.5 -> -2
+        assert_eq!(requantize(4, m, 31, 0, -128), 2);
+        // 0.25 with M = 2^30, n = 32: 1.25 -> 1, 1.75 -> 2 (from 5 and 7).
+        assert_eq!(requantize(5, m, 32, 0, -128), 1);
+        assert_eq!(requantize(7, m, 32, 0, -128), 2);
+    }
+
+    #[test]
+    fn clamps_and_relu() {
+        let m = 1 << 30; // 0.5 at n = 31
+        assert_eq!(requantize(1000, m, 31, 0, -128), 127);
+        assert_eq!(requantize(-1000, m, 31, 0, -128), -128);
+        // ReLU: lower bound is the zero point.
+        assert_eq!(requantize(-10, m, 31, -20, -20), -20);
+        assert_eq!(requantize(10, m, 31, -20, -20), -15);
+        // Extreme inputs do not overflow.
+        assert_eq!(requantize(i32::MAX, i32::MAX, 1, 127, -128), 127);
+        assert_eq!(requantize(i32::MIN, i32::MAX, 1, -128, -128), -128);
+        // -2^31 * (2^31 - 1) / 2^62 = -1 + 2^-31 -> -1.
+        assert_eq!(requantize(i32::MIN, i32::MAX, 62, 0, -128), -1);
+        assert_eq!(requantize(i32::MAX, i32::MAX, 62, 0, -128), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn matches_reference(
+            acc in any::<i32>(),
+            multiplier in 0..=i32::MAX,
+            shift in 1u8..=62,
+            zero_point in -128i32..=127,
+            relu in any::<bool>(),
+        ) {
+            let min = if relu { zero_point } else { -128 };
+            prop_assert_eq!(
+                requantize(acc, multiplier, shift, zero_point, min),
+                reference::requantize(acc, multiplier, shift, zero_point, min)
+            );
+        }
+
+        #[test]
+        fn matches_reference_in_range(
+            acc in -100_000i32..100_000,
+            multiplier in (1i32 << 30)..=i32::MAX,
+            shift in 36u8..=48,
+            zero_point in -128i32..=127,
+        ) {
+            prop_assert_eq!(
+                requantize(acc, multiplier, shift, zero_point, -128),
+                reference::requantize(acc, multiplier, shift, zero_point, -128)
+            );
+        }
+    }
+}
