@@ -1,0 +1,56 @@
+//! End to end: `Model::classify` equals a literal reference evaluation of the
+//! file's definition on random models and images.
+
+mod common;
+
+use common::{Rng, random_model, reference_logits};
+use infer_core::Model;
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn classify_matches_reference(seed in any::<u64>()) {
+        let mut rng = Rng(seed);
+        let owned = random_model(&mut rng);
+        let bytes = owned.encode();
+        let model = Model::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(model.num_classes(), owned.class_names.len());
+        let mut scratch = vec![0i8; model.scratch_len()];
+        for _ in 0..3 {
+            let img = rng.image();
+            let expected = reference_logits(&owned, &img);
+            let p = model.classify(&img, &mut scratch).unwrap();
+            prop_assert_eq!(p.scores.as_slice(), expected.as_slice());
+            // First index of the maximum.
+            let max = *expected.iter().max().unwrap();
+            let class = expected.iter().position(|&s| s == max).unwrap();
+            prop_assert_eq!(p.class, class);
+            prop_assert_eq!(p.name, owned.class_names[class].as_str());
+            let deq = p.dequantized();
+            let q = model.output_quant();
+            for (d, &s) in deq.iter().zip(&expected) {
+                prop_assert_eq!(*d, q.scale * (f32::from(s) - f32::from(q.zero_point)));
+            }
+        }
+    }
+}
+
+#[test]
+fn model_accessors() {
+    let owned = random_model(&mut Rng(99));
+    let bytes = owned.encode();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let names: Vec<&str> = model.class_names().collect();
+    assert_eq!(
+        names,
+        owned
+            .class_names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(model.file(), &owned.file());
+    assert!(model.scratch_len() >= 784);
+}

@@ -1,0 +1,372 @@
+//! Malformed files never panic and give the specific error; classify after a
+//! successful parse never panics.
+
+mod common;
+
+use common::{OwnedLayer, OwnedModel, Rng, random_model};
+use infer_core::{
+    Error, FORMAT_VERSION, HEADER_LEN, Layer, MAGIC, Model, ModelFile, Padding, crc32,
+};
+use proptest::prelude::*;
+
+/// Header + postcard payload without validating the model (the format
+/// written out by hand, to build files that `encode` would refuse).
+fn raw_encode(file: &ModelFile<'_>) -> Vec<u8> {
+    let payload = postcard::to_stdvec(file).unwrap();
+    with_header(&payload)
+}
+
+fn with_header(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Rewrites the header's CRC after the payload was changed.
+fn fix_crc(bytes: &mut [u8]) {
+    let crc = crc32(&bytes[HEADER_LEN..]);
+    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn model(seed: u64) -> OwnedModel {
+    random_model(&mut Rng(seed))
+}
+
+/// `from_bytes` of `m` encoded without validation, and `encode`'s verdict.
+fn parse_raw(m: &OwnedModel) -> Result<(), Error> {
+    let file = m.file();
+    let bytes = raw_encode(&file);
+    let parsed = Model::from_bytes(&bytes).map(|_| ());
+    let mut out = vec![0u8; 1 << 16];
+    let encoded = infer_core::encode(&file, &mut out).map(|_| ());
+    assert_eq!(parsed, encoded, "encode and from_bytes disagree");
+    parsed
+}
+
+fn first_conv(m: &mut OwnedModel) -> (&mut u16, &mut u8, &mut Padding, &mut common::Params) {
+    for l in &mut m.layers {
+        if let OwnedLayer::Conv {
+            out_channels,
+            kernel,
+            padding,
+            params,
+        } = l
+        {
+            return (out_channels, kernel, padding, params);
+        }
+    }
+    unreachable!("random models start with a convolution")
+}
+
+fn last_dense(m: &mut OwnedModel) -> (&mut u16, &mut common::Params) {
+    match m.layers.last_mut() {
+        Some(OwnedLayer::Dense {
+            out_features,
+            params,
+        }) => (out_features, params),
+        _ => unreachable!("random models end with a dense layer"),
+    }
+}
+
+#[test]
+fn raw_encoding_matches_encode() {
+    let m = model(1);
+    assert_eq!(raw_encode(&m.file()), m.encode());
+}
+
+#[test]
+fn every_truncated_prefix_is_an_error() {
+    for seed in 0..4 {
+        let bytes = model(seed).encode();
+        assert!(Model::from_bytes(&bytes).is_ok());
+        for len in 0..bytes.len() {
+            let err = Model::from_bytes(&bytes[..len]).unwrap_err();
+            assert_eq!(err, Error::Truncated, "prefix of {len} bytes");
+        }
+    }
+}
+
+#[test]
+fn header_errors() {
+    let good = model(2).encode();
+
+    let mut b = good.clone();
+    b[0] = b'X';
+    assert_eq!(Model::from_bytes(&b).unwrap_err(), Error::BadMagic);
+    assert_eq!(Model::from_bytes(b"NOPE").unwrap_err(), Error::BadMagic);
+
+    let mut b = good.clone();
+    b[4..6].copy_from_slice(&2u16.to_le_bytes());
+    assert_eq!(
+        Model::from_bytes(&b).unwrap_err(),
+        Error::UnsupportedVersion { found: 2 }
+    );
+
+    let mut b = good.clone();
+    b[7] = 1;
+    assert_eq!(Model::from_bytes(&b).unwrap_err(), Error::BadHeader);
+
+    let mut b = good.clone();
+    b.push(0);
+    assert_eq!(Model::from_bytes(&b).unwrap_err(), Error::TrailingBytes);
+
+    let mut b = good.clone();
+    let last = b.len() - 1;
+    b[last] ^= 0x40;
+    assert!(matches!(
+        Model::from_bytes(&b).unwrap_err(),
+        Error::Checksum { .. }
+    ));
+
+    // Valid CRC over bytes that are not a model.
+    let b = with_header(&[0xFF; 40]);
+    assert_eq!(Model::from_bytes(&b).unwrap_err(), Error::Decode);
+    // A valid model followed by junk inside the payload.
+    let mut payload = good[HEADER_LEN..].to_vec();
+    payload.push(7);
+    assert_eq!(
+        Model::from_bytes(&with_header(&payload)).unwrap_err(),
+        Error::TrailingBytes
+    );
+}
+
+#[test]
+fn input_errors() {
+    let mut m = model(3);
+    m.input.height = 65535;
+    assert_eq!(parse_raw(&m), Err(Error::InputShape));
+    let mut m = model(3);
+    m.input.channels = 3;
+    assert_eq!(parse_raw(&m), Err(Error::InputShape));
+    let mut m = model(3);
+    m.input.quant.zero_point = 0;
+    assert_eq!(parse_raw(&m), Err(Error::InputQuantization));
+    let mut m = model(3);
+    m.input.quant.scale = 1.0 / 256.0;
+    assert_eq!(parse_raw(&m), Err(Error::InputQuantization));
+    let mut m = model(3);
+    m.layers.clear();
+    m.class_names.truncate(1);
+    assert_eq!(parse_raw(&m), Err(Error::NoLayers));
+}
+
+#[test]
+fn absurd_dimensions() {
+    // 65535 filters of 255x255: the parameters cannot be there.
+    let mut m = model(4);
+    let (oc, k, pad, _) = first_conv(&mut m);
+    (*oc, *k, *pad) = (65535, 255, Padding::Same);
+    assert_eq!(parse_raw(&m), Err(Error::ParamLength { layer: 0 }));
+
+    // A valid-padded kernel larger than the image.
+    let mut m = model(4);
+    let (_, k, pad, _) = first_conv(&mut m);
+    (*k, *pad) = (29, Padding::Valid);
+    assert_eq!(parse_raw(&m), Err(Error::Shape { layer: 0 }));
+
+    // Even and zero kernels, zero filters.
+    for kernel in [0u8, 2, 4] {
+        let mut m = model(4);
+        *first_conv(&mut m).1 = kernel;
+        assert_eq!(parse_raw(&m), Err(Error::Shape { layer: 0 }));
+    }
+    let mut m = model(4);
+    *first_conv(&mut m).0 = 0;
+    assert_eq!(parse_raw(&m), Err(Error::Shape { layer: 0 }));
+
+    // A dense layer of 65535 outputs and one of none.
+    let mut m = model(4);
+    let last = m.layers.len() - 1;
+    *last_dense(&mut m).0 = 65535;
+    assert_eq!(parse_raw(&m), Err(Error::ParamLength { layer: last as u8 }));
+    let mut m = model(4);
+    *last_dense(&mut m).0 = 0;
+    assert_eq!(parse_raw(&m), Err(Error::Shape { layer: last as u8 }));
+
+    // Dense on a spatial tensor (Flatten removed).
+    let mut m = model(4);
+    let flatten = m
+        .layers
+        .iter()
+        .position(|l| matches!(l, OwnedLayer::Flatten))
+        .unwrap();
+    m.layers.remove(flatten);
+    assert_eq!(
+        parse_raw(&m),
+        Err(Error::Shape {
+            layer: flatten as u8
+        })
+    );
+
+    // Pooling down to nothing.
+    let mut m = model(4);
+    m.layers
+        .splice(0..0, std::iter::repeat_n(OwnedLayer::Pool, 5));
+    assert_eq!(parse_raw(&m), Err(Error::Shape { layer: 4 }));
+
+    // More layers than MAX_LAYERS does not decode; exactly MAX_LAYERS does.
+    // Extra `Flatten`s after the model's own one are no-ops.
+    let m = model(4);
+    let file = m.file();
+    let flat = file
+        .layers
+        .iter()
+        .position(|l| *l == Layer::Flatten)
+        .unwrap();
+    let build = |total: usize| {
+        let mut layers: Vec<Layer<'_>> = file.layers.to_vec();
+        let extra = total - layers.len();
+        layers.splice(flat..flat, std::iter::repeat_n(Layer::Flatten, extra));
+        let unbounded = Unbounded {
+            input: file.input,
+            layers,
+            class_names: file.class_names.to_vec(),
+        };
+        with_header(&postcard::to_stdvec(&unbounded).unwrap())
+    };
+    let max = infer_core::MAX_LAYERS;
+    assert_eq!(
+        Model::from_bytes(&build(max + 1)).unwrap_err(),
+        Error::Decode
+    );
+    assert!(Model::from_bytes(&build(max)).is_ok());
+}
+
+/// `ModelFile` with unbounded lists (same postcard encoding).
+#[derive(serde::Serialize)]
+struct Unbounded<'a> {
+    input: infer_core::InputSpec,
+    layers: Vec<Layer<'a>>,
+    class_names: Vec<&'a str>,
+}
+
+#[test]
+fn parameter_errors() {
+    let mut m = model(5);
+    first_conv(&mut m).3.weights[0] = -128;
+    first_conv(&mut m).3.sync();
+    assert_eq!(parse_raw(&m), Err(Error::WeightRange { layer: 0 }));
+
+    let mut m = model(5);
+    first_conv(&mut m).3.weights.pop();
+    first_conv(&mut m).3.sync();
+    assert_eq!(parse_raw(&m), Err(Error::ParamLength { layer: 0 }));
+
+    for shift in [0u8, 63, 255] {
+        let mut m = model(5);
+        first_conv(&mut m).3.shift[0] = shift;
+        assert_eq!(parse_raw(&m), Err(Error::Requant { layer: 0 }));
+    }
+    let mut m = model(5);
+    first_conv(&mut m).3.multiplier[0] = -1;
+    first_conv(&mut m).3.sync();
+    assert_eq!(parse_raw(&m), Err(Error::Requant { layer: 0 }));
+
+    for scale in [0.0, -1.0, f32::NAN, f32::INFINITY, 1e-45] {
+        let mut m = model(5);
+        first_conv(&mut m).3.output.scale = scale;
+        assert_eq!(parse_raw(&m), Err(Error::Scale { layer: 0 }), "{scale}");
+    }
+
+    let mut m = model(5);
+    let last = (m.layers.len() - 1) as u8;
+    last_dense(&mut m).1.bias[0] = i32::MAX - 1000;
+    last_dense(&mut m).1.sync();
+    assert_eq!(
+        parse_raw(&m),
+        Err(Error::AccumulatorOverflow { layer: last })
+    );
+    let mut m = model(5);
+    last_dense(&mut m).1.bias[0] = i32::MIN;
+    last_dense(&mut m).1.sync();
+    assert_eq!(
+        parse_raw(&m),
+        Err(Error::AccumulatorOverflow { layer: last })
+    );
+
+    let mut m = model(5);
+    let n = m.class_names.len() as u32;
+    m.class_names.push("extra".into());
+    assert_eq!(
+        parse_raw(&m),
+        Err(Error::ClassCount {
+            outputs: n,
+            names: n + 1
+        })
+    );
+}
+
+#[test]
+fn scratch_too_small() {
+    let bytes = model(6).encode();
+    let m = Model::from_bytes(&bytes).unwrap();
+    let mut scratch = vec![0i8; m.scratch_len() - 1];
+    assert_eq!(
+        m.classify(&[0; 784], &mut scratch).unwrap_err(),
+        Error::ScratchTooSmall {
+            needed: m.scratch_len() as u32,
+            got: m.scratch_len() as u32 - 1
+        }
+    );
+    // Larger is fine, and leftover contents do not matter.
+    let mut big = vec![0x55i8; m.scratch_len() + 100];
+    let mut exact = vec![-1i8; m.scratch_len()];
+    assert_eq!(
+        m.classify(&[9; 784], &mut big).unwrap(),
+        m.classify(&[9; 784], &mut exact).unwrap()
+    );
+}
+
+#[test]
+fn errors_display() {
+    let e = Error::UnsupportedVersion { found: 9 };
+    assert_eq!(
+        e.to_string(),
+        "unsupported model format version 9 (expected 1)"
+    );
+    let boxed: Box<dyn std::error::Error> = Box::new(Error::Truncated);
+    assert_eq!(boxed.to_string(), "model file truncated");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn random_bit_flips_never_panic(
+        seed in any::<u64>(),
+        flips in proptest::collection::vec(any::<u64>(), 1..8),
+        fix in any::<bool>(),
+    ) {
+        let mut bytes = model(seed).encode();
+        let bits = bytes.len() as u64 * 8;
+        for f in flips {
+            let bit = f % bits;
+            bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
+        }
+        if fix {
+            // Defeat the CRC so that the decoder and validator are exercised.
+            fix_crc(&mut bytes);
+        }
+        if let Ok(m) = Model::from_bytes(&bytes) {
+            let mut scratch = vec![0i8; m.scratch_len()];
+            let mut rng = Rng(seed);
+            let p = m.classify(&rng.image(), &mut scratch).unwrap();
+            prop_assert!(p.class < m.num_classes());
+            prop_assert_eq!(p.scores.len(), m.num_classes());
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic(
+        payload in proptest::collection::vec(any::<u8>(), 0..200),
+        header in any::<bool>(),
+    ) {
+        let bytes = if header { with_header(&payload) } else { payload };
+        let _ = Model::from_bytes(&bytes);
+    }
+}
