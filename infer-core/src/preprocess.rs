@@ -1,1 +1,714 @@
-//! Camera frame to 28x28 model input (no_std, integer only).
+//! Camera preprocessing: from a grayscale camera frame to a 28x28 model input.
+//!
+//! A camera sees the garment dark on a light background, somewhere in the frame,
+//! with sensor noise. The dataset has it light on black, centred, its longest side
+//! filling the 28 pixels (Fashion-MNIST trimmed each product photo, resized its
+//! longest edge to 28 and centred it). [`preprocess`] bridges the two with integer
+//! arithmetic only, and is the same code on the host and on the microcontroller:
+//!
+//! 1. **Background and noise**: a histogram of the frame's border ring gives the
+//!    background level (its median) and the noise (median absolute deviation, MAD).
+//! 2. **Threshold**: a pixel is foreground when it is at least
+//!    `max(min_contrast, noise_factor * MAD)` levels darker than the background.
+//! 3. **Bounding box**: the first and last rows (and then columns) that hold a run of
+//!    at least `min_run` consecutive foreground pixels, so isolated noise pixels (hot or
+//!    dead sensor pixels) do not stretch it.
+//! 4. **Square crop** centred on the box, side = the box's longer side plus an optional
+//!    margin; parts outside the frame count as background.
+//! 5. **Resize** to 28x28 by area averaging: every source pixel contributes with its
+//!    exact overlap, counted in 1/28 pixel units, so any crop size works.
+//! 6. **Invert and stretch**: darkness below the background, minus a floor of half the
+//!    threshold distance, scaled so that the darkest averaged pixel becomes 255 and the
+//!    background 0 — the dataset's convention.
+//!
+//! No float, no allocation, no panic: every input size is either processed or answered
+//! with an [`Error`].
+
+use core::fmt;
+
+/// Side of the model input in pixels.
+pub const SIDE: usize = 28;
+/// Pixels of the model input.
+pub const PIXELS: usize = SIDE * SIDE;
+/// Width of a QQVGA frame, the size the sample frames use.
+pub const QQVGA_WIDTH: usize = 160;
+/// Height of a QQVGA frame.
+pub const QQVGA_HEIGHT: usize = 120;
+/// Largest accepted frame width or height; keeps every intermediate sum in range.
+pub const MAX_FRAME_SIDE: usize = 4096;
+/// Thickness in pixels of the border ring that estimates the background.
+const BORDER: usize = 2;
+
+/// Why a frame could not be turned into a model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// The frame has no pixels (zero width or height).
+    Empty,
+    /// The pixel buffer's length is not `width * height`.
+    SizeMismatch {
+        /// `width * height`.
+        expected: usize,
+        /// The buffer's length.
+        actual: usize,
+    },
+    /// Width or height is larger than [`MAX_FRAME_SIDE`].
+    TooLarge {
+        /// The frame's width.
+        width: usize,
+        /// The frame's height.
+        height: usize,
+    },
+    /// The background is too dark for a dark object to stand out against it.
+    NoContrast {
+        /// The estimated background level.
+        background: u8,
+    },
+    /// Nothing in the frame is darker than the threshold.
+    NoObject {
+        /// The estimated background level.
+        background: u8,
+        /// Pixels at or below this level count as foreground.
+        threshold: u8,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::Empty => write!(f, "the frame is empty"),
+            Error::SizeMismatch { expected, actual } => {
+                write!(f, "the frame needs {expected} pixels but has {actual}")
+            }
+            Error::TooLarge { width, height } => write!(
+                f,
+                "a {width}x{height} frame is larger than {MAX_FRAME_SIDE} pixels on a side"
+            ),
+            Error::NoContrast { background } => {
+                write!(f, "the background (level {background}) is too dark")
+            }
+            Error::NoObject {
+                background,
+                threshold,
+            } => write!(
+                f,
+                "no object darker than level {threshold} on background level {background}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// A grayscale frame (one byte per pixel, row-major, 255 = white) borrowed from a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pixels: &'a [u8],
+    width: usize,
+    height: usize,
+}
+
+impl<'a> Frame<'a> {
+    /// Checks that `pixels` holds exactly `width * height` bytes and that neither side
+    /// is zero or larger than [`MAX_FRAME_SIDE`].
+    pub fn new(pixels: &'a [u8], width: usize, height: usize) -> Result<Self, Error> {
+        if width == 0 || height == 0 {
+            return Err(Error::Empty);
+        }
+        if width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE {
+            return Err(Error::TooLarge { width, height });
+        }
+        // Both sides are at most 4096, so the product fits even a 32-bit usize.
+        let expected = width * height;
+        if pixels.len() != expected {
+            return Err(Error::SizeMismatch {
+                expected,
+                actual: pixels.len(),
+            });
+        }
+        Ok(Self {
+            pixels,
+            width,
+            height,
+        })
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// The pixels, row-major.
+    pub fn pixels(&self) -> &'a [u8] {
+        self.pixels
+    }
+
+    /// One row of pixels; empty when `y` is out of range.
+    fn row(&self, y: usize) -> &'a [u8] {
+        let start = y.saturating_mul(self.width);
+        self.pixels
+            .get(start..start.saturating_add(self.width))
+            .unwrap_or(&[])
+    }
+}
+
+/// Tuning of [`preprocess`]; [`Config::default`] suits the sample frames and a typical
+/// camera with a light, evenly lit background.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    /// Least darkness (levels below the background) of a foreground pixel.
+    pub min_contrast: u8,
+    /// The threshold distance is at least this many times the border's median absolute
+    /// deviation (about 0.67 standard deviations of Gaussian noise).
+    pub noise_factor: u8,
+    /// A row or column is part of the object when it holds a run of at least this many
+    /// consecutive foreground pixels (0 is treated as 1).
+    pub min_run: u16,
+    /// Margin added on each side of the object's longer side, in percent of that side.
+    /// Fashion-MNIST garments touch the image edge along their longer side, hence 0.
+    pub margin_percent: u8,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            min_contrast: 40,
+            noise_factor: 6,
+            min_run: 2,
+            margin_percent: 0,
+        }
+    }
+}
+
+/// An axis-aligned box in frame coordinates; `left`/`top` may be negative and the box
+/// may reach past the frame (the crop square does when the object is near an edge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Rect {
+    /// Leftmost column.
+    pub left: i32,
+    /// Topmost row.
+    pub top: i32,
+    /// Width in pixels (at least 1).
+    pub width: u32,
+    /// Height in pixels (at least 1).
+    pub height: u32,
+}
+
+/// What [`preprocess`] found in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Detection {
+    /// The estimated background level (median of the border ring).
+    pub background: u8,
+    /// Pixels at or below this level were foreground.
+    pub threshold: u8,
+    /// The object's bounding box, inside the frame.
+    pub object: Rect,
+    /// The square that was resized to 28x28.
+    pub crop: Rect,
+}
+
+/// Turns a camera frame into a 28x28 model input in dataset convention (0 = background,
+/// 255 = darkest part of the object), written to `out`.
+///
+/// On error `out` is all zeros.
+pub fn preprocess(
+    frame: &Frame<'_>,
+    config: &Config,
+    out: &mut [u8; PIXELS],
+) -> Result<Detection, Error> {
+    let result = preprocess_inner(frame, config, out);
+    if result.is_err() {
+        out.fill(0);
+    }
+    result
+}
+
+fn preprocess_inner(
+    frame: &Frame<'_>,
+    config: &Config,
+    out: &mut [u8; PIXELS],
+) -> Result<Detection, Error> {
+    let (background, mad) = estimate_background(frame);
+    let distance = u32::from(config.min_contrast)
+        .max(u32::from(config.noise_factor) * u32::from(mad))
+        .max(1);
+    if u32::from(background) < distance {
+        return Err(Error::NoContrast { background });
+    }
+    // `distance <= background <= 255`, so this fits a u8.
+    let threshold = (u32::from(background) - distance) as u8;
+    let object = bounding_box(frame, threshold, config.min_run.max(1)).ok_or(Error::NoObject {
+        background,
+        threshold,
+    })?;
+    let crop = square_around(&object, config.margin_percent);
+    resize_area(frame, &crop, background, out);
+    // Averaged darkness can fall below the floor when the object is very thin.
+    let floor = distance / 2;
+    if !invert_and_stretch(out, background, floor) {
+        return Err(Error::NoObject {
+            background,
+            threshold,
+        });
+    }
+    Ok(Detection {
+        background,
+        threshold,
+        object,
+        crop,
+    })
+}
+
+/// Median and median absolute deviation of the border ring's pixels.
+fn estimate_background(frame: &Frame<'_>) -> (u8, u8) {
+    let mut hist = [0u32; 256];
+    let (w, h) = (frame.width, frame.height);
+    let band = BORDER.min(w).min(h);
+    for y in 0..h {
+        let row = frame.row(y);
+        if y < band || y + band >= h {
+            for &p in row {
+                hist[usize::from(p)] += 1;
+            }
+        } else {
+            // Left band, then the right band without counting a column twice.
+            let left = row.get(..band).unwrap_or(&[]);
+            let right = row.get(w.saturating_sub(band).max(band)..).unwrap_or(&[]);
+            for &p in left.iter().chain(right) {
+                hist[usize::from(p)] += 1;
+            }
+        }
+    }
+    let count: u32 = hist.iter().sum();
+    let median = median_of(count, |v| hist[v]);
+    let m = usize::from(median);
+    let mad = median_of(count, |d| {
+        let below = if d > 0 && d <= m { hist[m - d] } else { 0 };
+        let above = hist.get(m + d).copied().unwrap_or(0);
+        below + above
+    });
+    (median, mad)
+}
+
+/// The lower median of a distribution over 0..=255 given by its bin counts.
+fn median_of(count: u32, bin: impl Fn(usize) -> u32) -> u8 {
+    let half = count.div_ceil(2);
+    let mut seen = 0u32;
+    for v in 0..=255u8 {
+        seen += bin(usize::from(v));
+        if seen >= half && seen > 0 {
+            return v;
+        }
+    }
+    255
+}
+
+/// Whether `pixels` holds a run of at least `min_run` consecutive foreground pixels.
+fn has_run(pixels: impl Iterator<Item = u8>, threshold: u8, min_run: usize) -> bool {
+    let mut run = 0usize;
+    for p in pixels {
+        run = if p <= threshold { run + 1 } else { 0 };
+        if run >= min_run {
+            return true;
+        }
+    }
+    false
+}
+
+/// The box spanned by the rows, then the columns (within those rows), that hold a run
+/// of at least `min_run` consecutive foreground pixels.
+fn bounding_box(frame: &Frame<'_>, threshold: u8, min_run: u16) -> Option<Rect> {
+    let (w, h) = (frame.width, frame.height);
+    let min_run = usize::from(min_run);
+    let row_hit = |y: &usize| has_run(frame.row(*y).iter().copied(), threshold, min_run);
+    let top = (0..h).find(row_hit)?;
+    let bottom = (top..h).rev().find(row_hit)?;
+    // Column `x` within rows top..=bottom: every `w`-th pixel from (x, top).
+    let column = |x: usize| {
+        frame
+            .pixels
+            .get(top * w + x..)
+            .unwrap_or(&[])
+            .iter()
+            .step_by(w)
+            .take(bottom + 1 - top)
+            .copied()
+    };
+    let column_hit = |x: &usize| has_run(column(*x), threshold, min_run);
+    // Rows with a run exist, yet no column within them need have one.
+    let left = (0..w).find(column_hit)?;
+    let right = (left..w).rev().find(column_hit)?;
+    Some(Rect {
+        left: to_i32(left),
+        top: to_i32(top),
+        width: to_u32(right - left + 1),
+        height: to_u32(bottom - top + 1),
+    })
+}
+
+/// The square centred on `object` whose side is its longer side plus the margin.
+fn square_around(object: &Rect, margin_percent: u8) -> Rect {
+    let long = object.width.max(object.height);
+    let pad = long * u32::from(margin_percent) / 100;
+    let side = long + 2 * pad;
+    // `side - extent` is at most 2 * 4096 * 3.55 + 4096 < 2^31.
+    let left = object.left - ((side - object.width) / 2) as i32;
+    let top = object.top - ((side - object.height) / 2) as i32;
+    Rect {
+        left,
+        top,
+        width: side,
+        height: side,
+    }
+}
+
+/// Area-averaging resize of the square `crop` to 28x28; pixels outside the frame read
+/// as `background`. Output is still in camera convention (light background).
+///
+/// In units of 1/28 source pixel, output pixel `o` spans `[o*side, (o+1)*side)` and
+/// source pixel `s` spans `[28*s, 28*s+28)`; a weight is the length of their overlap,
+/// so the weights of one output pixel sum to `side * side`. The sum is separable: each
+/// source row is first reduced to 28 weighted column sums.
+///
+/// Ranges: `side <= 4096 * 6.1 < 25,000` (longest side plus a margin of at most
+/// 255 % on each side), so a column sum is at most `255 * side < 2^23`, a weighted one
+/// below `2^28`, and only the 2-D sum (up to `255 * side^2`) needs 64 bits.
+fn resize_area(frame: &Frame<'_>, crop: &Rect, background: u8, out: &mut [u8; PIXELS]) {
+    let side = crop.width;
+    let total = u64::from(side) * u64::from(side);
+    let mut column_sums = [0u32; SIDE];
+    for (oy, out_row) in out.chunks_exact_mut(SIDE).enumerate() {
+        let (y0, y1) = (oy as u32 * side, (oy as u32 + 1) * side);
+        let mut acc = [0u64; SIDE];
+        for sy in y0 / 28..y1.div_ceil(28) {
+            let wy = overlap(y0, y1, sy);
+            let y = i64::from(crop.top) + i64::from(sy);
+            let row = usize::try_from(y).map_or(&[][..], |y| frame.row(y));
+            weighted_columns(row, crop.left, side, background, &mut column_sums);
+            for (a, &c) in acc.iter_mut().zip(&column_sums) {
+                *a += u64::from(wy * c);
+            }
+        }
+        for (cell, &a) in out_row.iter_mut().zip(&acc) {
+            // The rounded mean is at most 255; divide in 32 bits when it fits.
+            let rounded = a + total / 2;
+            let mean = match (u32::try_from(rounded), u32::try_from(total)) {
+                (Ok(r), Ok(t)) => r / t,
+                _ => (rounded / total) as u32,
+            };
+            *cell = mean.min(255) as u8;
+        }
+    }
+}
+
+/// For each of the 28 output columns, the overlap-weighted sum of the source pixels of
+/// `row` (an empty row, or pixels past its ends, read as `background`).
+fn weighted_columns(row: &[u8], left: i32, side: u32, background: u8, sums: &mut [u32; SIDE]) {
+    // Fast path: the crop's columns lie inside the row.
+    let inside = usize::try_from(left)
+        .ok()
+        .and_then(|l| row.get(l..l.checked_add(side as usize)?));
+    for (ox, sum) in sums.iter_mut().enumerate() {
+        let (x0, x1) = (ox as u32 * side, (ox as u32 + 1) * side);
+        let mut s = 0u32;
+        for sx in x0 / 28..x1.div_ceil(28) {
+            let p = match inside {
+                Some(seg) => seg.get(sx as usize).copied(),
+                None => usize::try_from(i64::from(left) + i64::from(sx))
+                    .ok()
+                    .and_then(|x| row.get(x))
+                    .copied(),
+            };
+            s += overlap(x0, x1, sx) * u32::from(p.unwrap_or(background));
+        }
+        *sum = s;
+    }
+}
+
+/// Overlap of `[a, b)` with source pixel `s`'s span `[28s, 28s+28)`.
+fn overlap(a: u32, b: u32, s: u32) -> u32 {
+    let lo = a.max(28 * s);
+    let hi = b.min(28 * s + 28);
+    hi.saturating_sub(lo)
+}
+
+/// Replaces light-background levels by dataset values: darkness below `background`
+/// minus `floor`, scaled so the darkest pixel is 255. False when nothing is above the
+/// floor (then `out` is all zeros).
+fn invert_and_stretch(out: &mut [u8; PIXELS], background: u8, floor: u32) -> bool {
+    let dark = |p: u8| u32::from(background.saturating_sub(p)).saturating_sub(floor);
+    let peak = out.iter().map(|&p| dark(p)).max().unwrap_or(0);
+    if peak == 0 {
+        out.fill(0);
+        return false;
+    }
+    for p in out.iter_mut() {
+        *p = ((dark(*p) * 255 + peak / 2) / peak) as u8;
+    }
+    true
+}
+
+fn to_i32(v: usize) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+fn to_u32(v: usize) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// A `w`x`h` frame of level `bg` with the rectangle `(x, y, rw, rh)` at level `ink`.
+    fn frame_with_rect(
+        w: usize,
+        h: usize,
+        bg: u8,
+        ink: u8,
+        r: (usize, usize, usize, usize),
+    ) -> Vec<u8> {
+        let mut px = vec![bg; w * h];
+        for y in r.1..r.1 + r.3 {
+            for x in r.0..r.0 + r.2 {
+                px[y * w + x] = ink;
+            }
+        }
+        px
+    }
+
+    #[test]
+    fn rejects_bad_sizes() {
+        assert_eq!(Frame::new(&[], 0, 0), Err(Error::Empty));
+        assert_eq!(Frame::new(&[], 5, 0), Err(Error::Empty));
+        assert_eq!(
+            Frame::new(&[1, 2, 3], 2, 2),
+            Err(Error::SizeMismatch {
+                expected: 4,
+                actual: 3
+            })
+        );
+        assert_eq!(
+            Frame::new(&[], MAX_FRAME_SIDE + 1, 1),
+            Err(Error::TooLarge {
+                width: MAX_FRAME_SIDE + 1,
+                height: 1
+            })
+        );
+    }
+
+    #[test]
+    fn blank_and_dark_frames_are_errors_with_zero_output() {
+        let blank = vec![200u8; QQVGA_WIDTH * QQVGA_HEIGHT];
+        let frame = Frame::new(&blank, QQVGA_WIDTH, QQVGA_HEIGHT).unwrap();
+        let mut out = [7u8; PIXELS];
+        assert_eq!(
+            preprocess(&frame, &Config::default(), &mut out),
+            Err(Error::NoObject {
+                background: 200,
+                threshold: 160
+            })
+        );
+        assert!(out.iter().all(|&p| p == 0));
+
+        let dark = vec![20u8; 100];
+        let frame = Frame::new(&dark, 10, 10).unwrap();
+        assert_eq!(
+            preprocess(&frame, &Config::default(), &mut out),
+            Err(Error::NoContrast { background: 20 })
+        );
+    }
+
+    #[test]
+    fn finds_a_rectangle_exactly() {
+        let px = frame_with_rect(160, 120, 210, 30, (97, 20, 40, 84));
+        let frame = Frame::new(&px, 160, 120).unwrap();
+        let mut out = [0u8; PIXELS];
+        let d = preprocess(&frame, &Config::default(), &mut out).unwrap();
+        assert_eq!(d.background, 210);
+        assert_eq!(d.threshold, 170);
+        let object = Rect {
+            left: 97,
+            top: 20,
+            width: 40,
+            height: 84,
+        };
+        assert_eq!(d.object, object);
+        // 84 - 40 = 44 columns of background, 22 on each side.
+        let crop = Rect {
+            left: 75,
+            top: 20,
+            width: 84,
+            height: 84,
+        };
+        assert_eq!(d.crop, crop);
+        // 40/84*28 = 13.33 output columns are ink: columns 7 and 20 are partly covered.
+        // Hand-computed: column 7 covers source x 21..24 of the crop, ink from 22, so
+        // 2/3 ink; darkness 180*2/3 = 120, minus the floor 20 = 100, scaled by 255/160.
+        for row in out.chunks_exact(SIDE) {
+            assert_eq!(&row[..7], &[0; 7]);
+            assert_eq!(row[7], 159);
+            assert_eq!(&row[8..20], &[255; 12]);
+            assert_eq!(row[20], 159);
+            assert_eq!(&row[21..], &[0; 7]);
+        }
+    }
+
+    #[test]
+    fn single_dark_pixel_fills_the_input() {
+        // Hand-computed: one dark pixel on a 6x6 white frame.
+        // The object box is the single dark pixel (min_run = 1), so the crop is
+        // 1x1 and every output pixel is that pixel: full darkness -> 255 everywhere.
+        let mut px = [255u8; 36];
+        px[2 * 6 + 3] = 0;
+        let frame = Frame::new(&px, 6, 6).unwrap();
+        let config = Config {
+            min_run: 1,
+            ..Config::default()
+        };
+        let mut out = [0u8; PIXELS];
+        let d = preprocess(&frame, &config, &mut out).unwrap();
+        assert_eq!(
+            d.crop,
+            Rect {
+                left: 3,
+                top: 2,
+                width: 1,
+                height: 1
+            }
+        );
+        assert!(out.iter().all(|&p| p == 255));
+    }
+
+    #[test]
+    fn isolated_noise_pixels_do_not_move_the_box() {
+        let mut px = frame_with_rect(160, 120, 200, 40, (10, 30, 50, 50));
+        px[3 * 160 + 150] = 0; // a hot pixel far away
+        px[110 * 160 + 2] = 0;
+        px[100 * 160 + 5] = 0; // two dead pixels in one row, not adjacent
+        px[100 * 160 + 140] = 10;
+        let frame = Frame::new(&px, 160, 120).unwrap();
+        let mut out = [0u8; PIXELS];
+        let d = preprocess(&frame, &Config::default(), &mut out).unwrap();
+        assert_eq!(
+            d.object,
+            Rect {
+                left: 10,
+                top: 30,
+                width: 50,
+                height: 50
+            }
+        );
+        // A 50x50 solid square fills the whole input.
+        assert!(out.iter().all(|&p| p == 255));
+    }
+
+    #[test]
+    fn upscaled_dataset_image_round_trips() {
+        // An image whose object touches all four edges, scaled x3 by repetition and
+        // mapped to a light background, comes back within rounding.
+        let mut img = [0u8; PIXELS];
+        for (i, p) in img.iter_mut().enumerate() {
+            let (x, y) = (i % SIDE, i / SIDE);
+            *p = if x == 0 || y == 0 || x == 27 || y == 27 {
+                255
+            } else {
+                ((x * 7 + y * 3) % 256) as u8
+            };
+        }
+        let (bg, ink) = (220u32, 20u32);
+        let mut px = vec![bg as u8; 160 * 120];
+        for y in 0..84 {
+            for x in 0..84 {
+                let v = u32::from(img[(y / 3) * SIDE + x / 3]);
+                px[(y + 17) * 160 + x + 61] = (bg - v * (bg - ink) / 255) as u8;
+            }
+        }
+        let frame = Frame::new(&px, 160, 120).unwrap();
+        let mut out = [0u8; PIXELS];
+        preprocess(&frame, &Config::default(), &mut out).unwrap();
+        // The floor (20 levels of 200) clips the faintest values to 0; above it the
+        // stretch restores them.
+        for (&got, &want) in out.iter().zip(&img) {
+            let want = (i32::from(want) * 200 / 255 - 20).max(0) * 255 / 180;
+            assert!((i32::from(got) - want).abs() <= 2, "{got} vs {want}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(
+            w in 0usize..48,
+            h in 0usize..48,
+            extra in 0usize..3,
+            seed in any::<u64>(),
+            min_contrast in any::<u8>(),
+            noise_factor in any::<u8>(),
+            min_run in any::<u16>(),
+            margin_percent in any::<u8>(),
+        ) {
+            let mut state = seed;
+            let px: Vec<u8> = (0..w * h + extra)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (state >> 56) as u8
+                })
+                .collect();
+            let config = Config { min_contrast, noise_factor, min_run, margin_percent };
+            let mut out = [0u8; PIXELS];
+            match Frame::new(&px, w, h) {
+                Ok(frame) => {
+                    prop_assert_eq!(extra, 0);
+                    if let Ok(d) = preprocess(&frame, &config, &mut out) {
+                        prop_assert!(d.object.left >= 0 && d.object.top >= 0);
+                        prop_assert!(d.object.left as usize + d.object.width as usize <= w);
+                        prop_assert!(d.object.top as usize + d.object.height as usize <= h);
+                        prop_assert!(d.crop.width >= d.object.width.max(d.object.height));
+                        prop_assert_eq!(out.iter().max().copied(), Some(255));
+                    } else {
+                        prop_assert!(out.iter().all(|&p| p == 0));
+                    }
+                }
+                Err(_) => prop_assert!(w == 0 || h == 0 || extra > 0),
+            }
+        }
+
+        #[test]
+        fn translation_does_not_change_the_output(
+            rw in 1usize..60,
+            rh in 1usize..60,
+            x1 in 3usize..90,
+            y1 in 3usize..50,
+            x2 in 3usize..90,
+            y2 in 3usize..50,
+            bg in 120u8..=255,
+        ) {
+            let ink = bg - 100;
+            // A "garment": a rectangle with a notch, so the output is not uniform.
+            let draw = |x0: usize, y0: usize| {
+                let mut px = frame_with_rect(160, 120, bg, ink, (x0, y0, rw, rh));
+                px[y0 * 160 + x0] = bg.saturating_sub(60);
+                px
+            };
+            let (a, b) = (draw(x1, y1), draw(x2, y2));
+            let mut out_a = [0u8; PIXELS];
+            let mut out_b = [0u8; PIXELS];
+            let da = preprocess(&Frame::new(&a, 160, 120).unwrap(), &Config::default(), &mut out_a);
+            let db = preprocess(&Frame::new(&b, 160, 120).unwrap(), &Config::default(), &mut out_b);
+            prop_assert_eq!(da.map(|d| d.crop.width), db.map(|d| d.crop.width));
+            prop_assert_eq!(out_a, out_b);
+        }
+    }
+}
