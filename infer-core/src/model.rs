@@ -148,7 +148,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
             Layer::Conv2d(ref conv) => {
                 let k = usize::from(conv.kernel);
                 let out_c = usize::from(conv.out_channels);
-                if k % 2 == 0 || out_c == 0 {
+                if k.is_multiple_of(2) || out_c == 0 {
                     return Err(Error::Shape { layer: li });
                 }
                 let (pad, out_h, out_w) = match conv.padding {

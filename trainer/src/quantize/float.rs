@@ -1,0 +1,306 @@
+//! A plain-Rust float description of the network and its forward pass.
+//!
+//! Layouts are PyTorch's: activations `[C][H][W]`, convolution weights
+//! `[O][I][kH][kW]` (OIHW), dense weights `[out][in]`, and `Flatten` in CHW
+//! order. The forward pass is used for calibration and as the oracle in tests;
+//! it is written for clarity first, with loops ordered so the inner one runs
+//! over contiguous memory.
+
+use infer_core::Padding;
+
+use super::QuantizeError;
+
+/// Side of the input image.
+pub const SIDE: usize = infer_core::IMAGE_SIDE;
+
+/// A float convolution (stride 1, odd square kernel).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatConv2d {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel side (odd).
+    pub kernel: usize,
+    /// Padding mode (`Same` pads `kernel / 2` zeros on every side).
+    pub padding: Padding,
+    /// ReLU after the convolution.
+    pub relu: bool,
+    /// Weights OIHW, `out * in * k * k` values.
+    pub weight: Vec<f32>,
+    /// Bias, `out` values.
+    pub bias: Vec<f32>,
+}
+
+/// A float fully connected layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatDense {
+    /// Inputs.
+    pub in_features: usize,
+    /// Outputs.
+    pub out_features: usize,
+    /// ReLU after the layer.
+    pub relu: bool,
+    /// Weights `[out][in]`, inputs in the CHW flatten order of the tensor before it.
+    pub weight: Vec<f32>,
+    /// Bias, `out` values.
+    pub bias: Vec<f32>,
+}
+
+/// One float layer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FloatLayer {
+    /// Convolution with optional ReLU.
+    Conv2d(FloatConv2d),
+    /// Max-pool 2x2, stride 2, floor.
+    MaxPool2d,
+    /// `[C][H][W]` to `[C*H*W]` (CHW order, as `torch.flatten`).
+    Flatten,
+    /// Fully connected layer with optional ReLU.
+    Dense(FloatDense),
+}
+
+/// A float network on 28x28x1 images (`pixel / 255` in `[0, 1]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatModel {
+    /// Layers in execution order.
+    pub layers: Vec<FloatLayer>,
+    /// One name per output of the last layer.
+    pub class_names: Vec<String>,
+}
+
+/// A float activation tensor in CHW layout (a flat vector is `[n, 1, 1]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activation {
+    /// `[channels, height, width]`.
+    pub shape: [usize; 3],
+    /// `channels * height * width` values, CHW.
+    pub data: Vec<f32>,
+}
+
+impl Activation {
+    /// The model input for `pixels`: `[1, 28, 28]`, `pixel / 255`.
+    pub fn from_pixels(pixels: &[u8; infer_core::IMAGE_LEN]) -> Self {
+        Self {
+            shape: [1, SIDE, SIDE],
+            data: pixels.iter().map(|&p| f32::from(p) / 255.0).collect(),
+        }
+    }
+}
+
+fn shape_err(layer: usize, reason: impl Into<String>) -> QuantizeError {
+    QuantizeError::Shape {
+        layer,
+        reason: reason.into(),
+    }
+}
+
+impl FloatConv2d {
+    /// Output `[out, H', W']` for input `[C, H, W]`, or why it does not fit.
+    pub fn out_shape(
+        &self,
+        layer: usize,
+        [c, h, w]: [usize; 3],
+    ) -> Result<[usize; 3], QuantizeError> {
+        let k = self.kernel;
+        if k.is_multiple_of(2) || self.out_channels == 0 {
+            return Err(shape_err(layer, "kernel must be odd and out_channels > 0"));
+        }
+        if c != self.in_channels {
+            return Err(shape_err(
+                layer,
+                format!("expects {} input channels, got {c}", self.in_channels),
+            ));
+        }
+        if self.weight.len() != self.out_channels * c * k * k
+            || self.bias.len() != self.out_channels
+        {
+            return Err(shape_err(
+                layer,
+                "weight or bias length does not match the shape",
+            ));
+        }
+        match self.padding {
+            Padding::Same => Ok([self.out_channels, h, w]),
+            Padding::Valid if h >= k && w >= k => Ok([self.out_channels, h - k + 1, w - k + 1]),
+            Padding::Valid => Err(shape_err(layer, "input smaller than the kernel")),
+        }
+    }
+
+    /// Convolution plus bias, before the ReLU.
+    pub fn pre_activation(&self, x: &Activation) -> Activation {
+        let [c, h, w] = x.shape;
+        let k = self.kernel;
+        let pad = match self.padding {
+            Padding::Valid => 0,
+            Padding::Same => k / 2,
+        };
+        let (oh, ow) = (h + 2 * pad - k + 1, w + 2 * pad - k + 1);
+        let mut out = vec![0f32; self.out_channels * oh * ow];
+        for (o, plane) in out.chunks_exact_mut(oh * ow).enumerate() {
+            plane.fill(self.bias[o]);
+            for ic in 0..c {
+                let input = &x.data[ic * h * w..][..h * w];
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let wv = self.weight[((o * c + ic) * k + ky) * k + kx];
+                        // Output columns whose tap ox + kx - pad lies inside [0, w).
+                        let x_lo = pad.saturating_sub(kx);
+                        let x_hi = (w + pad).saturating_sub(kx).min(ow);
+                        if x_lo >= x_hi {
+                            continue;
+                        }
+                        for oy in 0..oh {
+                            let iy = (oy + ky).wrapping_sub(pad);
+                            if iy >= h {
+                                continue;
+                            }
+                            let src = &input[iy * w + x_lo + kx - pad..][..x_hi - x_lo];
+                            let dst = &mut plane[oy * ow + x_lo..][..x_hi - x_lo];
+                            for (d, &s) in dst.iter_mut().zip(src) {
+                                *d += wv * s;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Activation {
+            shape: [self.out_channels, oh, ow],
+            data: out,
+        }
+    }
+}
+
+impl FloatDense {
+    /// Matrix-vector product plus bias, before the ReLU.
+    pub fn pre_activation(&self, x: &Activation) -> Activation {
+        let data = self
+            .weight
+            .chunks_exact(self.in_features)
+            .zip(&self.bias)
+            .map(|(row, &b)| b + row.iter().zip(&x.data).map(|(w, x)| w * x).sum::<f32>())
+            .collect();
+        Activation {
+            shape: [self.out_features, 1, 1],
+            data,
+        }
+    }
+}
+
+/// Max-pool 2x2 stride 2 (floor) on a CHW tensor.
+pub fn maxpool2x2(x: &Activation) -> Activation {
+    let [c, h, w] = x.shape;
+    let (oh, ow) = (h / 2, w / 2);
+    let mut data = Vec::with_capacity(c * oh * ow);
+    for ch in 0..c {
+        let plane = &x.data[ch * h * w..][..h * w];
+        for y in 0..oh {
+            for xx in 0..ow {
+                let i = 2 * y * w + 2 * xx;
+                data.push(
+                    plane[i]
+                        .max(plane[i + 1])
+                        .max(plane[i + w].max(plane[i + w + 1])),
+                );
+            }
+        }
+    }
+    Activation {
+        shape: [c, oh, ow],
+        data,
+    }
+}
+
+/// ReLU in place.
+pub fn relu(x: &mut Activation) {
+    for v in &mut x.data {
+        *v = v.max(0.0);
+    }
+}
+
+impl FloatModel {
+    /// Checks that the layers chain from the 28x28x1 input and the last
+    /// layer's width matches the class names; returns each layer's output shape.
+    pub fn shapes(&self) -> Result<Vec<[usize; 3]>, QuantizeError> {
+        if self.layers.is_empty() {
+            return Err(shape_err(0, "the model has no layers"));
+        }
+        let mut shape = [1, SIDE, SIDE];
+        let mut shapes = Vec::with_capacity(self.layers.len());
+        for (i, layer) in self.layers.iter().enumerate() {
+            shape = match layer {
+                FloatLayer::Conv2d(conv) => conv.out_shape(i, shape)?,
+                FloatLayer::MaxPool2d => {
+                    let [c, h, w] = shape;
+                    if h < 2 || w < 2 {
+                        return Err(shape_err(i, "max-pool input smaller than 2x2"));
+                    }
+                    [c, h / 2, w / 2]
+                }
+                FloatLayer::Flatten => [shape.iter().product(), 1, 1],
+                FloatLayer::Dense(d) => {
+                    let [c, h, w] = shape;
+                    if h != 1 || w != 1 {
+                        return Err(shape_err(i, "dense layer on an input that is not flat"));
+                    }
+                    if c != d.in_features
+                        || d.out_features == 0
+                        || d.weight.len() != d.in_features * d.out_features
+                        || d.bias.len() != d.out_features
+                    {
+                        return Err(shape_err(i, "dense weight or bias length does not match"));
+                    }
+                    [d.out_features, 1, 1]
+                }
+            };
+            shapes.push(shape);
+        }
+        let outputs: usize = shape.iter().product();
+        if outputs != self.class_names.len() {
+            return Err(shape_err(
+                self.layers.len() - 1,
+                format!(
+                    "{outputs} outputs but {} class names",
+                    self.class_names.len()
+                ),
+            ));
+        }
+        Ok(shapes)
+    }
+
+    /// Applies layer `i` (with its ReLU) to `x`.
+    pub fn apply(&self, i: usize, x: &Activation) -> Activation {
+        match &self.layers[i] {
+            FloatLayer::Conv2d(conv) => {
+                let mut y = conv.pre_activation(x);
+                if conv.relu {
+                    relu(&mut y);
+                }
+                y
+            }
+            FloatLayer::MaxPool2d => maxpool2x2(x),
+            FloatLayer::Flatten => Activation {
+                shape: [x.data.len(), 1, 1],
+                data: x.data.clone(),
+            },
+            FloatLayer::Dense(dense) => {
+                let mut y = dense.pre_activation(x);
+                if dense.relu {
+                    relu(&mut y);
+                }
+                y
+            }
+        }
+    }
+
+    /// Float logits of one image (`pixel / 255` input). The model must be
+    /// well formed ([`shapes`](Self::shapes) succeeds).
+    pub fn forward(&self, pixels: &[u8; infer_core::IMAGE_LEN]) -> Vec<f32> {
+        let mut x = Activation::from_pixels(pixels);
+        for i in 0..self.layers.len() {
+            x = self.apply(i, &x);
+        }
+        x.data
+    }
+}

@@ -1,0 +1,395 @@
+//! Quantizer tests on small random float models (no trained model needed).
+
+use std::collections::HashMap;
+
+use infer_core::{IMAGE_LEN, IMAGE_SIDE, Model, Padding};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+
+/// Uniform He-style initialization: `U(-a, a)` with `a = sqrt(6 / fan_in)`.
+fn init(rng: &mut ChaCha8Rng, n: usize, fan_in: usize) -> Vec<f32> {
+    let a = (6.0 / fan_in as f32).sqrt();
+    (0..n).map(|_| rng.random_range(-a..a)).collect()
+}
+
+fn small_bias(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-0.1..0.1)).collect()
+}
+
+/// conv(1 -> c, k, padding) + ReLU, max-pool, flatten, dense + ReLU, dense 10.
+fn random_model(seed: u64, c: usize, k: usize, padding: Padding, hidden: usize) -> FloatModel {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let side = match padding {
+        Padding::Valid => IMAGE_SIDE - k + 1,
+        Padding::Same => IMAGE_SIDE,
+    } / 2;
+    let features = c * side * side;
+    FloatModel {
+        layers: vec![
+            FloatLayer::Conv2d(FloatConv2d {
+                in_channels: 1,
+                out_channels: c,
+                kernel: k,
+                padding,
+                relu: true,
+                weight: init(&mut rng, c * k * k, k * k),
+                bias: small_bias(&mut rng, c),
+            }),
+            FloatLayer::MaxPool2d,
+            FloatLayer::Flatten,
+            FloatLayer::Dense(FloatDense {
+                in_features: features,
+                out_features: hidden,
+                relu: true,
+                weight: init(&mut rng, hidden * features, features),
+                bias: small_bias(&mut rng, hidden),
+            }),
+            FloatLayer::Dense(FloatDense {
+                in_features: hidden,
+                out_features: 10,
+                relu: false,
+                weight: init(&mut rng, 10 * hidden, hidden),
+                bias: small_bias(&mut rng, 10),
+            }),
+        ],
+        class_names: (0..10).map(|i| format!("class {i}")).collect(),
+    }
+}
+
+/// Images with structure (a few bright rectangles on a dark background), so
+/// that activations look more like real data than uniform noise does.
+fn random_images(seed: u64, n: usize) -> Vec<[u8; IMAGE_LEN]> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let mut img = [0u8; IMAGE_LEN];
+            for _ in 0..rng.random_range(1..4) {
+                let (y0, x0) = (rng.random_range(0..24), rng.random_range(0..24));
+                let (h, w) = (rng.random_range(3..14), rng.random_range(3..14));
+                let v: u8 = rng.random_range(80..=255);
+                for y in y0..(y0 + h).min(IMAGE_SIDE) {
+                    for x in x0..(x0 + w).min(IMAGE_SIDE) {
+                        let noise: u8 = rng.random_range(0..40);
+                        img[y * IMAGE_SIDE + x] = v.saturating_sub(noise);
+                    }
+                }
+            }
+            img
+        })
+        .collect()
+}
+
+fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Fraction of `test` images where int8 and float agree on the class, and the
+/// mean absolute dequantized logit error relative to the float logit range.
+fn agreement(model: &FloatModel, fmq: &[u8], test: &[[u8; IMAGE_LEN]]) -> (f64, f64) {
+    let q = Model::from_bytes(fmq).expect("valid model");
+    let mut scratch = vec![0i8; q.scratch_len()];
+    let (mut same, mut err, mut range) = (0usize, 0f64, 0f64);
+    for img in test {
+        let f = model.forward(img);
+        let p = q.classify(img, &mut scratch).expect("classify");
+        if p.class == argmax(&f) {
+            same += 1;
+        }
+        for (a, b) in p.dequantized().iter().zip(&f) {
+            err += f64::from((a - b).abs());
+        }
+        let (lo, hi) = f
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+        range += f64::from(hi - lo);
+    }
+    let n = test.len() as f64;
+    (same as f64 / n, (err / (n * 10.0)) / (range / n))
+}
+
+#[test]
+fn random_models_agree_with_float() {
+    let calib = random_images(1, 300);
+    let test = random_images(2, 300);
+    for (seed, k, padding) in [
+        (10, 3, Padding::Valid),
+        (11, 3, Padding::Same),
+        (12, 5, Padding::Valid),
+        (13, 1, Padding::Same),
+    ] {
+        let model = random_model(seed, 4, k, padding, 24);
+        for options in [
+            QuantizeOptions::default(),
+            QuantizeOptions {
+                calibration: Calibration::Percentile(0.9999),
+                logit_calibration: Calibration::MinMax,
+                bias_correction: false,
+            },
+            QuantizeOptions {
+                calibration: Calibration::Mse,
+                logit_calibration: Calibration::Percentile(0.999),
+                bias_correction: true,
+            },
+        ] {
+            let fmq = quantize(&model, &calib, &options).expect("quantize");
+            let (agree, rel_err) = agreement(&model, &fmq, &test);
+            assert!(
+                agree >= 0.95 && rel_err < 0.02,
+                "k={k} {padding:?} {options:?}: agreement {agree}, relative logit error {rel_err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn report_describes_each_layer() {
+    let model = random_model(20, 3, 3, Padding::Valid, 16);
+    let calib = random_images(3, 50);
+    let q = quantize_with_report(&model, &calib, &QuantizeOptions::default()).unwrap();
+    let kinds: Vec<&str> = q.layers.iter().map(|l| l.kind.as_str()).collect();
+    assert_eq!(kinds, ["conv2d", "dense", "dense"]);
+    assert_eq!(q.layers[0].input, (infer_core::INPUT_SCALE, -128));
+    // Fused ReLU: zero point -128; each layer's input is the previous output.
+    assert_eq!(q.layers[0].output.1, -128);
+    assert_eq!(q.layers[1].input, q.layers[0].output);
+    assert_eq!(q.layers[2].input, q.layers[1].output);
+    let m = Model::from_bytes(&q.bytes).unwrap();
+    assert_eq!(m.num_classes(), 10);
+    assert_eq!(m.class_names().nth(3), Some("class 3"));
+    assert_eq!(m.output_quant().scale, q.layers[2].output.0);
+}
+
+#[test]
+fn bias_correction_removes_the_mean_shift() {
+    // A coarse model where weight rounding shifts the mean: with correction,
+    // the mean dequantized logit error over the calibration set shrinks.
+    let model = random_model(30, 4, 3, Padding::Valid, 24);
+    let calib = random_images(4, 200);
+    let mean_error = |bias_correction| {
+        let options = QuantizeOptions {
+            bias_correction,
+            ..QuantizeOptions::default()
+        };
+        let fmq = quantize(&model, &calib, &options).unwrap();
+        let q = Model::from_bytes(&fmq).unwrap();
+        let mut scratch = vec![0i8; q.scratch_len()];
+        let mut sum = [0f64; 10];
+        for img in &calib {
+            let f = model.forward(img);
+            let p = q.classify(img, &mut scratch).unwrap();
+            for (s, (a, b)) in sum.iter_mut().zip(p.dequantized().iter().zip(&f)) {
+                *s += f64::from(a - b);
+            }
+        }
+        sum.iter()
+            .map(|s| (s / calib.len() as f64).abs())
+            .sum::<f64>()
+    };
+    let (with, without) = (mean_error(true), mean_error(false));
+    assert!(with <= without, "with correction {with}, without {without}");
+}
+
+#[test]
+fn rejects_bad_inputs() {
+    let model = random_model(40, 2, 3, Padding::Valid, 8);
+    assert!(matches!(
+        quantize(&model, &[], &QuantizeOptions::default()),
+        Err(QuantizeError::NoCalibrationImages)
+    ));
+    let mut bad = model.clone();
+    if let FloatLayer::Dense(d) = &mut bad.layers[3] {
+        d.weight[5] = f32::NAN;
+    }
+    assert!(matches!(
+        quantize(&bad, &random_images(5, 4), &QuantizeOptions::default()),
+        Err(QuantizeError::NonFinite { layer: 3 })
+    ));
+    let mut bad = model.clone();
+    bad.class_names.pop();
+    assert!(matches!(
+        quantize(&bad, &random_images(5, 4), &QuantizeOptions::default()),
+        Err(QuantizeError::Shape { layer: 4, .. })
+    ));
+    let mut bad = model;
+    bad.layers.swap(1, 2);
+    assert!(matches!(
+        quantize(&bad, &random_images(5, 4), &QuantizeOptions::default()),
+        Err(QuantizeError::Shape { .. })
+    ));
+}
+
+#[test]
+fn float_conv_matches_a_direct_definition() {
+    // Same padding, k = 3, two input channels: compare with the textbook sum.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let conv = FloatConv2d {
+        in_channels: 2,
+        out_channels: 3,
+        kernel: 3,
+        padding: Padding::Same,
+        relu: false,
+        weight: init(&mut rng, 3 * 2 * 9, 18),
+        bias: small_bias(&mut rng, 3),
+    };
+    let (h, w) = (5, 4);
+    let x = Activation {
+        shape: [2, h, w],
+        data: (0..2 * h * w).map(|_| rng.random_range(0.0..1.0)).collect(),
+    };
+    let y = conv.pre_activation(&x);
+    assert_eq!(y.shape, [3, h, w]);
+    for o in 0..3 {
+        for oy in 0..h {
+            for ox in 0..w {
+                let mut acc = conv.bias[o];
+                for ic in 0..2 {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (iy, ix) = (oy as i64 + ky as i64 - 1, ox as i64 + kx as i64 - 1);
+                            if iy >= 0 && ix >= 0 && iy < h as i64 && ix < w as i64 {
+                                acc += conv.weight[((o * 2 + ic) * 3 + ky) * 3 + kx]
+                                    * x.data[(ic * h + iy as usize) * w + ix as usize];
+                            }
+                        }
+                    }
+                }
+                let got = y.data[(o * h + oy) * w + ox];
+                assert!((got - acc).abs() < 1e-5, "{got} vs {acc}");
+            }
+        }
+    }
+}
+
+/// The contract's parameter names for a model like `random_model`.
+fn params_of(model: &FloatModel) -> HashMap<String, Param> {
+    let mut p = HashMap::new();
+    let mut put = |name: &str, shape: Vec<usize>, data: &[f32]| {
+        p.insert(
+            name.to_string(),
+            Param {
+                shape,
+                data: data.to_vec(),
+            },
+        );
+    };
+    for (i, layer) in model.layers.iter().enumerate() {
+        match layer {
+            FloatLayer::Conv2d(c) => {
+                put(
+                    "conv.weight",
+                    vec![c.out_channels, 1, c.kernel, c.kernel],
+                    &c.weight,
+                );
+                put("conv.bias", vec![c.out_channels], &c.bias);
+            }
+            FloatLayer::Dense(d) => {
+                let name = if i == 3 { "fc1" } else { "fc2" };
+                put(
+                    &format!("{name}.weight"),
+                    vec![d.out_features, d.in_features],
+                    &d.weight,
+                );
+                put(&format!("{name}.bias"), vec![d.out_features], &d.bias);
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
+fn safetensors_bytes(params: &HashMap<String, Param>) -> Vec<u8> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = params
+        .iter()
+        .map(|(n, p)| {
+            let data = p.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (n.clone(), p.shape.clone(), data)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes
+        .iter()
+        .map(|(n, shape, data)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                    .unwrap();
+            (n.clone(), view)
+        })
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+#[test]
+fn loads_the_contract_architectures_from_safetensors() {
+    let names: Vec<String> = (0..10).map(|i| format!("class {i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    for (c, padding) in [
+        (32, Padding::Valid),
+        (32, Padding::Same),
+        (64, Padding::Same),
+    ] {
+        let model = random_model(50, c, 3, padding, 100);
+        let bytes = safetensors_bytes(&params_of(&model));
+        let loaded = FloatModel::from_safetensors(&bytes, &names).unwrap();
+        assert_eq!(loaded, model, "{c} {padding:?}");
+    }
+    let dir = std::env::temp_dir().join(format!("quantize-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    let model = random_model(51, 32, 3, Padding::Valid, 100);
+    std::fs::write(&path, safetensors_bytes(&params_of(&model))).unwrap();
+    assert_eq!(FloatModel::load_safetensors(&path, &names).unwrap(), model);
+    let missing = FloatModel::load_safetensors(&dir.join("nope.safetensors"), &names);
+    assert!(matches!(missing, Err(QuantizeError::Io { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn loader_reports_what_is_wrong() {
+    let names: Vec<&str> = (0..10).map(|_| "x").collect();
+    let model = random_model(60, 4, 3, Padding::Valid, 8);
+    let params = params_of(&model);
+
+    let mut p = params.clone();
+    p.remove("fc2.bias");
+    assert!(matches!(
+        FloatModel::from_params(&p, &names),
+        Err(QuantizeError::MissingTensor { name }) if name == "fc2.bias"
+    ));
+
+    let mut p = params.clone();
+    p.get_mut("fc1.weight").unwrap().shape = vec![8, 4 * 14 * 14 + 1];
+    assert!(FloatModel::from_params(&p, &names).is_err());
+
+    let mut p = params.clone();
+    p.get_mut("conv.bias").unwrap().shape = vec![5];
+    assert!(matches!(
+        FloatModel::from_params(&p, &names),
+        Err(QuantizeError::TensorShape { .. })
+    ));
+
+    assert!(matches!(
+        FloatModel::from_params(&params, &names[..9]),
+        Err(QuantizeError::Architecture(_))
+    ));
+    assert!(matches!(
+        FloatModel::from_safetensors(b"not a safetensors file", &names),
+        Err(QuantizeError::SafeTensors(_))
+    ));
+
+    // An integer tensor is rejected with its name.
+    let data = vec![0u8; 4 * 4];
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::I32, vec![4], &data).unwrap();
+    let bytes = safetensors::serialize([("conv.bias", view)], None).unwrap();
+    assert!(matches!(
+        FloatModel::from_safetensors(&bytes, &names),
+        Err(QuantizeError::Dtype { name, .. }) if name == "conv.bias"
+    ));
+}
