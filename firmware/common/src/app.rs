@@ -1,0 +1,219 @@
+//! The demo loop both firmware apps run: frames in, classes and pictures out, with
+//! defmt logs of every result and of the work it took.
+//!
+//! Log lines (decoded by `defmt-print`), one kind per prefix:
+//! ```text
+//! model bytes=… layers=… classes=… scratch=… macs=…
+//! frame=K label=L class=C name=N scores=[…] screen=CRC      (compared with the host)
+//! frame=K error=E …                                          (no prediction)
+//! work frame=K preprocess=… classify=… draw=… unit=U classify_per_mac_x100=…
+//! summary frames=… correct=… failed=… classify_min=… classify_max=… unit=U macs=…
+//! memory text=… rodata=… data=… bss=… stack_hwm=… stack_size=… (bytes)
+//! ```
+
+use cortex_m::peripheral::SYST;
+use cortex_m::peripheral::syst::SystClkSource;
+use embedded_graphics::pixelcolor::Gray8;
+use embedded_graphics::prelude::DrawTarget;
+use infer_core::Model;
+use infer_core::preprocess::{Config, PIXELS};
+
+use crate::frames::FrameSource;
+use crate::pipeline::{self, Stopwatch};
+use crate::stack;
+
+/// SysTick as a free-running 24-bit down-counter on the core clock.
+///
+/// In QEMU with `-icount shift=0` one tick is 40 instructions (the clock is 25 MHz
+/// and every instruction takes 1 ns); on a board one tick is one core cycle.
+#[derive(Debug)]
+pub struct SysTickStopwatch {
+    units_per_tick: u32,
+    unit: &'static str,
+}
+
+impl SysTickStopwatch {
+    /// Starts SysTick counting down from 2^24 - 1 forever (no interrupt); the caller
+    /// says what one tick is worth and in which unit.
+    pub fn start(syst: &mut SYST, units_per_tick: u32, unit: &'static str) -> Self {
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(0x00FF_FFFF);
+        syst.clear_current();
+        syst.disable_interrupt();
+        syst.enable_counter();
+        Self {
+            units_per_tick,
+            unit,
+        }
+    }
+
+    /// The unit of [`Stopwatch::since`] ("instructions" or "cycles").
+    pub fn unit(&self) -> &'static str {
+        self.unit
+    }
+}
+
+impl Stopwatch for SysTickStopwatch {
+    fn now(&mut self) -> u32 {
+        SYST::get_current()
+    }
+
+    /// Exact while less than 2^24 ticks passed (671 M instructions in QEMU).
+    fn since(&mut self, start: u32) -> u32 {
+        let ticks = start.wrapping_sub(SYST::get_current()) & 0x00FF_FFFF;
+        ticks.saturating_mul(self.units_per_tick)
+    }
+}
+
+/// Totals of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, defmt::Format)]
+pub struct Report {
+    /// Frames processed.
+    pub frames: usize,
+    /// Frames whose prediction equals the known label.
+    pub correct: usize,
+    /// Frames without a prediction.
+    pub failed: usize,
+}
+
+/// Why the run stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, defmt::Format)]
+pub enum AppError {
+    /// The embedded model file is invalid.
+    Model(infer_core::Error),
+    /// The scratch buffer is smaller than the model needs.
+    Scratch {
+        /// Bytes the model needs.
+        needed: usize,
+        /// Bytes given.
+        got: usize,
+    },
+    /// The frame source failed.
+    Source,
+    /// Drawing failed.
+    Display,
+}
+
+/// Classifies every frame of `source`, draws each onto `screen`, and logs results,
+/// work and memory. `checksum` fingerprints the screen after each frame.
+pub fn run<S, D>(
+    model_bytes: &[u8],
+    source: &mut S,
+    screen: &mut D,
+    checksum: impl Fn(&D) -> u32,
+    stopwatch: &mut SysTickStopwatch,
+    scratch: &mut [i8],
+    input: &mut [u8; PIXELS],
+) -> Result<Report, AppError>
+where
+    S: FrameSource,
+    D: DrawTarget<Color = Gray8>,
+{
+    let t = stopwatch.now();
+    let model = Model::from_bytes(model_bytes).map_err(AppError::Model)?;
+    let load = stopwatch.since(t);
+    let macs = pipeline::macs(model.file());
+    defmt::info!(
+        "model bytes={=usize} layers={=usize} classes={=usize} scratch={=usize} macs={=u64} load={=u32}",
+        model_bytes.len(),
+        model.file().layers.len(),
+        model.num_classes(),
+        model.scratch_len(),
+        macs,
+        load
+    );
+    if scratch.len() < model.scratch_len() {
+        return Err(AppError::Scratch {
+            needed: model.scratch_len(),
+            got: scratch.len(),
+        });
+    }
+    let unit = stopwatch.unit();
+    let config = Config::default();
+    let mut report = Report::default();
+    let (mut classify_min, mut classify_max) = (u32::MAX, 0u32);
+    let mut index = 0usize;
+    loop {
+        let captured = match source.next_frame() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(_) => return Err(AppError::Source),
+        };
+        let label = captured.label.map_or(-1, i16::from);
+        let outcome = pipeline::process(
+            &model, index, &captured, &config, input, scratch, screen, stopwatch,
+        )
+        .map_err(|_| AppError::Display)?;
+        let screen_sum = checksum(screen);
+        let t = outcome.timing;
+        match &outcome.result {
+            Ok((_, p)) => {
+                defmt::info!(
+                    "frame={=usize} label={=i16} class={=usize} name={=str} scores={=[?]} screen={=u32}",
+                    index,
+                    label,
+                    p.class,
+                    p.name,
+                    p.scores.as_slice(),
+                    screen_sum
+                );
+                if i16::try_from(p.class).ok() == Some(label) {
+                    report.correct += 1;
+                }
+                classify_min = classify_min.min(t.classify);
+                classify_max = classify_max.max(t.classify);
+            }
+            Err(e) => {
+                defmt::warn!(
+                    "frame={=usize} label={=i16} error={=str} screen={=u32}",
+                    index,
+                    label,
+                    e.name(),
+                    screen_sum
+                );
+                report.failed += 1;
+            }
+        }
+        let per_mac_x100 = u64::from(t.classify) * 100 / macs.max(1);
+        defmt::info!(
+            "work frame={=usize} preprocess={=u32} classify={=u32} draw={=u32} unit={=str} classify_per_mac_x100={=u64}",
+            index,
+            t.preprocess,
+            t.classify,
+            t.draw,
+            unit,
+            per_mac_x100
+        );
+        index += 1;
+    }
+    report.frames = index;
+    if classify_min > classify_max {
+        classify_min = 0;
+    }
+    defmt::info!(
+        "summary frames={=usize} correct={=usize} failed={=usize} classify_min={=u32} classify_max={=u32} unit={=str} macs={=u64}",
+        report.frames,
+        report.correct,
+        report.failed,
+        classify_min,
+        classify_max,
+        unit,
+        macs
+    );
+    log_memory();
+    Ok(report)
+}
+
+/// Logs the section sizes from the linker symbols and the stack high-water mark.
+pub fn log_memory() {
+    let m = stack::memory();
+    defmt::info!(
+        "memory text={=usize} rodata={=usize} data={=usize} bss={=usize} stack_hwm={=usize} stack_size={=usize}",
+        m.text,
+        m.rodata,
+        m.data,
+        m.bss,
+        m.stack_high_water,
+        m.stack_size
+    );
+}

@@ -1,0 +1,24 @@
+//! What both firmware apps share, written so that the host can test it.
+//!
+//! - [`frames`]: the sample-frames blob in flash and the [`frames::FrameSource`] trait a
+//!   camera driver implements.
+//! - [`pipeline`]: one frame through `infer_core::preprocess`, `Model::classify` and
+//!   the drawing, returning everything the apps log; the host's expected output comes
+//!   from the same function.
+//! - [`display`]: drawing with embedded-graphics onto any `DrawTarget<Color = Gray8>`,
+//!   and an in-memory [`display::Framebuffer`].
+//! - `app` (feature `firmware`): the demo loop with defmt logging and instruction or
+//!   cycle counts, and `stack`: the stack high-water mark.
+#![cfg_attr(not(test), no_std)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+#[cfg(feature = "firmware")]
+pub mod app;
+pub mod display;
+pub mod frames;
+pub mod pipeline;
+#[cfg(feature = "firmware")]
+pub mod stack;
+
+/// The inference crate, re-exported so the apps use the very same version.
+pub use infer_core;

@@ -1,0 +1,257 @@
+//! One camera frame through the whole pipeline: preprocess, classify, draw.
+//!
+//! The firmware and the host's expected-output example both call [`process`], so the
+//! only thing that can differ between them is the machine.
+
+use embedded_graphics::pixelcolor::Gray8;
+use embedded_graphics::prelude::DrawTarget;
+use infer_core::preprocess::{self, Config, Detection, PIXELS};
+use infer_core::{Layer, Model, ModelFile, Padding, Prediction};
+
+use crate::display::{self, Shown, View};
+use crate::frames::Captured;
+
+/// Reads a free-running counter; the firmware counts SysTick ticks, the host nothing.
+pub trait Stopwatch {
+    /// The counter now, in the stopwatch's units (instructions in QEMU, cycles on a
+    /// board).
+    fn now(&mut self) -> u32;
+
+    /// Units elapsed since `start`, an earlier [`now`](Self::now).
+    fn since(&mut self, start: u32) -> u32;
+}
+
+/// A stopwatch that always reads 0 (for the host).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoStopwatch;
+
+impl Stopwatch for NoStopwatch {
+    fn now(&mut self) -> u32 {
+        0
+    }
+
+    fn since(&mut self, _start: u32) -> u32 {
+        0
+    }
+}
+
+/// Why a frame produced no prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "firmware", derive(defmt::Format))]
+pub enum FrameError {
+    /// No object could be found in the frame.
+    Preprocess(preprocess::Error),
+    /// The model refused to run (for example, too little scratch memory).
+    Classify(infer_core::Error),
+}
+
+impl FrameError {
+    /// A short fixed name, printed the same way by the firmware and the host.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Preprocess(preprocess::Error::NoObject { .. }) => "no-object",
+            Self::Preprocess(preprocess::Error::NoContrast { .. }) => "no-contrast",
+            Self::Preprocess(_) => "bad-frame",
+            Self::Classify(_) => "classify",
+        }
+    }
+}
+
+/// Work spent on one frame, in the stopwatch's units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "firmware", derive(defmt::Format))]
+pub struct Timing {
+    /// Finding, cropping and resizing the object.
+    pub preprocess: u32,
+    /// `Model::classify`.
+    pub classify: u32,
+    /// Drawing the view.
+    pub draw: u32,
+}
+
+/// What happened to one frame.
+#[derive(Debug, Clone)]
+pub struct Outcome<'a> {
+    /// Where the object was and what the model said, or why there is no answer.
+    pub result: Result<(Detection, Prediction<'a>), FrameError>,
+    /// Softmax probability of the predicted class in percent (0 without one).
+    pub confidence_percent: u8,
+    /// Work spent.
+    pub timing: Timing,
+}
+
+/// Softmax probability of `class` in percent, from int8 scores with the given scale.
+///
+/// Display only: uses micromath's approximate `exp` (a few percent off at worst),
+/// which is the same code on the host and the target.
+pub fn confidence_percent(scores: &[i8], class: usize, scale: f32) -> u8 {
+    let Some(&top) = scores.get(class) else {
+        return 0;
+    };
+    let sum: f32 = scores
+        .iter()
+        .map(|&s| micromath::F32Ext::exp(scale * (f32::from(s) - f32::from(top))))
+        .sum();
+    let percent = 100.0 / sum + 0.5;
+    if percent >= 100.0 { 100 } else { percent as u8 }
+}
+
+/// Multiply-accumulates of one inference, from the layer shapes.
+pub fn macs(file: &ModelFile<'_>) -> u64 {
+    let (mut h, mut w) = (u64::from(file.input.height), u64::from(file.input.width));
+    let mut total = 0u64;
+    for layer in &file.layers {
+        match layer {
+            Layer::Conv2d(c) => {
+                if c.padding == Padding::Valid {
+                    let k = u64::from(c.kernel).saturating_sub(1);
+                    h = h.saturating_sub(k);
+                    w = w.saturating_sub(k);
+                }
+                total += h * w * c.weights.len() as u64;
+            }
+            Layer::MaxPool2d => {
+                h /= 2;
+                w /= 2;
+            }
+            Layer::Flatten => {}
+            Layer::Dense(d) => total += d.weights.len() as u64,
+        }
+    }
+    total
+}
+
+/// Preprocesses `captured`, classifies it, draws the result onto `display` and
+/// returns what happened. `input` receives the 28x28 model input (all zeros when no
+/// object was found); `scratch` must hold `model.scratch_len()` bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn process<'m, D, W>(
+    model: &Model<'m>,
+    index: usize,
+    captured: &Captured<'_>,
+    config: &Config,
+    input: &mut [u8; PIXELS],
+    scratch: &mut [i8],
+    display: &mut D,
+    stopwatch: &mut W,
+) -> Result<Outcome<'m>, D::Error>
+where
+    D: DrawTarget<Color = Gray8>,
+    W: Stopwatch,
+{
+    let mut timing = Timing::default();
+    let t = stopwatch.now();
+    let detection = preprocess::preprocess(&captured.frame, config, input);
+    timing.preprocess = stopwatch.since(t);
+    let result = match detection {
+        Err(e) => Err(FrameError::Preprocess(e)),
+        Ok(d) => {
+            let t = stopwatch.now();
+            let prediction = model.classify(input, scratch);
+            timing.classify = stopwatch.since(t);
+            prediction.map(|p| (d, p)).map_err(FrameError::Classify)
+        }
+    };
+    let confidence = match &result {
+        Ok((_, p)) => confidence_percent(&p.scores, p.class, p.quant.scale),
+        Err(_) => 0,
+    };
+    let truth = captured
+        .label
+        .and_then(|l| model.class_names().nth(usize::from(l)));
+    let view = View {
+        index,
+        frame: captured.frame,
+        detection: result.as_ref().ok().map(|(d, _)| *d),
+        input,
+        truth,
+        prediction: result.as_ref().ok().map(|(_, p)| Shown {
+            class: p.class,
+            name: p.name,
+            scores: &p.scores,
+            confidence_percent: confidence,
+        }),
+    };
+    let t = stopwatch.now();
+    display::draw_view(display, &view)?;
+    timing.draw = stopwatch.since(t);
+    Ok(Outcome {
+        result,
+        confidence_percent: confidence,
+        timing,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_of_clear_and_tied_scores() {
+        // Scale 0.1: a lead of 100 steps is e^10, essentially certain.
+        assert_eq!(confidence_percent(&[100, 0, 0], 0, 0.1), 100);
+        // Two equal scores share the probability.
+        let tied = confidence_percent(&[5, 5], 0, 0.1);
+        assert!((48..=52).contains(&tied), "{tied}");
+        assert_eq!(confidence_percent(&[5], 3, 0.1), 0);
+    }
+
+    #[test]
+    fn macs_of_the_baseline_shape() {
+        use infer_core::{Conv2d, Dense, I8Array, I32Array, InputSpec, QuantParams};
+        let zeros = std::vec![0u8; 5408 * 100];
+        let q = QuantParams {
+            scale: 1.0,
+            zero_point: 0,
+        };
+        let conv = Conv2d {
+            out_channels: 32,
+            kernel: 3,
+            padding: Padding::Valid,
+            relu: true,
+            weights: I8Array::new(&zeros[..32 * 9]),
+            bias: I32Array::new(&[]),
+            multiplier: I32Array::new(&[]),
+            shift: &[],
+            output: q,
+        };
+        let dense = |n: usize| Dense {
+            out_features: 0,
+            relu: false,
+            weights: I8Array::new(&zeros[..n]),
+            bias: I32Array::new(&[]),
+            multiplier: I32Array::new(&[]),
+            shift: &[],
+            output: q,
+        };
+        let mut file = ModelFile {
+            input: InputSpec::default(),
+            layers: heapless::Vec::new(),
+            class_names: heapless::Vec::new(),
+        };
+        for l in [
+            Layer::Conv2d(conv),
+            Layer::MaxPool2d,
+            Layer::Flatten,
+            Layer::Dense(dense(5408 * 100)),
+            Layer::Dense(dense(100 * 10)),
+        ] {
+            file.layers.push(l).unwrap();
+        }
+        // 26*26*32*9 + 5408*100 + 100*10 = 194,688 + 540,800 + 1,000.
+        assert_eq!(macs(&file), 736_488);
+    }
+
+    #[test]
+    fn frame_error_names() {
+        let e = FrameError::Preprocess(preprocess::Error::NoObject {
+            background: 200,
+            threshold: 160,
+        });
+        assert_eq!(e.name(), "no-object");
+        assert_eq!(
+            FrameError::Preprocess(preprocess::Error::Empty).name(),
+            "bad-frame"
+        );
+    }
+}
