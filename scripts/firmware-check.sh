@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Builds the firmware, runs it in QEMU and checks it against the host, bit for bit.
+#
+#   scripts/firmware-check.sh [--fixture] [--no-lint] [--no-selftest]
+#
+# 1. lint: cargo fmt --check and clippy -D warnings for the firmware workspace (both
+#    apps on thumbv7em-none-eabihf, fw-common on the host), fw-common's host tests;
+# 2. builds both apps in release: fw-qemu (run below) and fw-nrf52840 (build only);
+# 3. self-tests: a panic and a HardFault must end QEMU with exit code 1, not hang;
+# 4. runs fw-qemu in qemu-system-arm -M mps2-an386 -cpu cortex-m4 -icount shift=0
+#    (QEMU's exit code must be 0), decodes defmt with .tools/bin/defmt-print;
+# 5. computes the same frames on the host (fw-common's `expected` example: the same
+#    preprocess, classify and drawing code) and diffs every frame line: class, int8
+#    scores and the screen's CRC must be equal;
+# 6. prints instructions per inference and per MAC, flash and RAM (arm-none-eabi-size
+#    and the stack high-water mark the firmware measures), also as a Markdown table in
+#    $FW_REPORT when that is set.
+#
+# Model: $FW_MODEL, else models/baseline/model.fmq. --fixture uses a seeded random
+# model of the baseline's shape instead (meaningless classes, same parity check).
+# Logs and the table go to firmware/target/check/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+fixture=0 lint=1 selftest=1
+for arg in "$@"; do
+  case "$arg" in
+    --fixture) fixture=1 ;;
+    --no-lint) lint=0 ;;
+    --no-selftest) selftest=0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) echo "firmware-check.sh: unknown argument '$arg'" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '[firmware-check] %s\n' "$*" >&2; }
+fail() { say "FAIL: $*"; exit 1; }
+
+host=x86_64-unknown-linux-gnu
+out=$root/firmware/target/check
+mkdir -p "$out"
+export PATH="$root/.tools/bin:$PATH"
+for tool in qemu-system-arm arm-none-eabi-size defmt-print; do
+  command -v "$tool" >/dev/null || fail "$tool not found (scripts/setup.sh --test installs it)"
+done
+export DEFMT_PRINT
+DEFMT_PRINT=$(command -v defmt-print)
+
+cd firmware
+if [ "$fixture" = 1 ]; then
+  FW_MODEL=$out/fixture.fmq
+  cargo run -q --release -p fw-common --example fixture_model --target "$host" -- "$FW_MODEL"
+fi
+FW_MODEL=${FW_MODEL:-$root/models/baseline/model.fmq}
+[ -f "$FW_MODEL" ] || fail "no model at $FW_MODEL (train and export one, set FW_MODEL, or use --fixture)"
+FW_MODEL=$(realpath "$FW_MODEL")
+export FW_MODEL
+frames=$root/firmware/frames/frames.bin
+say "model $FW_MODEL"
+
+if [ "$lint" = 1 ]; then
+  say "lint and host tests"
+  # Only this workspace's members (--all would also reach the root workspace).
+  cargo fmt --check
+  rustfmt --edition 2024 --check build-support.rs
+  cargo clippy -q --release -- -D warnings
+  cargo clippy -q -p fw-common --target "$host" --all-targets -- -D warnings
+  cargo test -q -p fw-common --target "$host"
+fi
+
+elf=target/thumbv7em-none-eabihf/release/fw-qemu
+if [ "$selftest" = 1 ]; then
+  for kind in panic hardfault; do
+    say "self-test: $kind must exit 1"
+    cargo build -q --release -p fw-qemu --features "selftest-$kind"
+    cp "$elf" "$out/selftest-$kind.elf"
+    set +e
+    QEMU_TIMEOUT=20 ./qemu-run.sh "$out/selftest-$kind.elf" >"$out/selftest-$kind.log" 2>&1
+    code=$?
+    set -e
+    cat "$out/selftest-$kind.log" >&2
+    [ "$code" = 1 ] || fail "self-test $kind ended with exit code $code, expected 1"
+  done
+fi
+
+say "building both apps (release)"
+cargo build -q --release
+say "running in QEMU"
+set +e
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-120} ./qemu-run.sh "$elf" >"$out/qemu.log" 2>"$out/qemu.err"
+code=$?
+set -e
+cat "$out/qemu.log"
+[ "$code" = 0 ] || { cat "$out/qemu.err" >&2; fail "QEMU exit code $code"; }
+
+say "host reference"
+cargo run -q --release -p fw-common --example expected --target "$host" -- "$frames" "$FW_MODEL" >"$out/expected.txt"
+sed -nE 's/^(INFO|WARN) +(frame=)/\2/p' "$out/qemu.log" >"$out/target.txt"
+n=$(wc -l <"$out/expected.txt")
+[ "$n" -gt 0 ] || fail "the host computed no frames"
+if ! diff -u "$out/expected.txt" "$out/target.txt" >"$out/parity.diff"; then
+  cat "$out/parity.diff" >&2
+  fail "firmware and host differ (see $out/parity.diff)"
+fi
+say "parity: $n frames, class, int8 scores and screen identical on host and target"
+
+# --- figures -----------------------------------------------------------------
+field() { # field NAME LINE-PREFIX: the value of NAME= on the first line starting so
+  sed -nE "s/^INFO +$2 .*\\<$1=([0-9]+).*/\\1/p" "$out/qemu.log" | head -n1
+}
+macs=$(field macs summary)
+cmin=$(field classify_min summary)
+cmax=$(field classify_max summary)
+stack=$(field stack_hwm memory)
+pre=$(sed -nE 's/^INFO +work .*preprocess=([0-9]+).*/\1/p' "$out/qemu.log" | awk '{s+=$1} END {if (NR) printf "%d", s/NR}')
+draw=$(sed -nE 's/^INFO +work .*draw=([0-9]+).*/\1/p' "$out/qemu.log" | awk '{s+=$1} END {if (NR) printf "%d", s/NR}')
+sizes() { # sizes ELF: flash and static RAM in bytes from the section headers
+  arm-none-eabi-size -A "$1" | awk '
+    $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }
+    $1 == ".data" { flash += $2; ram += $2 }
+    $1 == ".bss" || $1 == ".uninit" { ram += $2 }
+    $1 == ".text" || $1 == ".vector_table" { code += $2 }
+    $1 == ".rodata" { ro = $2 }
+    END { printf "%d %d %d %d\n", flash, ram, code, ro }'
+}
+read -r q_flash q_ram q_code q_ro < <(sizes "$elf")
+read -r n_flash n_ram n_code n_ro < <(sizes target/thumbv7em-none-eabihf/release/fw-nrf52840)
+model_bytes=$(stat -c %s "$FW_MODEL")
+frames_bytes=$(stat -c %s "$frames")
+per_mac=$(awk -v c="$cmax" -v m="$macs" 'BEGIN { printf "%.2f", c / m }')
+kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
+report=$out/figures.md
+{
+  echo "| figure (QEMU mps2-an386, Cortex-M4, \`-icount shift=0\`) | value |"
+  echo "| --- | --- |"
+  echo "| MACs per inference | $macs |"
+  echo "| instructions per inference (classify, min..max over $n frames) | $cmin..$cmax |"
+  echo "| instructions per MAC | $per_mac |"
+  echo "| instructions per preprocess (mean) | $pre |"
+  echo "| instructions per screen drawing (mean) | $draw |"
+  echo "| flash, QEMU app (.vector_table + .text + .rodata + .data) | $q_flash B ($(kib "$q_flash")): code $q_code B, rodata $q_ro B (model $model_bytes B, frames $frames_bytes B) |"
+  echo "| flash, nRF52840 app | $n_flash B ($(kib "$n_flash")) of 1024 KiB |"
+  echo "| RAM, static (.data + .bss + .uninit), QEMU / nRF52840 | $q_ram B / $n_ram B |"
+  echo "| RAM, stack high-water mark (painted) | $stack B |"
+  echo "| RAM, total (static + stack), QEMU | $((q_ram + stack)) B ($(kib $((q_ram + stack)))) of 256 KiB |"
+} >"$report"
+cat "$report"
+if [ -n "${FW_REPORT:-}" ]; then cp "$report" "$FW_REPORT"; fi
+say "OK"
