@@ -13,6 +13,7 @@
 # Running it a second time does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
 root=$(pwd)
 
 want_test=0

@@ -1,0 +1,26 @@
+//! `trainer export`: post-training quantization of a saved float model to `model.fmq`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use trainer::data::Split;
+use trainer::saved;
+
+use crate::ExportArgs;
+
+/// Quantizes and writes the int8 model.
+pub fn run(args: ExportArgs) -> Result<ExitCode> {
+    let arch = args.model.model;
+    let dir = saved::model_dir(&args.model.models, arch);
+    let calib = args.data.load(Split::Train, Some(args.calib))?;
+    let bytes = trainer::int8::export(&dir.join(saved::WEIGHTS_FILE), &calib)?;
+    let out = dir.join(saved::INT8_FILE);
+    trainer::output::write_atomic(&out, &bytes)?;
+    println!(
+        "wrote {} ({} bytes, calibrated on {} images)",
+        out.display(),
+        bytes.len(),
+        calib.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

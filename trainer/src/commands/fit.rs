@@ -1,0 +1,85 @@
+//! `trainer fit`: the main job. Trains on all training images, saves the weights and a
+//! record, evaluates on the test set and exports the int8 model.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use trainer::data::Split;
+use trainer::output::write_json;
+use trainer::saved::{self, FitRecord};
+use trainer::train::{self, Tensors};
+
+use super::evaluate;
+use crate::FitArgs;
+
+/// Runs the fit.
+pub fn run(args: FitArgs) -> Result<ExitCode> {
+    let cfg = args.train.config();
+    let device = args.train.device()?;
+    let train_set = args.train.data.load(Split::Train, args.train.limit)?;
+    let test_set = args.train.data.load(Split::Test, args.test_limit)?;
+    let dir = saved::model_dir(&args.models, cfg.arch);
+    eprintln!(
+        "fitting {} on {} images for {} epochs -> {}",
+        cfg.arch.name(),
+        train_set.len(),
+        cfg.epochs,
+        dir.display()
+    );
+    let start = Instant::now();
+    let (vs, net) = train::fresh_model(cfg.arch, cfg.seed, device);
+    let history = train::train(
+        &vs,
+        &net,
+        &Tensors::new(&train_set, device),
+        None,
+        &cfg,
+        "fit",
+    )?;
+    let train_seconds = start.elapsed().as_secs_f64();
+    saved::save_weights(&vs, &dir.join(saved::WEIGHTS_FILE))?;
+
+    let mut record = FitRecord {
+        command: super::command_line(),
+        config: cfg,
+        train_images: train_set.len(),
+        device: format!("{device:?}"),
+        threads: tch::get_num_threads(),
+        seconds_per_epoch: history.iter().map(|h| h.train_seconds).sum::<f64>()
+            / history.len() as f64,
+        history,
+        train_seconds,
+        test_accuracy: None,
+        test_images: None,
+    };
+    write_json(&dir.join(saved::FIT_FILE), &record)?;
+
+    let float = evaluate::evaluate_float(&net, &test_set, device);
+    record.test_accuracy = Some(float.accuracy);
+    record.test_images = Some(test_set.len());
+    write_json(&dir.join(saved::FIT_FILE), &record)?;
+    let int8 = if args.no_export {
+        None
+    } else {
+        let calib = args.train.data.load(Split::Train, Some(args.calib))?;
+        let bytes = trainer::int8::export(&dir.join(saved::WEIGHTS_FILE), &calib)?;
+        trainer::output::write_atomic(&dir.join(saved::INT8_FILE), &bytes)?;
+        eprintln!(
+            "wrote {} ({} bytes)",
+            dir.join(saved::INT8_FILE).display(),
+            bytes.len()
+        );
+        Some(evaluate::evaluate_int8(&bytes, &net, &test_set)?)
+    };
+    evaluate::report(&dir, cfg.arch, &test_set, float, int8)?;
+    println!(
+        "{}: {} epochs in {:.0} s ({:.2} s/epoch); test accuracy {:.2}%",
+        cfg.arch.name(),
+        cfg.epochs,
+        train_seconds,
+        record.seconds_per_epoch,
+        100.0 * record.test_accuracy.unwrap_or(f64::NAN)
+    );
+    Ok(ExitCode::SUCCESS)
+}

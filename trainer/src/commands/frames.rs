@@ -1,0 +1,18 @@
+//! `trainer frames`: camera-like sample frames for the firmware, made from test images.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use trainer::data::Split;
+
+use crate::FramesArgs;
+
+/// Writes the frames (and their labels) for the firmware to embed.
+pub fn run(args: FramesArgs) -> Result<ExitCode> {
+    let test = args.data.load(Split::Test, None)?;
+    let images: Vec<[u8; trainer::data::IMAGE_LEN]> =
+        (0..test.len()).map(|i| *test.image(i)).collect();
+    trainer::camera::write_sample_frames(&images, &test.labels, args.count, &args.out)?;
+    println!("wrote {} frames into {}", args.count, args.out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,124 @@
+//! `trainer predict IMAGE...`: class, name and probability of each image.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use tch::nn::ModuleT;
+use tch::{Device, Kind, Tensor};
+use trainer::data::{CLASS_NAMES, IMAGE_LEN, IMAGE_SIDE};
+use trainer::model::Net;
+use trainer::{image_input, saved};
+
+use crate::PredictArgs;
+
+/// One class and its probability.
+#[derive(Debug, Serialize)]
+struct Ranked {
+    class: usize,
+    name: &'static str,
+    probability: f64,
+}
+
+/// The answer for one image.
+#[derive(Debug, Serialize)]
+struct Answer<'a> {
+    path: &'a Path,
+    class: usize,
+    name: &'static str,
+    probability: f64,
+    top: Vec<Ranked>,
+}
+
+enum Predictor {
+    Float(Net),
+    Int8(Vec<u8>),
+}
+
+impl Predictor {
+    fn probabilities(&self, pixels: &[u8; IMAGE_LEN]) -> Result<Vec<f64>> {
+        match self {
+            Predictor::Float(net) => {
+                let side = IMAGE_SIDE as i64;
+                let x = Tensor::from_slice(pixels.as_slice())
+                    .view([1, 1, side, side])
+                    .to_kind(Kind::Float)
+                    / 255.0;
+                let p = tch::no_grad(|| net.forward_t(&x, false).softmax(-1, Kind::Double));
+                Ok(Vec::<f64>::try_from(p.flatten(0, -1))?)
+            }
+            Predictor::Int8(bytes) => trainer::int8::probabilities(bytes, pixels),
+        }
+    }
+}
+
+/// Predicts every image; unreadable ones are reported and make the exit status 1.
+pub fn run(args: PredictArgs) -> Result<ExitCode> {
+    let arch = args.model.model;
+    let dir = saved::model_dir(&args.model.models, arch);
+    let predictor = if args.int8 {
+        let path = dir.join(saved::INT8_FILE);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        trainer::int8::check(&bytes).with_context(|| format!("{}", path.display()))?;
+        Predictor::Int8(bytes)
+    } else {
+        let (_vs, net) = saved::load_net(&dir.join(saved::WEIGHTS_FILE), arch, Device::Cpu)?;
+        Predictor::Float(net)
+    };
+    let mut failures = 0;
+    for path in &args.images {
+        let answer = image_input::load(path, args.camera)
+            .and_then(|pixels| predictor.probabilities(&pixels));
+        match answer {
+            Ok(probabilities) => print_answer(path, &probabilities, &args)?,
+            Err(e) => {
+                failures += 1;
+                eprintln!("error: {}: {e:#}", path.display());
+            }
+        }
+    }
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_answer(path: &Path, probabilities: &[f64], args: &PredictArgs) -> Result<()> {
+    let mut ranked: Vec<Ranked> = probabilities
+        .iter()
+        .enumerate()
+        .map(|(class, &probability)| Ranked {
+            class,
+            name: CLASS_NAMES[class],
+            probability,
+        })
+        .collect();
+    // Stable sort: ties keep the lower class first, as argmax does.
+    ranked.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    ranked.truncate(args.top.max(1));
+    let (class, name, probability) = (ranked[0].class, ranked[0].name, ranked[0].probability);
+    if args.json {
+        let answer = Answer {
+            path,
+            class,
+            name,
+            probability,
+            top: ranked,
+        };
+        println!("{}", serde_json::to_string(&answer)?);
+    } else {
+        println!(
+            "{}: {} {} ({:.2}%)",
+            path.display(),
+            class,
+            name,
+            100.0 * probability
+        );
+        for r in &ranked[1..] {
+            println!("    {} {} ({:.2}%)", r.class, r.name, 100.0 * r.probability);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Turning an image file into the model's 28x28 input.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use image::imageops::FilterType;
+
+use crate::data::{IMAGE_LEN, IMAGE_SIDE};
+
+/// Reads an image file (PNG, JPEG, BMP, GIF, PNM; any size, colour or grey) as 28x28 pixels.
+///
+/// Without `camera` it does what the seed's `load_img(..., color_mode='grayscale',
+/// target_size=(28, 28))` does: grayscale, nearest-neighbour resize, no inversion (the
+/// image is expected to look like the dataset: a light garment on black). With `camera`
+/// it runs infer-core's camera preprocessing (find the object on a light background,
+/// crop, resize, invert), the same code the firmware runs.
+pub fn load(path: &Path, camera: bool) -> Result<[u8; IMAGE_LEN]> {
+    let img = image::ImageReader::open(path)
+        .context("cannot open")?
+        .with_guessed_format()
+        .context("cannot read")?
+        .decode()
+        .context("not a readable image")?;
+    if camera {
+        return crate::camera::camera_input(&img).map(|(pixels, _)| pixels);
+    }
+    let side = IMAGE_SIDE as u32;
+    let gray = image::imageops::resize(&img.to_luma8(), side, side, FilterType::Nearest);
+    let mut out = [0u8; IMAGE_LEN];
+    out.copy_from_slice(gray.as_raw());
+    Ok(out)
+}

@@ -1,0 +1,19 @@
+//! Training, evaluation, quantization and export of the Fashion-MNIST CNN.
+//!
+//! The `trainer` binary is a thin clap layer over these modules.
+
+pub mod camera;
+pub mod cv;
+pub mod data;
+pub mod download;
+pub mod image_input;
+pub mod int8;
+pub mod metrics;
+pub mod model;
+pub mod output;
+pub mod parity;
+pub mod plots;
+pub mod quantize;
+pub mod saved;
+pub mod stats;
+pub mod train;

@@ -1,0 +1,268 @@
+//! The `trainer` command line: one subcommand per verb, each in `commands/`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use trainer::model::Arch;
+
+mod commands;
+
+/// Train, cross-validate, evaluate, quantize and export the Fashion-MNIST CNN.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, verify or download the dataset.
+    Data {
+        #[command(subcommand)]
+        action: DataAction,
+    },
+    /// k-fold cross-validation with a fresh model per fold.
+    Cv(CvCommand),
+    /// Fit the final model on all training images, evaluate it and export int8 (the main job).
+    Fit(FitArgs),
+    /// Test-set accuracy, per-class accuracy and confusion matrix of a saved model.
+    Evaluate(EvaluateArgs),
+    /// Classify image files (PNG, JPEG, ...) with a saved model.
+    Predict(PredictArgs),
+    /// Quantize a saved float model to int8 and write `model.fmq`.
+    Export(ExportArgs),
+    /// Compare cross-validation results of two or more runs.
+    Compare(CompareArgs),
+    /// Write the sample camera frames that the firmware classifies.
+    Frames(FramesArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum DataAction {
+    /// Write a PNG grid of the first nine training images with their class names.
+    Show {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Output PNG.
+        #[arg(long, default_value = "docs/figures/first-nine.png")]
+        out: PathBuf,
+    },
+    /// Download the four official files and verify their checksums.
+    Download {
+        /// Target folder (default: the per-user cache, ~/.cache/fashion-mnist).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Base URL of the files.
+        #[arg(long, default_value = trainer::download::OFFICIAL_BASE_URL)]
+        url: String,
+    },
+    /// Verify the dataset's files against the official checksums.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// Where the dataset is.
+#[derive(Debug, Clone, Args)]
+struct DataArgs {
+    /// Folder holding the four IDX files (gzip or raw). Default: $FASHION_MNIST_DIR,
+    /// /usr/share/datasets/fashion-mnist, then ~/.cache/fashion-mnist.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+/// Settings shared by every command that trains.
+#[derive(Debug, Clone, Args)]
+struct TrainArgs {
+    /// Model architecture.
+    #[arg(long, value_enum, default_value = "baseline")]
+    model: Arch,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Images per SGD step.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// SGD learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    lr: f64,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// Seed of weight initialisation and batch order.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Use only the first N training images (for quick runs).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// libtorch intra-op threads (default: libtorch's choice, one per core).
+    #[arg(long)]
+    threads: Option<i32>,
+    /// Train on the CPU even when CUDA is available.
+    #[arg(long)]
+    cpu: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct CvCommand {
+    #[command(subcommand)]
+    action: Option<CvAction>,
+    #[command(flatten)]
+    args: CvArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum CvAction {
+    /// Merge the fold-*.json files in a folder into cv.json and the plots.
+    Merge {
+        /// The folder written by `trainer cv --fold K --out DIR` runs.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+struct CvArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Number of folds.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Run only fold K (0-based) and write fold-K.json; merge later with `trainer cv merge`.
+    #[arg(long, value_name = "K")]
+    fold: Option<usize>,
+    /// Seed of the shuffle that assigns images to folds.
+    #[arg(long, default_value_t = 1)]
+    split_seed: u64,
+    /// Output folder (default: runs/cv-<model>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+struct FitArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Root folder of saved models; the model goes to <ROOT>/<model>/.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Evaluate on only the first N test images.
+    #[arg(long, value_name = "N")]
+    test_limit: Option<usize>,
+    /// Skip the int8 export.
+    #[arg(long)]
+    no_export: bool,
+    /// Training images used to calibrate the int8 activation ranges.
+    #[arg(long, default_value_t = 2000)]
+    calib: usize,
+}
+
+/// Which saved model to use.
+#[derive(Debug, Clone, Args)]
+struct ModelArgs {
+    /// Model architecture (selects <ROOT>/<model>/).
+    #[arg(long, value_enum, default_value = "baseline")]
+    model: Arch,
+    /// Root folder of saved models.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+struct EvaluateArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Also evaluate the int8 export through infer-core.
+    #[arg(long)]
+    int8: bool,
+    /// Evaluate on only the first N test images.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Write eval.json and confusion PNGs into this folder (default: the model's folder).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct PredictArgs {
+    /// Image files (PNG, JPEG, BMP, GIF, PNM), any size, colour or grey.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Print the K most likely classes.
+    #[arg(long, default_value_t = 1)]
+    top: usize,
+    /// Print one JSON object per image instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Predict with the int8 export through infer-core.
+    #[arg(long)]
+    int8: bool,
+    /// Treat images as camera photos (light background, object anywhere): find the
+    /// object, crop, resize and invert with infer-core's preprocessing.
+    #[arg(long)]
+    camera: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Training images used to calibrate the activation ranges.
+    #[arg(long, default_value_t = 2000)]
+    calib: usize,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct CompareArgs {
+    /// cv.json files (or folders holding one) to compare; the first is the reference.
+    #[arg(required = true, num_args = 2..)]
+    runs: Vec<PathBuf>,
+    /// Write a box plot of all runs to this PNG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+struct FramesArgs {
+    /// Number of frames.
+    #[arg(long, default_value_t = 10)]
+    count: usize,
+    /// Output folder.
+    #[arg(long, default_value = "firmware/frames")]
+    out: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Command::Data { action } => commands::data::run(action),
+        Command::Cv(cmd) => commands::cv::run(cmd),
+        Command::Fit(args) => commands::fit::run(args),
+        Command::Evaluate(args) => commands::evaluate::run(args),
+        Command::Predict(args) => commands::predict::run(args),
+        Command::Export(args) => commands::export::run(args),
+        Command::Compare(args) => commands::compare::run(args),
+        Command::Frames(args) => commands::frames::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The `trainer` binary end to end: happy paths on small slices, and every kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run trainer")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asserts a clean failure: exit status 1, an `error:` message containing `needle`, no panic.
+fn assert_fails_with(out: &Output, needle: &str) {
+    let (stdout, stderr) = text(out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stderr.contains("error:"), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A model trained once for all tests here: 1 epoch on 2,000 images, exported to int8.
+fn fixture() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let models = dir.join("models");
+        let out = trainer(&[
+            "fit",
+            "--epochs",
+            "1",
+            "--limit",
+            "2000",
+            "--test-limit",
+            "500",
+            "--calib",
+            "200",
+            "--models",
+            models.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("test accuracy"), "{stdout}");
+        models
+    })
+}
+
+fn models_arg() -> String {
+    fixture().to_str().unwrap().to_owned()
+}
+
+#[test]
+fn fit_writes_weights_records_and_int8_export() {
+    let dir = fixture().join("baseline");
+    for f in [
+        "model.safetensors",
+        "fit.json",
+        "eval.json",
+        "model.fmq",
+        "confusion.png",
+        "confusion-int8.png",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("eval.json")).unwrap()).unwrap();
+    assert!(eval["float"]["accuracy"].as_f64().unwrap() > 0.6);
+    assert!(eval["int8"]["accuracy"].as_f64().unwrap() > 0.6);
+    assert_eq!(eval["float"]["images"], 500);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn cv_on_a_slice_writes_json_and_plots_and_folds_merge() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let common = [
+        "--folds", "2", "--epochs", "1", "--limit", "1000", "--out", o,
+    ];
+    for k in ["0", "1"] {
+        let mut args = vec!["cv", "--fold", k];
+        args.extend(common);
+        let r = trainer(&args);
+        assert!(r.status.success(), "{:?}", text(&r));
+    }
+    let r = trainer(&["cv", "merge", "--out", o]);
+    let (stdout, stderr) = text(&r);
+    assert!(r.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("fold accuracies"), "{stdout}");
+    for f in [
+        "cv.json",
+        "curves.png",
+        "box.png",
+        "fold-0.json",
+        "fold-1.json",
+    ] {
+        assert!(out.path().join(f).is_file(), "{f}");
+    }
+    let r = trainer(&["compare", o, o]);
+    assert!(r.status.success(), "{:?}", text(&r));
+}
+
+#[test]
+fn evaluate_prints_the_confusion_matrix_for_float_and_int8() {
+    let out = tempfile::tempdir().unwrap();
+    let r = trainer(&[
+        "evaluate",
+        "--int8",
+        "--limit",
+        "300",
+        "--models",
+        &models_arg(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&r);
+    assert!(r.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Ankle boot") && stdout.contains("int8 model"),
+        "{stdout}"
+    );
+    assert!(out.path().join("eval.json").is_file());
+}
+
+fn write_test_images(dir: &Path) -> Vec<PathBuf> {
+    let data = trainer::data::locate(None).unwrap();
+    let test = trainer::data::load(&data, trainer::data::Split::Test).unwrap();
+    let gray = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
+    let big = image::imageops::resize(&gray, 300, 300, image::imageops::FilterType::Triangle);
+    let rgb = image::DynamicImage::ImageLuma8(image::imageops::resize(
+        &gray,
+        100,
+        80,
+        image::imageops::FilterType::Triangle,
+    ))
+    .to_rgb8();
+    let paths = vec![dir.join("a.png"), dir.join("b.jpg"), dir.join("c.bmp")];
+    gray.save(&paths[0]).unwrap();
+    rgb.save(&paths[1]).unwrap();
+    big.save(&paths[2]).unwrap();
+    paths
+}
+
+#[test]
+fn predict_reads_several_sizes_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_test_images(dir.path());
+    let models = models_arg();
+    for extra in [&[][..], &["--int8"][..]] {
+        let mut args = vec!["predict", "--models", &models, "--top", "3"];
+        args.extend(extra);
+        let strs: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        args.extend(strs.iter().map(String::as_str));
+        let r = trainer(&args);
+        let (stdout, stderr) = text(&r);
+        assert!(r.status.success(), "{stdout}{stderr}");
+        for p in &strs {
+            assert!(stdout.contains(&format!("{p}: ")), "{stdout}");
+        }
+        assert_eq!(stdout.lines().count(), 9, "3 images x top 3: {stdout}");
+    }
+    let r = trainer(&[
+        "predict",
+        "--json",
+        "--models",
+        &models_arg(),
+        paths[0].to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert!(v["class"].as_u64().unwrap() < 10);
+    assert!(v["probability"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn predict_reports_an_unreadable_image_and_still_predicts_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_test_images(dir.path()).remove(0);
+    let bad = dir.path().join("broken.png");
+    std::fs::write(&bad, b"this is not a png").unwrap();
+    let missing = dir.path().join("missing.jpg");
+    let r = trainer(&[
+        "predict",
+        "--models",
+        &models_arg(),
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_fails_with(&r, "broken.png");
+    let (stdout, stderr) = text(&r);
+    assert!(stderr.contains("missing.jpg"), "{stderr}");
+    assert!(
+        stdout.contains("a.png: "),
+        "the good image is still predicted: {stdout}"
+    );
+}
+
+#[test]
+fn missing_or_damaged_models_are_clear_errors() {
+    let empty = tempfile::tempdir().unwrap();
+    let r = trainer(&["evaluate", "--models", empty.path().to_str().unwrap()]);
+    assert_fails_with(&r, "no such model file");
+
+    let damaged = tempfile::tempdir().unwrap();
+    let dir = damaged.path().join("baseline");
+    std::fs::create_dir(&dir).unwrap();
+    let src = fixture().join("baseline");
+    let weights = std::fs::read(src.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("model.safetensors"), &weights[..weights.len() / 2]).unwrap();
+    let fmq = std::fs::read(src.join("model.fmq")).unwrap();
+    std::fs::write(dir.join("model.fmq"), &fmq[..fmq.len() - 7]).unwrap();
+    let img = write_test_images(damaged.path()).remove(0);
+    let m = damaged.path().to_str().unwrap();
+    let r = trainer(&["evaluate", "--limit", "10", "--models", m]);
+    assert_fails_with(&r, "model.safetensors: not a valid baseline model");
+    let r = trainer(&["predict", "--int8", "--models", m, img.to_str().unwrap()]);
+    assert_fails_with(&r, "model.fmq");
+}
+
+/// Copies the real dataset into a temporary folder, letting `damage` spoil one file.
+fn dataset_with(damage: impl FnOnce(&Path)) -> tempfile::TempDir {
+    let real = trainer::data::locate(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (stem, _) in trainer::data::OFFICIAL_FILES {
+        let src = trainer::data::find_file(&real, stem).unwrap();
+        std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
+    }
+    damage(dir.path());
+    dir
+}
+
+#[test]
+fn bad_datasets_fail_cleanly_and_write_nothing() {
+    let missing = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let models = out.path().join("models");
+    let m = models.to_str().unwrap();
+    let fit = |data: &Path| {
+        trainer(&[
+            "fit",
+            "--epochs",
+            "1",
+            "--limit",
+            "64",
+            "--data",
+            data.to_str().unwrap(),
+            "--models",
+            m,
+        ])
+    };
+
+    assert_fails_with(&fit(missing.path()), "not found");
+
+    let truncated = dataset_with(|d| {
+        let p = d.join("train-labels-idx1-ubyte.gz");
+        let b = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &b[..b.len() / 2]).unwrap();
+    });
+    assert_fails_with(
+        &fit(truncated.path()),
+        "train-labels-idx1-ubyte.gz: corrupt or truncated gzip",
+    );
+
+    let wrong_magic = dataset_with(|d| {
+        std::fs::remove_file(d.join("t10k-images-idx3-ubyte.gz")).unwrap();
+        std::fs::write(d.join("t10k-images-idx3-ubyte"), [7u8, 7, 8, 3, 0, 0, 0, 0]).unwrap();
+    });
+    assert_fails_with(
+        &fit(wrong_magic.path()),
+        "t10k-images-idx3-ubyte: bad magic",
+    );
+
+    let short_body = dataset_with(|d| {
+        std::fs::remove_file(d.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+        std::fs::write(
+            d.join("t10k-labels-idx1-ubyte"),
+            [0u8, 0, 8, 1, 0, 0, 0, 5, 1, 2],
+        )
+        .unwrap();
+    });
+    assert_fails_with(&fit(short_body.path()), "(truncated)");
+
+    assert!(
+        !models.exists(),
+        "a failed fit must not leave output behind"
+    );
+    let r = trainer(&[
+        "data",
+        "verify",
+        "--data",
+        truncated.path().to_str().unwrap(),
+    ]);
+    assert_fails_with(&r, "train-labels-idx1-ubyte.gz");
+}
+
+#[test]
+fn the_real_dataset_verifies_and_show_draws_the_first_nine() {
+    let r = trainer(&["data", "verify"]);
+    assert!(r.status.success(), "{:?}", text(&r));
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout).matches(": ok").count(),
+        4
+    );
+    let out = tempfile::tempdir().unwrap();
+    let png = out.path().join("nine.png");
+    let r = trainer(&["data", "show", "--out", png.to_str().unwrap()]);
+    assert!(r.status.success(), "{:?}", text(&r));
+    let img = image::open(&png).unwrap();
+    assert!(img.width() > 600 && img.height() > 600);
+}
+
+#[test]
+fn bad_flags_are_rejected() {
+    let r = trainer(&["cv", "--fold", "5", "--folds", "5"]);
+    assert_fails_with(&r, "--fold 5 is out of range");
+    let r = trainer(&["fit", "--model", "nonexistent"]);
+    assert_eq!(r.status.code(), Some(2), "clap rejects unknown models");
+}
