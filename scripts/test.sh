@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets up what the tests need (idempotent) and runs every check CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "setup"
+scripts/setup.sh --test
+
+step "format"
+cargo fmt --all -- --check
+(cd firmware && cargo fmt --all -- --check)
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "infer-core for the Cortex-M4F, with and without features"
+cargo build -q -p infer-core --target thumbv7em-none-eabihf
+cargo build -q -p infer-core --target thumbv7em-none-eabihf --features defmt
+
+step "docs"
+RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps
+
+step "firmware: build, run in QEMU, compare with the host bit for bit"
+scripts/firmware-check.sh
+
+step "tests"
+cargo test --workspace
