@@ -410,27 +410,48 @@ fn resize_area(frame: &Frame<'_>, crop: &Rect, background: u8, out: &mut [u8; PI
     }
 }
 
-/// For each of the 28 output columns, the overlap-weighted sum of the source pixels of
-/// `row` (an empty row, or pixels past its ends, read as `background`).
+/// For each of the 28 output columns, the overlap-weighted sum of the crop's `side`
+/// source pixels in `row` (an empty row, or pixels past its ends, read as
+/// `background`).
 fn weighted_columns(row: &[u8], left: i32, side: u32, background: u8, sums: &mut [u32; SIDE]) {
     // Fast path: the crop's columns lie inside the row.
     let inside = usize::try_from(left)
         .ok()
         .and_then(|l| row.get(l..l.checked_add(side as usize)?));
-    for (ox, sum) in sums.iter_mut().enumerate() {
-        let (x0, x1) = (ox as u32 * side, (ox as u32 + 1) * side);
-        let mut s = 0u32;
-        for sx in x0 / 28..x1.div_ceil(28) {
-            let p = match inside {
-                Some(seg) => seg.get(sx as usize).copied(),
-                None => usize::try_from(i64::from(left) + i64::from(sx))
+    match inside {
+        Some(segment) => spread(segment.iter().copied(), side, sums),
+        None => {
+            let pixel = |sx: u32| {
+                usize::try_from(i64::from(left) + i64::from(sx))
                     .ok()
                     .and_then(|x| row.get(x))
-                    .copied(),
+                    .copied()
+                    .unwrap_or(background)
             };
-            s += overlap(x0, x1, sx) * u32::from(p.unwrap_or(background));
+            spread((0..side).map(pixel), side, sums);
         }
-        *sum = s;
+    }
+}
+
+/// Spreads `side` source pixels over 28 output columns: source pixel `s` covers
+/// `[28s, 28s+28)` and output column `o` covers `[o*side, (o+1)*side)`; each pixel adds
+/// `overlap * value` to every column it overlaps (one or two when `side >= 28`).
+fn spread(pixels: impl Iterator<Item = u8>, side: u32, sums: &mut [u32; SIDE]) {
+    sums.fill(0);
+    let (mut column, mut boundary, mut lo) = (0usize, side, 0u32);
+    for p in pixels {
+        let (p, hi) = (u32::from(p), lo + 28);
+        while lo < hi {
+            let end = hi.min(boundary);
+            if let Some(sum) = sums.get_mut(column) {
+                *sum += (end - lo) * p;
+            }
+            lo = end;
+            if lo == boundary {
+                column += 1;
+                boundary += side;
+            }
+        }
     }
 }
 
@@ -648,6 +669,23 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn spread_equals_the_overlap_definition(
+            pixels in proptest::collection::vec(any::<u8>(), 1..300),
+        ) {
+            let side = pixels.len() as u32;
+            let mut fast = [0u32; SIDE];
+            spread(pixels.iter().copied(), side, &mut fast);
+            let slow: Vec<u32> = (0..SIDE as u32)
+                .map(|o| {
+                    (0..side)
+                        .map(|sx| overlap(o * side, (o + 1) * side, sx) * u32::from(pixels[sx as usize]))
+                        .sum()
+                })
+                .collect();
+            prop_assert_eq!(&fast[..], &slow[..]);
+        }
+
         #[test]
         fn never_panics(
             w in 0usize..48,
