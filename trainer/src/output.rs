@@ -26,8 +26,7 @@ pub fn write_atomic_with(
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+    let mut tmp = temp_builder()
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     fill(tmp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
@@ -37,6 +36,20 @@ pub fn write_atomic_with(
     tmp.persist(path)
         .with_context(|| format!("renaming into {}", path.display()))?;
     Ok(())
+}
+
+/// A temporary-file builder for outputs: hidden name, and the usual `0644` mode
+/// (less the umask) rather than tempfile's private `0600`, since the file is renamed
+/// into place as a normal output.
+pub fn temp_builder() -> tempfile::Builder<'static, 'static> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(".tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    b
 }
 
 /// Writes `value` as pretty JSON (with a final newline), atomically.
@@ -77,5 +90,14 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         write_json(&path, &[1, 2]).unwrap();
         assert_eq!(read_json::<Vec<i32>>(&path).unwrap(), vec![1, 2]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+            let plain = dir.path().join("plain");
+            std::fs::write(&plain, b"").unwrap();
+            // Readable by group and others exactly when a plainly created file is.
+            assert_eq!(mode(&path) & 0o044, mode(&plain) & 0o044);
+        }
     }
 }

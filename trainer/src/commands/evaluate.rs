@@ -141,7 +141,11 @@ pub fn report(
     );
     plots::confusion_heatmap(
         &float.confusion,
-        &format!("{} float: {:.2}%", arch.name(), 100.0 * float.accuracy),
+        &format!(
+            "{} float: {:.2}% (rows true, columns predicted)",
+            arch.name(),
+            100.0 * float.accuracy
+        ),
         &dir.join("confusion.png"),
     )?;
     if let Some(q8) = &int8 {
@@ -161,7 +165,11 @@ pub fn report(
         );
         plots::confusion_heatmap(
             &q.confusion,
-            &format!("{} int8: {:.2}%", arch.name(), 100.0 * q.accuracy),
+            &format!(
+                "{} int8: {:.2}% (rows true, columns predicted)",
+                arch.name(),
+                100.0 * q.accuracy
+            ),
             &dir.join("confusion-int8.png"),
         )?;
     }

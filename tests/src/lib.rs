@@ -1,0 +1,30 @@
+//! Shared fixtures of the parity tests: the committed models and the test set.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use tch::Device;
+use trainer::data::{self, Dataset, Split};
+use trainer::model::{Arch, Net};
+use trainer::saved;
+
+/// The repository's `models/` folder.
+pub fn models_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+/// The committed float model and int8 export of `arch`.
+pub fn committed(arch: Arch) -> Result<(tch::nn::VarStore, Net, Vec<u8>)> {
+    let dir = saved::model_dir(&models_root(), arch);
+    let (vs, net) = saved::load_net(&dir.join(saved::WEIGHTS_FILE), arch, Device::Cpu)?;
+    let fmq_path = dir.join(saved::INT8_FILE);
+    let fmq =
+        std::fs::read(&fmq_path).with_context(|| format!("reading {}", fmq_path.display()))?;
+    Ok((vs, net, fmq))
+}
+
+/// The 10,000 test images (installed by scripts/setup.sh).
+pub fn test_set() -> Result<Dataset> {
+    let dir = data::locate(None)?;
+    Ok(data::load(&dir, Split::Test)?)
+}
