@@ -11,7 +11,6 @@ scripts/setup.sh --test
 
 step "format"
 cargo fmt --all -- --check
-(cd firmware && cargo fmt --all -- --check)
 
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
@@ -22,6 +21,10 @@ cargo build -q -p infer-core --target thumbv7em-none-eabihf --features defmt
 
 step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps
+
+step "generated files are up to date (firmware sample frames)"
+cargo run -q -p trainer -- frames
+git diff --exit-code -- firmware/frames
 
 step "firmware: build, run in QEMU, compare with the host bit for bit"
 scripts/firmware-check.sh
