@@ -110,6 +110,16 @@ impl<'a> I32Array<'a> {
         i32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
 
+    /// Values `i..i + N`; the caller has checked they exist (panics otherwise).
+    #[inline(always)]
+    pub(crate) fn block<const N: usize>(&self, i: usize) -> [i32; N] {
+        let bytes = &self.0[4 * i..][..4 * N];
+        core::array::from_fn(|k| {
+            let b = &bytes[4 * k..4 * k + 4];
+            i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        })
+    }
+
     /// All whole values in order.
     pub fn iter(&self) -> impl Iterator<Item = i32> + 'a {
         self.0

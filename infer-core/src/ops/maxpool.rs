@@ -40,6 +40,7 @@ impl PoolShape {
 }
 
 /// Fast kernel: `input.len() == s.in_len()`, `output.len() == s.out_len()`.
+#[inline(never)]
 pub(crate) fn maxpool2x2(s: &PoolShape, input: &[i8], output: &mut [i8]) {
     let c = s.c;
     let row = s.w * c;

@@ -36,6 +36,23 @@ pub(crate) struct Requant<'a> {
 }
 
 impl Requant<'_> {
+    /// Requantizes the accumulators of channels `c..c + N` into `out`
+    /// (one bounds check per array for the whole block).
+    #[inline(always)]
+    pub fn apply_block<const N: usize>(&self, c: usize, acc: &[i32; N], out: &mut [i8]) {
+        let multipliers = &self.multiplier.as_bytes()[4 * c..][..4 * N];
+        let shifts = &self.shift[c..][..N];
+        for (((y, &a), m), &s) in out
+            .iter_mut()
+            .zip(acc)
+            .zip(multipliers.chunks_exact(4))
+            .zip(shifts)
+        {
+            let m = i32::from_le_bytes([m[0], m[1], m[2], m[3]]);
+            *y = requantize(a, m, s, self.zero_point, self.min);
+        }
+    }
+
     /// Requantizes accumulator `acc` of channel `c`.
     #[inline(always)]
     pub fn apply(&self, c: usize, acc: i32) -> i8 {
@@ -56,8 +73,22 @@ impl Requant<'_> {
 #[inline(always)]
 pub(crate) fn requantize(acc: i32, multiplier: i32, shift: u8, zero_point: i32, min: i32) -> i8 {
     let prod = i64::from(acc) * i64::from(multiplier);
-    let rounded = (prod + (1i64 << (shift - 1))) >> shift;
-    (rounded + i64::from(zero_point)).clamp(i64::from(min), 127) as i8
+    if shift > 32 {
+        // The same value in 32-bit arithmetic (the usual case: real
+        // multipliers below 0.5). Write prod = hi * 2^32 + lo, 0 <= lo < 2^32.
+        // Adding 2^(shift-1) adds 2^(shift-33) to hi and leaves lo alone, and
+        // floor((hi' * 2^32 + lo) / 2^shift) = floor(hi' / 2^(shift-32)).
+        // |hi| < 2^30, so hi' and the result fit comfortably in i32.
+        let hi = (prod >> 32) as i32;
+        let scaled = (hi + (1 << (shift - 33))) >> (shift - 32);
+        // max/min rather than clamp: no `min <= max` assertion to check.
+        (scaled + zero_point).max(min).min(127) as i8
+    } else {
+        let rounded = (prod + (1i64 << (shift - 1))) >> shift;
+        (rounded + i64::from(zero_point))
+            .max(i64::from(min))
+            .min(127) as i8
+    }
 }
 
 /// Plain reference: exact rational arithmetic in i128.
