@@ -11,7 +11,7 @@
 //!
 //! The fast kernel gathers the `k*k*C` input patch of one output pixel once,
 //! with the zero point already subtracted (`x - in_zp` fits in i16), into a
-//! stack buffer, then computes the contiguous int8 x int16 dot products of four
+//! stack buffer, then computes the contiguous int8 x int16 dot products of three
 //! output channels at a time. Patches longer than [`PATCH_MAX`] use a direct
 //! loop instead.
 //!
@@ -140,7 +140,7 @@ fn conv2d_patch(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
 }
 
 /// All output channels of one pixel: `out[o] = requant(bias[o] + w[o] . patch)`,
-/// four channels at a time so that each patch value is loaded once per four
+/// three channels at a time so that each patch value is loaded once per three
 /// multiply-accumulates.
 #[inline(always)]
 fn dot_patch(op: &ConvOp<'_>, weights: &[u8], patch: &[i16], out: &mut [i8]) {
