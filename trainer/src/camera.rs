@@ -30,6 +30,8 @@ use anyhow::{Context, bail, ensure};
 use image::{DynamicImage, GrayImage, imageops::FilterType};
 use infer_core::preprocess::{self, Config, Detection, Frame, PIXELS, SIDE};
 
+use crate::data::CLASS_NAMES;
+
 /// Width of a synthesized frame (QQVGA).
 pub const FRAME_WIDTH: usize = preprocess::QQVGA_WIDTH;
 /// Height of a synthesized frame (QQVGA).
@@ -45,20 +47,6 @@ pub const SAMPLE_SEED: u64 = 0xF00D_CAFE;
 /// Photos larger than this on their longer side are scaled down before preprocessing,
 /// to about what a small camera module delivers.
 pub const MAX_PHOTO_SIDE: u32 = 320;
-
-/// Class names, indexed by label (the dataset's order).
-const CLASS_NAMES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
 
 /// An owned grayscale frame, row-major, 255 = white.
 #[derive(Debug, Clone, PartialEq, Eq)]
