@@ -104,7 +104,13 @@ pub fn default_device() -> Device {
 }
 
 /// A freshly initialised network and its variables, seeded by `seed`.
+///
+/// libtorch's random generator is global to the process, so seeding and drawing the
+/// initial weights happen under one lock: two threads creating models at once (tests,
+/// or folds run side by side) still get exactly the weights their seeds promise.
 pub fn fresh_model(arch: Arch, seed: u64, device: Device) -> (nn::VarStore, Net) {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::manual_seed(seed as i64);
     let vs = nn::VarStore::new(device);
     let net = Net::new(&vs.root(), arch);
