@@ -30,4 +30,6 @@ step "firmware: build, run in QEMU, compare with the host bit for bit"
 scripts/firmware-check.sh
 
 step "tests"
-cargo test --workspace
+# Doc tests first, so that the run closes on the summary of the real test binaries.
+cargo test -q --workspace --doc
+cargo test --workspace --lib --bins --tests
