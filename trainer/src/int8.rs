@@ -61,8 +61,10 @@ pub fn classify_all(fmq: &[u8], data: &Dataset) -> Result<Vec<Int8Output>> {
 }
 
 /// Class probabilities of one image: softmax of the dequantized int8 scores.
-pub fn probabilities(fmq: &[u8], pixels: &[u8; IMAGE_LEN]) -> Result<Vec<f64>> {
-    let model = check(fmq)?;
+///
+/// `model` is parsed once by the caller ([`check`]): parsing verifies the whole file's
+/// CRC, which costs far more than one classification.
+pub fn probabilities(model: &Model<'_>, pixels: &[u8; IMAGE_LEN]) -> Result<Vec<f64>> {
     let mut scratch = vec![0i8; model.scratch_len()];
     let p = model
         .classify(pixels, &mut scratch)

@@ -31,12 +31,12 @@ struct Answer<'a> {
     top: Vec<Ranked>,
 }
 
-enum Predictor {
+enum Predictor<'a> {
     Float(Net),
-    Int8(Vec<u8>),
+    Int8(Box<infer_core::Model<'a>>),
 }
 
-impl Predictor {
+impl Predictor<'_> {
     fn probabilities(&self, pixels: &[u8; IMAGE_LEN]) -> Result<Vec<f64>> {
         match self {
             Predictor::Float(net) => {
@@ -48,7 +48,7 @@ impl Predictor {
                 let p = tch::no_grad(|| net.forward_t(&x, false).softmax(-1, Kind::Double));
                 Ok(Vec::<f64>::try_from(p.flatten(0, -1))?)
             }
-            Predictor::Int8(bytes) => trainer::int8::probabilities(bytes, pixels),
+            Predictor::Int8(model) => trainer::int8::probabilities(model, pixels),
         }
     }
 }
@@ -57,11 +57,16 @@ impl Predictor {
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let arch = args.model.model;
     let dir = saved::model_dir(&args.model.models, arch);
+    let int8_path = dir.join(saved::INT8_FILE);
+    let int8_bytes = if args.int8 {
+        std::fs::read(&int8_path).with_context(|| format!("reading {}", int8_path.display()))?
+    } else {
+        Vec::new()
+    };
     let predictor = if args.int8 {
-        let path = dir.join(saved::INT8_FILE);
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        trainer::int8::check(&bytes).with_context(|| format!("{}", path.display()))?;
-        Predictor::Int8(bytes)
+        let model = trainer::int8::check(&int8_bytes)
+            .with_context(|| format!("{}", int8_path.display()))?;
+        Predictor::Int8(Box::new(model))
     } else {
         let (_vs, net) = saved::load_net(&dir.join(saved::WEIGHTS_FILE), arch, Device::Cpu)?;
         Predictor::Float(net)
