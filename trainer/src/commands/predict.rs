@@ -32,7 +32,7 @@ struct Answer<'a> {
 }
 
 enum Predictor<'a> {
-    Float(Net),
+    Float(Box<Net>),
     Int8(Box<infer_core::Model<'a>>),
 }
 
@@ -69,7 +69,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         Predictor::Int8(Box::new(model))
     } else {
         let (_vs, net) = saved::load_net(&dir.join(saved::WEIGHTS_FILE), arch, Device::Cpu)?;
-        Predictor::Float(net)
+        Predictor::Float(Box::new(net))
     };
     let mut failures = 0;
     for path in &args.images {
