@@ -89,6 +89,30 @@ fn fit_writes_weights_records_and_int8_export() {
 }
 
 #[test]
+fn refitting_without_export_removes_the_stale_int8_model() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("baseline");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(fixture().join("baseline/model.fmq"), dir.join("model.fmq")).unwrap();
+    let r = trainer(&[
+        "fit",
+        "--no-export",
+        "--epochs",
+        "1",
+        "--limit",
+        "200",
+        "--test-limit",
+        "100",
+        "--models",
+        root.path().to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&r);
+    assert!(r.status.success(), "{stdout}{stderr}");
+    assert!(dir.join("model.safetensors").is_file());
+    assert!(!dir.join("model.fmq").exists(), "{stderr}");
+}
+
+#[test]
 fn cv_on_a_slice_writes_json_and_plots_and_folds_merge() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();

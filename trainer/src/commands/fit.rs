@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use trainer::data::Split;
 use trainer::output::write_json;
 use trainer::saved::{self, FitRecord};
@@ -60,6 +60,16 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
     record.test_images = Some(test_set.len());
     write_json(&dir.join(saved::FIT_FILE), &record)?;
     let int8 = if args.no_export {
+        // An int8 export of earlier weights would no longer match the new ones.
+        let stale = dir.join(saved::INT8_FILE);
+        if stale.exists() {
+            std::fs::remove_file(&stale)
+                .with_context(|| format!("removing {}", stale.display()))?;
+            eprintln!(
+                "removed {} (exported from earlier weights)",
+                stale.display()
+            );
+        }
         None
     } else {
         let calib = args.train.data.load(Split::Train, Some(args.calib))?;
