@@ -12,7 +12,7 @@ use crate::data::{IMAGE_LEN, IMAGE_SIDE};
 /// Without `camera` it does what the seed's `load_img(..., color_mode='grayscale',
 /// target_size=(28, 28))` does: grayscale, nearest-neighbour resize, no inversion (the
 /// image is expected to look like the dataset: a light garment on black). With `camera`
-/// it runs infer-core's camera preprocessing (find the object on a light background,
+/// it runs the camera crate's preprocessing (find the object on a light background,
 /// crop, resize, invert), the same code the firmware runs.
 pub fn load(path: &Path, camera: bool) -> Result<[u8; IMAGE_LEN]> {
     let img = image::ImageReader::open(path)

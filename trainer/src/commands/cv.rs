@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use trainer::atomic::{read_json, write_json};
 use trainer::cv::{self, CvConfig, CvReport, FoldFile};
 use trainer::data::Split;
-use trainer::output::{read_json, write_json};
 use trainer::plots;
 
 use crate::{CvAction, CvCommand};
