@@ -12,7 +12,7 @@ use tch::Device;
 use crate::atomic::write_json;
 use crate::data::Dataset;
 use crate::metrics::Metrics;
-use crate::model::{Arch, Net};
+use crate::model::Net;
 use crate::parity::{self, Parity};
 use crate::train::{self, Tensors};
 use crate::{int8, plots, saved};
@@ -115,7 +115,7 @@ struct EvalFile<'a> {
 /// line) and the confusion heatmaps into `dir`.
 pub fn report(
     dir: &Path,
-    arch: Arch,
+    name: &str,
     test: &Dataset,
     float: &Evaluated,
     int8: Option<&Int8Evaluated>,
@@ -130,7 +130,7 @@ pub fn report(
         &float.confusion,
         &format!(
             "{} float: {:.2}% (rows true, columns predicted)",
-            arch.name(),
+            name,
             100.0 * float.accuracy
         ),
         &dir.join("confusion.png"),
@@ -154,7 +154,7 @@ pub fn report(
             &q.confusion,
             &format!(
                 "{} int8: {:.2}% (rows true, columns predicted)",
-                arch.name(),
+                name,
                 100.0 * q.accuracy
             ),
             &dir.join("confusion-int8.png"),
@@ -164,7 +164,7 @@ pub fn report(
         &dir.join(saved::EVAL_FILE),
         &EvalFile {
             command,
-            model: arch.name(),
+            model: name,
             float,
             int8,
         },

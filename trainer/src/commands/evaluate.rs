@@ -12,19 +12,18 @@ use crate::EvaluateArgs;
 
 /// Runs the evaluation of a saved model.
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
-    let arch = args.model.model;
-    let dir = saved::model_dir(&args.model.models, arch);
+    let name = args.model.model.as_str();
+    let dir = saved::model_dir(&args.model.models, name);
     let test_set = args.data.load(Split::Test, args.limit)?;
     let device = train::default_device();
-    let (_vs, net) = saved::load_net(&dir.join(saved::WEIGHTS_FILE), arch, device)?;
+    let (_vs, net, _config) = saved::load_model(&dir, device)?;
     let float = evaluate_float(&net, &test_set, device);
     let int8 = if args.int8 {
         let path = dir.join(saved::INT8_FILE);
         let bytes = std::fs::read(&path).map_err(|e| {
             anyhow::anyhow!(
-                "{}: {e} (export one with `trainer export --model {}`)",
+                "{}: {e} (export one with `trainer export --model {name}`)",
                 path.display(),
-                arch.name()
             )
         })?;
         Some(
@@ -36,7 +35,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     };
     report(
         args.out.as_deref().unwrap_or(&dir),
-        arch,
+        name,
         &test_set,
         &float,
         int8.as_ref(),
