@@ -3,6 +3,7 @@
 //! The `trainer` binary is a thin clap layer over these modules.
 
 pub mod camera;
+pub mod compare;
 pub mod cv;
 pub mod data;
 pub mod download;
