@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod camera;
+pub mod compare;
 pub mod cv;
 pub mod data;
 pub mod download;
