@@ -34,6 +34,7 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     };
     let out = args
         .out
+        .clone()
         .unwrap_or_else(|| PathBuf::from(format!("runs/cv-{}", config.train.arch.name())));
     if let Some(k) = args.fold
         && k >= args.folds
