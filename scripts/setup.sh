@@ -3,7 +3,8 @@
 #
 #   scripts/setup.sh          dataset + libtorch (enough for `cargo run -p trainer`)
 #   scripts/setup.sh --test   also what the test suite needs: the Cortex-M target,
-#                             QEMU, the ARM binutils and defmt-print
+#                             QEMU, the ARM binutils, defmt-print, and Slurm + munge + jq
+#                             for scripts/slurm-test.sh
 #
 # libtorch for tch 0.26 must be PyTorch 2.13.0. On a machine without a working
 # `nvidia-smi` a CPU-only libtorch directory is unpacked from the PyPI wheels into
@@ -20,7 +21,7 @@ want_test=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -30,7 +31,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # --- Debian packages ---------------------------------------------------------
 packages=(dataset-fashion-mnist fonts-dejavu-core)
 if [ "$want_test" = 1 ]; then
-  packages+=(qemu-system-arm binutils-arm-none-eabi)
+  packages+=(qemu-system-arm binutils-arm-none-eabi slurm-wlm munge jq)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -33,3 +33,6 @@ step "tests"
 # Doc tests first, so that the run closes on the summary of the real test binaries.
 cargo test -q --workspace --doc
 cargo test --workspace --lib --bins --tests
+
+step "Slurm: a one-node cluster runs cv folds as array tasks and merges; equal to a local run"
+scripts/slurm-test.sh

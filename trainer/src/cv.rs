@@ -67,6 +67,10 @@ pub struct FoldResult {
     pub train_len: usize,
     /// Images validated on.
     pub val_len: usize,
+    /// libtorch intra-op threads the fold ran with (results repeat exactly only at the
+    /// same count); absent in files written before it was recorded.
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 /// Settings of a cross-validation run.
@@ -124,6 +128,7 @@ pub fn run_fold(
         seconds: start.elapsed().as_secs_f64(),
         train_len: train_idx.len(),
         val_len: splits[f].len(),
+        threads: usize::try_from(tch::get_num_threads()).ok(),
     })
 }
 
@@ -279,6 +284,7 @@ mod tests {
             seconds: 1.0,
             train_len: 1,
             val_len: 1,
+            threads: Some(1),
         };
         let r = merge(config.clone(), vec![fold(1, 0.8), fold(0, 0.9)]).unwrap();
         assert_eq!(r.accuracies, vec![0.9, 0.8]);

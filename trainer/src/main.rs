@@ -180,6 +180,16 @@ struct CvArgs {
     /// Output folder (default: runs/cv-<model>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run N folds at once, each in its own worker process (`trainer cv --fold K`) with
+    /// --threads if given, else cores / N libtorch threads (at least 1); each fold's file
+    /// is written as it finishes and all are merged at the end. Default: min(folds, cores).
+    /// `--jobs 1` runs the folds one after another in this process, with libtorch's
+    /// default threads unless --threads says otherwise.
+    #[arg(long, value_name = "N", conflicts_with = "fold")]
+    jobs: Option<usize>,
+    /// Report progress as lines on stdout, for a parent `cv --jobs` process.
+    #[arg(long, hide = true)]
+    progress_lines: bool,
 }
 
 #[derive(Debug, Clone, Args)]

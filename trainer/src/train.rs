@@ -580,7 +580,8 @@ fn describe(s: &EpochStats) -> String {
     line + &format!(" | {:.1} s", s.train_seconds)
 }
 
-/// A progress bar on stderr (drawn only on a terminal).
+/// A progress bar on stderr (drawn only on a terminal), or reported as lines to a
+/// parent process when [`crate::progress::report_as_lines`] is on.
 pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
@@ -589,5 +590,7 @@ pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar.set_message(message.to_owned());
+    // In a `cv --jobs` worker, the parent draws the bar from progress lines instead.
+    crate::progress::watch(&bar);
     bar
 }

@@ -142,6 +142,102 @@ fn cv_on_a_slice_writes_json_and_plots_and_folds_merge() {
     assert!(r.status.success(), "{:?}", text(&r));
 }
 
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn cv_jobs_runs_folds_as_workers_with_the_results_of_the_sequential_run() {
+    let seq = tempfile::tempdir().unwrap();
+    let par = tempfile::tempdir().unwrap();
+    let common = [
+        "cv",
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--limit",
+        "2000",
+        "--threads",
+        "1",
+    ];
+    for (jobs, dir) in [("1", &seq), ("2", &par)] {
+        let mut args = common.to_vec();
+        args.extend(["--jobs", jobs, "--out", dir.path().to_str().unwrap()]);
+        let r = trainer(&args);
+        let (stdout, stderr) = text(&r);
+        assert!(r.status.success(), "--jobs {jobs}: {stdout}{stderr}");
+        assert!(stdout.contains("fold accuracies"), "{stdout}");
+        if jobs == "2" {
+            assert!(stderr.contains("2 worker processes at a time, 1 libtorch thread each"));
+            // Each worker's lines reach the parent's stderr.
+            for k in [
+                "fold 1/2: accuracy",
+                "fold 2/2: accuracy",
+                "fold 2/2 epoch  1",
+            ] {
+                assert!(stderr.contains(k), "{k:?} in {stderr}");
+            }
+        }
+    }
+    let (a, b) = (
+        json(&seq.path().join("cv.json")),
+        json(&par.path().join("cv.json")),
+    );
+    assert_eq!(a["config"], b["config"]);
+    assert_eq!(a["accuracies"], b["accuracies"]);
+    assert_eq!(a["mean"], b["mean"]);
+    for k in 0..2 {
+        let fold_a = &a["folds"][k];
+        let fold_b = &b["folds"][k];
+        for key in [
+            "fold",
+            "accuracy",
+            "seed",
+            "initial_params",
+            "final_params",
+            "threads",
+        ] {
+            assert_eq!(fold_a[key], fold_b[key], "fold {k} {key}");
+        }
+        assert_eq!(fold_b["threads"], 1);
+        let (ha, hb) = (&fold_a["history"][0], &fold_b["history"][0]);
+        for key in ["train_loss", "train_accuracy", "val_loss", "val_accuracy"] {
+            assert_eq!(ha[key], hb[key], "fold {k} {key}");
+        }
+        let file = json(&par.path().join(format!("fold-{k}.json")));
+        assert_eq!(file["result"]["final_params"], fold_b["final_params"]);
+    }
+}
+
+#[test]
+fn cv_jobs_fails_naming_the_fold_with_its_stderr_when_a_worker_fails() {
+    let out = tempfile::tempdir().unwrap();
+    let missing = out.path().join("no-dataset-here");
+    let r = trainer(&[
+        "cv",
+        "--jobs",
+        "2",
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--data",
+        missing.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_fails_with(&r, "failed (exit status: 1); the last lines of its stderr:");
+    let (_, stderr) = text(&r);
+    let error = &stderr[stderr.find("error: fold").expect("the error names a fold")..];
+    assert!(error.contains("no-dataset-here"), "{error}");
+    assert!(!out.path().join("cv.json").exists());
+    let r = trainer(&["cv", "--jobs", "0"]);
+    assert_fails_with(&r, "--jobs must be at least 1");
+    let r = trainer(&["cv", "--jobs", "2", "--fold", "1"]);
+    assert_eq!(r.status.code(), Some(2), "clap rejects --jobs with --fold");
+}
+
 #[test]
 fn evaluate_prints_the_confusion_matrix_for_float_and_int8() {
     let out = tempfile::tempdir().unwrap();

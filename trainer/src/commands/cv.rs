@@ -1,16 +1,18 @@
 //! `trainer cv`: k-fold cross-validation; `trainer cv merge`.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use anyhow::{Result, bail};
-use trainer::atomic::write_json;
+use anyhow::{Context, Result, bail};
 use trainer::cv::{self, CvConfig, CvReport, FoldFile};
 use trainer::data::Split;
-use trainer::plots;
+use trainer::atomic::{read_json, write_json};
+use trainer::workers::{self, Worker};
+use trainer::{plots, progress};
 
-use crate::{CvAction, CvCommand};
+use crate::{CvAction, CvArgs, CvCommand};
 
 /// Runs cross-validation (all folds, or one with `--fold`), or merges fold files.
 pub fn run(cmd: CvCommand) -> Result<ExitCode> {
@@ -21,6 +23,9 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let args = cmd.args;
+    if args.progress_lines {
+        progress::report_as_lines();
+    }
     let config = CvConfig {
         train: args.train.config("baseline")?,
         folds: args.folds,
@@ -29,11 +34,18 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     };
     let out = args
         .out
+        .clone()
         .unwrap_or_else(|| PathBuf::from(format!("runs/cv-{}", config.train.arch.name())));
     if let Some(k) = args.fold
         && k >= args.folds
     {
         bail!("--fold {k} is out of range for --folds {}", args.folds);
+    }
+    if args.fold.is_none() {
+        let plan = Plan::new(&args, available_cores())?;
+        if plan.jobs > 1 {
+            return run_workers(&args, config, &out, plan);
+        }
     }
     let device = args.train.device()?;
     let data = args.train.data.load(Split::Train, args.train.limit)?;
@@ -70,6 +82,102 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     }
     let report = cv::merge(config, results)?;
     finish(&report, &out, Some(start.elapsed().as_secs_f64()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How `cv` without `--fold` spreads the folds: `jobs` worker processes at once,
+/// `threads` libtorch threads each (`jobs` 1: in this process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    jobs: usize,
+    threads: usize,
+}
+
+impl Plan {
+    /// `--jobs` (default min(folds, cores)) and, for workers, `--threads` (default
+    /// cores / jobs, at least 1).
+    fn new(args: &CvArgs, cores: usize) -> Result<Plan> {
+        if args.jobs == Some(0) {
+            bail!("--jobs must be at least 1");
+        }
+        if args.folds < 2 {
+            bail!("--folds must be at least 2 (got {})", args.folds);
+        }
+        let threads = match args.train.threads {
+            Some(n) if n < 1 => bail!("--threads must be at least 1"),
+            Some(n) => Some(n as usize),
+            None => None,
+        };
+        Ok(Plan::for_machine(args.jobs, args.folds, cores, threads))
+    }
+
+    fn for_machine(
+        jobs: Option<usize>,
+        folds: usize,
+        cores: usize,
+        threads: Option<usize>,
+    ) -> Plan {
+        let jobs = jobs.unwrap_or(cores).clamp(1, folds.max(1));
+        let threads = threads.unwrap_or(cores / jobs).max(1);
+        Plan { jobs, threads }
+    }
+}
+
+/// The cores this process may use.
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs every fold as a worker process (`trainer cv --fold K` with the user's other
+/// arguments), `plan.jobs` at once, then merges the fold files as `cv merge` does.
+fn run_workers(args: &CvArgs, config: CvConfig, out: &Path, plan: Plan) -> Result<ExitCode> {
+    let exe = std::env::current_exe().context("finding the trainer's own executable")?;
+    let given: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Everything the user typed goes to the workers, except what each worker gets anew.
+    let base = workers::without_options(
+        &given,
+        &["--jobs", "--threads", "--out", "--fold"],
+        &["--progress-lines"],
+    );
+    let folds = args.folds;
+    eprintln!(
+        "{folds} folds in {} worker processes at a time, {} libtorch thread{} each",
+        plan.jobs,
+        plan.threads,
+        if plan.threads == 1 { "" } else { "s" }
+    );
+    let list = (0..folds)
+        .map(|k| {
+            let mut argv = base.clone();
+            workers::push_option(&mut argv, "--fold", k.to_string());
+            workers::push_option(&mut argv, "--threads", plan.threads.to_string());
+            workers::push_option(&mut argv, "--out", out);
+            argv.push("--progress-lines".into());
+            let mut command = Command::new(&exe);
+            command.args(argv);
+            Worker {
+                label: format!("fold {}/{folds}", k + 1),
+                command,
+            }
+        })
+        .collect();
+    let start = Instant::now();
+    let mut results = Vec::with_capacity(folds);
+    workers::run(list, plan.jobs, |k| {
+        let path = out.join(cv::fold_file_name(k));
+        let file: FoldFile = read_json(&path)?;
+        if file.config != config || file.result.fold != k {
+            bail!(
+                "{}: not the result of fold {k} with this run's settings",
+                path.display()
+            );
+        }
+        // The worker has printed its accuracy line; the display relayed it.
+        results.push(file.result);
+        Ok(())
+    })?;
+    let report = cv::merge(config, results)?;
+    finish(&report, out, Some(start.elapsed().as_secs_f64()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -111,4 +219,56 @@ fn finish(report: &CvReport, out: &Path, wall_seconds: Option<f64>) -> Result<()
     );
     println!("wrote {}/{{cv.json,curves.png,box.png}}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Plan;
+
+    #[test]
+    fn default_jobs_fill_the_cores_without_exceeding_the_folds() {
+        let plan = |jobs, folds, cores, threads| Plan::for_machine(jobs, folds, cores, threads);
+        assert_eq!(
+            plan(None, 5, 2, None),
+            Plan {
+                jobs: 2,
+                threads: 1
+            }
+        );
+        assert_eq!(
+            plan(None, 5, 16, None),
+            Plan {
+                jobs: 5,
+                threads: 3
+            }
+        );
+        assert_eq!(
+            plan(None, 5, 1, None),
+            Plan {
+                jobs: 1,
+                threads: 1
+            }
+        );
+        assert_eq!(
+            plan(Some(8), 2, 16, None),
+            Plan {
+                jobs: 2,
+                threads: 8
+            }
+        );
+        assert_eq!(
+            plan(Some(3), 5, 2, None),
+            Plan {
+                jobs: 3,
+                threads: 1
+            }
+        );
+        assert_eq!(
+            plan(Some(2), 5, 8, Some(1)),
+            Plan {
+                jobs: 2,
+                threads: 1
+            }
+        );
+    }
 }
