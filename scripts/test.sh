@@ -28,11 +28,13 @@ git diff --exit-code -- firmware/frames
 
 step "firmware: build, run in QEMU, compare with the host bit for bit"
 scripts/firmware-check.sh
+# The seed's baseline stays checked on the target too (the default model is mcu).
+FW_MODEL=models/baseline/model.fmq scripts/firmware-check.sh --no-lint --no-selftest
+
+step "Slurm: a one-node cluster runs cv folds as array tasks and merges; equal to a local run"
+scripts/slurm-test.sh
 
 step "tests"
 # Doc tests first, so that the run closes on the summary of the real test binaries.
 cargo test -q --workspace --doc
 cargo test --workspace --lib --bins --tests
-
-step "Slurm: a one-node cluster runs cv folds as array tasks and merges; equal to a local run"
-scripts/slurm-test.sh

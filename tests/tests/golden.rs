@@ -1,5 +1,5 @@
-//! Golden int8 outputs: the exact scores of the committed `baseline.fmq` for the first
-//! 64 test images. Any change to the arithmetic, the file format or the export shows
+//! Golden int8 outputs: the exact scores of each committed `.fmq` (`mcu`, `baseline`)
+//! for the first 64 test images. Any change to the arithmetic, the file format or the export shows
 //! here bit for bit.
 //!
 //! The file was produced by this test itself with `UPDATE_GOLDEN=1 cargo test -p
@@ -13,17 +13,25 @@ use trainer::int8;
 
 const IMAGES: usize = 64;
 
-fn golden_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/baseline-first-64.txt")
+fn golden_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("golden/{name}-first-64.txt"))
 }
 
 #[test]
-fn first_test_images_give_the_recorded_scores() {
-    let (_vs, _net, fmq) = committed("baseline").unwrap();
+fn mcu_gives_the_recorded_scores() {
+    check("mcu");
+}
+
+#[test]
+fn baseline_gives_the_recorded_scores() {
+    check("baseline");
+}
+
+fn check(name: &str) {
+    let (_vs, _net, fmq) = committed(name).unwrap();
     let test = test_set().unwrap().head(IMAGES);
     let outputs = int8::classify_all(&fmq, &test).unwrap();
-    let mut text =
-        String::from("# image label class scores (int8), from models/baseline/model.fmq\n");
+    let mut text = format!("# image label class scores (int8), from models/{name}/model.fmq\n");
     for (i, o) in outputs.iter().enumerate() {
         let scores: Vec<String> = o.scores.iter().map(i8::to_string).collect();
         writeln!(
@@ -36,9 +44,9 @@ fn first_test_images_give_the_recorded_scores() {
         .unwrap();
     }
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(golden_path(), &text).unwrap();
+        std::fs::write(golden_path(name), &text).unwrap();
     }
-    let expected =
-        std::fs::read_to_string(golden_path()).expect("golden file (UPDATE_GOLDEN=1 writes it)");
-    assert_eq!(text, expected, "int8 outputs changed");
+    let expected = std::fs::read_to_string(golden_path(name))
+        .expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    assert_eq!(text, expected, "{name}: int8 outputs changed");
 }

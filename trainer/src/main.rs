@@ -79,7 +79,8 @@ struct DataArgs {
 ///
 /// Every value left out comes from the model's recipe: the seed study's settings
 /// (SGD lr 0.01, momentum 0.9, batch 32, 10 epochs, nothing else) for every model but
-/// `mcu`, whose recipe is in `trainer::train::recipe` (and in the README).
+/// `mcu`, whose recipe is in `trainer::train::recipe` (and in the README). Without
+/// `--model`, `trainer cv` runs `baseline` (the seed study) and `trainer fit` fits `mcu`.
 #[derive(Debug, Clone, Args)]
 struct TrainArgs {
     /// Model: baseline, padded, wide, deep, dense2, mcu, or a layer string such as
@@ -217,7 +218,7 @@ struct FitArgs {
 #[derive(Debug, Clone, Args)]
 struct ModelArgs {
     /// Name of the saved model: its folder <ROOT>/<MODEL>/ (as written by `trainer fit`).
-    #[arg(long, default_value = "baseline")]
+    #[arg(long, default_value = trainer::model::DEFAULT_MODEL)]
     model: String,
     /// Root folder of saved models.
     #[arg(long, default_value = "models")]

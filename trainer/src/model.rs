@@ -45,6 +45,10 @@ pub enum LayerSpec {
     },
 }
 
+/// The model `trainer fit`, `evaluate`, `predict`, `export`, the parity tests and the
+/// firmware use unless told otherwise: the microcontroller-class model.
+pub const DEFAULT_MODEL: &str = "mcu";
+
 /// Named architectures: (name, layer string, what it is).
 pub const NAMED: &[(&str, &str, &str)] = &[
     (
@@ -282,7 +286,7 @@ pub struct NetOptions {
 enum Block {
     Conv {
         conv: nn::Conv2D,
-        bn: Option<nn::BatchNorm>,
+        bn: Option<Box<nn::BatchNorm>>,
         /// A max-pool follows: pool before ReLU (they commute), so ReLU and its
         /// backward pass touch a quarter of the values.
         pool_next: bool,
@@ -354,7 +358,11 @@ impl Net {
                     };
                     let conv = nn::conv2d(vs / conv_name("conv", convs), c, filters, 3, cfg);
                     let bn = options.batch_norm.then(|| {
-                        nn::batch_norm2d(vs / conv_name("bn", convs), filters, Default::default())
+                        Box::new(nn::batch_norm2d(
+                            vs / conv_name("bn", convs),
+                            filters,
+                            Default::default(),
+                        ))
                     });
                     convs += 1;
                     c = filters;
@@ -430,7 +438,7 @@ impl ModuleT for Net {
                 } => {
                     let mut y = x.apply(conv);
                     if let Some(bn) = bn {
-                        y = y.apply_t(bn, train);
+                        y = y.apply_t(bn.as_ref(), train);
                     }
                     if *pool_next {
                         // max-pool then ReLU equals ReLU then max-pool, bit for bit.

@@ -40,6 +40,13 @@ pub fn read_fit_record(dir: &Path) -> Result<FitRecord> {
 /// Loads the model saved in `dir` (its architecture from `fit.json`, its weights
 /// from `model.safetensors`) onto `device`.
 pub fn load_model(dir: &Path, device: Device) -> Result<(VarStore, Net, TrainConfig)> {
+    let weights = dir.join(WEIGHTS_FILE);
+    if !weights.is_file() {
+        anyhow::bail!(
+            "{}: no such model file (train one with `trainer fit`)",
+            weights.display()
+        );
+    }
     let record = read_fit_record(dir)?;
     let (vs, net) = load_net(
         &dir.join(WEIGHTS_FILE),

@@ -289,7 +289,7 @@ impl Tensors {
             );
         }
         let mut order: Vec<i64> = (0..n).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x401d_0u64));
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x4_01d0));
         let (hold, rest) = order.split_at(k as usize);
         let pick = |idx: &[i64]| {
             let mut idx = idx.to_vec();

@@ -40,6 +40,8 @@ fn fixture() -> &'static Path {
         let models = dir.join("models");
         let out = trainer(&[
             "fit",
+            "--model",
+            "baseline",
             "--epochs",
             "1",
             "--limit",
@@ -96,6 +98,8 @@ fn refitting_without_export_removes_the_stale_int8_model() {
     std::fs::copy(fixture().join("baseline/model.fmq"), dir.join("model.fmq")).unwrap();
     let r = trainer(&[
         "fit",
+        "--model",
+        "baseline",
         "--no-export",
         "--epochs",
         "1",
@@ -243,6 +247,8 @@ fn evaluate_prints_the_confusion_matrix_for_float_and_int8() {
     let out = tempfile::tempdir().unwrap();
     let r = trainer(&[
         "evaluate",
+        "--model",
+        "baseline",
         "--int8",
         "--limit",
         "300",
@@ -285,7 +291,9 @@ fn predict_reads_several_sizes_and_formats() {
     let paths = write_test_images(dir.path());
     let models = models_arg();
     for extra in [&[][..], &["--int8"][..]] {
-        let mut args = vec!["predict", "--models", &models, "--top", "3"];
+        let mut args = vec![
+            "predict", "--model", "baseline", "--models", &models, "--top", "3",
+        ];
         args.extend(extra);
         let strs: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         args.extend(strs.iter().map(String::as_str));
@@ -299,6 +307,8 @@ fn predict_reads_several_sizes_and_formats() {
     }
     let r = trainer(&[
         "predict",
+        "--model",
+        "baseline",
         "--json",
         "--models",
         &models_arg(),
@@ -318,6 +328,8 @@ fn predict_reports_an_unreadable_image_and_still_predicts_the_others() {
     let missing = dir.path().join("missing.jpg");
     let r = trainer(&[
         "predict",
+        "--model",
+        "baseline",
         "--models",
         &models_arg(),
         bad.to_str().unwrap(),
@@ -336,22 +348,39 @@ fn predict_reports_an_unreadable_image_and_still_predicts_the_others() {
 #[test]
 fn missing_or_damaged_models_are_clear_errors() {
     let empty = tempfile::tempdir().unwrap();
-    let r = trainer(&["evaluate", "--models", empty.path().to_str().unwrap()]);
+    let r = trainer(&[
+        "evaluate",
+        "--model",
+        "baseline",
+        "--models",
+        empty.path().to_str().unwrap(),
+    ]);
     assert_fails_with(&r, "no such model file");
 
     let damaged = tempfile::tempdir().unwrap();
     let dir = damaged.path().join("baseline");
     std::fs::create_dir(&dir).unwrap();
     let src = fixture().join("baseline");
+    std::fs::copy(src.join("fit.json"), dir.join("fit.json")).unwrap();
     let weights = std::fs::read(src.join("model.safetensors")).unwrap();
     std::fs::write(dir.join("model.safetensors"), &weights[..weights.len() / 2]).unwrap();
     let fmq = std::fs::read(src.join("model.fmq")).unwrap();
     std::fs::write(dir.join("model.fmq"), &fmq[..fmq.len() - 7]).unwrap();
     let img = write_test_images(damaged.path()).remove(0);
     let m = damaged.path().to_str().unwrap();
-    let r = trainer(&["evaluate", "--limit", "10", "--models", m]);
+    let r = trainer(&[
+        "evaluate", "--model", "baseline", "--limit", "10", "--models", m,
+    ]);
     assert_fails_with(&r, "model.safetensors: not a valid baseline model");
-    let r = trainer(&["predict", "--int8", "--models", m, img.to_str().unwrap()]);
+    let r = trainer(&[
+        "predict",
+        "--model",
+        "baseline",
+        "--int8",
+        "--models",
+        m,
+        img.to_str().unwrap(),
+    ]);
     assert_fails_with(&r, "model.fmq");
 }
 
@@ -376,6 +405,8 @@ fn bad_datasets_fail_cleanly_and_write_nothing() {
     let fit = |data: &Path| {
         trainer(&[
             "fit",
+            "--model",
+            "baseline",
             "--epochs",
             "1",
             "--limit",

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use trainer::atomic::read_json;
 use trainer::compare::{self, Comparison, Run};
-use trainer::output::read_json;
 use trainer::{plots, stats};
 
 use crate::CompareArgs;

@@ -6,9 +6,9 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use trainer::atomic::{read_json, write_json};
 use trainer::cv::{self, CvConfig, CvReport, FoldFile};
 use trainer::data::Split;
-use trainer::atomic::{read_json, write_json};
 use trainer::workers::{self, Worker};
 use trainer::{plots, progress};
 

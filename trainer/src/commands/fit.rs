@@ -15,7 +15,7 @@ use crate::FitArgs;
 
 /// Runs the fit.
 pub fn run(args: FitArgs) -> Result<ExitCode> {
-    let cfg = args.train.config("baseline")?;
+    let cfg = args.train.config(trainer::model::DEFAULT_MODEL)?;
     let device = args.train.device()?;
     let train_set = args.train.data.load(Split::Train, args.train.limit)?;
     let test_set = args.train.data.load(Split::Test, args.test_limit)?;
