@@ -1,5 +1,6 @@
 //! Turning an image file into the model's 28x28 input.
 
+use std::io::Cursor;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -15,8 +16,15 @@ use crate::data::{IMAGE_LEN, IMAGE_SIDE};
 /// it runs infer-core's camera preprocessing (find the object on a light background,
 /// crop, resize, invert), the same code the firmware runs.
 pub fn load(path: &Path, camera: bool) -> Result<[u8; IMAGE_LEN]> {
-    let img = image::ImageReader::open(path)
-        .context("cannot open")?
+    let bytes = std::fs::read(path).context("cannot open")?;
+    from_bytes(&bytes, camera)
+}
+
+/// [`load`] of a file's contents: the format is recognised from the bytes themselves.
+///
+/// Never panics, whatever the bytes (the fuzz target `image_input` checks that).
+pub fn from_bytes(bytes: &[u8], camera: bool) -> Result<[u8; IMAGE_LEN]> {
+    let img = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .context("cannot read")?
         .decode()
