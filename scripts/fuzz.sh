@@ -8,6 +8,7 @@
 #   scripts/fuzz.sh --merge [TARGET...]     no fuzzing: minimise fuzz/corpus-seed/<t>
 #                                           together with fuzz/corpus/<t> (what earlier
 #                                           runs found) back into fuzz/corpus-seed/<t>
+#   --no-build                              use the targets as last built
 #
 # New inputs go to fuzz/corpus/<target> (git-ignored), crashes to
 # fuzz/artifacts/<target>/, the full libFuzzer log to fuzz/artifacts/<target>/log.
@@ -18,12 +19,13 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/bin:$HOME/.cargo/bin:$PATH"
 all_targets=(from_bytes_classify idx image_input camera_frame)
 
-seconds=30 runs="" merge=0 targets=()
+seconds=30 runs="" merge=0 build=1 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="${2:?--runs needs a number}"; shift ;;
     --merge) merge=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     [0-9]*) seconds="$1" ;;
     *)
       if printf '%s\n' "${all_targets[@]}" | grep -qx -- "$1"; then
@@ -46,8 +48,10 @@ fi
 # lets the pinned stable compiler accept them. No sanitizer: ASan needs nightly's
 # -Zbuild-std to be useful and makes runs several times slower; out-of-bounds accesses
 # in safe Rust panic anyway, and debug assertions catch integer overflow.
-echo "==> building the fuzz targets" >&2
-RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir fuzz --sanitizer none --debug-assertions
+if [ "$build" = 1 ]; then
+  echo "==> building the fuzz targets" >&2
+  RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir fuzz --sanitizer none --debug-assertions
+fi
 bin=fuzz/target/x86_64-unknown-linux-gnu/release
 
 if [ "$merge" = 1 ]; then
@@ -82,7 +86,13 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)
-  if [ "$status" = 0 ]; then verdict="no crash"; else verdict="CRASH (status $status, see $log)"; failed=1; fi
+  if [ "$status" = 0 ]; then
+    verdict="no crash"
+  elif grep -q 'libFuzzer: run interrupted' "$log"; then
+    verdict="interrupted, no crash"; failed=1
+  else
+    verdict="CRASH (status $status, see $log)"; failed=1
+  fi
   printf '%-20s %12s execs %8s/s %4ss  %s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "$wall" \
     "${cov:-cov: ?}" "$verdict"
 done

@@ -38,3 +38,28 @@ pub fn from_bytes(bytes: &[u8], camera: bool) -> Result<[u8; IMAGE_LEN]> {
     out.copy_from_slice(gray.as_raw());
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{DynamicImage, GrayImage, ImageFormat, Luma};
+
+    #[test]
+    fn from_bytes_knows_the_format_by_content_and_refuses_the_rest() {
+        // Left half black, right half white; nearest-neighbour keeps the edge columns.
+        let img = GrayImage::from_fn(40, 30, |x, _| Luma([if x < 20 { 0 } else { 255 }]));
+        let mut png = Cursor::new(Vec::new());
+        DynamicImage::ImageLuma8(img)
+            .write_to(&mut png, ImageFormat::Png)
+            .unwrap();
+        let pixels = from_bytes(png.get_ref(), false).unwrap();
+        assert_eq!((pixels[0], pixels[IMAGE_SIDE - 1]), (0, 255));
+        for (bytes, camera) in [
+            (&b"GIF89a, then nothing"[..], false),
+            (&b"plain text"[..], true),
+        ] {
+            let e = format!("{:#}", from_bytes(bytes, camera).unwrap_err());
+            assert!(e.contains("not a readable image"), "{e}");
+        }
+    }
+}
