@@ -8,9 +8,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use tch::nn::Module;
+use tch::nn::ModuleT;
 use tch::{Kind, Tensor};
-use trainer::model::Arch;
 
 fn best_of<F: FnMut()>(passes: usize, mut f: F) -> f64 {
     (0..passes)
@@ -28,7 +27,7 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(2000);
     tch::set_num_threads(1);
-    let (_vs, net, fmq) = parity_tests::committed(Arch::Baseline).expect("committed model");
+    let (_vs, net, fmq) = parity_tests::committed("baseline").expect("committed model");
     let test = parity_tests::test_set().expect("dataset").head(images);
     let model = infer_core::Model::from_bytes(&fmq).expect("valid model");
     let mut scratch = vec![0i8; model.scratch_len()];
@@ -55,7 +54,7 @@ fn main() {
         best_of(3, || {
             for x in &inputs {
                 black_box(
-                    net.forward(black_box(x))
+                    net.forward_t(black_box(x), false)
                         .argmax(-1, false)
                         .int64_value(&[0]),
                 );

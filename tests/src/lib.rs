@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use tch::Device;
 use trainer::data::{self, Dataset, Split};
-use trainer::model::{Arch, Net};
+use trainer::model::Net;
 use trainer::saved;
 
 /// The repository's `models/` folder.
@@ -13,10 +13,10 @@ pub fn models_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models")
 }
 
-/// The committed float model and int8 export of `arch`.
-pub fn committed(arch: Arch) -> Result<(tch::nn::VarStore, Net, Vec<u8>)> {
-    let dir = saved::model_dir(&models_root(), arch);
-    let (vs, net) = saved::load_net(&dir.join(saved::WEIGHTS_FILE), arch, Device::Cpu)?;
+/// The committed float model and int8 export of the model named `name`.
+pub fn committed(name: &str) -> Result<(tch::nn::VarStore, Net, Vec<u8>)> {
+    let dir = saved::model_dir(&models_root(), name);
+    let (vs, net, _config) = saved::load_model(&dir, Device::Cpu)?;
     let fmq_path = dir.join(saved::INT8_FILE);
     let fmq =
         std::fs::read(&fmq_path).with_context(|| format!("reading {}", fmq_path.display()))?;

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 
 use parity_tests::{committed, test_set};
 use trainer::int8;
-use trainer::model::Arch;
 
 const IMAGES: usize = 64;
 
@@ -20,7 +19,7 @@ fn golden_path() -> PathBuf {
 
 #[test]
 fn first_test_images_give_the_recorded_scores() {
-    let (_vs, _net, fmq) = committed(Arch::Baseline).unwrap();
+    let (_vs, _net, fmq) = committed("baseline").unwrap();
     let test = test_set().unwrap().head(IMAGES);
     let outputs = int8::classify_all(&fmq, &test).unwrap();
     let mut text =

@@ -2,7 +2,6 @@
 //! 10,000 test images.
 
 use parity_tests::{committed, test_set};
-use trainer::model::Arch;
 use trainer::{int8, parity};
 
 /// Limits asserted here (the issue's): int8 accuracy within 0.3 pt of float, and
@@ -12,7 +11,7 @@ const MIN_AGREEMENT: f64 = 0.993;
 
 #[test]
 fn int8_answers_like_float_on_the_whole_test_set() {
-    let (_vs, net, fmq) = committed(Arch::Baseline).unwrap();
+    let (_vs, net, fmq) = committed("baseline").unwrap();
     let test = test_set().unwrap();
     let outputs = int8::classify_all(&fmq, &test).unwrap();
     let p = parity::compare(&net, &test, &outputs);

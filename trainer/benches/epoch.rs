@@ -7,14 +7,14 @@
 
 use std::time::Instant;
 
-use tch::nn::{self, Module, OptimizerConfig};
+use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 use trainer::data::{self, Split};
 use trainer::model::Arch;
 use trainer::train::{self, Tensors, TrainConfig};
 
 fn minimal_epoch(data: &Tensors, seed: u64) -> f64 {
-    let (vs, net) = train::fresh_model(Arch::Baseline, seed, Device::Cpu);
+    let (vs, net) = train::fresh_model(&Arch::baseline(), Default::default(), seed, Device::Cpu);
     let mut opt = nn::Sgd {
         momentum: 0.9,
         ..Default::default()
@@ -31,7 +31,7 @@ fn minimal_epoch(data: &Tensors, seed: u64) -> f64 {
         let take = 32.min(n - i);
         let xs = xs_all.narrow(0, i, take);
         let ys = ys_all.narrow(0, i, take);
-        let loss = net.forward(&xs).cross_entropy_for_logits(&ys);
+        let loss = net.forward_t(&xs, true).cross_entropy_for_logits(&ys);
         opt.backward_step(&loss);
         i += take;
     }
@@ -52,7 +52,7 @@ fn main() {
         epochs: 1,
         ..TrainConfig::default()
     };
-    let (vs, net) = train::fresh_model(Arch::Baseline, 1, Device::Cpu);
+    let (vs, net) = train::fresh_model(&Arch::baseline(), Default::default(), 1, Device::Cpu);
     let history = train::train(&vs, &net, &tensors, None, &cfg, "bench").unwrap();
     let ours = history[0].train_seconds;
     println!("minimal tch loop: {reference:.2} s/epoch");

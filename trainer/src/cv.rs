@@ -70,7 +70,7 @@ pub struct FoldResult {
 }
 
 /// Settings of a cross-validation run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CvConfig {
     /// Training settings (the same for every fold; each fold's seed is derived from `train.seed`).
     pub train: TrainConfig,
@@ -101,9 +101,12 @@ pub fn run_fold(
     let val_set = Tensors::new(&data.select(&splits[f]), device);
     let seed = fold_seed(cfg.train.seed, f);
     // A new VarStore for every fold: nothing learnt in one fold reaches the next.
-    let (vs, net) = train::fresh_model(cfg.train.arch, seed, device);
+    let (vs, net) = train::fresh_model(&cfg.train.arch, cfg.train.net, seed, device);
     let initial_params = train::param_digest(&vs);
-    let fold_cfg = TrainConfig { seed, ..cfg.train };
+    let fold_cfg = TrainConfig {
+        seed,
+        ..cfg.train.clone()
+    };
     let label = format!("fold {}/{}", f + 1, splits.len());
     let history = train::train(&vs, &net, &train_set, Some(&val_set), &fold_cfg, &label)?;
     let accuracy = history
@@ -211,7 +214,7 @@ pub fn read_fold_files(dir: &Path) -> Result<(CvConfig, Vec<FoldResult>)> {
             .with_context(|| format!("{}: not a fold result", path.display()))?;
         match config {
             None => config = Some(file.config),
-            Some(c) if c != file.config => {
+            Some(ref c) if *c != file.config => {
                 bail!(
                     "{}: settings differ from the other fold files",
                     path.display()
@@ -277,10 +280,10 @@ mod tests {
             train_len: 1,
             val_len: 1,
         };
-        let r = merge(config, vec![fold(1, 0.8), fold(0, 0.9)]).unwrap();
+        let r = merge(config.clone(), vec![fold(1, 0.8), fold(0, 0.9)]).unwrap();
         assert_eq!(r.accuracies, vec![0.9, 0.8]);
         assert!((r.mean - 0.85).abs() < 1e-12);
-        assert!(merge(config, vec![fold(0, 0.9)]).is_err());
+        assert!(merge(config.clone(), vec![fold(0, 0.9)]).is_err());
         assert!(merge(config, vec![fold(0, 0.9), fold(0, 0.9)]).is_err());
     }
 }

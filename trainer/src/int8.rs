@@ -7,6 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use infer_core::Model;
 
 use crate::data::{CLASS_NAMES, Dataset, IMAGE_LEN};
+use crate::train::TrainConfig;
 
 /// The int8 answer for one image.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,11 +82,17 @@ pub fn softmax(logits: &[f64]) -> Vec<f64> {
     exp.into_iter().map(|e| e / sum).collect()
 }
 
-/// Quantizes the float model saved at `weights` (any architecture of `model::Arch`), calibrating
-/// activation ranges on `calib`; returns the `.fmq` bytes.
-pub fn export(weights: &Path, calib: &Dataset) -> Result<Vec<u8>> {
-    let float = crate::quantize::FloatModel::load_safetensors(weights, &CLASS_NAMES)
-        .with_context(|| format!("loading {}", weights.display()))?;
+/// Quantizes the float model saved at `weights` (trained with `config`: its
+/// architecture and batch norm), calibrating activation ranges on `calib`; returns the
+/// `.fmq` bytes.
+pub fn export(weights: &Path, config: &TrainConfig, calib: &Dataset) -> Result<Vec<u8>> {
+    let float = crate::quantize::FloatModel::load_arch(
+        weights,
+        &config.arch,
+        config.net.batch_norm,
+        &CLASS_NAMES,
+    )
+    .with_context(|| format!("loading {}", weights.display()))?;
     let images: Vec<[u8; IMAGE_LEN]> = (0..calib.len()).map(|i| *calib.image(i)).collect();
     let bytes = crate::quantize::quantize(&float, &images, &Default::default())?;
     check(&bytes).context("the quantizer wrote a model infer-core rejects")?;

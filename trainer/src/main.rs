@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use trainer::model::Arch;
+use trainer::train::{Optimizer, Schedule};
 
 mod commands;
 
@@ -75,24 +76,60 @@ struct DataArgs {
 }
 
 /// Settings shared by every command that trains.
+///
+/// Every value left out comes from the model's recipe: the seed study's settings
+/// (SGD lr 0.01, momentum 0.9, batch 32, 10 epochs, nothing else) for every model but
+/// `mcu`, whose recipe is in `trainer::train::recipe` (and in the README).
 #[derive(Debug, Clone, Args)]
 struct TrainArgs {
-    /// Model architecture.
-    #[arg(long, value_enum, default_value = "baseline")]
-    model: Arch,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 10)]
-    epochs: usize,
-    /// Images per SGD step.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// SGD learning rate.
-    #[arg(long, default_value_t = 0.01)]
-    lr: f64,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
-    momentum: f64,
-    /// Seed of weight initialisation and batch order.
+    /// Model: baseline, padded, wide, deep, dense2, mcu, or a layer string such as
+    /// c32v,p,f,d100,d10 (cN conv 3x3 same, cNv valid, p max-pool, f flatten, dN dense).
+    #[arg(long, value_name = "MODEL")]
+    model: Option<Arch>,
+    /// Passes over the training data [recipe; seed: 10].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Images per step [recipe; seed: 32].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Learning rate, the peak of a schedule [recipe; seed: 0.01].
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f64>,
+    /// SGD momentum [recipe; seed: 0.9].
+    #[arg(long, allow_negative_numbers = true)]
+    momentum: Option<f64>,
+    /// Optimizer [recipe; seed: sgd].
+    #[arg(long, value_enum)]
+    optimizer: Option<Optimizer>,
+    /// Weight decay: L2 for sgd, decoupled for adamw [recipe; seed: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    weight_decay: Option<f64>,
+    /// Learning-rate schedule [recipe; seed: constant].
+    #[arg(long, value_enum)]
+    schedule: Option<Schedule>,
+    /// Batch normalization after every convolution: true or false [recipe; seed: false].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    batch_norm: Option<bool>,
+    /// Dropout before every dense layer, 0..1 [recipe; seed: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    dropout: Option<f64>,
+    /// Random shifts of up to N pixels [recipe; seed: 0].
+    #[arg(long, value_name = "N")]
+    shift: Option<i64>,
+    /// Random left-right flips: true or false [recipe; seed: false].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    flip: Option<bool>,
+    /// Label smoothing of the cross-entropy, 0..1 [recipe; seed: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    label_smoothing: Option<f64>,
+    /// Early stopping: stop after P epochs without a lower loss on a hold-out carved
+    /// from the training data, and keep the best epoch's weights [default: off].
+    #[arg(long, value_name = "P")]
+    patience: Option<usize>,
+    /// Fraction of the training data held out for early stopping.
+    #[arg(long, default_value_t = 0.1, requires = "patience")]
+    holdout: f64,
+    /// Seed of weight initialisation, batch order, dropout and augmentation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Use only the first N training images (for quick runs).
@@ -149,6 +186,9 @@ struct CvArgs {
 struct FitArgs {
     #[command(flatten)]
     train: TrainArgs,
+    /// Folder name of the model under --models (default: the model's name).
+    #[arg(long)]
+    name: Option<String>,
     /// Root folder of saved models; the model goes to <ROOT>/<model>/.
     #[arg(long, default_value = "models")]
     models: PathBuf,
@@ -166,9 +206,9 @@ struct FitArgs {
 /// Which saved model to use.
 #[derive(Debug, Clone, Args)]
 struct ModelArgs {
-    /// Model architecture (selects <ROOT>/<model>/).
-    #[arg(long, value_enum, default_value = "baseline")]
-    model: Arch,
+    /// Name of the saved model: its folder <ROOT>/<MODEL>/ (as written by `trainer fit`).
+    #[arg(long, default_value = "baseline")]
+    model: String,
     /// Root folder of saved models.
     #[arg(long, default_value = "models")]
     models: PathBuf,

@@ -1,74 +1,310 @@
-//! The network architectures (tch), selected by name.
+//! The network architectures (tch): named models and a small layer grammar.
+//!
+//! An architecture is a list of layers written as a short string, for example
+//! `c32v,p,f,d100,d10` (the seed's baseline):
+//!
+//! | token | layer |
+//! |---|---|
+//! | `cN` | 3x3 convolution with N filters, "same" padding, ReLU |
+//! | `cNv` | the same with "valid" padding (no padding) |
+//! | `p` | max-pool 2x2, stride 2 |
+//! | `f` | flatten (channel-major, as `torch.flatten`) |
+//! | `dN` | dense layer with N outputs; ReLU on every dense layer but the last |
+//!
+//! Named models (`--model NAME`) are fixed strings of this grammar; any other string
+//! is parsed as a description, so a new shape can be tried without new code.
+//! [`NetOptions`] add batch normalization after every convolution (folded into the
+//! convolution at export) and dropout before every dense layer (training only).
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tch::Tensor;
-use tch::nn::{self, Module};
+use tch::nn::{self, ModuleT};
 
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 
-/// Width of the hidden dense layer in every architecture.
-pub const HIDDEN: i64 = 100;
+/// One layer of an architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerSpec {
+    /// 3x3 convolution + ReLU (after batch norm, when enabled).
+    Conv {
+        /// Output channels.
+        filters: i64,
+        /// Zero padding on each side: 1 ("same") or 0 ("valid").
+        padding: i64,
+    },
+    /// Max-pool 2x2, stride 2 (floor).
+    Pool,
+    /// Flatten to a vector (CHW order).
+    Flatten,
+    /// Fully connected layer; ReLU unless it is the last layer.
+    Dense {
+        /// Outputs.
+        outputs: i64,
+    },
+}
 
-/// A model variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// The seed study: conv 32 3x3 valid + ReLU, max-pool 2x2, dense 100 + ReLU, dense 10.
-    Baseline,
-    /// As `baseline` with "same" padding (the conv keeps 28x28).
-    Padded,
-    /// 64 filters with "same" padding.
-    Wide,
+/// Named architectures: (name, layer string, what it is).
+pub const NAMED: &[(&str, &str, &str)] = &[
+    (
+        "baseline",
+        "c32v,p,f,d100,d10",
+        "the seed study: conv 32 3x3 valid, max-pool, dense 100, dense 10",
+    ),
+    (
+        "padded",
+        "c32,p,f,d100,d10",
+        "the seed's first improvement: same padding",
+    ),
+    (
+        "wide",
+        "c64,p,f,d100,d10",
+        "the seed's second improvement: 64 filters, same padding",
+    ),
+    (
+        "deep",
+        "c32,p,c64,p,f,d100,d10",
+        "a second conv block (64 filters) before the dense layers",
+    ),
+    (
+        "dense2",
+        "c32v,p,f,d100,d100,d10",
+        "the baseline with an extra dense layer of 100",
+    ),
+    (
+        "mcu",
+        "c16,c16,p,c32,c32,p,c64,c64,p,f,d10",
+        "microcontroller-class: three VGG-style blocks, under 100K parameters",
+    ),
+];
+
+/// An architecture: its name (a [`NAMED`] entry or the layer string itself) and layers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arch {
+    name: String,
+    layers: Vec<LayerSpec>,
 }
 
 impl Arch {
-    /// The name used on the command line and in `models/<name>/`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::Baseline => "baseline",
-            Arch::Padded => "padded",
-            Arch::Wide => "wide",
+    /// A named model or a layer string (see the module docs).
+    pub fn parse(s: &str) -> Result<Arch, String> {
+        if let Some((name, spec, _)) = NAMED.iter().find(|(n, _, _)| *n == s) {
+            let layers = parse_layers(spec).expect("named models are valid");
+            return Ok(Arch {
+                name: (*name).to_owned(),
+                layers,
+            });
         }
+        let layers = parse_layers(s).map_err(|e| {
+            let names: Vec<&str> = NAMED.iter().map(|(n, _, _)| *n).collect();
+            format!(
+                "{e}; expected one of {} or a layer string such as c32v,p,f,d100,d10",
+                names.join(", ")
+            )
+        })?;
+        Ok(Arch {
+            name: s.to_owned(),
+            layers,
+        })
     }
 
-    /// Number of convolution filters.
-    pub fn filters(self) -> i64 {
-        match self {
-            Arch::Baseline | Arch::Padded => 32,
-            Arch::Wide => 64,
+    /// The seed's baseline.
+    pub fn baseline() -> Arch {
+        Arch::parse("baseline").expect("named")
+    }
+
+    /// The name used on the command line and for `models/<name>/`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[LayerSpec] {
+        &self.layers
+    }
+
+    /// The layer string (`c32v,p,f,d100,d10` style).
+    pub fn spec(&self) -> String {
+        self.layers
+            .iter()
+            .map(|l| match *l {
+                LayerSpec::Conv { filters, padding } => {
+                    format!("c{filters}{}", if padding == 0 { "v" } else { "" })
+                }
+                LayerSpec::Pool => "p".to_owned(),
+                LayerSpec::Flatten => "f".to_owned(),
+                LayerSpec::Dense { outputs } => format!("d{outputs}"),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Number of trainable parameters (without batch-norm parameters, which the
+    /// export folds into the convolutions).
+    pub fn parameters(&self) -> i64 {
+        self.walk().1
+    }
+
+    /// Multiply-accumulates of one forward pass (convolutions and dense layers).
+    pub fn macs(&self) -> i64 {
+        self.walk().2
+    }
+
+    /// Walks the shapes: (feature length at the end, parameters, MACs).
+    fn walk(&self) -> (i64, i64, i64) {
+        let (mut c, mut side, mut flat) = (1i64, IMAGE_SIDE as i64, None::<i64>);
+        let (mut params, mut macs) = (0i64, 0i64);
+        for layer in &self.layers {
+            match *layer {
+                LayerSpec::Conv { filters, padding } => {
+                    side = side - 2 + 2 * padding;
+                    params += filters * c * 9 + filters;
+                    macs += filters * c * 9 * side * side;
+                    c = filters;
+                }
+                LayerSpec::Pool => side /= 2,
+                LayerSpec::Flatten => flat = Some(c * side * side),
+                LayerSpec::Dense { outputs } => {
+                    let n_in = flat.unwrap_or(c);
+                    params += n_in * outputs + outputs;
+                    macs += n_in * outputs;
+                    flat = Some(outputs);
+                }
+            }
         }
-    }
-
-    /// Zero padding on each side of the 3x3 convolution (0 = valid, 1 = same).
-    pub fn padding(self) -> i64 {
-        match self {
-            Arch::Baseline => 0,
-            Arch::Padded | Arch::Wide => 1,
-        }
-    }
-
-    /// Side of the feature map after the convolution.
-    pub fn conv_side(self) -> i64 {
-        IMAGE_SIDE as i64 - 2 + 2 * self.padding()
-    }
-
-    /// Length of the flattened feature vector after pooling.
-    pub fn flat_len(self) -> i64 {
-        let pooled = self.conv_side() / 2;
-        self.filters() * pooled * pooled
+        (flat.unwrap_or(c * side * side), params, macs)
     }
 }
 
-/// The CNN: conv + ReLU, max-pool 2x2, dense 100 + ReLU, dense 10 (logits).
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl std::str::FromStr for Arch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Arch::parse(s)
+    }
+}
+
+/// Recorded as its name (a named model) or its layer string.
+impl Serialize for Arch {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Arch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Arch::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses and checks a layer string: every convolution fits its input, exactly one
+/// flatten before the first dense layer, and the last layer is `d10`.
+fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
+    let mut layers = Vec::new();
+    for token in s.split(',').map(str::trim) {
+        let number = |t: &str| -> Result<i64, String> {
+            t.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=4096).contains(n))
+                .ok_or_else(|| format!("bad layer {token:?} in {s:?}"))
+        };
+        let layer = match token {
+            "p" => LayerSpec::Pool,
+            "f" => LayerSpec::Flatten,
+            t if t.starts_with('c') && t.ends_with('v') => LayerSpec::Conv {
+                filters: number(&t[1..t.len() - 1])?,
+                padding: 0,
+            },
+            t if t.starts_with('c') => LayerSpec::Conv {
+                filters: number(&t[1..])?,
+                padding: 1,
+            },
+            t if t.starts_with('d') => LayerSpec::Dense {
+                outputs: number(&t[1..])?,
+            },
+            _ => return Err(format!("bad layer {token:?} in {s:?}")),
+        };
+        layers.push(layer);
+    }
+    let mut side = IMAGE_SIDE as i64;
+    let mut flat = false;
+    for layer in &layers {
+        match *layer {
+            LayerSpec::Conv { padding, .. } if !flat => {
+                side = side - 2 + 2 * padding;
+                if side < 1 {
+                    return Err(format!("{s:?}: a convolution has no input left"));
+                }
+            }
+            LayerSpec::Pool if !flat => {
+                side /= 2;
+                if side < 1 {
+                    return Err(format!("{s:?}: a max-pool has no input left"));
+                }
+            }
+            LayerSpec::Flatten if !flat => flat = true,
+            LayerSpec::Dense { .. } if flat => {}
+            _ => {
+                return Err(format!(
+                    "{s:?}: convolutions and pools come first, then one flatten (f), then dense layers"
+                ));
+            }
+        }
+    }
+    match layers.last() {
+        Some(LayerSpec::Dense { outputs }) if *outputs == NUM_CLASSES as i64 => Ok(layers),
+        _ => Err(format!(
+            "{s:?}: the last layer must be d{NUM_CLASSES} (one output per class)"
+        )),
+    }
+}
+
+/// Options that change the network but not its exported shape.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct NetOptions {
+    /// Batch normalization after every convolution (before ReLU).
+    #[serde(default)]
+    pub batch_norm: bool,
+    /// Dropout probability before every dense layer (0 = none).
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+/// One built layer.
+#[derive(Debug)]
+enum Block {
+    Conv {
+        conv: nn::Conv2D,
+        bn: Option<nn::BatchNorm>,
+        /// A max-pool follows: pool before ReLU (they commute), so ReLU and its
+        /// backward pass touch a quarter of the values.
+        pool_next: bool,
+    },
+    Pool,
+    Flatten,
+    Dense {
+        linear: nn::Linear,
+        relu: bool,
+    },
+}
+
+/// The CNN built from an [`Arch`].
 ///
-/// Parameter names (`conv`, `fc1`, `fc2`) are part of the saved-model contract
-/// (see `docs/contract.md`).
+/// Parameter names are part of the saved-model contract (`docs/contract.md`):
+/// convolutions `conv`, `conv2`, ...; their batch norms `bn`, `bn2`, ...; dense
+/// layers `fc1`, `fc2`, ... (the baseline is `conv`, `fc1`, `fc2`).
 #[derive(Debug)]
 pub struct Net {
-    conv: nn::Conv2D,
-    fc1: nn::Linear,
-    fc2: nn::Linear,
+    blocks: Vec<Block>,
     arch: Arch,
+    options: NetOptions,
 }
 
 /// He-uniform (Keras `he_uniform`): U(-sqrt(6/fan_in), sqrt(6/fan_in)).
@@ -89,59 +325,134 @@ fn glorot_uniform(fan_in: i64, fan_out: i64) -> nn::Init {
     }
 }
 
+/// The saved name of the `i`-th (0-based) convolution or batch norm: `conv`, `conv2`, ...
+pub fn conv_name(prefix: &str, i: usize) -> String {
+    if i == 0 {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}{}", i + 1)
+    }
+}
+
 impl Net {
-    /// Creates a freshly initialised network under `vs` (biases start at zero, as in Keras).
-    pub fn new(vs: &nn::Path, arch: Arch) -> Net {
-        let conv_cfg = nn::ConvConfig {
-            padding: arch.padding(),
-            ws_init: he_uniform(),
-            bs_init: nn::Init::Const(0.0),
-            ..Default::default()
-        };
-        let conv = nn::conv2d(vs / "conv", 1, arch.filters(), 3, conv_cfg);
-        let fc1 = nn::linear(
-            vs / "fc1",
-            arch.flat_len(),
-            HIDDEN,
-            nn::LinearConfig {
-                ws_init: he_uniform(),
-                bs_init: Some(nn::Init::Const(0.0)),
-                bias: true,
-            },
-        );
-        let fc2 = nn::linear(
-            vs / "fc2",
-            HIDDEN,
-            NUM_CLASSES as i64,
-            nn::LinearConfig {
-                ws_init: glorot_uniform(HIDDEN, NUM_CLASSES as i64),
-                bs_init: Some(nn::Init::Const(0.0)),
-                bias: true,
-            },
-        );
+    /// Creates a freshly initialised network under `vs`: He-uniform weights for
+    /// convolutions and hidden dense layers, Glorot-uniform for the last one, zero
+    /// biases (as in Keras).
+    pub fn new(vs: &nn::Path, arch: &Arch, options: NetOptions) -> Net {
+        let layers = arch.layers();
+        let mut blocks = Vec::with_capacity(layers.len());
+        let (mut c, mut side, mut n_in) = (1i64, IMAGE_SIDE as i64, 0i64);
+        let (mut convs, mut denses) = (0usize, 0usize);
+        for (i, layer) in layers.iter().enumerate() {
+            match *layer {
+                LayerSpec::Conv { filters, padding } => {
+                    let cfg = nn::ConvConfig {
+                        padding,
+                        ws_init: he_uniform(),
+                        bs_init: nn::Init::Const(0.0),
+                        ..Default::default()
+                    };
+                    let conv = nn::conv2d(vs / conv_name("conv", convs), c, filters, 3, cfg);
+                    let bn = options.batch_norm.then(|| {
+                        nn::batch_norm2d(vs / conv_name("bn", convs), filters, Default::default())
+                    });
+                    convs += 1;
+                    c = filters;
+                    side = side - 2 + 2 * padding;
+                    let pool_next = layers.get(i + 1) == Some(&LayerSpec::Pool);
+                    blocks.push(Block::Conv {
+                        conv,
+                        bn,
+                        pool_next,
+                    });
+                }
+                LayerSpec::Pool => {
+                    side /= 2;
+                    blocks.push(Block::Pool);
+                }
+                LayerSpec::Flatten => {
+                    n_in = c * side * side;
+                    blocks.push(Block::Flatten);
+                }
+                LayerSpec::Dense { outputs } => {
+                    let last = i + 1 == layers.len();
+                    denses += 1;
+                    let linear = nn::linear(
+                        vs / format!("fc{denses}"),
+                        n_in,
+                        outputs,
+                        nn::LinearConfig {
+                            ws_init: if last {
+                                glorot_uniform(n_in, outputs)
+                            } else {
+                                he_uniform()
+                            },
+                            bs_init: Some(nn::Init::Const(0.0)),
+                            bias: true,
+                        },
+                    );
+                    n_in = outputs;
+                    blocks.push(Block::Dense {
+                        linear,
+                        relu: !last,
+                    });
+                }
+            }
+        }
         Net {
-            conv,
-            fc1,
-            fc2,
-            arch,
+            blocks,
+            arch: arch.clone(),
+            options,
         }
     }
 
     /// The architecture of this network.
-    pub fn arch(&self) -> Arch {
-        self.arch
+    pub fn arch(&self) -> &Arch {
+        &self.arch
+    }
+
+    /// The options it was built with.
+    pub fn options(&self) -> NetOptions {
+        self.options
     }
 }
 
-impl Module for Net {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.apply(&self.conv)
-            .relu()
-            .max_pool2d_default(2)
-            .flatten(1, -1)
-            .apply(&self.fc1)
-            .relu()
-            .apply(&self.fc2)
+impl ModuleT for Net {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let mut x = xs.shallow_clone();
+        let mut pooled = false;
+        for block in &self.blocks {
+            x = match block {
+                Block::Conv {
+                    conv,
+                    bn,
+                    pool_next,
+                } => {
+                    let mut y = x.apply(conv);
+                    if let Some(bn) = bn {
+                        y = y.apply_t(bn, train);
+                    }
+                    if *pool_next {
+                        // max-pool then ReLU equals ReLU then max-pool, bit for bit.
+                        pooled = true;
+                        y.max_pool2d_default(2).relu()
+                    } else {
+                        y.relu()
+                    }
+                }
+                Block::Pool if pooled => {
+                    pooled = false;
+                    x
+                }
+                Block::Pool => x.max_pool2d_default(2),
+                Block::Flatten => x.flatten(1, -1),
+                Block::Dense { linear, relu } => {
+                    let y = x.dropout(self.options.dropout, train).apply(linear);
+                    if *relu { y.relu() } else { y }
+                }
+            };
+        }
+        x
     }
 }
 
@@ -149,26 +460,27 @@ impl Module for Net {
 mod tests {
     use super::*;
 
+    fn count(vs: &nn::VarStore) -> i64 {
+        vs.trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum()
+    }
+
     #[test]
     fn shapes_and_parameter_counts_match_the_seed() {
-        for (arch, params) in [
-            (
-                Arch::Baseline,
-                32 * 9 + 32 + 5408 * 100 + 100 + 100 * 10 + 10,
-            ),
-            (Arch::Padded, 32 * 9 + 32 + 6272 * 100 + 100 + 1010),
-            (Arch::Wide, 64 * 9 + 64 + 12544 * 100 + 100 + 1010),
+        for (name, params) in [
+            ("baseline", 32 * 9 + 32 + 5408 * 100 + 100 + 100 * 10 + 10),
+            ("padded", 32 * 9 + 32 + 6272 * 100 + 100 + 1010),
+            ("wide", 64 * 9 + 64 + 12544 * 100 + 100 + 1010),
         ] {
+            let arch = Arch::parse(name).unwrap();
             let vs = nn::VarStore::new(tch::Device::Cpu);
-            let net = Net::new(&vs.root(), arch);
-            let out = net.forward(&Tensor::zeros([2, 1, 28, 28], tch::kind::FLOAT_CPU));
+            let net = Net::new(&vs.root(), &arch, NetOptions::default());
+            let out = net.forward_t(&Tensor::zeros([2, 1, 28, 28], tch::kind::FLOAT_CPU), false);
             assert_eq!(out.size(), vec![2, 10]);
-            let n: i64 = vs
-                .trainable_variables()
-                .iter()
-                .map(|t| t.numel() as i64)
-                .sum();
-            assert_eq!(n, params, "{arch:?}");
+            assert_eq!(count(&vs), params, "{name}");
+            assert_eq!(arch.parameters(), params, "{name}");
             let mut names: Vec<_> = vs.variables().into_keys().collect();
             names.sort();
             assert_eq!(
@@ -183,13 +495,84 @@ mod tests {
                 ]
             );
         }
+        assert_eq!(
+            Arch::baseline().macs(),
+            26 * 26 * 32 * 9 + 5408 * 100 + 1000
+        );
+    }
+
+    #[test]
+    fn every_named_model_builds_and_counts_its_parameters() {
+        for (name, spec, _) in NAMED {
+            let arch = Arch::parse(name).unwrap();
+            assert_eq!(arch.spec(), *spec);
+            for batch_norm in [false, true] {
+                let vs = nn::VarStore::new(tch::Device::Cpu);
+                let net = Net::new(
+                    &vs.root(),
+                    &arch,
+                    NetOptions {
+                        batch_norm,
+                        dropout: 0.25,
+                    },
+                );
+                let x = Tensor::zeros([3, 1, 28, 28], tch::kind::FLOAT_CPU);
+                assert_eq!(net.forward_t(&x, true).size(), vec![3, 10], "{name}");
+                let bn: i64 = if batch_norm {
+                    vs.variables()
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("bn") && !k.contains("running"))
+                        .filter(|(k, _)| !k.contains("num_batches"))
+                        .map(|(_, t)| t.numel() as i64)
+                        .sum()
+                } else {
+                    0
+                };
+                assert_eq!(count(&vs) - bn, arch.parameters(), "{name}");
+            }
+        }
+        assert!(Arch::parse("mcu").unwrap().parameters() < 100_000);
+    }
+
+    #[test]
+    fn layer_strings_parse_and_bad_ones_are_refused() {
+        let a = Arch::parse("c8,c8v,p,f,d20,d10").unwrap();
+        assert_eq!(a.spec(), "c8,c8v,p,f,d20,d10");
+        assert_eq!(a.name(), "c8,c8v,p,f,d20,d10");
+        for bad in [
+            "",
+            "c8",
+            "c8,p,f,d9",
+            "c8,f,d10,p",
+            "x3,f,d10",
+            "c0,f,d10",
+            "p,p,p,p,p,f,d10",
+            "d10",
+            "c8,p,f,f,d10",
+            "c-3,f,d10",
+        ] {
+            assert!(Arch::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pooling_before_relu_is_exact() {
+        tch::manual_seed(3);
+        let x = Tensor::randn([4, 8, 10, 10], tch::kind::FLOAT_CPU);
+        let a = x.relu().max_pool2d_default(2);
+        let b = x.max_pool2d_default(2).relu();
+        assert!(a.equal(&b));
     }
 
     #[test]
     fn conv_init_is_he_uniform() {
         tch::manual_seed(7);
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let _net = Net::new(&vs.root(), Arch::Wide);
+        let _net = Net::new(
+            &vs.root(),
+            &Arch::parse("wide").unwrap(),
+            NetOptions::default(),
+        );
         let vars = vs.variables();
         let w = &vars["fc1.weight"];
         let bound = (6.0f64 / 12544.0).sqrt();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tch::Device;
 use tch::nn::VarStore;
 
-use crate::model::{Arch, Net};
+use crate::model::{Arch, Net, NetOptions};
 use crate::train::{EpochStats, TrainConfig};
 
 /// File name of the float weights inside a model folder.
@@ -19,9 +19,35 @@ pub const EVAL_FILE: &str = "eval.json";
 /// File name of the int8 export inside a model folder.
 pub const INT8_FILE: &str = "model.fmq";
 
-/// The folder of model `arch` under `root` (normally `models/`).
-pub fn model_dir(root: &Path, arch: Arch) -> PathBuf {
-    root.join(arch.name())
+/// The folder of the model named `name` under `root` (normally `models/`).
+pub fn model_dir(root: &Path, name: &str) -> PathBuf {
+    root.join(name)
+}
+
+/// Reads the training record `fit.json` of the model in `dir`.
+pub fn read_fit_record(dir: &Path) -> Result<FitRecord> {
+    let path = dir.join(FIT_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read the model's training record (train one with `trainer fit`)",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a training record", path.display()))
+}
+
+/// Loads the model saved in `dir` (its architecture from `fit.json`, its weights
+/// from `model.safetensors`) onto `device`.
+pub fn load_model(dir: &Path, device: Device) -> Result<(VarStore, Net, TrainConfig)> {
+    let record = read_fit_record(dir)?;
+    let (vs, net) = load_net(
+        &dir.join(WEIGHTS_FILE),
+        &record.config.arch,
+        record.config.net,
+        device,
+    )?;
+    Ok((vs, net, record.config))
 }
 
 /// What `trainer fit` records beside the weights.
@@ -69,7 +95,12 @@ pub fn save_weights(vs: &VarStore, path: &Path) -> Result<()> {
 }
 
 /// Loads model `arch` from a safetensors file onto `device`.
-pub fn load_net(path: &Path, arch: Arch, device: Device) -> Result<(VarStore, Net)> {
+pub fn load_net(
+    path: &Path,
+    arch: &Arch,
+    options: NetOptions,
+    device: Device,
+) -> Result<(VarStore, Net)> {
     if !path.is_file() {
         anyhow::bail!(
             "{}: no such model file (train one with `trainer fit --model {}`)",
@@ -78,7 +109,7 @@ pub fn load_net(path: &Path, arch: Arch, device: Device) -> Result<(VarStore, Ne
         );
     }
     let mut vs = VarStore::new(device);
-    let net = Net::new(&vs.root(), arch);
+    let net = Net::new(&vs.root(), arch, options);
     vs.load(path).map_err(|e| {
         anyhow::anyhow!(
             "{}: not a valid {} model ({})",

@@ -1,5 +1,6 @@
 //! The training loop (SGD with momentum, cross-entropy) and evaluation helpers.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,36 +13,203 @@ use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::data::{Dataset, IMAGE_SIDE};
-use crate::model::{Arch, Net};
+use crate::model::{Arch, Net, NetOptions};
 
-/// Hyper-parameters of one training run.
+/// The optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// SGD with momentum (the seed's); `--weight-decay` is an L2 penalty.
+    #[default]
+    Sgd,
+    /// AdamW (betas 0.9, 0.999); `--weight-decay` is decoupled.
+    Adamw,
+}
+
+/// How the learning rate changes over the run (per step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// The same rate throughout (the seed's).
+    #[default]
+    Constant,
+    /// Cosine decay from the rate to zero.
+    Cosine,
+    /// One cycle: linear warm-up from rate/25 over the first 30 % of steps, then
+    /// cosine decay to rate/10,000 (as PyTorch's `OneCycleLR`).
+    Onecycle,
+}
+
+impl Schedule {
+    /// The learning rate at `step` of `total` steps for peak rate `lr`.
+    pub fn rate(self, lr: f64, step: usize, total: usize) -> f64 {
+        let t = step as f64 / total.max(1) as f64;
+        let cos = |from: f64, to: f64, u: f64| {
+            to + 0.5 * (from - to) * (1.0 + (std::f64::consts::PI * u).cos())
+        };
+        match self {
+            Schedule::Constant => lr,
+            Schedule::Cosine => cos(lr, 0.0, t),
+            Schedule::Onecycle => {
+                const WARM: f64 = 0.3;
+                if t < WARM {
+                    lr / 25.0 + (lr - lr / 25.0) * t / WARM
+                } else {
+                    cos(lr, lr / 1e4, (t - WARM) / (1.0 - WARM))
+                }
+            }
+        }
+    }
+}
+
+/// Random training-time changes of each image (off by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Augment {
+    /// Largest random shift in pixels, each direction (0 = none); uncovered pixels are 0.
+    pub shift: i64,
+    /// Mirror half of the images left to right, at random.
+    pub flip: bool,
+}
+
+impl Augment {
+    /// True when it changes nothing.
+    pub fn is_off(&self) -> bool {
+        self.shift == 0 && !self.flip
+    }
+}
+
+/// Early stopping on a hold-out split carved from the training data.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    /// Epochs without a lower hold-out loss before training stops.
+    pub patience: usize,
+    /// Fraction of the training images held out (never the fold's validation data).
+    pub holdout: f64,
+}
+
+/// Hyper-parameters of one training run: everything needed to repeat it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// The architecture.
     pub arch: Arch,
-    /// Passes over the training data.
+    /// Batch norm and dropout.
+    #[serde(flatten)]
+    pub net: NetOptions,
+    /// Passes over the training data (at most, with early stopping).
     pub epochs: usize,
-    /// Images per SGD step.
+    /// Images per step.
     pub batch_size: usize,
-    /// SGD learning rate.
+    /// Learning rate (the peak rate of a schedule).
     pub lr: f64,
-    /// SGD momentum.
+    /// SGD momentum (unused by AdamW).
     pub momentum: f64,
-    /// Seeds the weight initialisation and the batch order.
+    /// Seeds the weight initialisation, the batch order, dropout and augmentation.
     pub seed: u64,
+    /// The optimizer.
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    /// Weight decay (L2 for SGD, decoupled for AdamW).
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Data augmentation.
+    #[serde(default)]
+    pub augment: Augment,
+    /// Label smoothing of the cross-entropy (0 = none).
+    #[serde(default)]
+    pub label_smoothing: f64,
+    /// Early stopping, if any.
+    #[serde(default)]
+    pub early_stopping: Option<EarlyStopping>,
 }
 
 impl Default for TrainConfig {
-    /// The seed study's settings: SGD lr 0.01, momentum 0.9, batch 32, 10 epochs.
+    /// The seed study's settings: baseline, SGD lr 0.01, momentum 0.9, batch 32, 10 epochs.
     fn default() -> Self {
         TrainConfig {
-            arch: Arch::Baseline,
+            arch: Arch::baseline(),
+            net: NetOptions::default(),
             epochs: 10,
             batch_size: 32,
             lr: 0.01,
             momentum: 0.9,
             seed: 1,
+            optimizer: Optimizer::Sgd,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            augment: Augment::default(),
+            label_smoothing: 0.0,
+            early_stopping: None,
         }
+    }
+}
+
+/// The training settings a model uses unless told otherwise: the seed study's for
+/// every model but `mcu`, whose recipe came out of the search in the README.
+pub fn recipe(arch: &Arch) -> TrainConfig {
+    let seed = TrainConfig {
+        arch: arch.clone(),
+        ..TrainConfig::default()
+    };
+    match arch.name() {
+        "mcu" => TrainConfig {
+            net: NetOptions {
+                batch_norm: true,
+                dropout: 0.0,
+            },
+            epochs: 30,
+            batch_size: 128,
+            lr: 0.003,
+            optimizer: Optimizer::Adamw,
+            weight_decay: 0.05,
+            schedule: Schedule::Onecycle,
+            augment: Augment {
+                shift: 2,
+                flip: true,
+            },
+            label_smoothing: 0.1,
+            ..seed
+        },
+        _ => seed,
+    }
+}
+
+impl TrainConfig {
+    /// Checks the values: a clear message instead of a NaN run or a panic.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let finite_nonneg = |v: f64| v.is_finite() && v >= 0.0;
+        if self.epochs == 0 || self.batch_size == 0 {
+            anyhow::bail!("--epochs and --batch-size must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            anyhow::bail!("--lr must be a positive number (got {})", self.lr);
+        }
+        if !finite_nonneg(self.momentum) || self.momentum >= 1.0 {
+            anyhow::bail!("--momentum must be in [0, 1) (got {})", self.momentum);
+        }
+        if !finite_nonneg(self.weight_decay) {
+            anyhow::bail!("--weight-decay must be >= 0 (got {})", self.weight_decay);
+        }
+        if !finite_nonneg(self.net.dropout) || self.net.dropout >= 1.0 {
+            anyhow::bail!("--dropout must be in [0, 1) (got {})", self.net.dropout);
+        }
+        if !finite_nonneg(self.label_smoothing) || self.label_smoothing >= 1.0 {
+            anyhow::bail!(
+                "--label-smoothing must be in [0, 1) (got {})",
+                self.label_smoothing
+            );
+        }
+        if !(0..=8).contains(&self.augment.shift) {
+            anyhow::bail!("--shift must be 0..=8 pixels (got {})", self.augment.shift);
+        }
+        if let Some(e) = self.early_stopping
+            && (e.patience == 0 || !(e.holdout > 0.0 && e.holdout < 0.5))
+        {
+            anyhow::bail!("early stopping needs --patience >= 1 and --holdout in (0, 0.5)");
+        }
+        Ok(())
     }
 }
 
@@ -60,6 +228,12 @@ pub struct EpochStats {
     pub val_accuracy: Option<f64>,
     /// Wall time of the epoch's training steps (excluding validation), seconds.
     pub train_seconds: f64,
+    /// Cross-entropy on the early-stopping hold-out after the epoch, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_loss: Option<f64>,
+    /// Learning rate at the end of the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
 }
 
 /// Images and labels as tensors on a device.
@@ -96,6 +270,38 @@ impl Tensors {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The same tensors (no copy).
+    pub fn shallow_clone(&self) -> Tensors {
+        Tensors {
+            images: self.images.shallow_clone(),
+            labels: self.labels.shallow_clone(),
+        }
+    }
+
+    /// Splits off a seeded random `fraction` as a hold-out: `(rest, holdout)`.
+    pub fn split_holdout(&self, fraction: f64, seed: u64) -> anyhow::Result<(Tensors, Tensors)> {
+        let n = self.len();
+        let k = (n as f64 * fraction).round() as i64;
+        if k < 1 || k >= n {
+            anyhow::bail!(
+                "a hold-out of {fraction} of {n} images leaves nothing to train on or to check"
+            );
+        }
+        let mut order: Vec<i64> = (0..n).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x401d_0u64));
+        let (hold, rest) = order.split_at(k as usize);
+        let pick = |idx: &[i64]| {
+            let mut idx = idx.to_vec();
+            idx.sort_unstable();
+            let t = Tensor::from_slice(&idx).to_device(self.images.device());
+            Tensors {
+                images: self.images.index_select(0, &t),
+                labels: self.labels.index_select(0, &t),
+            }
+        };
+        Ok((pick(rest), pick(hold)))
+    }
 }
 
 /// The device training uses: the first CUDA device when libtorch sees one, else the CPU.
@@ -108,14 +314,23 @@ pub fn default_device() -> Device {
 /// libtorch's random generator is global to the process, so seeding and drawing the
 /// initial weights happen under one lock: two threads creating models at once (tests,
 /// or folds run side by side) still get exactly the weights their seeds promise.
-pub fn fresh_model(arch: Arch, seed: u64, device: Device) -> (nn::VarStore, Net) {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+pub fn fresh_model(
+    arch: &Arch,
+    options: NetOptions,
+    seed: u64,
+    device: Device,
+) -> (nn::VarStore, Net) {
+    let _guard = TORCH_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::manual_seed(seed as i64);
     let vs = nn::VarStore::new(device);
-    let net = Net::new(&vs.root(), arch);
+    let net = Net::new(&vs.root(), arch, options);
     (vs, net)
 }
+
+/// Guards libtorch's process-global random generator (initialisation and dropout).
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// SHA-256 over every variable (sorted by name): tells two weight sets apart.
 pub fn param_digest(vs: &nn::VarStore) -> String {
@@ -159,6 +374,10 @@ pub fn loss_and_accuracy(net: &Net, data: &Tensors) -> (f64, f64) {
 
 /// Trains `net` (whose variables are `vs`) on `train`, validating on `val` after
 /// every epoch. `label` prefixes the progress bar.
+///
+/// With early stopping, a seeded hold-out split is carved from `train` (never from
+/// `val`); training stops after `patience` epochs without a lower hold-out loss and
+/// the weights of the best epoch are restored.
 pub fn train(
     vs: &nn::VarStore,
     net: &Net,
@@ -167,17 +386,43 @@ pub fn train(
     cfg: &TrainConfig,
     label: &str,
 ) -> anyhow::Result<Vec<EpochStats>> {
-    let mut opt = nn::Sgd {
-        momentum: cfg.momentum,
-        ..Default::default()
+    cfg.validate()?;
+    let device = train.images.device();
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let (fit, holdout) = match cfg.early_stopping {
+        Some(e) => {
+            let (fit, hold) = train.split_holdout(e.holdout, cfg.seed)?;
+            (fit, Some(hold))
+        }
+        None => (train.shallow_clone(), None),
+    };
+    let mut opt = match cfg.optimizer {
+        Optimizer::Sgd => nn::Sgd {
+            momentum: cfg.momentum,
+            wd: cfg.weight_decay,
+            ..Default::default()
+        }
+        .build(vs, cfg.lr)?,
+        Optimizer::Adamw => nn::AdamW {
+            wd: cfg.weight_decay,
+            ..Default::default()
+        }
+        .build(vs, cfg.lr)?,
+    };
+    // Dropout draws from libtorch's global generator: seed it for this run, so a run's
+    // result does not depend on what ran before it in the process.
+    if cfg.net.dropout > 0.0 {
+        let _guard = TORCH_RNG.lock().unwrap_or_else(|p| p.into_inner());
+        tch::manual_seed(cfg.seed.wrapping_add(0x5eed) as i64);
     }
-    .build(vs, cfg.lr)?;
-    let n = train.len();
+    let mut augment_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xa59_3e17);
+    let n = fit.len();
     let batch = cfg.batch_size as i64;
     let steps = (n + batch - 1) / batch;
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let total_steps = steps as usize * cfg.epochs;
     let mut order: Vec<i64> = (0..n).collect();
     let mut history = Vec::with_capacity(cfg.epochs);
+    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
     for epoch in 1..=cfg.epochs {
         let bar = progress_bar(
             steps as u64,
@@ -185,16 +430,38 @@ pub fn train(
         );
         let start = Instant::now();
         order.shuffle(&mut rng);
-        let perm = Tensor::from_slice(&order).to_device(train.images.device());
-        let mut loss_sum = Tensor::zeros([], (Kind::Float, train.images.device()));
-        let mut correct = Tensor::zeros([], (Kind::Int64, train.images.device()));
+        let perm = Tensor::from_slice(&order).to_device(device);
+        let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
+        let mut correct = Tensor::zeros([], (Kind::Int64, device));
+        let mut lr = cfg.lr;
         for step in 0..steps {
+            if cfg.schedule != Schedule::Constant {
+                lr = cfg.schedule.rate(
+                    cfg.lr,
+                    (epoch - 1) * steps as usize + step as usize,
+                    total_steps,
+                );
+                opt.set_lr(lr);
+            }
             let take = batch.min(n - step * batch);
             let idx = perm.narrow(0, step * batch, take);
-            let xs = train.images.index_select(0, &idx);
-            let ys = train.labels.index_select(0, &idx);
+            let mut xs = fit.images.index_select(0, &idx);
+            if !cfg.augment.is_off() {
+                xs = augment(&xs, cfg.augment, &mut augment_rng);
+            }
+            let ys = fit.labels.index_select(0, &idx);
             let out = net.forward_t(&xs, true);
-            let loss = out.cross_entropy_for_logits(&ys);
+            let loss = if cfg.label_smoothing > 0.0 {
+                out.cross_entropy_loss::<Tensor>(
+                    &ys,
+                    None,
+                    tch::Reduction::Mean,
+                    -100,
+                    cfg.label_smoothing,
+                )
+            } else {
+                out.cross_entropy_for_logits(&ys)
+            };
             opt.backward_step(&loss);
             tch::no_grad(|| {
                 loss_sum += loss.detach() * take as f64;
@@ -203,6 +470,11 @@ pub fn train(
             bar.inc(1);
         }
         let train_loss = loss_sum.double_value(&[]) / n as f64;
+        if !train_loss.is_finite() {
+            anyhow::bail!(
+                "{label}: the training loss became {train_loss} in epoch {epoch} (learning rate too high?)"
+            );
+        }
         let train_accuracy = correct.int64_value(&[]) as f64 / n as f64;
         let train_seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
@@ -213,6 +485,7 @@ pub fn train(
             }
             None => (None, None),
         };
+        let holdout_loss = holdout.as_ref().map(|h| loss_and_accuracy(net, h).0);
         let stats = EpochStats {
             epoch,
             train_loss,
@@ -220,11 +493,77 @@ pub fn train(
             val_loss,
             val_accuracy,
             train_seconds,
+            holdout_loss,
+            lr: Some(lr),
         };
         eprintln!("{label} {}", describe(&stats));
         history.push(stats);
+        if let (Some(e), Some(h)) = (cfg.early_stopping, holdout_loss) {
+            if best.as_ref().is_none_or(|(b, _, _)| h < *b) {
+                let snapshot = tch::no_grad(|| {
+                    vs.variables()
+                        .into_iter()
+                        .map(|(name, t)| (name, t.copy()))
+                        .collect()
+                });
+                best = Some((h, epoch, snapshot));
+            } else if best
+                .as_ref()
+                .is_some_and(|(_, at, _)| epoch - at >= e.patience)
+            {
+                eprintln!(
+                    "{label} early stop: no better hold-out loss for {} epochs",
+                    e.patience
+                );
+                break;
+            }
+        }
+    }
+    if let Some((_, at, snapshot)) = best {
+        restore(vs, &snapshot);
+        history.truncate(at);
+        eprintln!("{label} restored the weights of epoch {at}");
     }
     Ok(history)
+}
+
+/// Copies saved values (weights and batch-norm statistics) back into the variables.
+fn restore(vs: &nn::VarStore, snapshot: &HashMap<String, Tensor>) {
+    tch::no_grad(|| {
+        for (name, mut var) in vs.variables() {
+            if let Some(saved) = snapshot.get(&name) {
+                var.copy_(saved);
+            }
+        }
+    });
+}
+
+/// Random shifts (zero fill) and left-right flips of a batch `[B, 1, H, W]`.
+fn augment(xs: &Tensor, aug: Augment, rng: &mut ChaCha8Rng) -> Tensor {
+    use rand::Rng;
+    let size = xs.size();
+    let (b, h, w) = (size[0], size[2], size[3]);
+    let mut out = xs.shallow_clone();
+    if aug.flip {
+        let mask: Vec<bool> = (0..b).map(|_| rng.random_bool(0.5)).collect();
+        let mask = Tensor::from_slice(&mask)
+            .to_device(xs.device())
+            .view([b, 1, 1, 1]);
+        out = out.flip([3]).where_self(&mask, &out);
+    }
+    if aug.shift > 0 {
+        let s = aug.shift;
+        let padded = out.constant_pad_nd([s, s, s, s]);
+        let shifted: Vec<Tensor> = (0..b)
+            .map(|i| {
+                let dy = rng.random_range(0..=2 * s);
+                let dx = rng.random_range(0..=2 * s);
+                padded.get(i).narrow(1, dy, h).narrow(2, dx, w)
+            })
+            .collect();
+        out = Tensor::stack(&shifted, 0);
+    }
+    out
 }
 
 fn describe(s: &EpochStats) -> String {
@@ -234,6 +573,9 @@ fn describe(s: &EpochStats) -> String {
     );
     if let (Some(l), Some(a)) = (s.val_loss, s.val_accuracy) {
         line += &format!(" | val loss {l:.4} acc {a:.4}");
+    }
+    if let Some(h) = s.holdout_loss {
+        line += &format!(" | hold-out loss {h:.4}");
     }
     line + &format!(" | {:.1} s", s.train_seconds)
 }

@@ -3,8 +3,8 @@
 use tch::Device;
 use trainer::cv::{self, CvConfig};
 use trainer::data::{self, Split};
-use trainer::model::Arch;
-use trainer::train::{self, Tensors, TrainConfig};
+use trainer::model::{Arch, NetOptions};
+use trainer::train::{self, Augment, EarlyStopping, Optimizer, Schedule, Tensors, TrainConfig};
 
 fn train_slice(n: usize) -> data::Dataset {
     let dir = data::locate(None).expect("the dataset is installed by scripts/setup.sh");
@@ -57,7 +57,7 @@ fn two_folds_of_one_epoch_learn_far_above_chance() {
         assert_eq!(r.history.len(), 1);
         assert!(r.history[0].val_loss.unwrap() < 2.0);
     }
-    let report = cv::merge(cfg, results).unwrap();
+    let report = cv::merge(cfg.clone(), results).unwrap();
     assert!(report.mean > 0.6);
 }
 
@@ -70,7 +70,12 @@ fn every_fold_starts_from_a_fresh_model() {
     let splits = cv::kfold(data.len(), 2, 1).unwrap();
     let first = cv::run_fold(&data, &splits, 0, &cfg, Device::Cpu).unwrap();
     let second = cv::run_fold(&data, &splits, 1, &cfg, Device::Cpu).unwrap();
-    let (fresh, _net) = train::fresh_model(Arch::Baseline, cv::fold_seed(1, 1), Device::Cpu);
+    let (fresh, _net) = train::fresh_model(
+        &Arch::baseline(),
+        Default::default(),
+        cv::fold_seed(1, 1),
+        Device::Cpu,
+    );
     assert_eq!(second.initial_params, train::param_digest(&fresh));
     assert_ne!(second.initial_params, first.final_params);
     assert_ne!(
@@ -88,9 +93,143 @@ fn training_repeats_exactly_with_the_same_seed() {
         ..TrainConfig::default()
     };
     let run = || {
-        let (vs, net) = train::fresh_model(Arch::Baseline, 5, Device::Cpu);
-        train::train(&vs, &net, &t, None, &TrainConfig { seed: 5, ..cfg }, "t").unwrap();
+        let (vs, net) = train::fresh_model(&Arch::baseline(), Default::default(), 5, Device::Cpu);
+        train::train(
+            &vs,
+            &net,
+            &t,
+            None,
+            &TrainConfig {
+                seed: 5,
+                ..cfg.clone()
+            },
+            "t",
+        )
+        .unwrap();
         train::param_digest(&vs)
     };
     assert_eq!(run(), run());
+}
+
+/// A small model with every option of the "better models" study switched on.
+fn all_options(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        arch: Arch::parse("c8,p,c16,p,f,d32,d10").unwrap(),
+        net: NetOptions {
+            batch_norm: true,
+            dropout: 0.2,
+        },
+        epochs,
+        batch_size: 64,
+        lr: 0.003,
+        optimizer: Optimizer::Adamw,
+        weight_decay: 0.01,
+        schedule: Schedule::Onecycle,
+        augment: Augment {
+            shift: 2,
+            flip: true,
+        },
+        label_smoothing: 0.1,
+        early_stopping: Some(EarlyStopping {
+            patience: 1,
+            holdout: 0.2,
+        }),
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn every_training_option_learns_and_repeats_exactly() {
+    let data = train_slice(1500);
+    let t = Tensors::new(&data, Device::Cpu);
+    let cfg = all_options(3);
+    let run = || {
+        let (vs, net) = train::fresh_model(&cfg.arch, cfg.net, cfg.seed, Device::Cpu);
+        let history = train::train(&vs, &net, &t, None, &cfg, "t").unwrap();
+        (train::param_digest(&vs), history)
+    };
+    let (a, history) = run();
+    let (b, _) = run();
+    assert_eq!(a, b, "seeded runs repeat");
+    assert!((1..=3).contains(&history.len()));
+    assert!(history.iter().all(|h| h.holdout_loss.is_some()));
+    let last = history.last().unwrap();
+    assert!(last.train_accuracy > 0.5, "{last:?}");
+    // The learning rate follows the one-cycle schedule: it rises, then falls.
+    let rates: Vec<f64> = history.iter().filter_map(|h| h.lr).collect();
+    assert!(rates[0] > 0.003 / 25.0);
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch_and_never_sees_the_validation_fold() {
+    let data = train_slice(600);
+    let t = Tensors::new(&data, Device::Cpu);
+    let (fit, hold) = t.split_holdout(0.2, 3).unwrap();
+    assert_eq!(fit.len() + hold.len(), t.len());
+    assert_eq!(hold.len(), 120);
+    // An absurd rate makes the hold-out loss rise after the first epoch: training stops
+    // after `patience` more epochs and restores epoch 1.
+    let cfg = TrainConfig {
+        epochs: 6,
+        lr: 0.5,
+        early_stopping: Some(EarlyStopping {
+            patience: 2,
+            holdout: 0.2,
+        }),
+        ..TrainConfig::default()
+    };
+    let (vs, net) = train::fresh_model(&cfg.arch, cfg.net, 1, Device::Cpu);
+    let history = match train::train(&vs, &net, &t, None, &cfg, "t") {
+        Ok(h) => h,
+        // A diverging run is refused with a message instead: also acceptable here.
+        Err(e) => {
+            assert!(e.to_string().contains("loss became"), "{e}");
+            return;
+        }
+    };
+    let best = history
+        .iter()
+        .map(|h| h.holdout_loss.unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(history.last().unwrap().holdout_loss.unwrap(), best);
+    assert!(history.len() < 6 || best.is_finite());
+}
+
+#[test]
+fn batch_norm_folds_into_the_convolution_at_export() {
+    let data = train_slice(800);
+    let t = Tensors::new(&data, Device::Cpu);
+    let cfg = TrainConfig {
+        early_stopping: None,
+        epochs: 1,
+        ..all_options(1)
+    };
+    let (vs, net) = train::fresh_model(&cfg.arch, cfg.net, 2, Device::Cpu);
+    train::train(&vs, &net, &t, None, &cfg, "t").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    trainer::saved::save_weights(&vs, &path).unwrap();
+    let names: Vec<&str> = data::CLASS_NAMES.to_vec();
+    let float = trainer::quantize::FloatModel::load_arch(&path, &cfg.arch, true, &names).unwrap();
+    let torch = train::logits(&net, &t.images.narrow(0, 0, 20), 20);
+    for i in 0..20 {
+        let ours = float.forward(data.image(i));
+        for (c, v) in ours.iter().enumerate() {
+            let want = torch.double_value(&[i as i64, c as i64]) as f32;
+            assert!(
+                (v - want).abs() < 1e-3 * (1.0 + want.abs()),
+                "image {i} class {c}: {v} vs {want}"
+            );
+        }
+    }
+    // And the int8 export of the folded model agrees with the float one.
+    let bytes = trainer::int8::export(&path, &cfg, &data.head(200)).unwrap();
+    let int8 = trainer::int8::classify_all(&bytes, &data.head(200)).unwrap();
+    let float_classes = train::logits(&net, &t.images.narrow(0, 0, 200), 100).argmax(-1, false);
+    let agree = int8
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| i64::from(o.class) == float_classes.int64_value(&[*i as i64]))
+        .count();
+    assert!(agree >= 190, "int8 agrees with float on {agree} of 200");
 }

@@ -22,14 +22,14 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     }
     let args = cmd.args;
     let config = CvConfig {
-        train: args.train.config(),
+        train: args.train.config("baseline")?,
         folds: args.folds,
         split_seed: args.split_seed,
         limit: args.train.limit,
     };
     let out = args
         .out
-        .unwrap_or_else(|| PathBuf::from(format!("runs/cv-{}", args.train.model.name())));
+        .unwrap_or_else(|| PathBuf::from(format!("runs/cv-{}", config.train.arch.name())));
     if let Some(k) = args.fold
         && k >= args.folds
     {
@@ -54,7 +54,7 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
             result.seconds
         );
         let file = FoldFile {
-            config,
+            config: config.clone(),
             result: result.clone(),
         };
         write_json(&out.join(cv::fold_file_name(f)), &file)?;

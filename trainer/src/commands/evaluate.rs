@@ -9,7 +9,7 @@ use serde::Serialize;
 use tch::Device;
 use trainer::data::{Dataset, Split};
 use trainer::metrics::Metrics;
-use trainer::model::{Arch, Net};
+use trainer::model::Net;
 use trainer::output::write_json;
 use trainer::parity::{self, Parity};
 use trainer::train::{self, Tensors};
@@ -19,19 +19,18 @@ use crate::EvaluateArgs;
 
 /// Runs the evaluation of a saved model.
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
-    let arch = args.model.model;
-    let dir = saved::model_dir(&args.model.models, arch);
+    let name = args.model.model.as_str();
+    let dir = saved::model_dir(&args.model.models, name);
     let test_set = args.data.load(Split::Test, args.limit)?;
     let device = train::default_device();
-    let (_vs, net) = saved::load_net(&dir.join(saved::WEIGHTS_FILE), arch, device)?;
+    let (_vs, net, _config) = saved::load_model(&dir, device)?;
     let float = evaluate_float(&net, &test_set, device);
     let int8 = if args.int8 {
         let path = dir.join(saved::INT8_FILE);
         let bytes = std::fs::read(&path).map_err(|e| {
             anyhow::anyhow!(
-                "{}: {e} (export one with `trainer export --model {}`)",
+                "{}: {e} (export one with `trainer export --model {name}`)",
                 path.display(),
-                arch.name()
             )
         })?;
         Some(
@@ -43,7 +42,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     };
     report(
         args.out.as_deref().unwrap_or(&dir),
-        arch,
+        name,
         &test_set,
         float,
         int8,
@@ -129,7 +128,7 @@ struct EvalFile<'a> {
 /// Prints the tables and writes eval.json and the confusion heatmaps into `dir`.
 pub fn report(
     dir: &Path,
-    arch: Arch,
+    name: &str,
     test: &Dataset,
     float: Evaluated,
     int8: Option<Int8Evaluated>,
@@ -143,7 +142,7 @@ pub fn report(
         &float.confusion,
         &format!(
             "{} float: {:.2}% (rows true, columns predicted)",
-            arch.name(),
+            name,
             100.0 * float.accuracy
         ),
         &dir.join("confusion.png"),
@@ -167,7 +166,7 @@ pub fn report(
             &q.confusion,
             &format!(
                 "{} int8: {:.2}% (rows true, columns predicted)",
-                arch.name(),
+                name,
                 100.0 * q.accuracy
             ),
             &dir.join("confusion-int8.png"),
@@ -177,7 +176,7 @@ pub fn report(
         &dir.join(saved::EVAL_FILE),
         &EvalFile {
             command: super::command_line(),
-            model: arch.name(),
+            model: name,
             float: &float,
             int8: int8.as_ref(),
         },

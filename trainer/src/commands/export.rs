@@ -10,10 +10,10 @@ use crate::ExportArgs;
 
 /// Quantizes and writes the int8 model.
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
-    let arch = args.model.model;
-    let dir = saved::model_dir(&args.model.models, arch);
+    let dir = saved::model_dir(&args.model.models, &args.model.model);
+    let config = saved::read_fit_record(&dir)?.config;
     let calib = args.data.load(Split::Train, Some(args.calib))?;
-    let bytes = trainer::int8::export(&dir.join(saved::WEIGHTS_FILE), &calib)?;
+    let bytes = trainer::int8::export(&dir.join(saved::WEIGHTS_FILE), &config, &calib)?;
     let out = dir.join(saved::INT8_FILE);
     trainer::output::write_atomic(&out, &bytes)?;
     println!(

@@ -15,20 +15,24 @@ use crate::FitArgs;
 
 /// Runs the fit.
 pub fn run(args: FitArgs) -> Result<ExitCode> {
-    let cfg = args.train.config();
+    let cfg = args.train.config("baseline")?;
     let device = args.train.device()?;
     let train_set = args.train.data.load(Split::Train, args.train.limit)?;
     let test_set = args.train.data.load(Split::Test, args.test_limit)?;
-    let dir = saved::model_dir(&args.models, cfg.arch);
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| cfg.arch.name().to_owned());
+    let dir = saved::model_dir(&args.models, &name);
     eprintln!(
         "fitting {} on {} images for {} epochs -> {}",
-        cfg.arch.name(),
+        cfg.arch,
         train_set.len(),
         cfg.epochs,
         dir.display()
     );
     let start = Instant::now();
-    let (vs, net) = train::fresh_model(cfg.arch, cfg.seed, device);
+    let (vs, net) = train::fresh_model(&cfg.arch, cfg.net, cfg.seed, device);
     let history = train::train(
         &vs,
         &net,
@@ -42,7 +46,7 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
 
     let mut record = FitRecord {
         command: super::command_line(),
-        config: cfg,
+        config: cfg.clone(),
         train_images: train_set.len(),
         device: format!("{device:?}"),
         threads: tch::get_num_threads(),
@@ -73,7 +77,7 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
         None
     } else {
         let calib = args.train.data.load(Split::Train, Some(args.calib))?;
-        let bytes = trainer::int8::export(&dir.join(saved::WEIGHTS_FILE), &calib)?;
+        let bytes = trainer::int8::export(&dir.join(saved::WEIGHTS_FILE), &cfg, &calib)?;
         trainer::output::write_atomic(&dir.join(saved::INT8_FILE), &bytes)?;
         eprintln!(
             "wrote {} ({} bytes)",
@@ -82,11 +86,11 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
         );
         Some(evaluate::evaluate_int8(&bytes, &net, &test_set)?)
     };
-    evaluate::report(&dir, cfg.arch, &test_set, float, int8)?;
+    evaluate::report(&dir, &name, &test_set, float, int8)?;
     println!(
         "{}: {} epochs in {:.0} s ({:.2} s/epoch); test accuracy {:.2}%",
-        cfg.arch.name(),
-        cfg.epochs,
+        name,
+        record.history.len(),
         train_seconds,
         record.seconds_per_epoch,
         100.0 * record.test_accuracy.unwrap_or(f64::NAN)

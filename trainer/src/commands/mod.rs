@@ -29,23 +29,63 @@ impl DataArgs {
 }
 
 impl TrainArgs {
-    /// The training settings these flags describe.
-    pub fn config(&self) -> TrainConfig {
-        TrainConfig {
-            arch: self.model,
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            lr: self.lr,
-            momentum: self.momentum,
-            seed: self.seed,
+    /// The training settings these flags describe: the model's recipe, overridden by
+    /// every flag given. `default_model` is used without `--model`.
+    pub fn config(&self, default_model: &str) -> Result<TrainConfig> {
+        let arch = match &self.model {
+            Some(a) => a.clone(),
+            None => trainer::model::Arch::parse(default_model).map_err(anyhow::Error::msg)?,
+        };
+        let mut c = train::recipe(&arch);
+        c.seed = self.seed;
+        if let Some(v) = self.epochs {
+            c.epochs = v;
         }
+        if let Some(v) = self.batch_size {
+            c.batch_size = v;
+        }
+        if let Some(v) = self.lr {
+            c.lr = v;
+        }
+        if let Some(v) = self.momentum {
+            c.momentum = v;
+        }
+        if let Some(v) = self.optimizer {
+            c.optimizer = v;
+        }
+        if let Some(v) = self.weight_decay {
+            c.weight_decay = v;
+        }
+        if let Some(v) = self.schedule {
+            c.schedule = v;
+        }
+        if let Some(v) = self.batch_norm {
+            c.net.batch_norm = v;
+        }
+        if let Some(v) = self.dropout {
+            c.net.dropout = v;
+        }
+        if let Some(v) = self.shift {
+            c.augment.shift = v;
+        }
+        if let Some(v) = self.flip {
+            c.augment.flip = v;
+        }
+        if let Some(v) = self.label_smoothing {
+            c.label_smoothing = v;
+        }
+        if let Some(patience) = self.patience {
+            c.early_stopping = Some(train::EarlyStopping {
+                patience,
+                holdout: self.holdout,
+            });
+        }
+        c.validate()?;
+        Ok(c)
     }
 
     /// Applies `--threads` and picks the device (CUDA when available unless `--cpu`).
     pub fn device(&self) -> Result<Device> {
-        if self.epochs == 0 || self.batch_size == 0 {
-            anyhow::bail!("--epochs and --batch-size must be at least 1");
-        }
         if let Some(n) = self.threads {
             if n < 1 {
                 anyhow::bail!("--threads must be at least 1");

@@ -55,8 +55,7 @@ impl Predictor<'_> {
 
 /// Predicts every image; unreadable ones are reported and make the exit status 1.
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
-    let arch = args.model.model;
-    let dir = saved::model_dir(&args.model.models, arch);
+    let dir = saved::model_dir(&args.model.models, &args.model.model);
     let int8_path = dir.join(saved::INT8_FILE);
     let int8_bytes = if args.int8 {
         std::fs::read(&int8_path).with_context(|| format!("reading {}", int8_path.display()))?
@@ -68,7 +67,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             .with_context(|| format!("{}", int8_path.display()))?;
         Predictor::Int8(Box::new(model))
     } else {
-        let (_vs, net) = saved::load_net(&dir.join(saved::WEIGHTS_FILE), arch, Device::Cpu)?;
+        let (_vs, net, _config) = saved::load_model(&dir, Device::Cpu)?;
         Predictor::Float(Box::new(net))
     };
     let mut failures = 0;

@@ -141,22 +141,136 @@ impl FloatModel {
         Ok(model)
     }
 
+    /// The network of `arch` from its saved parameters (names as in
+    /// [`crate::model::Net`]: `conv`, `conv2`, ..., `bn`, `bn2`, ..., `fc1`, `fc2`, ...).
+    /// With `batch_norm`, each convolution's batch norm (running statistics, eval mode)
+    /// is folded into it: `w' = w * g / sqrt(var + eps)`, `b' = (b - mean) * g /
+    /// sqrt(var + eps) + beta`, so infer-core needs no batch-norm layer.
+    pub fn from_arch(
+        params: &HashMap<String, Param>,
+        arch: &crate::model::Arch,
+        batch_norm: bool,
+        class_names: &[&str],
+    ) -> Result<Self, QuantizeError> {
+        use crate::model::{LayerSpec, conv_name};
+        let mut layers = Vec::new();
+        let (mut c, mut side, mut n_in) = (1usize, SIDE, 0usize);
+        let (mut convs, mut denses) = (0usize, 0usize);
+        for spec in arch.layers() {
+            match *spec {
+                LayerSpec::Conv { filters, padding } => {
+                    let out = filters as usize;
+                    let name = conv_name("conv", convs);
+                    let w = get(params, &format!("{name}.weight"), 4)?;
+                    expect_shape(&format!("{name}.weight"), w, &[out, c, 3, 3])?;
+                    let b = get(params, &format!("{name}.bias"), 1)?;
+                    expect_shape(&format!("{name}.bias"), b, &[out])?;
+                    let (mut weight, mut bias) = (w.data.clone(), b.data.clone());
+                    if batch_norm {
+                        let bn = conv_name("bn", convs);
+                        let part = |p: &str| -> Result<&Param, QuantizeError> {
+                            let t = get(params, &format!("{bn}.{p}"), 1)?;
+                            expect_shape(&format!("{bn}.{p}"), t, &[out])?;
+                            Ok(t)
+                        };
+                        let (g, beta) = (part("weight")?, part("bias")?);
+                        let (mean, var) = (part("running_mean")?, part("running_var")?);
+                        let fan = weight.len() / out;
+                        for o in 0..out {
+                            let k = g.data[o] / (var.data[o] + BN_EPS).sqrt();
+                            weight[o * fan..(o + 1) * fan]
+                                .iter_mut()
+                                .for_each(|v| *v *= k);
+                            bias[o] = (bias[o] - mean.data[o]) * k + beta.data[o];
+                        }
+                    }
+                    layers.push(FloatLayer::Conv2d(FloatConv2d {
+                        in_channels: c,
+                        out_channels: out,
+                        kernel: 3,
+                        padding: if padding == 0 {
+                            Padding::Valid
+                        } else {
+                            Padding::Same
+                        },
+                        relu: true,
+                        weight,
+                        bias,
+                    }));
+                    convs += 1;
+                    c = out;
+                    side = side + 2 * padding as usize - 2;
+                }
+                LayerSpec::Pool => {
+                    side /= 2;
+                    layers.push(FloatLayer::MaxPool2d);
+                }
+                LayerSpec::Flatten => {
+                    n_in = c * side * side;
+                    layers.push(FloatLayer::Flatten);
+                }
+                LayerSpec::Dense { outputs } => {
+                    denses += 1;
+                    let out = outputs as usize;
+                    let name = format!("fc{denses}");
+                    let w = get(params, &format!("{name}.weight"), 2)?;
+                    expect_shape(&format!("{name}.weight"), w, &[out, n_in])?;
+                    let b = get(params, &format!("{name}.bias"), 1)?;
+                    expect_shape(&format!("{name}.bias"), b, &[out])?;
+                    let last = denses
+                        == arch
+                            .layers()
+                            .iter()
+                            .filter(|l| matches!(l, LayerSpec::Dense { .. }))
+                            .count();
+                    layers.push(FloatLayer::Dense(FloatDense {
+                        in_features: n_in,
+                        out_features: out,
+                        relu: !last,
+                        weight: w.data.clone(),
+                        bias: b.data.clone(),
+                    }));
+                    n_in = out;
+                }
+            }
+        }
+        if class_names.len() != n_in {
+            return Err(QuantizeError::Architecture(format!(
+                "the last layer has {n_in} outputs but {} class names were given",
+                class_names.len()
+            )));
+        }
+        let model = FloatModel {
+            layers,
+            class_names: class_names.iter().map(|s| s.to_string()).collect(),
+        };
+        model.shapes()?;
+        Ok(model)
+    }
+
+    /// [`from_arch`](Self::from_arch) on the tensors of a safetensors file at `path`.
+    pub fn load_arch(
+        path: &Path,
+        arch: &crate::model::Arch,
+        batch_norm: bool,
+        class_names: &[&str],
+    ) -> Result<Self, QuantizeError> {
+        let bytes = std::fs::read(path).map_err(|source| QuantizeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        read_params(&bytes)
+            .and_then(|params| Self::from_arch(&params, arch, batch_norm, class_names))
+            .map_err(|e| QuantizeError::File {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            })
+    }
+
     /// [`from_params`](Self::from_params) on the f32 (or f64, f16, bf16)
     /// tensors of a safetensors file's bytes.
     pub fn from_safetensors(bytes: &[u8], class_names: &[&str]) -> Result<Self, QuantizeError> {
-        let st = SafeTensors::deserialize(bytes)?;
-        let mut params = HashMap::new();
-        for (name, view) in st.iter() {
-            let data = decode_floats(name, view.dtype(), view.data())?;
-            params.insert(
-                name.to_string(),
-                Param {
-                    shape: view.shape().to_vec(),
-                    data,
-                },
-            );
-        }
-        Self::from_params(&params, class_names)
+        Self::from_params(&read_params(bytes)?, class_names)
     }
 
     /// [`from_safetensors`](Self::from_safetensors) on the file at `path`.
@@ -170,6 +284,26 @@ impl FloatModel {
             source: Box::new(e),
         })
     }
+}
+
+/// Epsilon of tch's (and PyTorch's) batch norm.
+const BN_EPS: f32 = 1e-5;
+
+/// Every tensor of a safetensors file as f32.
+fn read_params(bytes: &[u8]) -> Result<HashMap<String, Param>, QuantizeError> {
+    let st = SafeTensors::deserialize(bytes)?;
+    let mut params = HashMap::new();
+    for (name, view) in st.iter() {
+        let data = decode_floats(name, view.dtype(), view.data())?;
+        params.insert(
+            name.to_string(),
+            Param {
+                shape: view.shape().to_vec(),
+                data,
+            },
+        );
+    }
+    Ok(params)
 }
 
 /// Little-endian float tensor bytes as f32.
