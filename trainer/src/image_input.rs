@@ -3,10 +3,17 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use image::imageops::FilterType;
 
 use crate::data::{IMAGE_LEN, IMAGE_SIDE};
+
+/// Largest picture side, in pixels, that [`from_bytes`] decodes.
+pub const MAX_SIDE: u32 = 8192;
+/// Most memory, in bytes, that decoding one picture may take. A tiny GIF can declare a
+/// frame of 10240x6144 pixels (found by the fuzz target `image_input`); without a bound
+/// the decoder allocated and filled it, taking seconds.
+pub const MAX_DECODED_BYTES: u64 = 128 << 20;
 
 /// Reads an image file (PNG, JPEG, BMP, GIF, PNM; any size, colour or grey) as 28x28 pixels.
 ///
@@ -24,11 +31,21 @@ pub fn load(path: &Path, camera: bool) -> Result<[u8; IMAGE_LEN]> {
 ///
 /// Never panics, whatever the bytes (the fuzz target `image_input` checks that).
 pub fn from_bytes(bytes: &[u8], camera: bool) -> Result<[u8; IMAGE_LEN]> {
-    let img = image::ImageReader::new(Cursor::new(bytes))
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .context("cannot read")?
-        .decode()
-        .context("not a readable image")?;
+        .context("cannot read")?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => anyhow!(
+            "the picture is too large: at most {MAX_SIDE} pixels a side and {} MiB decoded",
+            MAX_DECODED_BYTES >> 20
+        ),
+        other => anyhow::Error::new(other).context("not a readable image"),
+    })?;
     if camera {
         return crate::camera::camera_input(&img).map(|(pixels, _)| pixels);
     }
@@ -55,11 +72,27 @@ mod tests {
         let pixels = from_bytes(png.get_ref(), false).unwrap();
         assert_eq!((pixels[0], pixels[IMAGE_SIDE - 1]), (0, 255));
         for (bytes, camera) in [
-            (&b"GIF89a, then nothing"[..], false),
+            (&b"GIF89a"[..], false),
             (&b"plain text"[..], true),
         ] {
             let e = format!("{:#}", from_bytes(bytes, camera).unwrap_err());
             assert!(e.contains("not a readable image"), "{e}");
+        }
+    }
+
+    #[test]
+    fn tiny_gifs_declaring_huge_frames_are_refused_at_once() {
+        // Found by the fuzz target `image_input` (slow units): a 40x24 GIF screen holding
+        // one frame declared 10240x6144 or 1155x32768 pixels.
+        for bytes in [
+            &include_bytes!("../../fuzz/findings/image_input/gif-frame-10240x6144.gif")[..],
+            include_bytes!("../../fuzz/findings/image_input/gif-frame-10240x6144-b.gif"),
+            include_bytes!("../../fuzz/findings/image_input/gif-frame-1155x32768.gif"),
+        ] {
+            for camera in [false, true] {
+                let e = format!("{:#}", from_bytes(bytes, camera).unwrap_err());
+                assert!(e.contains("too large"), "{e}");
+            }
         }
     }
 }
