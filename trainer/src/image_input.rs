@@ -71,10 +71,7 @@ mod tests {
             .unwrap();
         let pixels = from_bytes(png.get_ref(), false).unwrap();
         assert_eq!((pixels[0], pixels[IMAGE_SIDE - 1]), (0, 255));
-        for (bytes, camera) in [
-            (&b"GIF89a"[..], false),
-            (&b"plain text"[..], true),
-        ] {
+        for (bytes, camera) in [(&b"GIF89a"[..], false), (&b"plain text"[..], true)] {
             let e = format!("{:#}", from_bytes(bytes, camera).unwrap_err());
             assert!(e.contains("not a readable image"), "{e}");
         }
