@@ -61,7 +61,7 @@ fn configure() {
         model = model_path.display().to_string(),
         frames = frames_path.display().to_string(),
         scratch = model.scratch_len(),
-        macs = fw_common::pipeline::macs(model.file()),
+        macs = model.macs(),
         count = frames.len(),
     );
     fs::write(out.join("assets.rs"), code).expect("writing assets.rs");

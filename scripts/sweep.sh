@@ -51,3 +51,5 @@ for v in "${variants[@]}"; do
   "${trainer[@]}" cv $flags --epochs "$epochs" --out "$dir" ${SWEEP_ARGS:-}
 done
 "${trainer[@]}" compare "${runs[@]}" --plot "$out/box.png" | tee "$out/compare.txt"
+"${trainer[@]}" compare "${runs[@]}" --json >"$out/compare.json.tmp"
+mv "$out/compare.json.tmp" "$out/compare.json"

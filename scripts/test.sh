@@ -29,9 +29,9 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "infer-core for the Cortex-M4F, with and without features"
-cargo build -q -p infer-core --target thumbv7em-none-eabihf
-cargo build -q -p infer-core --target thumbv7em-none-eabihf --features defmt
+step "infer-core and camera for the Cortex-M4F, with and without features"
+cargo build -q -p infer-core -p camera --target thumbv7em-none-eabihf
+cargo build -q -p infer-core -p camera --target thumbv7em-none-eabihf --features infer-core/defmt,camera/defmt
 
 step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps

@@ -11,43 +11,16 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{OwnedLayer, OwnedModel, Rng, random_params};
+use common::{Rng, baseline_shaped, image};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use infer_core::{InputSpec, Model, Padding};
-
-/// The baseline architecture with random int8 parameters (seed fixed).
-fn baseline_shaped() -> OwnedModel {
-    let mut rng = Rng(2024);
-    OwnedModel {
-        input: InputSpec::default(),
-        layers: vec![
-            OwnedLayer::Conv {
-                out_channels: 32,
-                kernel: 3,
-                padding: Padding::Valid,
-                params: random_params(&mut rng, 32, 9, true),
-            },
-            OwnedLayer::Pool,
-            OwnedLayer::Flatten,
-            OwnedLayer::Dense {
-                out_features: 100,
-                params: random_params(&mut rng, 100, 13 * 13 * 32, true),
-            },
-            OwnedLayer::Dense {
-                out_features: 10,
-                params: random_params(&mut rng, 10, 100, false),
-            },
-        ],
-        class_names: (0..10).map(|i| format!("class {i}")).collect(),
-    }
-}
+use infer_core::Model;
 
 fn bench(c: &mut Criterion) {
-    let bytes = baseline_shaped().encode();
+    let bytes = baseline_shaped().to_bytes().unwrap();
     let model = Model::from_bytes(&bytes).expect("valid model");
     let mut scratch = vec![0i8; model.scratch_len()];
-    let mut rng = Rng(7);
-    let images: Vec<[u8; 784]> = (0..64).map(|_| rng.image()).collect();
+    let mut rng = Rng::new(7);
+    let images: Vec<[u8; 784]> = (0..64).map(|_| image(&mut rng)).collect();
 
     let mut group = c.benchmark_group("baseline-shaped");
     group.throughput(Throughput::Elements(1));

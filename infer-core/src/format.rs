@@ -30,8 +30,7 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 16;
 
 /// An int8 array borrowed from the file (one byte per value, two's complement).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct I8Array<'a>(&'a [u8]);
 
 impl<'a> I8Array<'a> {
@@ -71,8 +70,7 @@ impl<'a> I8Array<'a> {
 /// The byte length is checked to be a multiple of four by
 /// [`Model::from_bytes`](crate::Model::from_bytes); a trailing partial value is
 /// ignored by [`len`](Self::len) and [`iter`](Self::iter).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct I32Array<'a>(&'a [u8]);
 
 impl<'a> I32Array<'a> {
@@ -127,6 +125,34 @@ impl<'a> I32Array<'a> {
             .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 }
+
+/// `Debug` and `defmt::Format` show the number of values only: a model's
+/// weights are hundreds of kilobytes, too many to log.
+macro_rules! length_only_debug {
+    ($t:ident) => {
+        impl core::fmt::Debug for $t<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("len", &self.len())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        #[cfg(feature = "defmt")]
+        impl defmt::Format for $t<'_> {
+            fn format(&self, f: defmt::Formatter<'_>) {
+                defmt::write!(
+                    f,
+                    "{=str} {{ len: {=usize}, .. }}",
+                    stringify!($t),
+                    self.len()
+                )
+            }
+        }
+    };
+}
+length_only_debug!(I8Array);
+length_only_debug!(I32Array);
 
 macro_rules! bytes_serde {
     ($t:ident) => {
@@ -371,4 +397,22 @@ pub fn to_vec(model: &ModelFile<'_>) -> Result<std::vec::Vec<u8>, Error> {
     let n = encode(model, &mut out)?;
     out.truncate(n);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_length_only() {
+        let bytes = [7u8; 1000];
+        assert_eq!(
+            format!("{:?}", I8Array::new(&bytes)),
+            "I8Array { len: 1000, .. }"
+        );
+        assert_eq!(
+            format!("{:?}", I32Array::new(&bytes)),
+            "I32Array { len: 250, .. }"
+        );
+    }
 }

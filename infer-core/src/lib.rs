@@ -34,7 +34,10 @@ mod error;
 mod format;
 mod model;
 mod ops;
-pub mod preprocess;
+#[cfg(feature = "std")]
+mod owned;
+pub mod reference;
+pub mod rng;
 
 pub use crc::crc32;
 pub use error::Error;
@@ -44,7 +47,12 @@ pub use format::{
     Conv2d, Dense, FORMAT_VERSION, HEADER_LEN, I8Array, I32Array, InputSpec, Layer, MAGIC,
     ModelFile, Padding, QuantParams, encode, encoded_len,
 };
+/// The bounded collections of the public API ([`ModelFile::layers`],
+/// [`Prediction::scores`], ...), re-exported so that users name the same version.
+pub use heapless;
 pub use model::{Model, Prediction};
+#[cfg(feature = "std")]
+pub use owned::{OwnedLayer, OwnedModel, OwnedParams};
 
 /// Most layers a model file may hold.
 pub const MAX_LAYERS: usize = 16;

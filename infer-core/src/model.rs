@@ -2,11 +2,12 @@
 
 use heapless::Vec;
 
-use crate::format::{self, Layer, ModelFile, Padding, QuantParams};
-use crate::ops::conv2d::{self, ConvOp, ConvShape};
+use crate::format::{self, Layer, ModelFile, QuantParams};
+use crate::ops::conv2d::{self, ConvOp};
 use crate::ops::dense::{self, DenseOp};
-use crate::ops::maxpool::{self, PoolShape};
+use crate::ops::maxpool;
 use crate::ops::requant::Requant;
+use crate::reference::{ConvShape, PoolShape};
 use crate::{Error, I8Array, I32Array, IMAGE_LEN, IMAGE_SIDE, INPUT_SCALE, INPUT_ZERO_POINT};
 use crate::{MAX_CLASSES, MAX_LAYERS};
 
@@ -148,18 +149,8 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
             Layer::Conv2d(ref conv) => {
                 let k = usize::from(conv.kernel);
                 let out_c = usize::from(conv.out_channels);
-                if k.is_multiple_of(2) || out_c == 0 {
-                    return Err(Error::Shape { layer: li });
-                }
-                let (pad, out_h, out_w) = match conv.padding {
-                    Padding::Valid => {
-                        if h < k || w < k {
-                            return Err(Error::Shape { layer: li });
-                        }
-                        (0, h - k + 1, w - k + 1)
-                    }
-                    Padding::Same => (k / 2, h, w),
-                };
+                let shape = ConvShape::new(h, w, c, out_c, k, conv.padding)
+                    .ok_or(Error::Shape { layer: li })?;
                 let patch = k
                     .checked_mul(k)
                     .and_then(|kk| kk.checked_mul(c))
@@ -175,18 +166,8 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                     conv.output,
                     conv.relu,
                 )?;
-                let shape = ConvShape {
-                    in_h: h,
-                    in_w: w,
-                    in_c: c,
-                    out_c,
-                    k,
-                    pad,
-                    out_h,
-                    out_w,
-                };
                 let in_zp = i32::from(quant.zero_point);
-                (h, w, c) = (out_h, out_w, out_c);
+                (h, w, c) = (shape.out_h, shape.out_w, out_c);
                 quant = conv.output;
                 Op::Conv(ConvOp {
                     shape,
@@ -320,6 +301,20 @@ impl<'a> Model<'a> {
     /// Number of classes (outputs of the last layer).
     pub fn num_classes(&self) -> usize {
         self.num_classes
+    }
+
+    /// Multiply-accumulates of one inference: for each convolution
+    /// `out_h * out_w * out_c * k * k * in_c`, for each dense layer
+    /// `in * out` (max-pool and flatten count none).
+    pub fn macs(&self) -> u64 {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                Op::Conv(c) => c.shape.out_len() as u64 * c.shape.patch_len() as u64,
+                Op::Pool(_) => 0,
+                Op::Dense(d) => d.n_in as u64 * d.n_out as u64,
+            })
+            .sum()
     }
 
     /// Quantization of the scores (the last layer's output).

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Rng, random_model, reference_logits};
+use common::{Rng, baseline_shaped, image, random_model, reference_logits};
 use infer_core::Model;
 use proptest::prelude::*;
 
@@ -12,14 +12,14 @@ proptest! {
 
     #[test]
     fn classify_matches_reference(seed in any::<u64>()) {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let owned = random_model(&mut rng);
-        let bytes = owned.encode();
+        let bytes = owned.to_bytes().unwrap();
         let model = Model::from_bytes(&bytes).unwrap();
         prop_assert_eq!(model.num_classes(), owned.class_names.len());
         let mut scratch = vec![0i8; model.scratch_len()];
         for _ in 0..3 {
-            let img = rng.image();
+            let img = image(&mut rng);
             let expected = reference_logits(&owned, &img);
             let p = model.classify(&img, &mut scratch).unwrap();
             prop_assert_eq!(p.scores.as_slice(), expected.as_slice());
@@ -39,8 +39,8 @@ proptest! {
 
 #[test]
 fn model_accessors() {
-    let owned = random_model(&mut Rng(99));
-    let bytes = owned.encode();
+    let owned = random_model(&mut Rng::new(99));
+    let bytes = owned.to_bytes().unwrap();
     let model = Model::from_bytes(&bytes).unwrap();
     let names: Vec<&str> = model.class_names().collect();
     assert_eq!(
@@ -51,6 +51,14 @@ fn model_accessors() {
             .map(String::as_str)
             .collect::<Vec<_>>()
     );
-    assert_eq!(model.file(), &owned.file());
+    owned.with_file(|f| assert_eq!(model.file(), f)).unwrap();
     assert!(model.scratch_len() >= 784);
+}
+
+#[test]
+fn macs_of_the_baseline_shape() {
+    let bytes = baseline_shaped().to_bytes().unwrap();
+    let model = Model::from_bytes(&bytes).unwrap();
+    // 26*26*32*9 + 5408*100 + 100*10 = 194,688 + 540,800 + 1,000.
+    assert_eq!(model.macs(), 736_488);
 }

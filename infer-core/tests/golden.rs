@@ -9,15 +9,16 @@
 
 mod common;
 
-use common::{OwnedLayer, OwnedModel, Params, reference_logits};
+use common::{params, reference_logits};
 use infer_core::{InputSpec, Model, Padding, QuantParams};
+use infer_core::{OwnedLayer, OwnedModel};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/tiny.fmq");
 
 /// conv 3x3 valid 1->2 + ReLU, max-pool x3 (26 -> 13 -> 6 -> 3), flatten (18),
 /// dense 18->3 without ReLU.
 fn tiny() -> OwnedModel {
-    let conv = Params::new(
+    let conv = params(
         true,
         // Filter 0: vertical edge; filter 1: box blur.
         vec![-1, 0, 1, -2, 0, 2, -1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
@@ -29,7 +30,7 @@ fn tiny() -> OwnedModel {
             zero_point: -128,
         },
     );
-    let dense = Params::new(
+    let dense = params(
         false,
         (0..54).map(|i| ((i * 37) % 255 - 127) as i8).collect(),
         vec![500, -500, 0],
@@ -43,15 +44,15 @@ fn tiny() -> OwnedModel {
     OwnedModel {
         input: InputSpec::default(),
         layers: vec![
-            OwnedLayer::Conv {
+            OwnedLayer::Conv2d {
                 out_channels: 2,
                 kernel: 3,
                 padding: Padding::Valid,
                 params: conv,
             },
-            OwnedLayer::Pool,
-            OwnedLayer::Pool,
-            OwnedLayer::Pool,
+            OwnedLayer::MaxPool2d,
+            OwnedLayer::MaxPool2d,
+            OwnedLayer::MaxPool2d,
             OwnedLayer::Flatten,
             OwnedLayer::Dense {
                 out_features: 3,
@@ -80,7 +81,7 @@ fn images() -> [[u8; 784]; 2] {
 #[test]
 fn golden_bytes() {
     let owned = tiny();
-    let bytes = owned.encode();
+    let bytes = owned.to_bytes().unwrap();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(GOLDEN, &bytes).unwrap();
     }
@@ -88,8 +89,10 @@ fn golden_bytes() {
     assert_eq!(bytes, golden, "encoding changed");
 
     let model = Model::from_bytes(&golden).unwrap();
-    assert_eq!(model.file(), &owned.file());
+    owned.with_file(|f| assert_eq!(model.file(), f)).unwrap();
     assert_eq!(model.scratch_len(), 784 + 26 * 26 * 2);
+    // conv 26 * 26 * 2 outputs of 3 * 3 * 1 terms, dense 18 * 3.
+    assert_eq!(model.macs(), 26 * 26 * 2 * 9 + 18 * 3);
     let mut scratch = vec![0i8; model.scratch_len()];
     for img in images() {
         let p = model.classify(&img, &mut scratch).unwrap();

@@ -3,10 +3,11 @@
 
 mod common;
 
-use common::{OwnedLayer, OwnedModel, Rng, random_model};
+use common::{Rng, image, random_model};
 use infer_core::{
     Error, FORMAT_VERSION, HEADER_LEN, Layer, MAGIC, Model, ModelFile, Padding, crc32,
 };
+use infer_core::{OwnedLayer, OwnedModel};
 use proptest::prelude::*;
 
 /// Header + postcard payload without validating the model (the format
@@ -34,23 +35,32 @@ fn fix_crc(bytes: &mut [u8]) {
 }
 
 fn model(seed: u64) -> OwnedModel {
-    random_model(&mut Rng(seed))
+    random_model(&mut Rng::new(seed))
 }
 
 /// `from_bytes` of `m` encoded without validation, and `encode`'s verdict.
 fn parse_raw(m: &OwnedModel) -> Result<(), Error> {
-    let file = m.file();
-    let bytes = raw_encode(&file);
-    let parsed = Model::from_bytes(&bytes).map(|_| ());
-    let mut out = vec![0u8; 1 << 16];
-    let encoded = infer_core::encode(&file, &mut out).map(|_| ());
-    assert_eq!(parsed, encoded, "encode and from_bytes disagree");
-    parsed
+    m.with_file(|file| {
+        let bytes = raw_encode(file);
+        let parsed = Model::from_bytes(&bytes).map(|_| ());
+        let mut out = vec![0u8; 1 << 16];
+        let encoded = infer_core::encode(file, &mut out).map(|_| ());
+        assert_eq!(parsed, encoded, "encode and from_bytes disagree");
+        parsed
+    })
+    .unwrap()
 }
 
-fn first_conv(m: &mut OwnedModel) -> (&mut u16, &mut u8, &mut Padding, &mut common::Params) {
+fn first_conv(
+    m: &mut OwnedModel,
+) -> (
+    &mut u16,
+    &mut u8,
+    &mut Padding,
+    &mut infer_core::OwnedParams,
+) {
     for l in &mut m.layers {
-        if let OwnedLayer::Conv {
+        if let OwnedLayer::Conv2d {
             out_channels,
             kernel,
             padding,
@@ -63,7 +73,7 @@ fn first_conv(m: &mut OwnedModel) -> (&mut u16, &mut u8, &mut Padding, &mut comm
     unreachable!("random models start with a convolution")
 }
 
-fn last_dense(m: &mut OwnedModel) -> (&mut u16, &mut common::Params) {
+fn last_dense(m: &mut OwnedModel) -> (&mut u16, &mut infer_core::OwnedParams) {
     match m.layers.last_mut() {
         Some(OwnedLayer::Dense {
             out_features,
@@ -76,13 +86,13 @@ fn last_dense(m: &mut OwnedModel) -> (&mut u16, &mut common::Params) {
 #[test]
 fn raw_encoding_matches_encode() {
     let m = model(1);
-    assert_eq!(raw_encode(&m.file()), m.encode());
+    assert_eq!(m.with_file(raw_encode).unwrap(), m.to_bytes().unwrap());
 }
 
 #[test]
 fn every_truncated_prefix_is_an_error() {
     for seed in 0..4 {
-        let bytes = model(seed).encode();
+        let bytes = model(seed).to_bytes().unwrap();
         assert!(Model::from_bytes(&bytes).is_ok());
         for len in 0..bytes.len() {
             let err = Model::from_bytes(&bytes[..len]).unwrap_err();
@@ -93,7 +103,7 @@ fn every_truncated_prefix_is_an_error() {
 
 #[test]
 fn header_errors() {
-    let good = model(2).encode();
+    let good = model(2).to_bytes().unwrap();
 
     let mut b = good.clone();
     b[0] = b'X';
@@ -206,28 +216,30 @@ fn absurd_dimensions() {
     // Pooling down to nothing.
     let mut m = model(4);
     m.layers
-        .splice(0..0, std::iter::repeat_n(OwnedLayer::Pool, 5));
+        .splice(0..0, std::iter::repeat_n(OwnedLayer::MaxPool2d, 5));
     assert_eq!(parse_raw(&m), Err(Error::Shape { layer: 4 }));
 
     // More layers than MAX_LAYERS does not decode; exactly MAX_LAYERS does.
     // Extra `Flatten`s after the model's own one are no-ops.
     let m = model(4);
-    let file = m.file();
-    let flat = file
-        .layers
-        .iter()
-        .position(|l| *l == Layer::Flatten)
-        .unwrap();
     let build = |total: usize| {
-        let mut layers: Vec<Layer<'_>> = file.layers.to_vec();
-        let extra = total - layers.len();
-        layers.splice(flat..flat, std::iter::repeat_n(Layer::Flatten, extra));
-        let unbounded = Unbounded {
-            input: file.input,
-            layers,
-            class_names: file.class_names.to_vec(),
-        };
-        with_header(&postcard::to_stdvec(&unbounded).unwrap())
+        m.with_file(|file| {
+            let flat = file
+                .layers
+                .iter()
+                .position(|l| *l == Layer::Flatten)
+                .unwrap();
+            let mut layers: Vec<Layer<'_>> = file.layers.to_vec();
+            let extra = total - layers.len();
+            layers.splice(flat..flat, std::iter::repeat_n(Layer::Flatten, extra));
+            let unbounded = Unbounded {
+                input: file.input,
+                layers,
+                class_names: file.class_names.to_vec(),
+            };
+            with_header(&postcard::to_stdvec(&unbounded).unwrap())
+        })
+        .unwrap()
     };
     let max = infer_core::MAX_LAYERS;
     assert_eq!(
@@ -249,12 +261,10 @@ struct Unbounded<'a> {
 fn parameter_errors() {
     let mut m = model(5);
     first_conv(&mut m).3.weights[0] = -128;
-    first_conv(&mut m).3.sync();
     assert_eq!(parse_raw(&m), Err(Error::WeightRange { layer: 0 }));
 
     let mut m = model(5);
     first_conv(&mut m).3.weights.pop();
-    first_conv(&mut m).3.sync();
     assert_eq!(parse_raw(&m), Err(Error::ParamLength { layer: 0 }));
 
     for shift in [0u8, 63, 255] {
@@ -264,7 +274,6 @@ fn parameter_errors() {
     }
     let mut m = model(5);
     first_conv(&mut m).3.multiplier[0] = -1;
-    first_conv(&mut m).3.sync();
     assert_eq!(parse_raw(&m), Err(Error::Requant { layer: 0 }));
 
     for scale in [0.0, -1.0, f32::NAN, f32::INFINITY, 1e-45] {
@@ -276,14 +285,12 @@ fn parameter_errors() {
     let mut m = model(5);
     let last = (m.layers.len() - 1) as u8;
     last_dense(&mut m).1.bias[0] = i32::MAX - 1000;
-    last_dense(&mut m).1.sync();
     assert_eq!(
         parse_raw(&m),
         Err(Error::AccumulatorOverflow { layer: last })
     );
     let mut m = model(5);
     last_dense(&mut m).1.bias[0] = i32::MIN;
-    last_dense(&mut m).1.sync();
     assert_eq!(
         parse_raw(&m),
         Err(Error::AccumulatorOverflow { layer: last })
@@ -303,7 +310,7 @@ fn parameter_errors() {
 
 #[test]
 fn scratch_too_small() {
-    let bytes = model(6).encode();
+    let bytes = model(6).to_bytes().unwrap();
     let m = Model::from_bytes(&bytes).unwrap();
     let mut scratch = vec![0i8; m.scratch_len() - 1];
     assert_eq!(
@@ -342,7 +349,7 @@ proptest! {
         flips in proptest::collection::vec(any::<u64>(), 1..8),
         fix in any::<bool>(),
     ) {
-        let mut bytes = model(seed).encode();
+        let mut bytes = model(seed).to_bytes().unwrap();
         let bits = bytes.len() as u64 * 8;
         for f in flips {
             let bit = f % bits;
@@ -354,8 +361,8 @@ proptest! {
         }
         if let Ok(m) = Model::from_bytes(&bytes) {
             let mut scratch = vec![0i8; m.scratch_len()];
-            let mut rng = Rng(seed);
-            let p = m.classify(&rng.image(), &mut scratch).unwrap();
+            let mut rng = Rng::new(seed);
+            let p = m.classify(&image(&mut rng), &mut scratch).unwrap();
             prop_assert!(p.class < m.num_classes());
             prop_assert_eq!(p.scores.len(), m.num_classes());
         }

@@ -14,7 +14,7 @@ fn int8_answers_like_float_on_the_whole_test_set() {
     let (_vs, net, fmq) = committed("baseline").unwrap();
     let test = test_set().unwrap();
     let outputs = int8::classify_all(&fmq, &test).unwrap();
-    let p = parity::compare(&net, &test, &outputs);
+    let p = parity::compare(&parity::float_logits(&net, &test), &test.labels, &outputs);
     println!("{p:#?}");
     assert_eq!(p.images, 10_000);
     assert!(

@@ -5,43 +5,28 @@
 //!   light, unevenly lit background, off-centre, with sensor noise and a few dead or
 //!   hot pixels.
 //! - [`write_sample_frames`] writes such frames as the blob the firmware embeds
-//!   (`firmware/frames/frames.bin`, format below) with a readable manifest and a
-//!   preview picture.
+//!   (`firmware/frames/frames.bin`, format and parser in [`::camera::frames`]) with a
+//!   readable manifest and a preview picture.
 //! - [`camera_input`] turns any photo (an [`image::DynamicImage`]) into the model's
-//!   28x28 input through [`infer_core::preprocess`], the very code the firmware runs.
-//!
-//! # Frames blob (`frames.bin`, version 1, little-endian)
-//! ```text
-//! offset  size        field
-//! 0       4           magic b"FMCF"
-//! 4       1           version = 1
-//! 5       1           reserved = 0
-//! 6       2           width (u16)
-//! 8       2           height (u16)
-//! 10      2           count (u16)
-//! 12      4 * count   per frame: label (u8), reserved (u8), test-set index (u16)
-//! ...     w*h*count   the frames' pixels, row-major, frame after frame
-//! ```
+//!   28x28 input through [`::camera::preprocess`], the very code the firmware runs.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, bail, ensure};
+use ::camera::frames::{self, FrameRecord, FrameSet};
+use ::camera::preprocess::{self, Config, Detection, Frame};
+use anyhow::{Context, ensure};
 use image::{DynamicImage, GrayImage, imageops::FilterType};
-use infer_core::preprocess::{self, Config, Detection, Frame, PIXELS, SIDE};
+use infer_core::rng::SplitMix64;
+use infer_core::{IMAGE_LEN as PIXELS, IMAGE_SIDE as SIDE};
 
+use crate::atomic::write_atomic;
 use crate::data::CLASS_NAMES;
 
 /// Width of a synthesized frame (QQVGA).
 pub const FRAME_WIDTH: usize = preprocess::QQVGA_WIDTH;
 /// Height of a synthesized frame (QQVGA).
 pub const FRAME_HEIGHT: usize = preprocess::QQVGA_HEIGHT;
-/// Magic bytes that open a frames blob.
-pub const FRAMES_MAGIC: [u8; 4] = *b"FMCF";
-/// Version of the frames blob layout.
-pub const FRAMES_VERSION: u8 = 1;
-/// Bytes before the per-frame descriptors.
-pub const FRAMES_HEADER_LEN: usize = 12;
 /// Seed of the first sample frame; frame `k` uses `SAMPLE_SEED + k`.
 pub const SAMPLE_SEED: u64 = 0xF00D_CAFE;
 /// Photos larger than this on their longer side are scaled down before preprocessing,
@@ -60,7 +45,7 @@ pub struct CameraFrame {
 }
 
 impl CameraFrame {
-    /// Borrows the frame as infer-core's [`Frame`] (checks the size).
+    /// Borrows the frame as the camera crate's [`Frame`] (checks the size).
     pub fn as_frame(&self) -> Result<Frame<'_>, preprocess::Error> {
         Frame::new(&self.pixels, self.width, self.height)
     }
@@ -97,26 +82,6 @@ pub struct Placement {
     pub ink: u8,
 }
 
-/// SplitMix64: a tiny, fully specified generator, so frames never change with a
-/// dependency's version.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi` (the tiny modulo bias does not matter here).
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-}
-
 /// Bilinear sample of a 28x28 image at output pixel `o` of `side`, per axis, in 1/256
 /// pixel fixed point: returns the lower source index and the weight of the next one.
 fn source_coord(o: usize, side: usize) -> (usize, i64) {
@@ -132,7 +97,7 @@ fn source_coord(o: usize, side: usize) -> (usize, i64) {
 /// off-centre, and given noise (σ ≈ 5.2 levels) and about 5 dead or hot pixels.
 pub fn synthesize_frame(image: &[u8; PIXELS], seed: u64) -> (CameraFrame, Placement) {
     let (w, h) = (FRAME_WIDTH, FRAME_HEIGHT);
-    let mut rng = SplitMix64(seed);
+    let mut rng = SplitMix64::new(seed);
     let side = rng.range(60, 100) as usize;
     let background = rng.range(190, 225);
     let ink = rng.range(15, 50);
@@ -169,7 +134,7 @@ pub fn synthesize_frame(image: &[u8; PIXELS], seed: u64) -> (CameraFrame, Placem
             let noise: i64 = (0..4).map(|_| rng.range(-4, 4)).sum();
             let mut p = level - v * (level - ink) / 255 + noise;
             // About one pixel in 4096 is dead (black) or hot (white).
-            match rng.next() % 8192 {
+            match rng.next_u64() % 8192 {
                 0 => p = 0,
                 1 => p = 255,
                 _ => {}
@@ -205,7 +170,7 @@ pub fn frame_from_photo(img: &DynamicImage) -> CameraFrame {
 }
 
 /// The camera path for `trainer predict --camera`: photo → grayscale frame →
-/// [`infer_core::preprocess::preprocess`] with the default [`Config`] → the model's
+/// [`::camera::preprocess::preprocess`] with the default [`Config`] → the model's
 /// 28x28 input in dataset convention, with what was detected.
 pub fn camera_input(img: &DynamicImage) -> anyhow::Result<([u8; PIXELS], Detection)> {
     let frame = frame_from_photo(img);
@@ -237,7 +202,7 @@ pub fn pick_samples(labels: &[u8], count: usize) -> anyhow::Result<Vec<usize>> {
     Ok(picked)
 }
 
-/// Encodes frames and their descriptors as a frames blob (layout in the module docs).
+/// Encodes frames and their descriptors as a frames blob ([`::camera::frames`]).
 pub fn encode_frames(
     frames: &[CameraFrame],
     labels: &[u8],
@@ -249,27 +214,23 @@ pub fn encode_frames(
     );
     let (w, h) = frames.first().map_or((0, 0), |f| (f.width, f.height));
     ensure!(
-        frames
-            .iter()
-            .all(|f| f.width == w && f.height == h && f.pixels.len() == w * h),
+        frames.iter().all(|f| f.width == w && f.height == h),
         "frames differ in size"
     );
-    let u16_of =
-        |v: usize, what: &str| u16::try_from(v).with_context(|| format!("{what} {v} exceeds u16"));
-    let mut blob = Vec::with_capacity(FRAMES_HEADER_LEN + frames.len() * (4 + w * h));
-    blob.extend_from_slice(&FRAMES_MAGIC);
-    blob.extend_from_slice(&[FRAMES_VERSION, 0]);
-    blob.extend_from_slice(&u16_of(w, "width")?.to_le_bytes());
-    blob.extend_from_slice(&u16_of(h, "height")?.to_le_bytes());
-    blob.extend_from_slice(&u16_of(frames.len(), "count")?.to_le_bytes());
-    for (&label, &index) in labels.iter().zip(indices) {
-        blob.extend_from_slice(&[label, 0]);
-        blob.extend_from_slice(&u16_of(index, "test index")?.to_le_bytes());
-    }
-    for f in frames {
-        blob.extend_from_slice(&f.pixels);
-    }
-    Ok(blob)
+    let records = frames
+        .iter()
+        .zip(labels.iter().zip(indices))
+        .map(|(f, (&label, &index))| {
+            let test_index =
+                u16::try_from(index).with_context(|| format!("test index {index} exceeds u16"))?;
+            Ok(FrameRecord {
+                label,
+                test_index,
+                pixels: &f.pixels,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(frames::encode(w, h, &records)?)
 }
 
 /// One frame read back from a blob.
@@ -283,47 +244,21 @@ pub struct SampleFrame {
     pub frame: CameraFrame,
 }
 
-/// Decodes a frames blob, checking magic, version and length.
+/// Decodes a frames blob ([`FrameSet::parse`]) into owned frames.
 pub fn decode_frames(blob: &[u8]) -> anyhow::Result<Vec<SampleFrame>> {
-    ensure!(blob.len() >= FRAMES_HEADER_LEN, "frames blob too short");
-    ensure!(blob[..4] == FRAMES_MAGIC, "not a frames blob (bad magic)");
-    ensure!(
-        blob[4] == FRAMES_VERSION,
-        "frames blob version {} unsupported",
-        blob[4]
-    );
-    let read_u16 = |at: usize| usize::from(u16::from_le_bytes([blob[at], blob[at + 1]]));
-    let (w, h, count) = (read_u16(6), read_u16(8), read_u16(10));
-    let pixels_at = FRAMES_HEADER_LEN + 4 * count;
-    let want = pixels_at + count * w * h;
-    if blob.len() != want {
-        bail!(
-            "frames blob has {} bytes, its header implies {want}",
-            blob.len()
-        );
-    }
-    Ok((0..count)
-        .map(|k| {
-            let d = FRAMES_HEADER_LEN + 4 * k;
-            let start = pixels_at + k * w * h;
-            SampleFrame {
-                label: blob[d],
-                test_index: u16::from_le_bytes([blob[d + 2], blob[d + 3]]),
-                frame: CameraFrame {
-                    width: w,
-                    height: h,
-                    pixels: blob[start..start + w * h].to_vec(),
-                },
-            }
+    let set = FrameSet::parse(blob)?;
+    Ok((0..set.len())
+        .filter_map(|k| set.get(k))
+        .map(|f| SampleFrame {
+            label: f.label,
+            test_index: f.test_index,
+            frame: CameraFrame {
+                width: f.frame.width(),
+                height: f.frame.height(),
+                pixels: f.frame.pixels().to_vec(),
+            },
         })
         .collect())
-}
-
-/// Writes `path` atomically (temporary file in the same folder, then rename).
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
 }
 
 /// Writes `count` synthesized sample frames for the firmware into `out_dir`:
@@ -449,7 +384,7 @@ mod tests {
         let blob = encode_frames(&frames, &[1, 2, 3], &[10, 20, 9999]).unwrap();
         assert_eq!(
             blob.len(),
-            FRAMES_HEADER_LEN + 3 * 4 + 3 * FRAME_WIDTH * FRAME_HEIGHT
+            frames::HEADER_LEN + 3 * 4 + 3 * FRAME_WIDTH * FRAME_HEIGHT
         );
         assert_eq!(
             &blob[..12],

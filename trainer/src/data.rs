@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
-/// Side of a Fashion-MNIST image in pixels.
-pub const IMAGE_SIDE: usize = 28;
-/// Pixels in one image.
-pub const IMAGE_LEN: usize = IMAGE_SIDE * IMAGE_SIDE;
+/// Side of a Fashion-MNIST image in pixels, and pixels in one image: the model
+/// input's size, defined once in infer-core.
+pub use infer_core::{IMAGE_LEN, IMAGE_SIDE};
 /// Number of classes.
 pub const NUM_CLASSES: usize = 10;
 /// Class names, indexed by label.

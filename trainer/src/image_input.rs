@@ -20,7 +20,7 @@ pub const MAX_DECODED_BYTES: u64 = 128 << 20;
 /// Without `camera` it does what the seed's `load_img(..., color_mode='grayscale',
 /// target_size=(28, 28))` does: grayscale, nearest-neighbour resize, no inversion (the
 /// image is expected to look like the dataset: a light garment on black). With `camera`
-/// it runs infer-core's camera preprocessing (find the object on a light background,
+/// it runs the camera crate's preprocessing (find the object on a light background,
 /// crop, resize, invert), the same code the firmware runs.
 pub fn load(path: &Path, camera: bool) -> Result<[u8; IMAGE_LEN]> {
     let bytes = std::fs::read(path).context("cannot open")?;

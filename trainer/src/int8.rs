@@ -20,14 +20,15 @@ pub struct Int8Output {
     pub dequantized: Vec<f32>,
 }
 
-/// Parses `.fmq` bytes, turning infer-core's error into a message.
-pub fn check(fmq: &[u8]) -> Result<Model<'_>> {
+/// Parses and validates `.fmq` bytes ([`Model::from_bytes`]), turning infer-core's
+/// error into a message.
+pub fn parse(fmq: &[u8]) -> Result<Model<'_>> {
     Model::from_bytes(fmq).map_err(|e| anyhow!("invalid int8 model: {e}"))
 }
 
 /// Classifies every image of `data` with the int8 model, on all cores.
 pub fn classify_all(fmq: &[u8], data: &Dataset) -> Result<Vec<Int8Output>> {
-    let model = check(fmq)?;
+    let model = parse(fmq)?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = data.len().div_ceil(workers).max(1);
     let indices: Vec<usize> = (0..data.len()).collect();
@@ -63,7 +64,7 @@ pub fn classify_all(fmq: &[u8], data: &Dataset) -> Result<Vec<Int8Output>> {
 
 /// Class probabilities of one image: softmax of the dequantized int8 scores.
 ///
-/// `model` is parsed once by the caller ([`check`]): parsing verifies the whole file's
+/// `model` is parsed once by the caller ([`parse`]): parsing verifies the whole file's
 /// CRC, which costs far more than one classification.
 pub fn probabilities(model: &Model<'_>, pixels: &[u8; IMAGE_LEN]) -> Result<Vec<f64>> {
     let mut scratch = vec![0i8; model.scratch_len()];
@@ -95,6 +96,6 @@ pub fn export(weights: &Path, config: &TrainConfig, calib: &Dataset) -> Result<V
     .with_context(|| format!("loading {}", weights.display()))?;
     let images: Vec<[u8; IMAGE_LEN]> = (0..calib.len()).map(|i| *calib.image(i)).collect();
     let bytes = crate::quantize::quantize(&float, &images, &Default::default())?;
-    check(&bytes).context("the quantizer wrote a model infer-core rejects")?;
+    parse(&bytes).context("the quantizer wrote a model infer-core rejects")?;
     Ok(bytes)
 }

@@ -2,15 +2,17 @@
 //!
 //! The `trainer` binary is a thin clap layer over these modules.
 
+pub mod atomic;
 pub mod camera;
+pub mod compare;
 pub mod cv;
 pub mod data;
 pub mod download;
+pub mod evaluate;
 pub mod image_input;
 pub mod int8;
 pub mod metrics;
 pub mod model;
-pub mod output;
 pub mod parity;
 pub mod plots;
 pub mod quantize;

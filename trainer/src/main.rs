@@ -272,6 +272,9 @@ struct CompareArgs {
     /// Write a box plot of all runs to this PNG.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Print the summaries, tests and verdicts as JSON (fractions, not percent) for scripts.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

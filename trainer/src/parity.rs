@@ -1,7 +1,7 @@
 //! How closely the int8 export answers like the float model it came from.
 
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind};
+use tch::{Device, Kind, Tensor};
 
 use crate::data::Dataset;
 use crate::int8::Int8Output;
@@ -27,12 +27,23 @@ pub struct Parity {
     pub mean_abs_logit: f64,
 }
 
-/// Compares the float network with the int8 outputs (`int8[i]` for image `i` of `data`).
-pub fn compare(net: &Net, data: &Dataset, int8: &[Int8Output]) -> Parity {
-    assert_eq!(int8.len(), data.len(), "one int8 output per image");
+/// A `[n, classes]` logits tensor as one `Vec` per image (copied to the CPU).
+pub fn logits_to_vec(logits: &Tensor) -> Vec<Vec<f32>> {
+    let logits = logits.to_device(Device::Cpu).to_kind(Kind::Float);
+    Vec::<Vec<f32>>::try_from(&logits).expect("2-D float tensor")
+}
+
+/// The float network's logits of every image of `data` (on the CPU).
+pub fn float_logits(net: &Net, data: &Dataset) -> Vec<Vec<f32>> {
     let t = Tensors::new(data, Device::Cpu);
-    let logits = train::logits(net, &t.images, 1000).to_kind(Kind::Float);
-    let logits: Vec<Vec<f32>> = Vec::<Vec<f32>>::try_from(&logits).expect("2-D float tensor");
+    logits_to_vec(&train::logits(net, &t.images, 1000))
+}
+
+/// Compares the float logits (`logits[i]` for image `i`, see [`float_logits`]) with
+/// the int8 outputs (`int8[i]`), given the true `labels`.
+pub fn compare(logits: &[Vec<f32>], labels: &[u8], int8: &[Int8Output]) -> Parity {
+    assert_eq!(int8.len(), labels.len(), "one int8 output per image");
+    assert_eq!(logits.len(), labels.len(), "one float output per image");
     let argmax = |v: &[f32]| {
         v.iter()
             .enumerate()
@@ -45,7 +56,7 @@ pub fn compare(net: &Net, data: &Dataset, int8: &[Int8Output]) -> Parity {
     let (mut float_ok, mut int8_ok, mut agree) = (0usize, 0usize, 0usize);
     let (mut err_sum, mut err_max, mut logit_sum, mut count) = (0f64, 0f64, 0f64, 0usize);
     for (i, (f, q)) in logits.iter().zip(int8).enumerate() {
-        let label = usize::from(data.labels[i]);
+        let label = usize::from(labels[i]);
         let fc = argmax(f);
         let qc = usize::from(q.class);
         float_ok += usize::from(fc == label);
@@ -59,9 +70,9 @@ pub fn compare(net: &Net, data: &Dataset, int8: &[Int8Output]) -> Parity {
             count += 1;
         }
     }
-    let n = data.len() as f64;
+    let n = labels.len() as f64;
     Parity {
-        images: data.len(),
+        images: labels.len(),
         float_accuracy: float_ok as f64 / n,
         int8_accuracy: int8_ok as f64 / n,
         top1_agreement: agree as f64 / n,

@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, anyhow, bail};
 use plotters::prelude::*;
 
+use crate::atomic::write_png;
 use crate::cv::CvReport;
 use crate::data::{CLASS_NAMES, Dataset, IMAGE_SIDE, NUM_CLASSES};
-use crate::output::write_png;
 
 /// Where the font is looked for, in order.
 const FONT_PATHS: [&str; 2] = [

@@ -83,7 +83,7 @@ pub fn save_weights(vs: &VarStore, path: &Path) -> Result<()> {
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     // tch picks the format by extension, so the temporary name ends in .safetensors too.
-    let tmp = crate::output::temp_builder()
+    let tmp = crate::atomic::temp_builder()
         .suffix(".safetensors")
         .tempfile_in(dir)?
         .into_temp_path();

@@ -5,11 +5,12 @@
 //! `cargo run -p fw-common --example expected --target x86_64-unknown-linux-gnu --
 //!  FRAMES.bin MODEL.fmq [SCREENS_DIR]` (SCREENS_DIR: also write each screen as PGM)
 
+use camera::Config;
 use fw_common::display::{self, Framebuffer};
 use fw_common::frames::{FlashFrames, FrameSet, FrameSource};
 use fw_common::pipeline::{self, NoStopwatch};
+use infer_core::IMAGE_LEN as PIXELS;
 use infer_core::Model;
-use infer_core::preprocess::{Config, PIXELS};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -11,12 +11,13 @@
 //! memory text=… rodata=… data=… bss=… stack_hwm=… stack_size=… (bytes)
 //! ```
 
+use camera::Config;
 use cortex_m::peripheral::SYST;
 use cortex_m::peripheral::syst::SystClkSource;
 use embedded_graphics::pixelcolor::Gray8;
 use embedded_graphics::prelude::DrawTarget;
+use infer_core::IMAGE_LEN as PIXELS;
 use infer_core::Model;
-use infer_core::preprocess::{Config, PIXELS};
 
 use crate::frames::FrameSource;
 use crate::pipeline::{self, Stopwatch};
@@ -112,7 +113,7 @@ where
     let t = stopwatch.now();
     let model = Model::from_bytes(model_bytes).map_err(AppError::Model)?;
     let load = stopwatch.since(t);
-    let macs = pipeline::macs(model.file());
+    let macs = model.macs();
     defmt::info!(
         "model bytes={=usize} layers={=usize} classes={=usize} scratch={=usize} macs={=u64} load={=u32}",
         model_bytes.len(),

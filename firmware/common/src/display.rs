@@ -18,12 +18,13 @@
 use core::convert::Infallible;
 use core::fmt::Write as _;
 
+use camera::{Detection, Frame};
 use embedded_graphics::mono_font::{MonoTextStyle, ascii::FONT_6X10};
 use embedded_graphics::pixelcolor::{Gray8, GrayColor};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 use embedded_graphics::text::{Baseline, Text};
-use infer_core::preprocess::{Detection, Frame, PIXELS, SIDE};
+use infer_core::{IMAGE_LEN as PIXELS, IMAGE_SIDE as SIDE};
 
 /// Screen width in pixels.
 pub const WIDTH: usize = 160;
@@ -415,14 +416,14 @@ mod tests {
             detection: Some(Detection {
                 background: 200,
                 threshold: 160,
-                object: infer_core::preprocess::Rect {
+                object: camera::Rect {
                     left: 120,
                     top: 10,
                     width: 40,
                     height: 100,
                 },
                 // Reaches past the frame on the right.
-                crop: infer_core::preprocess::Rect {
+                crop: camera::Rect {
                     left: 90,
                     top: 10,
                     width: 100,

@@ -1,8 +1,8 @@
 //! What both firmware apps share, written so that the host can test it.
 //!
-//! - [`frames`]: the sample-frames blob in flash and the [`frames::FrameSource`] trait a
-//!   camera driver implements.
-//! - [`pipeline`]: one frame through `infer_core::preprocess`, `Model::classify` and
+//! - [`frames`]: the sample frames in flash (the blob format is `camera::frames`) and
+//!   the [`frames::FrameSource`] trait a camera driver implements.
+//! - [`pipeline`]: one frame through `camera::preprocess`, `Model::classify` and
 //!   the drawing, returning everything the apps log; the host's expected output comes
 //!   from the same function.
 //! - [`display`]: drawing with embedded-graphics onto any `DrawTarget<Color = Gray8>`,
@@ -20,5 +20,7 @@ pub mod pipeline;
 #[cfg(feature = "firmware")]
 pub mod stack;
 
+/// The camera crate (preprocessing, frames blob), re-exported likewise.
+pub use camera;
 /// The inference crate, re-exported so the apps use the very same version.
 pub use infer_core;

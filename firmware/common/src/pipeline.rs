@@ -3,10 +3,11 @@
 //! The firmware and the host's expected-output example both call [`process`], so the
 //! only thing that can differ between them is the machine.
 
+use camera::preprocess::{self, Config, Detection};
 use embedded_graphics::pixelcolor::Gray8;
 use embedded_graphics::prelude::DrawTarget;
-use infer_core::preprocess::{self, Config, Detection, PIXELS};
-use infer_core::{Layer, Model, ModelFile, Padding, Prediction};
+use infer_core::IMAGE_LEN as PIXELS;
+use infer_core::{Model, Prediction};
 
 use crate::display::{self, Shown, View};
 use crate::frames::Captured;
@@ -96,31 +97,6 @@ pub fn confidence_percent(scores: &[i8], class: usize, scale: f32) -> u8 {
     if percent >= 100.0 { 100 } else { percent as u8 }
 }
 
-/// Multiply-accumulates of one inference, from the layer shapes.
-pub fn macs(file: &ModelFile<'_>) -> u64 {
-    let (mut h, mut w) = (u64::from(file.input.height), u64::from(file.input.width));
-    let mut total = 0u64;
-    for layer in &file.layers {
-        match layer {
-            Layer::Conv2d(c) => {
-                if c.padding == Padding::Valid {
-                    let k = u64::from(c.kernel).saturating_sub(1);
-                    h = h.saturating_sub(k);
-                    w = w.saturating_sub(k);
-                }
-                total += h * w * c.weights.len() as u64;
-            }
-            Layer::MaxPool2d => {
-                h /= 2;
-                w /= 2;
-            }
-            Layer::Flatten => {}
-            Layer::Dense(d) => total += d.weights.len() as u64,
-        }
-    }
-    total
-}
-
 /// Preprocesses `captured`, classifies it, draws the result onto `display` and
 /// returns what happened. `input` receives the 28x28 model input (all zeros when no
 /// object was found); `scratch` must hold `model.scratch_len()` bytes.
@@ -194,52 +170,6 @@ mod tests {
         let tied = confidence_percent(&[5, 5], 0, 0.1);
         assert!((48..=52).contains(&tied), "{tied}");
         assert_eq!(confidence_percent(&[5], 3, 0.1), 0);
-    }
-
-    #[test]
-    fn macs_of_the_baseline_shape() {
-        use infer_core::{Conv2d, Dense, I8Array, I32Array, InputSpec, QuantParams};
-        let zeros = std::vec![0u8; 5408 * 100];
-        let q = QuantParams {
-            scale: 1.0,
-            zero_point: 0,
-        };
-        let conv = Conv2d {
-            out_channels: 32,
-            kernel: 3,
-            padding: Padding::Valid,
-            relu: true,
-            weights: I8Array::new(&zeros[..32 * 9]),
-            bias: I32Array::new(&[]),
-            multiplier: I32Array::new(&[]),
-            shift: &[],
-            output: q,
-        };
-        let dense = |n: usize| Dense {
-            out_features: 0,
-            relu: false,
-            weights: I8Array::new(&zeros[..n]),
-            bias: I32Array::new(&[]),
-            multiplier: I32Array::new(&[]),
-            shift: &[],
-            output: q,
-        };
-        let mut file = ModelFile {
-            input: InputSpec::default(),
-            layers: heapless::Vec::new(),
-            class_names: heapless::Vec::new(),
-        };
-        for l in [
-            Layer::Conv2d(conv),
-            Layer::MaxPool2d,
-            Layer::Flatten,
-            Layer::Dense(dense(5408 * 100)),
-            Layer::Dense(dense(100 * 10)),
-        ] {
-            file.layers.push(l).unwrap();
-        }
-        // 26*26*32*9 + 5408*100 + 100*10 = 194,688 + 540,800 + 1,000.
-        assert_eq!(macs(&file), 736_488);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use defmt_rtt as _;
 use fw_common::app::{self, SysTickStopwatch};
 use fw_common::display::Framebuffer;
 use fw_common::frames::{Captured, FlashFrames, FrameSet, FrameSource};
-use fw_common::infer_core::preprocess::PIXELS;
+use fw_common::infer_core::IMAGE_LEN as PIXELS;
 use panic_probe as _;
 
 mod assets {

@@ -1,6 +1,6 @@
 //! The camera classification demo in QEMU (`-M mps2-an386 -cpu cortex-m4`).
 //!
-//! Frames come from the sample frames in flash, go through `infer_core::preprocess`
+//! Frames come from the sample frames in flash, go through `camera::preprocess`
 //! and `Model::classify`, and are drawn into an in-memory framebuffer; every result,
 //! the work per frame (SysTick under `-icount shift=0` counts 40 instructions a tick)
 //! and the memory use are logged with defmt over semihosting. QEMU exits with 0 when
@@ -16,7 +16,7 @@ use defmt_semihosting as _;
 use fw_common::app::{self, SysTickStopwatch};
 use fw_common::display::Framebuffer;
 use fw_common::frames::{FlashFrames, FrameSet};
-use fw_common::infer_core::preprocess::PIXELS;
+use fw_common::infer_core::IMAGE_LEN as PIXELS;
 
 mod assets {
     include!(concat!(env!("OUT_DIR"), "/assets.rs"));

@@ -20,50 +20,12 @@
 //! `|bias| + k*k*C * 127 * 255` exceeds `i32::MAX`, so no partial sum overflows.
 
 use super::requant::Requant;
+use crate::reference::ConvShape;
 use crate::{I8Array, I32Array};
 
 /// Longest input patch (`k * k * C`) the fast kernel buffers on the stack
 /// (1 KiB of i16).
 pub(crate) const PATCH_MAX: usize = 512;
-
-/// Geometry of a validated convolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub(crate) struct ConvShape {
-    /// Input rows.
-    pub in_h: usize,
-    /// Input columns.
-    pub in_w: usize,
-    /// Input channels.
-    pub in_c: usize,
-    /// Output channels.
-    pub out_c: usize,
-    /// Kernel side (odd).
-    pub k: usize,
-    /// Padding on each side (0 or `k / 2`).
-    pub pad: usize,
-    /// Output rows.
-    pub out_h: usize,
-    /// Output columns.
-    pub out_w: usize,
-}
-
-impl ConvShape {
-    /// `k * k * in_c`, the number of terms per accumulator.
-    pub fn patch_len(&self) -> usize {
-        self.k * self.k * self.in_c
-    }
-
-    /// Input length.
-    pub fn in_len(&self) -> usize {
-        self.in_h * self.in_w * self.in_c
-    }
-
-    /// Output length.
-    pub fn out_len(&self) -> usize {
-        self.out_h * self.out_w * self.out_c
-    }
-}
 
 /// A validated convolution: parameter lengths match the shape.
 #[derive(Debug, Clone, Copy)]
@@ -210,54 +172,10 @@ fn conv2d_direct(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
     }
 }
 
-/// Plain reference in i64 with signed coordinates, straight from the definition.
-#[cfg(test)]
-pub(crate) mod reference {
-    use super::ConvOp;
-    use crate::ops::requant::reference::requantize;
-
-    /// The definition in the module documentation, evaluated literally.
-    pub fn conv2d(op: &ConvOp<'_>, input: &[i8]) -> std::vec::Vec<i8> {
-        let s = &op.shape;
-        let mut out = std::vec![0i8; s.out_len()];
-        for y in 0..s.out_h {
-            for x in 0..s.out_w {
-                for o in 0..s.out_c {
-                    let mut acc = i64::from(op.bias.get(o).unwrap());
-                    for dy in 0..s.k {
-                        for dx in 0..s.k {
-                            let iy = y as i64 + dy as i64 - s.pad as i64;
-                            let ix = x as i64 + dx as i64 - s.pad as i64;
-                            if iy < 0 || ix < 0 || iy >= s.in_h as i64 || ix >= s.in_w as i64 {
-                                continue;
-                            }
-                            for c in 0..s.in_c {
-                                let xi = (iy as usize * s.in_w + ix as usize) * s.in_c + c;
-                                let wi = ((o * s.k + dy) * s.k + dx) * s.in_c + c;
-                                let w = op.weights.get(wi).unwrap();
-                                acc += i64::from(w) * (i64::from(input[xi]) - i64::from(op.in_zp));
-                            }
-                        }
-                    }
-                    let acc = i32::try_from(acc).expect("accumulator within the checked bound");
-                    out[(y * s.out_w + x) * s.out_c + o] = requantize(
-                        acc,
-                        op.requant.multiplier.get(o).unwrap(),
-                        op.requant.shift[o],
-                        op.requant.zero_point,
-                        op.requant.min,
-                    );
-                }
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testutil::{RandomParams, params};
+    use crate::ops::testutil::{RandomParams, params, reference_conv2d};
     use proptest::prelude::*;
 
     fn shape(
@@ -305,13 +223,13 @@ mod tests {
         let mut out = [0i8; 4];
         conv2d(&op, &input, &mut out);
         assert_eq!(out, [5, 5, 5, 5]);
-        assert_eq!(reference::conv2d(&op, &input), out);
+        assert_eq!(reference_conv2d(&op, &input), out);
     }
 
     fn check(s: ConvShape, seed: u64, relu: bool) -> Result<(), TestCaseError> {
         let p = RandomParams::new(seed, s.out_c * s.patch_len(), s.out_c, s.patch_len());
         let mut rng = p.rng();
-        let input: std::vec::Vec<i8> = (0..s.in_len()).map(|_| rng.i8()).collect();
+        let input: std::vec::Vec<i8> = (0..s.in_len()).map(|_| rng.next_u64() as i8).collect();
         let (requant, in_zp) = params(&p, relu);
         let op = ConvOp {
             shape: s,
@@ -320,7 +238,7 @@ mod tests {
             bias: I32Array::new(&p.bias),
             requant,
         };
-        let expected = reference::conv2d(&op, &input);
+        let expected = reference_conv2d(&op, &input);
         let mut out = std::vec![0i8; s.out_len()];
         conv2d(&op, &input, &mut out);
         prop_assert_eq!(&out, &expected);

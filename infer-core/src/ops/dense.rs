@@ -78,38 +78,10 @@ fn dense_with_zp(op: &DenseOp<'_>, zp: i32, input: &[i8], output: &mut [i8]) {
     }
 }
 
-/// Plain reference in i64, straight from the definition.
-#[cfg(test)]
-pub(crate) mod reference {
-    use super::DenseOp;
-    use crate::ops::requant::reference::requantize;
-
-    /// `out[o] = requant(bias[o] + sum_i w[o][i] * (x[i] - zp))`.
-    pub fn dense(op: &DenseOp<'_>, input: &[i8]) -> std::vec::Vec<i8> {
-        (0..op.n_out)
-            .map(|o| {
-                let mut acc = i64::from(op.bias.get(o).unwrap());
-                for (i, &x) in input.iter().enumerate().take(op.n_in) {
-                    let w = op.weights.get(o * op.n_in + i).unwrap();
-                    acc += i64::from(w) * (i64::from(x) - i64::from(op.in_zp));
-                }
-                let acc = i32::try_from(acc).expect("accumulator within the checked bound");
-                requantize(
-                    acc,
-                    op.requant.multiplier.get(o).unwrap(),
-                    op.requant.shift[o],
-                    op.requant.zero_point,
-                    op.requant.min,
-                )
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testutil::{RandomParams, params};
+    use crate::ops::testutil::{RandomParams, params, reference_dense};
     use proptest::prelude::*;
 
     #[test]
@@ -140,7 +112,7 @@ mod tests {
         let mut out = [0i8; 2];
         dense(&op, &input, &mut out);
         assert_eq!(out, [7, -17]);
-        assert_eq!(reference::dense(&op, &input), out);
+        assert_eq!(reference_dense(&op, &input), out);
     }
 
     proptest! {
@@ -152,7 +124,7 @@ mod tests {
         ) {
             let p = RandomParams::new(seed, n_in * n_out, n_out, n_in);
             let mut rng = p.rng();
-            let input: std::vec::Vec<i8> = (0..n_in).map(|_| rng.i8()).collect();
+            let input: std::vec::Vec<i8> = (0..n_in).map(|_| rng.next_u64() as i8).collect();
             let (rq, in_zp) = params(&p, relu);
             let op = DenseOp {
                 n_in,
@@ -164,7 +136,7 @@ mod tests {
             };
             let mut out = std::vec![0i8; n_out];
             dense(&op, &input, &mut out);
-            prop_assert_eq!(out, reference::dense(&op, &input));
+            prop_assert_eq!(out, reference_dense(&op, &input));
         }
     }
 }

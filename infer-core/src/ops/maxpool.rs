@@ -5,39 +5,7 @@
 //! quantization map, so it runs on the int8 values directly and the output
 //! keeps the input's scale and zero point.
 
-/// Geometry of a max-pool (validated: `h >= 2`, `w >= 2`, `c >= 1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub(crate) struct PoolShape {
-    /// Input rows.
-    pub h: usize,
-    /// Input columns.
-    pub w: usize,
-    /// Channels.
-    pub c: usize,
-}
-
-impl PoolShape {
-    /// Output rows.
-    pub fn out_h(&self) -> usize {
-        self.h / 2
-    }
-
-    /// Output columns.
-    pub fn out_w(&self) -> usize {
-        self.w / 2
-    }
-
-    /// Input length `h * w * c`.
-    pub fn in_len(&self) -> usize {
-        self.h * self.w * self.c
-    }
-
-    /// Output length.
-    pub fn out_len(&self) -> usize {
-        self.out_h() * self.out_w() * self.c
-    }
-}
+use crate::reference::PoolShape;
 
 /// Fast kernel: `input.len() == s.in_len()`, `output.len() == s.out_len()`.
 #[inline(never)]
@@ -58,32 +26,6 @@ pub(crate) fn maxpool2x2(s: &PoolShape, input: &[i8], output: &mut [i8]) {
                 *o = p.max(q).max(r.max(t));
             }
         }
-    }
-}
-
-/// Plain reference with explicit indices.
-#[cfg(test)]
-pub(crate) mod reference {
-    use super::PoolShape;
-
-    /// `out[y][x][c] = max over dy, dx in {0, 1} of in[2y+dy][2x+dx][c]`.
-    pub fn maxpool2x2(s: &PoolShape, input: &[i8]) -> std::vec::Vec<i8> {
-        let mut out = std::vec![0i8; s.out_len()];
-        for y in 0..s.out_h() {
-            for x in 0..s.out_w() {
-                for ch in 0..s.c {
-                    let mut m = i8::MIN;
-                    for dy in 0..2 {
-                        for dx in 0..2 {
-                            let v = input[((2 * y + dy) * s.w + 2 * x + dx) * s.c + ch];
-                            m = m.max(v);
-                        }
-                    }
-                    out[(y * s.out_w() + x) * s.c + ch] = m;
-                }
-            }
-        }
-        out
     }
 }
 
@@ -117,7 +59,9 @@ mod tests {
             let s = PoolShape { h, w, c };
             let mut out = std::vec![0i8; s.out_len()];
             maxpool2x2(&s, &input, &mut out);
-            prop_assert_eq!(out, reference::maxpool2x2(&s, &input));
+            let mut expected = std::vec![0i8; s.out_len()];
+            crate::reference::maxpool2x2(&s, &input, &mut expected);
+            prop_assert_eq!(out, expected);
         }
     }
 }

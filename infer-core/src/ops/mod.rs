@@ -1,10 +1,11 @@
-//! Integer-only kernels, one module per operator.
+//! The fast integer-only kernels [`Model::logits`](crate::Model::logits) runs,
+//! one module per operator.
 //!
 //! Every kernel works on HWC int8 tensors and is called only after
 //! `Model::from_bytes` has checked all sizes, so the slices it indexes always
-//! have the lengths its geometry says. Each module keeps a plain reference
-//! implementation (test-only) beside the fast one, and property tests compare
-//! the two on random shapes and values.
+//! have the lengths its geometry says. Each must compute exactly what the
+//! public [`reference`](crate::reference) kernel of its operator computes;
+//! property tests compare the two on random shapes and values.
 
 pub(crate) mod conv2d;
 pub(crate) mod dense;

@@ -1,4 +1,5 @@
-//! Requantization of an int32 accumulator to int8.
+//! Requantization of an int32 accumulator to int8: the fast form of
+//! [`reference::requantize`](crate::reference::requantize).
 //!
 //! The real multiplier `input_scale * weight_scale[c] / output_scale` of output
 //! channel `c` is stored as a non-negative Q31 integer `M` and a right shift `n`
@@ -14,7 +15,7 @@
 //! exact product `acc * M * 2^-n`, done in 64-bit arithmetic. This differs from
 //! TFLite's two-step `SaturatingRoundingDoublingHighMul` +
 //! `RoundingDivideByPOT` (which rounds twice, half away from zero) only on
-//! exact ties and double-rounding cases; it is what the host quantizer assumes.
+//! exact ties and double-rounding cases; it is what the host quantizer simulates (with the reference kernels).
 //!
 //! No overflow is possible: `|acc| <= 2^31`, `0 <= M < 2^31`, so
 //! `|acc * M| < 2^62`, and adding `2^(n-1) <= 2^61` stays below `2^63`.
@@ -91,24 +92,19 @@ pub(crate) fn requantize(acc: i32, multiplier: i32, shift: u8, zero_point: i32, 
     }
 }
 
-/// Plain reference: exact rational arithmetic in i128.
-#[cfg(test)]
-pub(crate) mod reference {
-    /// `clamp(zero_point + floor(acc * multiplier / 2^shift + 1/2), min, 127)`.
-    pub fn requantize(acc: i32, multiplier: i32, shift: u8, zero_point: i32, min: i32) -> i8 {
-        // floor(a / 2^n + 1/2) = floor((2a + 2^n) / 2^(n+1))
-        let a = i128::from(acc) * i128::from(multiplier);
-        let den = 1i128 << (u32::from(shift) + 1);
-        let q = (2 * a + (1i128 << shift)).div_euclid(den);
-        let y = q + i128::from(zero_point);
-        y.clamp(i128::from(min), 127) as i8
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The requantization by exact rational arithmetic in i128:
+    /// `floor(acc * multiplier / 2^shift + 1/2) = floor((2a + 2^n) / 2^(n+1))`.
+    fn requantize_i128(acc: i32, multiplier: i32, shift: u8, zero_point: i32, min: i32) -> i8 {
+        let a = i128::from(acc) * i128::from(multiplier);
+        let den = 1i128 << (u32::from(shift) + 1);
+        let q = (2 * a + (1i128 << shift)).div_euclid(den);
+        (q + i128::from(zero_point)).clamp(i128::from(min), 127) as i8
+    }
 
     #[test]
     fn ties_round_up() {
@@ -150,10 +146,10 @@ mod tests {
             relu in any::<bool>(),
         ) {
             let min = if relu { zero_point } else { -128 };
-            prop_assert_eq!(
-                requantize(acc, multiplier, shift, zero_point, min),
-                reference::requantize(acc, multiplier, shift, zero_point, min)
-            );
+            let reference = crate::reference::requantize(acc, multiplier, shift, zero_point, min);
+            // The reference is exact, and the fast form equals it.
+            prop_assert_eq!(reference, requantize_i128(acc, multiplier, shift, zero_point, min));
+            prop_assert_eq!(requantize(acc, multiplier, shift, zero_point, min), reference);
         }
 
         #[test]
@@ -165,7 +161,7 @@ mod tests {
         ) {
             prop_assert_eq!(
                 requantize(acc, multiplier, shift, zero_point, -128),
-                reference::requantize(acc, multiplier, shift, zero_point, -128)
+                crate::reference::requantize(acc, multiplier, shift, zero_point, -128)
             );
         }
     }

@@ -1,36 +1,14 @@
 //! Random kernel parameters for the property tests (test-only).
 
+use super::conv2d::ConvOp;
+use super::dense::DenseOp;
 use super::requant::Requant;
-use crate::I32Array;
+use crate::reference::{self, LayerParams};
+use crate::{I8Array, I32Array};
 use std::vec::Vec;
 
-/// SplitMix64: a tiny deterministic generator seeded by proptest.
-#[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        let span = (hi - lo + 1) as u64;
-        lo + (self.next_u64() % span) as i64
-    }
-
-    pub fn i8(&mut self) -> i8 {
-        self.next_u64() as i8
-    }
-}
+/// The project's SplitMix64, seeded by proptest.
+pub(crate) use crate::rng::SplitMix64 as Rng;
 
 /// Weights in [-127, 127], biases, Q31 multipliers and shifts for one layer.
 #[derive(Debug, Clone)]
@@ -95,4 +73,60 @@ pub(crate) fn params(p: &RandomParams, relu: bool) -> (Requant<'_>, i32) {
         },
         p.in_zp,
     )
+}
+
+/// The public reference kernel's parameters for a fast kernel's operands:
+/// typed copies of the byte arrays.
+struct Typed {
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    multiplier: Vec<i32>,
+}
+
+impl Typed {
+    fn new(weights: I8Array<'_>, bias: I32Array<'_>, requant: &Requant<'_>) -> Self {
+        Self {
+            weights: weights.iter().collect(),
+            bias: bias.iter().collect(),
+            multiplier: requant.multiplier.iter().collect(),
+        }
+    }
+
+    fn params<'a>(&'a self, in_zp: i32, requant: &Requant<'a>) -> LayerParams<'a> {
+        LayerParams {
+            in_zp,
+            weights: &self.weights,
+            bias: &self.bias,
+            multiplier: &self.multiplier,
+            shift: requant.shift,
+            out_zp: requant.zero_point,
+            // With a zero point of -128 both clamps are the same.
+            relu: requant.min == requant.zero_point,
+        }
+    }
+}
+
+/// [`reference::conv2d`] on the operands of a fast convolution.
+pub(crate) fn reference_conv2d(op: &ConvOp<'_>, input: &[i8]) -> Vec<i8> {
+    let typed = Typed::new(op.weights, op.bias, &op.requant);
+    let mut out = std::vec![0i8; op.shape.out_len()];
+    reference::conv2d(
+        &op.shape,
+        &typed.params(op.in_zp, &op.requant),
+        input,
+        &mut out,
+    );
+    out
+}
+
+/// [`reference::dense`] on the operands of a fast dense layer.
+pub(crate) fn reference_dense(op: &DenseOp<'_>, input: &[i8]) -> Vec<i8> {
+    let typed = Typed::new(op.weights, op.bias, &op.requant);
+    let mut out = std::vec![0i8; op.n_out];
+    reference::dense(
+        &typed.params(op.in_zp, &op.requant),
+        &input[..op.n_in],
+        &mut out,
+    );
+    out
 }

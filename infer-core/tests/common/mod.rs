@@ -1,179 +1,47 @@
-//! Shared helpers of the integration tests: owned model builders, a random
-//! model generator and an independent, literal reference evaluator.
+//! Shared helpers of the integration tests: a random model generator and an
+//! evaluator that chains infer-core's public reference kernels.
 #![allow(dead_code)]
 
+use infer_core::reference::{self, ConvShape, LayerParams, PoolShape};
 use infer_core::{
-    Conv2d, Dense, I8Array, I32Array, IMAGE_SIDE, InputSpec, Layer, ModelFile, Padding,
-    QuantParams, encode, encoded_len,
+    IMAGE_SIDE, INPUT_ZERO_POINT, InputSpec, OwnedLayer, OwnedModel, OwnedParams, Padding,
+    QuantParams,
 };
 
-/// SplitMix64, seeded by proptest.
-#[derive(Debug, Clone)]
-pub struct Rng(pub u64);
+/// The project's SplitMix64, seeded by proptest.
+pub use infer_core::rng::SplitMix64 as Rng;
 
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+/// A random 28x28 image (every pixel uniform).
+pub fn image(rng: &mut Rng) -> [u8; 784] {
+    let mut img = [0u8; 784];
+    for p in &mut img {
+        *p = rng.next_u64() as u8;
     }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
-    }
-
-    pub fn image(&mut self) -> [u8; 784] {
-        let mut img = [0u8; 784];
-        for p in &mut img {
-            *p = self.next_u64() as u8;
-        }
-        img
-    }
+    img
 }
 
 /// Owned parameters of a conv or dense layer.
-#[derive(Debug, Clone)]
-pub struct Params {
-    pub relu: bool,
-    pub weights: Vec<i8>,
-    pub bias: Vec<i32>,
-    pub multiplier: Vec<i32>,
-    pub shift: Vec<u8>,
-    pub output: QuantParams,
-    /// Little-endian copies that the borrowed `Layer` points into.
-    w_bytes: Vec<u8>,
-    b_bytes: Vec<u8>,
-    m_bytes: Vec<u8>,
-}
-
-impl Params {
-    pub fn new(
-        relu: bool,
-        weights: Vec<i8>,
-        bias: Vec<i32>,
-        multiplier: Vec<i32>,
-        shift: Vec<u8>,
-        output: QuantParams,
-    ) -> Self {
-        let mut p = Self {
-            relu,
-            weights,
-            bias,
-            multiplier,
-            shift,
-            output,
-            w_bytes: vec![],
-            b_bytes: vec![],
-            m_bytes: vec![],
-        };
-        p.sync();
-        p
-    }
-
-    /// Refreshes the byte copies after the typed fields changed.
-    pub fn sync(&mut self) {
-        self.w_bytes = self.weights.iter().map(|&w| w as u8).collect();
-        self.b_bytes = self.bias.iter().flat_map(|b| b.to_le_bytes()).collect();
-        self.m_bytes = self
-            .multiplier
-            .iter()
-            .flat_map(|m| m.to_le_bytes())
-            .collect();
-    }
-}
-
-/// An owned layer.
-#[derive(Debug, Clone)]
-pub enum OwnedLayer {
-    Conv {
-        out_channels: u16,
-        kernel: u8,
-        padding: Padding,
-        params: Params,
-    },
-    Pool,
-    Flatten,
-    Dense {
-        out_features: u16,
-        params: Params,
-    },
-}
-
-/// An owned model that can be borrowed as a `ModelFile` and encoded.
-#[derive(Debug, Clone)]
-pub struct OwnedModel {
-    pub input: InputSpec,
-    pub layers: Vec<OwnedLayer>,
-    pub class_names: Vec<String>,
-}
-
-impl OwnedModel {
-    pub fn file(&self) -> ModelFile<'_> {
-        let mut layers = heapless::Vec::new();
-        for l in &self.layers {
-            let layer = match l {
-                OwnedLayer::Conv {
-                    out_channels,
-                    kernel,
-                    padding,
-                    params: p,
-                } => Layer::Conv2d(Conv2d {
-                    out_channels: *out_channels,
-                    kernel: *kernel,
-                    padding: *padding,
-                    relu: p.relu,
-                    weights: I8Array::new(&p.w_bytes),
-                    bias: I32Array::new(&p.b_bytes),
-                    multiplier: I32Array::new(&p.m_bytes),
-                    shift: &p.shift,
-                    output: p.output,
-                }),
-                OwnedLayer::Pool => Layer::MaxPool2d,
-                OwnedLayer::Flatten => Layer::Flatten,
-                OwnedLayer::Dense {
-                    out_features,
-                    params: p,
-                } => Layer::Dense(Dense {
-                    out_features: *out_features,
-                    relu: p.relu,
-                    weights: I8Array::new(&p.w_bytes),
-                    bias: I32Array::new(&p.b_bytes),
-                    multiplier: I32Array::new(&p.m_bytes),
-                    shift: &p.shift,
-                    output: p.output,
-                }),
-            };
-            layers.push(layer).expect("at most MAX_LAYERS layers");
-        }
-        let mut class_names = heapless::Vec::new();
-        for n in &self.class_names {
-            class_names
-                .push(n.as_str())
-                .expect("at most MAX_CLASSES names");
-        }
-        ModelFile {
-            input: self.input,
-            layers,
-            class_names,
-        }
-    }
-
-    /// The `.fmq` bytes (panics if the model is invalid).
-    pub fn encode(&self) -> Vec<u8> {
-        let file = self.file();
-        let mut out = vec![0u8; encoded_len(&file).expect("size")];
-        let n = encode(&file, &mut out).expect("valid model");
-        assert_eq!(n, out.len());
-        out
+pub fn params(
+    relu: bool,
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    multiplier: Vec<i32>,
+    shift: Vec<u8>,
+    output: QuantParams,
+) -> OwnedParams {
+    OwnedParams {
+        relu,
+        weights,
+        bias,
+        multiplier,
+        shift,
+        output,
     }
 }
 
 /// Random parameters for `out` channels of `fan_in` terms each, with biases
 /// and multipliers that keep outputs mostly unsaturated.
-pub fn random_params(rng: &mut Rng, out: usize, fan_in: usize, relu: bool) -> Params {
+pub fn random_params(rng: &mut Rng, out: usize, fan_in: usize, relu: bool) -> OwnedParams {
     let weights = (0..out * fan_in)
         .map(|_| rng.range(-127, 127) as i8)
         .collect();
@@ -191,7 +59,34 @@ pub fn random_params(rng: &mut Rng, out: usize, fan_in: usize, relu: bool) -> Pa
         scale: 0.05,
         zero_point: if relu { -128 } else { rng.range(-20, 20) as i8 },
     };
-    Params::new(relu, weights, bias, multiplier, shift, output)
+    params(relu, weights, bias, multiplier, shift, output)
+}
+
+/// The baseline architecture with random int8 parameters (seed fixed).
+pub fn baseline_shaped() -> OwnedModel {
+    let mut rng = Rng::new(2024);
+    OwnedModel {
+        input: InputSpec::default(),
+        layers: vec![
+            OwnedLayer::Conv2d {
+                out_channels: 32,
+                kernel: 3,
+                padding: Padding::Valid,
+                params: random_params(&mut rng, 32, 9, true),
+            },
+            OwnedLayer::MaxPool2d,
+            OwnedLayer::Flatten,
+            OwnedLayer::Dense {
+                out_features: 100,
+                params: random_params(&mut rng, 100, 13 * 13 * 32, true),
+            },
+            OwnedLayer::Dense {
+                out_features: 10,
+                params: random_params(&mut rng, 10, 100, false),
+            },
+        ],
+        class_names: (0..10).map(|i| format!("class {i}")).collect(),
+    }
 }
 
 /// A random valid model: 1-2 convolutions (odd kernels, either padding) with
@@ -204,7 +99,7 @@ pub fn random_model(rng: &mut Rng) -> OwnedModel {
         let same = rng.range(0, 1) == 1;
         let out_c = rng.range(1, 4) as usize;
         let relu = rng.range(0, 3) != 0;
-        layers.push(OwnedLayer::Conv {
+        layers.push(OwnedLayer::Conv2d {
             out_channels: out_c as u16,
             kernel: k as u8,
             padding: if same { Padding::Same } else { Padding::Valid },
@@ -215,7 +110,7 @@ pub fn random_model(rng: &mut Rng) -> OwnedModel {
         }
         c = out_c;
         if rng.range(0, 2) != 0 {
-            layers.push(OwnedLayer::Pool);
+            layers.push(OwnedLayer::MaxPool2d);
             (h, w) = (h / 2, w / 2);
         }
     }
@@ -241,76 +136,51 @@ pub fn random_model(rng: &mut Rng) -> OwnedModel {
     }
 }
 
-/// `clamp(zp + floor(acc * m / 2^n + 1/2), lo, 127)` in i128.
-fn requant(acc: i64, m: i32, n: u8, zp: i8, relu: bool) -> i8 {
-    let a = i128::from(acc) * i128::from(m);
-    let q = (2 * a + (1i128 << n)).div_euclid(1i128 << (u32::from(n) + 1));
-    let lo = if relu { i128::from(zp) } else { -128 };
-    (q + i128::from(zp)).clamp(lo, 127) as i8
+fn layer_params(p: &OwnedParams, in_zp: i32) -> LayerParams<'_> {
+    LayerParams {
+        in_zp,
+        weights: &p.weights,
+        bias: &p.bias,
+        multiplier: &p.multiplier,
+        shift: &p.shift,
+        out_zp: i32::from(p.output.zero_point),
+        relu: p.relu,
+    }
 }
 
-/// Runs `model` literally from the format's definition, in i64, HWC.
+/// Runs `model` layer by layer with infer-core's public reference kernels
+/// (plain loops from the definitions), in HWC order.
 pub fn reference_logits(model: &OwnedModel, pixels: &[u8; 784]) -> Vec<i8> {
     let (mut h, mut w, mut c) = (IMAGE_SIDE, IMAGE_SIDE, 1usize);
-    let mut x: Vec<i8> = pixels.iter().map(|&p| (i16::from(p) - 128) as i8).collect();
-    let mut zp = -128i64;
+    let mut x = vec![0i8; pixels.len()];
+    reference::quantize_input(pixels, &mut x);
+    let mut zp = i32::from(INPUT_ZERO_POINT);
     for layer in &model.layers {
         match layer {
-            OwnedLayer::Conv {
+            OwnedLayer::Conv2d {
                 out_channels,
                 kernel,
                 padding,
                 params: p,
             } => {
-                let (oc, k) = (usize::from(*out_channels), usize::from(*kernel));
-                let pad = if *padding == Padding::Same { k / 2 } else { 0 };
-                let (oh, ow) = (h + 2 * pad - k + 1, w + 2 * pad - k + 1);
-                let mut y = vec![0i8; oh * ow * oc];
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for o in 0..oc {
-                            let mut acc = i64::from(p.bias[o]);
-                            for ky in 0..k {
-                                for kx in 0..k {
-                                    let iy = oy as i64 + ky as i64 - pad as i64;
-                                    let ix = ox as i64 + kx as i64 - pad as i64;
-                                    if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
-                                        continue;
-                                    }
-                                    for ci in 0..c {
-                                        let xv = x[(iy as usize * w + ix as usize) * c + ci];
-                                        let wv = p.weights[((o * k + ky) * k + kx) * c + ci];
-                                        acc += i64::from(wv) * (i64::from(xv) - zp);
-                                    }
-                                }
-                            }
-                            y[(oy * ow + ox) * oc + o] = requant(
-                                acc,
-                                p.multiplier[o],
-                                p.shift[o],
-                                p.output.zero_point,
-                                p.relu,
-                            );
-                        }
-                    }
-                }
-                (h, w, c, x, zp) = (oh, ow, oc, y, i64::from(p.output.zero_point));
+                let s = ConvShape::new(
+                    h,
+                    w,
+                    c,
+                    usize::from(*out_channels),
+                    usize::from(*kernel),
+                    *padding,
+                )
+                .expect("a valid convolution");
+                let mut y = vec![0i8; s.out_len()];
+                reference::conv2d(&s, &layer_params(p, zp), &x, &mut y);
+                (h, w, c, x, zp) = (s.out_h, s.out_w, s.out_c, y, i32::from(p.output.zero_point));
             }
-            OwnedLayer::Pool => {
-                let (oh, ow) = (h / 2, w / 2);
-                let mut y = vec![0i8; oh * ow * c];
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for ci in 0..c {
-                            let at = |dy: usize, dx: usize| {
-                                x[((2 * oy + dy) * w + 2 * ox + dx) * c + ci]
-                            };
-                            y[(oy * ow + ox) * c + ci] =
-                                at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
-                        }
-                    }
-                }
-                (h, w, x) = (oh, ow, y);
+            OwnedLayer::MaxPool2d => {
+                let s = PoolShape { h, w, c };
+                let mut y = vec![0i8; s.out_len()];
+                reference::maxpool2x2(&s, &x, &mut y);
+                (h, w, x) = (s.out_h(), s.out_w(), y);
             }
             OwnedLayer::Flatten => (h, w, c) = (1, 1, h * w * c),
             OwnedLayer::Dense {
@@ -318,22 +188,9 @@ pub fn reference_logits(model: &OwnedModel, pixels: &[u8; 784]) -> Vec<i8> {
                 params: p,
             } => {
                 let n = usize::from(*out_features);
-                let y = (0..n)
-                    .map(|o| {
-                        let mut acc = i64::from(p.bias[o]);
-                        for (i, &xv) in x.iter().enumerate() {
-                            acc += i64::from(p.weights[o * c + i]) * (i64::from(xv) - zp);
-                        }
-                        requant(
-                            acc,
-                            p.multiplier[o],
-                            p.shift[o],
-                            p.output.zero_point,
-                            p.relu,
-                        )
-                    })
-                    .collect();
-                (c, x, zp) = (n, y, i64::from(p.output.zero_point));
+                let mut y = vec![0i8; n];
+                reference::dense(&layer_params(p, zp), &x, &mut y);
+                (c, x, zp) = (n, y, i32::from(p.output.zero_point));
             }
         }
     }

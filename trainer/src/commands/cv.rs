@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use trainer::atomic::write_json;
 use trainer::cv::{self, CvConfig, CvReport, FoldFile};
 use trainer::data::Split;
-use trainer::output::{read_json, write_json};
 use trainer::plots;
 
 use crate::{CvAction, CvCommand};
@@ -111,14 +111,4 @@ fn finish(report: &CvReport, out: &Path, wall_seconds: Option<f64>) -> Result<()
     );
     println!("wrote {}/{{cv.json,curves.png,box.png}}", out.display());
     Ok(())
-}
-
-/// Reads a saved report from a cv.json file or a folder holding one.
-pub fn read_report(path: &Path) -> Result<SavedReport> {
-    let file = if path.is_dir() {
-        path.join("cv.json")
-    } else {
-        path.to_owned()
-    };
-    read_json(&file)
 }

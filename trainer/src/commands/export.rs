@@ -15,7 +15,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let calib = args.data.load(Split::Train, Some(args.calib))?;
     let bytes = trainer::int8::export(&dir.join(saved::WEIGHTS_FILE), &config, &calib)?;
     let out = dir.join(saved::INT8_FILE);
-    trainer::output::write_atomic(&out, &bytes)?;
+    trainer::atomic::write_atomic(&out, &bytes)?;
     println!(
         "wrote {} ({} bytes, calibrated on {} images)",
         out.display(),

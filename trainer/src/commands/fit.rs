@@ -5,12 +5,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use trainer::atomic::write_json;
 use trainer::data::Split;
-use trainer::output::write_json;
+use trainer::evaluate;
 use trainer::saved::{self, FitRecord};
 use trainer::train::{self, Tensors};
 
-use super::evaluate;
 use crate::FitArgs;
 
 /// Runs the fit.
@@ -78,15 +78,22 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
     } else {
         let calib = args.train.data.load(Split::Train, Some(args.calib))?;
         let bytes = trainer::int8::export(&dir.join(saved::WEIGHTS_FILE), &cfg, &calib)?;
-        trainer::output::write_atomic(&dir.join(saved::INT8_FILE), &bytes)?;
+        trainer::atomic::write_atomic(&dir.join(saved::INT8_FILE), &bytes)?;
         eprintln!(
             "wrote {} ({} bytes)",
             dir.join(saved::INT8_FILE).display(),
             bytes.len()
         );
-        Some(evaluate::evaluate_int8(&bytes, &net, &test_set)?)
+        Some(evaluate::evaluate_int8(&bytes, &float, &test_set)?)
     };
-    evaluate::report(&dir, &name, &test_set, float, int8)?;
+    evaluate::report(
+        &dir,
+        &name,
+        &test_set,
+        &float,
+        int8.as_ref(),
+        super::command_line(),
+    )?;
     println!(
         "{}: {} epochs in {:.0} s ({:.2} s/epoch); test accuracy {:.2}%",
         name,

@@ -63,7 +63,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         Vec::new()
     };
     let predictor = if args.int8 {
-        let model = trainer::int8::check(&int8_bytes)
+        let model = trainer::int8::parse(&int8_bytes)
             .with_context(|| format!("{}", int8_path.display()))?;
         Predictor::Int8(Box::new(model))
     } else {

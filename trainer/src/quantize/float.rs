@@ -10,8 +10,8 @@ use infer_core::Padding;
 
 use super::QuantizeError;
 
-/// Side of the input image.
-pub const SIDE: usize = infer_core::IMAGE_SIDE;
+/// Side of the input image (infer-core's `IMAGE_SIDE`).
+pub use infer_core::IMAGE_SIDE as SIDE;
 
 /// A float convolution (stride 1, odd square kernel).
 #[derive(Debug, Clone, PartialEq)]

@@ -22,8 +22,11 @@
 //!   infer-core does.
 //!
 //! While quantizing, the integer network is simulated layer by layer on the
-//! calibration images; at the end the encoded file is run through
-//! [`infer_core::Model`] on some of them and must give the same int8 logits.
+//! calibration images with infer-core's reference kernels
+//! ([`infer_core::reference`], the one definition of the int8 arithmetic), so
+//! calibration and bias correction measure exactly what the device computes.
+//! At the end the encoded file is run through [`infer_core::Model`] (its fast
+//! kernels) on some of them and must give the same int8 logits.
 
 mod calibrate;
 mod float;
@@ -34,16 +37,17 @@ mod tests;
 
 use std::path::PathBuf;
 
+use infer_core::reference::{self, ConvShape, LayerParams, PoolShape};
 use infer_core::{
-    Conv2d, Dense, I8Array, I32Array, IMAGE_LEN, INPUT_SCALE, INPUT_ZERO_POINT, InputSpec, Layer,
-    Model, ModelFile, Padding, QuantParams,
+    IMAGE_LEN, IMAGE_SIDE, INPUT_SCALE, INPUT_ZERO_POINT, InputSpec, Model, OwnedLayer, OwnedModel,
+    OwnedParams, QuantParams,
 };
 use serde::{Deserialize, Serialize};
 
 pub use calibrate::{Calibration, affine_params, choose_range};
 pub use float::{Activation, FloatConv2d, FloatDense, FloatLayer, FloatModel};
 pub use load::Param;
-pub use q31::{quantize_multiplier, requantize};
+pub use q31::quantize_multiplier;
 
 /// Why quantization (or loading the float model) failed.
 #[derive(Debug, thiserror::Error)]
@@ -136,8 +140,11 @@ pub enum QuantizeError {
     /// infer-core rejected the model while encoding or decoding it.
     #[error("infer-core rejected the quantized model")]
     Encode(#[from] infer_core::Error),
-    /// infer-core's output differs from the quantizer's own integer simulation.
-    #[error("infer-core disagrees with the quantizer's simulation on calibration image {image}")]
+    /// infer-core's fast kernels ([`Model::logits`]) differ from its reference
+    /// kernels, which the quantizer's simulation runs.
+    #[error(
+        "infer-core's kernels disagree with its reference kernels on calibration image {image}"
+    )]
     Consistency {
         /// Index of the calibration image.
         image: usize,
@@ -208,69 +215,6 @@ pub fn quantize(
     quantize_with_report(model, calibration_images, options).map(|q| q.bytes)
 }
 
-/// An encoded layer's owned parameters.
-enum OwnedLayer {
-    Conv {
-        out_channels: u16,
-        kernel: u8,
-        padding: Padding,
-        params: OwnedParams,
-    },
-    Pool,
-    Flatten,
-    Dense {
-        out_features: u16,
-        params: OwnedParams,
-    },
-}
-
-/// Little-endian parameter bytes of one conv or dense layer.
-struct OwnedParams {
-    relu: bool,
-    weights: Vec<u8>,
-    bias: Vec<u8>,
-    multiplier: Vec<u8>,
-    shift: Vec<u8>,
-    output: QuantParams,
-}
-
-impl OwnedLayer {
-    fn as_layer(&self) -> Layer<'_> {
-        match self {
-            OwnedLayer::Conv {
-                out_channels,
-                kernel,
-                padding,
-                params: p,
-            } => Layer::Conv2d(Conv2d {
-                out_channels: *out_channels,
-                kernel: *kernel,
-                padding: *padding,
-                relu: p.relu,
-                weights: I8Array::new(&p.weights),
-                bias: I32Array::new(&p.bias),
-                multiplier: I32Array::new(&p.multiplier),
-                shift: &p.shift,
-                output: p.output,
-            }),
-            OwnedLayer::Pool => Layer::MaxPool2d,
-            OwnedLayer::Flatten => Layer::Flatten,
-            OwnedLayer::Dense {
-                out_features,
-                params: p,
-            } => Layer::Dense(Dense {
-                out_features: *out_features,
-                relu: p.relu,
-                weights: I8Array::new(&p.weights),
-                bias: I32Array::new(&p.bias),
-                multiplier: I32Array::new(&p.multiplier),
-                shift: &p.shift,
-                output: p.output,
-            }),
-        }
-    }
-}
-
 /// Maps `f` over `items` on all cores, keeping the order.
 fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -295,100 +239,60 @@ fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> 
 
 /// Geometry of a conv or dense layer in the integer (HWC) domain.
 #[derive(Debug, Clone, Copy)]
-enum Linear {
-    Conv {
-        h: usize,
-        w: usize,
-        c: usize,
-        k: usize,
-        pad: usize,
-        oh: usize,
-        ow: usize,
-    },
-    Dense {
-        n_in: usize,
-    },
+enum Geometry {
+    Conv(ConvShape),
+    Dense { n_in: usize, n_out: usize },
 }
 
-impl Linear {
+impl Geometry {
     /// Terms per accumulator.
     fn fan_in(&self) -> usize {
-        match *self {
-            Linear::Conv { c, k, .. } => k * k * c,
-            Linear::Dense { n_in } => n_in,
+        match self {
+            Geometry::Conv(s) => s.patch_len(),
+            Geometry::Dense { n_in, .. } => *n_in,
         }
     }
 
-    /// Bias-free accumulators `sum w * (x - zp)`, laid out `[position][channel]`.
-    fn accumulate(&self, x: &[i8], zp: i32, weights: &[i8], out_c: usize) -> Vec<i32> {
-        let fan = self.fan_in();
-        match *self {
-            Linear::Dense { .. } => weights
-                .chunks_exact(fan)
-                .map(|row| {
-                    row.iter()
-                        .zip(x)
-                        .map(|(&w, &x)| i32::from(w) * (i32::from(x) - zp))
-                        .sum()
-                })
-                .collect(),
-            Linear::Conv {
-                h,
-                w,
-                c,
-                k,
-                pad,
-                oh,
-                ow,
-            } => {
-                let mut out = vec![0i32; oh * ow * out_c];
-                let mut patch = vec![0i32; fan];
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                let iy = (oy + ky).wrapping_sub(pad);
-                                let ix = (ox + kx).wrapping_sub(pad);
-                                let dst = &mut patch[(ky * k + kx) * c..][..c];
-                                if iy < h && ix < w {
-                                    let src = &x[(iy * w + ix) * c..][..c];
-                                    for (d, &s) in dst.iter_mut().zip(src) {
-                                        *d = i32::from(s) - zp;
-                                    }
-                                } else {
-                                    dst.fill(0);
-                                }
-                            }
-                        }
-                        let acc = &mut out[(oy * ow + ox) * out_c..][..out_c];
-                        for (a, row) in acc.iter_mut().zip(weights.chunks_exact(fan)) {
-                            *a = row
-                                .iter()
-                                .zip(&patch)
-                                .map(|(&w, &p)| i32::from(w) * p)
-                                .sum();
-                        }
-                    }
-                }
+    /// Output channels.
+    fn out_c(&self) -> usize {
+        match self {
+            Geometry::Conv(s) => s.out_c,
+            Geometry::Dense { n_out, .. } => *n_out,
+        }
+    }
+
+    /// Bias-free accumulators `sum w * (x - zp)`, laid out `[position][channel]`
+    /// (infer-core's reference kernels).
+    fn accumulators(&self, x: &[i8], in_zp: i32, weights: &[i8]) -> Vec<i32> {
+        match self {
+            Geometry::Conv(s) => {
+                let mut acc = vec![0i32; s.out_h * s.out_w * s.out_c];
+                reference::conv2d_accumulators(s, in_zp, weights, x, &mut acc);
+                acc
+            }
+            Geometry::Dense { n_out, .. } => {
+                let mut acc = vec![0i32; *n_out];
+                reference::dense_accumulators(in_zp, weights, x, &mut acc);
+                acc
+            }
+        }
+    }
+
+    /// The layer's int8 output (infer-core's reference kernels).
+    fn run(&self, x: &[i8], p: &LayerParams<'_>) -> Vec<i8> {
+        match self {
+            Geometry::Conv(s) => {
+                let mut out = vec![0i8; s.out_len()];
+                reference::conv2d(s, p, x, &mut out);
+                out
+            }
+            Geometry::Dense { n_out, .. } => {
+                let mut out = vec![0i8; *n_out];
+                reference::dense(p, x, &mut out);
                 out
             }
         }
     }
-}
-
-/// Max-pool 2x2 on an HWC int8 tensor.
-fn maxpool_hwc(x: &[i8], h: usize, w: usize, c: usize) -> Vec<i8> {
-    let (oh, ow) = (h / 2, w / 2);
-    let mut out = Vec::with_capacity(oh * ow * c);
-    for y in 0..oh {
-        for xx in 0..ow {
-            for ch in 0..c {
-                let at = |dy: usize, dx: usize| x[((2 * y + dy) * w + 2 * xx + dx) * c + ch];
-                out.push(at(0, 0).max(at(0, 1)).max(at(1, 0).max(at(1, 1))));
-            }
-        }
-    }
-    out
 }
 
 /// Per-output-channel symmetric int8 weights: `(scales, q)` where row `o`
@@ -416,6 +320,408 @@ fn check_finite(layer: usize, values: &[f32]) -> Result<(), QuantizeError> {
     }
 }
 
+/// The two networks side by side on the calibration images: float
+/// activations (CHW) and int8 ones (HWC), with what the int8 side needs to
+/// know about the current tensor.
+struct Simulation {
+    /// Float activations, one per image.
+    fx: Vec<Activation>,
+    /// int8 activations, one per image.
+    qx: Vec<Vec<i8>>,
+    /// Quantization of `qx`.
+    quant: QuantParams,
+    /// Float shape `[c, h, w]` of the current tensor.
+    shape: [usize; 3],
+    /// After flattening a spatial tensor: int (HWC) index -> float (CHW) index.
+    perm: Option<Vec<usize>>,
+}
+
+impl Simulation {
+    /// The model inputs: `pixel / 255` and `pixel - 128`.
+    fn new(images: &[[u8; IMAGE_LEN]]) -> Self {
+        let qx = images
+            .iter()
+            .map(|img| {
+                let mut q = vec![0i8; IMAGE_LEN];
+                reference::quantize_input(img, &mut q);
+                q
+            })
+            .collect();
+        Self {
+            fx: par_map(images, Activation::from_pixels),
+            qx,
+            quant: QuantParams {
+                scale: INPUT_SCALE,
+                zero_point: INPUT_ZERO_POINT,
+            },
+            shape: [1, IMAGE_SIDE, IMAGE_SIDE],
+            perm: None,
+        }
+    }
+
+    /// Max-pool 2x2 on both sides.
+    fn maxpool(&mut self) {
+        let [c, h, w] = self.shape;
+        let s = PoolShape { h, w, c };
+        self.fx = par_map(&self.fx, float::maxpool2x2);
+        self.qx = par_map(&self.qx, |x| {
+            let mut out = vec![0i8; s.out_len()];
+            reference::maxpool2x2(&s, x, &mut out);
+            out
+        });
+        self.shape = [c, h / 2, w / 2];
+    }
+
+    /// Flatten (layer `li` of `model`): a no-op on the HWC int8 data; the
+    /// next dense layer's weights are permuted from CHW to HWC order.
+    fn flatten(&mut self, model: &FloatModel, li: usize) {
+        let [c, h, w] = self.shape;
+        if h * w > 1 && c > 1 {
+            let mut p = Vec::with_capacity(c * h * w);
+            for y in 0..h {
+                for x in 0..w {
+                    for ch in 0..c {
+                        p.push((ch * h + y) * w + x);
+                    }
+                }
+            }
+            self.perm = Some(p);
+        }
+        self.fx = par_map(&self.fx, |a| model.apply(li, a));
+        self.shape = [c * h * w, 1, 1];
+    }
+}
+
+/// A conv or dense layer's float parameters in infer-core's layout.
+struct IntLayout<'a> {
+    geometry: Geometry,
+    relu: bool,
+    /// Weights OHWI (conv) or `[out][in]` in HWC input order (dense).
+    weight: Vec<f32>,
+    bias: &'a [f32],
+}
+
+/// Reorders layer `li`'s float weights for the integer domain (OIHW -> OHWI;
+/// a dense layer after a spatial flatten takes the CHW -> HWC permutation).
+fn int_layout<'a>(
+    li: usize,
+    layer: &'a FloatLayer,
+    sim: &mut Simulation,
+) -> Result<IntLayout<'a>, QuantizeError> {
+    match layer {
+        FloatLayer::Conv2d(_) if sim.perm.is_some() => Err(QuantizeError::Shape {
+            layer: li,
+            reason: "a convolution after flattening a spatial tensor is not supported".into(),
+        }),
+        FloatLayer::Conv2d(conv) => {
+            let [c, h, w] = sim.shape;
+            let k = conv.kernel;
+            let shape =
+                ConvShape::new(h, w, c, conv.out_channels, k, conv.padding).ok_or_else(|| {
+                    QuantizeError::Shape {
+                        layer: li,
+                        reason: "the convolution does not fit its input".into(),
+                    }
+                })?;
+            // OIHW -> OHWI.
+            let mut wt = Vec::with_capacity(conv.weight.len());
+            for o in 0..conv.out_channels {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        for ic in 0..c {
+                            wt.push(conv.weight[((o * c + ic) * k + ky) * k + kx]);
+                        }
+                    }
+                }
+            }
+            Ok(IntLayout {
+                geometry: Geometry::Conv(shape),
+                relu: conv.relu,
+                weight: wt,
+                bias: &conv.bias,
+            })
+        }
+        FloatLayer::Dense(dense) => {
+            let n_in = dense.in_features;
+            let wt = match sim.perm.take() {
+                None => dense.weight.clone(),
+                Some(p) => dense
+                    .weight
+                    .chunks_exact(n_in)
+                    .flat_map(|row| p.iter().map(|&f| row[f]))
+                    .collect(),
+            };
+            Ok(IntLayout {
+                geometry: Geometry::Dense {
+                    n_in,
+                    n_out: dense.out_features,
+                },
+                relu: dense.relu,
+                weight: wt,
+                bias: &dense.bias,
+            })
+        }
+        FloatLayer::MaxPool2d | FloatLayer::Flatten => Err(QuantizeError::Shape {
+            layer: li,
+            reason: "not a convolution or dense layer".into(),
+        }),
+    }
+}
+
+/// The float pre-activations (before ReLU) of layer `li` on every image.
+fn float_pre_activations(layer: &FloatLayer, fx: &[Activation]) -> Vec<Activation> {
+    match layer {
+        FloatLayer::Conv2d(conv) => par_map(fx, |a| conv.pre_activation(a)),
+        FloatLayer::Dense(dense) => par_map(fx, |a| dense.pre_activation(a)),
+        FloatLayer::MaxPool2d | FloatLayer::Flatten => fx.to_vec(),
+    }
+}
+
+/// The int32 bias, corrected for the mean shift quantization causes when
+/// `correct` is set; returns it and the largest correction in real units.
+///
+/// The correction of channel `o` is the mean, over all images and positions,
+/// of the integer pre-activation (dequantized) minus the float one.
+#[allow(clippy::too_many_arguments)]
+fn int_bias(
+    li: usize,
+    layout: &IntLayout<'_>,
+    sim: &Simulation,
+    pre: &[Activation],
+    w_scale: &[f32],
+    wq: &[i8],
+    correct: bool,
+) -> Result<(Vec<i32>, f32), QuantizeError> {
+    let geom = layout.geometry;
+    let (out_c, fan) = (geom.out_c(), geom.fan_in());
+    let s_in = f64::from(sim.quant.scale);
+    let zp_in = i32::from(sim.quant.zero_point);
+    let positions = pre[0].data.len() / out_c;
+    let count = (positions * pre.len()) as f64;
+    let mut float_sum = vec![0f64; out_c];
+    for a in pre {
+        for (o, plane) in a.data.chunks_exact(positions).enumerate() {
+            float_sum[o] += plane.iter().map(|&v| f64::from(v)).sum::<f64>();
+        }
+    }
+    let accs: Vec<Vec<i64>> = par_map(&sim.qx, |x| {
+        let acc = geom.accumulators(x, zp_in, wq);
+        let mut sums = vec![0i64; out_c];
+        for pos in acc.chunks_exact(out_c) {
+            for (s, &a) in sums.iter_mut().zip(pos) {
+                *s += i64::from(a);
+            }
+        }
+        sums
+    });
+    let mut int_sum = vec![0f64; out_c];
+    for sums in &accs {
+        for (t, &s) in int_sum.iter_mut().zip(sums) {
+            *t += s as f64;
+        }
+    }
+
+    let mut bias_q = Vec::with_capacity(out_c);
+    let mut max_correction = 0f32;
+    for o in 0..out_c {
+        let acc_scale = s_in * f64::from(w_scale[o]);
+        let b = f64::from(layout.bias[o]);
+        let mut corrected = b;
+        if correct {
+            let int_mean = int_sum[o] / count * acc_scale;
+            let float_mean = float_sum[o] / count - b;
+            let shift = int_mean - float_mean;
+            corrected = b - shift;
+            max_correction = max_correction.max(shift.abs() as f32);
+        }
+        let q = (corrected / acc_scale).round();
+        let bound = i32::MAX as f64 - (fan as f64) * 127.0 * 255.0;
+        if q.abs() > bound {
+            return Err(QuantizeError::BiasOverflow {
+                layer: li,
+                channel: o,
+                bias: q,
+            });
+        }
+        bias_q.push(q as i32);
+    }
+    Ok((bias_q, max_correction))
+}
+
+/// The Q31 multiplier and shift of each output channel:
+/// `in_scale * w_scale[o] / out_scale`.
+fn requant_multipliers(
+    li: usize,
+    in_scale: f32,
+    w_scale: &[f32],
+    out_scale: f32,
+) -> Result<(Vec<i32>, Vec<u8>), QuantizeError> {
+    let mut mult = Vec::with_capacity(w_scale.len());
+    let mut shift = Vec::with_capacity(w_scale.len());
+    for (o, &ws) in w_scale.iter().enumerate() {
+        let real = f64::from(in_scale) * f64::from(ws) / f64::from(out_scale);
+        let (m, n) = quantize_multiplier(real).ok_or(QuantizeError::Multiplier {
+            layer: li,
+            channel: o,
+            value: real,
+        })?;
+        mult.push(m);
+        shift.push(n);
+    }
+    Ok((mult, shift))
+}
+
+/// Quantizes conv or dense layer `li` and advances the simulation past it.
+fn quantize_layer(
+    model: &FloatModel,
+    li: usize,
+    sim: &mut Simulation,
+    options: &QuantizeOptions,
+) -> Result<(OwnedLayer, LayerReport), QuantizeError> {
+    let layer = &model.layers[li];
+    let last = li + 1 == model.layers.len();
+    let layout = int_layout(li, layer, sim)?;
+    let geom = layout.geometry;
+    let (out_c, fan) = (geom.out_c(), geom.fan_in());
+    check_finite(li, &layout.weight)?;
+    check_finite(li, layout.bias)?;
+    if (fan as f64) * 127.0 * 255.0 > f64::from(i32::MAX) {
+        return Err(QuantizeError::Shape {
+            layer: li,
+            reason: format!("{fan} terms per output could overflow an int32 accumulator"),
+        });
+    }
+    let (w_scale, wq) = quantize_weights(&layout.weight, fan);
+
+    let pre = float_pre_activations(layer, &sim.fx);
+    let (bias_q, max_correction) = int_bias(
+        li,
+        &layout,
+        sim,
+        &pre,
+        &w_scale,
+        &wq,
+        options.bias_correction,
+    )?;
+
+    // Output range from the float activations (after the fused ReLU).
+    let mut post = pre;
+    if layout.relu {
+        for a in &mut post {
+            float::relu(a);
+        }
+    }
+    let observed = calibrate::min_max(post.iter().flat_map(|a| a.data.iter()));
+    let method = if last {
+        options.logit_calibration
+    } else {
+        options.calibration
+    };
+    let chosen = choose_range(method, || post.iter().flat_map(|a| a.data.iter()));
+    let (out_scale, out_zp) = affine_params(chosen.0, chosen.1);
+    let out_q = QuantParams {
+        scale: out_scale,
+        zero_point: out_zp,
+    };
+    let (mult, shift) = requant_multipliers(li, sim.quant.scale, &w_scale, out_scale)?;
+
+    // The int8 outputs, exactly as infer-core computes them.
+    let params = LayerParams {
+        in_zp: i32::from(sim.quant.zero_point),
+        weights: &wq,
+        bias: &bias_q,
+        multiplier: &mult,
+        shift: &shift,
+        out_zp: i32::from(out_zp),
+        relu: layout.relu,
+    };
+    sim.qx = par_map(&sim.qx, |x| geom.run(x, &params));
+    sim.fx = post;
+    sim.shape = sim.fx[0].shape;
+
+    let report = LayerReport {
+        layer: li,
+        kind: match geom {
+            Geometry::Conv(_) => "conv2d".into(),
+            Geometry::Dense { .. } => "dense".into(),
+        },
+        input: (sim.quant.scale, sim.quant.zero_point),
+        output: (out_scale, out_zp),
+        observed_range: observed,
+        chosen_range: chosen,
+        weight_scale: w_scale
+            .iter()
+            .fold((f32::INFINITY, 0f32), |(lo, hi), &s| (lo.min(s), hi.max(s))),
+        max_bias_correction: max_correction,
+    };
+    sim.quant = out_q;
+    let params = OwnedParams {
+        relu: layout.relu,
+        weights: wq,
+        bias: bias_q,
+        multiplier: mult,
+        shift,
+        output: out_q,
+    };
+    let too_big = |what: &str| QuantizeError::Shape {
+        layer: li,
+        reason: format!("{what} does not fit the file format"),
+    };
+    let owned = match (geom, layer) {
+        (Geometry::Conv(s), FloatLayer::Conv2d(conv)) => OwnedLayer::Conv2d {
+            out_channels: u16::try_from(out_c).map_err(|_| too_big("out_channels"))?,
+            kernel: u8::try_from(s.k).map_err(|_| too_big("kernel"))?,
+            padding: conv.padding,
+            params,
+        },
+        _ => OwnedLayer::Dense {
+            out_features: u16::try_from(out_c).map_err(|_| too_big("out_features"))?,
+            params,
+        },
+    };
+    Ok((owned, report))
+}
+
+/// Encodes the quantized layers with the model's class names.
+fn encode(model: &FloatModel, layers: Vec<OwnedLayer>) -> Result<Vec<u8>, QuantizeError> {
+    if layers.len() > infer_core::MAX_LAYERS {
+        return Err(QuantizeError::Shape {
+            layer: infer_core::MAX_LAYERS,
+            reason: format!("more than {} layers", infer_core::MAX_LAYERS),
+        });
+    }
+    if model.class_names.len() > infer_core::MAX_CLASSES {
+        return Err(QuantizeError::Shape {
+            layer: model.layers.len() - 1,
+            reason: format!("more than {} classes", infer_core::MAX_CLASSES),
+        });
+    }
+    let owned = OwnedModel {
+        input: InputSpec::default(),
+        layers,
+        class_names: model.class_names.clone(),
+    };
+    Ok(owned.to_bytes()?)
+}
+
+/// Runs the encoded model with infer-core's fast kernels on the first
+/// calibration images and compares with the simulation (its reference kernels).
+fn check_fast_kernels(
+    bytes: &[u8],
+    images: &[[u8; IMAGE_LEN]],
+    simulated: &[Vec<i8>],
+) -> Result<(), QuantizeError> {
+    let decoded = Model::from_bytes(bytes)?;
+    let mut scratch = vec![0i8; decoded.scratch_len()];
+    for (i, (img, expected)) in images.iter().zip(simulated).enumerate().take(64) {
+        let logits = decoded.logits(img, &mut scratch)?;
+        if logits != expected.as_slice() {
+            return Err(QuantizeError::Consistency { image: i });
+        }
+    }
+    Ok(())
+}
+
 /// [`quantize`], also returning what was chosen per layer.
 pub fn quantize_with_report(
     model: &FloatModel,
@@ -426,309 +732,28 @@ pub fn quantize_with_report(
         return Err(QuantizeError::NoCalibrationImages);
     }
     model.shapes()?;
-    let n_layers = model.layers.len();
-
-    // The two networks side by side: float activations (CHW) and int8 ones (HWC).
-    let mut fx: Vec<Activation> = par_map(calibration_images, Activation::from_pixels);
-    let mut qx: Vec<Vec<i8>> = calibration_images
-        .iter()
-        .map(|img| img.iter().map(|&p| (p ^ 0x80) as i8).collect())
-        .collect();
-    let mut in_q = QuantParams {
-        scale: INPUT_SCALE,
-        zero_point: INPUT_ZERO_POINT,
-    };
-    // Float shape [c, h, w] of the current tensor.
-    let mut shape = [1usize, infer_core::IMAGE_SIDE, infer_core::IMAGE_SIDE];
-    // For a flattened spatial tensor: int (HWC) index -> float (CHW) index.
-    let mut perm: Option<Vec<usize>> = None;
-    let mut owned = Vec::with_capacity(n_layers);
+    let mut sim = Simulation::new(calibration_images);
+    let mut layers = Vec::with_capacity(model.layers.len());
     let mut reports = Vec::new();
-
     for (li, layer) in model.layers.iter().enumerate() {
-        let last = li + 1 == n_layers;
         match layer {
             FloatLayer::MaxPool2d => {
-                let [c, h, w] = shape;
-                fx = par_map(&fx, float::maxpool2x2);
-                qx = par_map(&qx, |x| maxpool_hwc(x, h, w, c));
-                shape = [c, h / 2, w / 2];
-                owned.push(OwnedLayer::Pool);
-                continue;
+                sim.maxpool();
+                layers.push(OwnedLayer::MaxPool2d);
             }
             FloatLayer::Flatten => {
-                let [c, h, w] = shape;
-                if h * w > 1 && c > 1 {
-                    let mut p = Vec::with_capacity(c * h * w);
-                    for y in 0..h {
-                        for x in 0..w {
-                            for ch in 0..c {
-                                p.push((ch * h + y) * w + x);
-                            }
-                        }
-                    }
-                    perm = Some(p);
-                }
-                fx = par_map(&fx, |a| model.apply(li, a));
-                shape = [c * h * w, 1, 1];
-                owned.push(OwnedLayer::Flatten);
-                continue;
+                sim.flatten(model, li);
+                layers.push(OwnedLayer::Flatten);
             }
-            FloatLayer::Conv2d(_) if perm.is_some() => {
-                return Err(QuantizeError::Shape {
-                    layer: li,
-                    reason: "a convolution after flattening a spatial tensor is not supported"
-                        .into(),
-                });
-            }
-            FloatLayer::Conv2d(_) | FloatLayer::Dense(_) => {}
-        }
-
-        // A conv or dense layer: float weights in infer-core's layout.
-        let (geom, out_c, relu, weight, bias) = match layer {
-            FloatLayer::Conv2d(conv) => {
-                let [c, h, w] = shape;
-                let k = conv.kernel;
-                let pad = match conv.padding {
-                    Padding::Valid => 0,
-                    Padding::Same => k / 2,
-                };
-                // OIHW -> OHWI.
-                let mut wt = Vec::with_capacity(conv.weight.len());
-                for o in 0..conv.out_channels {
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            for ic in 0..c {
-                                wt.push(conv.weight[((o * c + ic) * k + ky) * k + kx]);
-                            }
-                        }
-                    }
-                }
-                let geom = Linear::Conv {
-                    h,
-                    w,
-                    c,
-                    k,
-                    pad,
-                    oh: h + 2 * pad - k + 1,
-                    ow: w + 2 * pad - k + 1,
-                };
-                (geom, conv.out_channels, conv.relu, wt, &conv.bias)
-            }
-            FloatLayer::Dense(dense) => {
-                let n_in = dense.in_features;
-                let wt = match perm.take() {
-                    None => dense.weight.clone(),
-                    Some(p) => dense
-                        .weight
-                        .chunks_exact(n_in)
-                        .flat_map(|row| p.iter().map(|&f| row[f]))
-                        .collect(),
-                };
-                (
-                    Linear::Dense { n_in },
-                    dense.out_features,
-                    dense.relu,
-                    wt,
-                    &dense.bias,
-                )
-            }
-            _ => unreachable!("handled above"),
-        };
-        check_finite(li, &weight)?;
-        check_finite(li, bias)?;
-        let fan = geom.fan_in();
-        let (w_scale, wq) = quantize_weights(&weight, fan);
-        let s_in = f64::from(in_q.scale);
-        let zp_in = i32::from(in_q.zero_point);
-
-        // Float pre-activations; per-channel sums of them and of the int path.
-        let pre: Vec<Activation> = match layer {
-            FloatLayer::Conv2d(conv) => par_map(&fx, |a| conv.pre_activation(a)),
-            FloatLayer::Dense(dense) => par_map(&fx, |a| dense.pre_activation(a)),
-            _ => unreachable!("conv or dense"),
-        };
-        let positions = pre[0].data.len() / out_c;
-        let count = (positions * pre.len()) as f64;
-        let mut float_sum = vec![0f64; out_c];
-        for a in &pre {
-            for (o, plane) in a.data.chunks_exact(positions).enumerate() {
-                float_sum[o] += plane.iter().map(|&v| f64::from(v)).sum::<f64>();
-            }
-        }
-        let accs: Vec<Vec<i64>> = par_map(&qx, |x| {
-            let acc = geom.accumulate(x, zp_in, &wq, out_c);
-            let mut sums = vec![0i64; out_c];
-            for pos in acc.chunks_exact(out_c) {
-                for (s, &a) in sums.iter_mut().zip(pos) {
-                    *s += i64::from(a);
-                }
-            }
-            sums
-        });
-        let mut int_sum = vec![0f64; out_c];
-        for sums in &accs {
-            for (t, &s) in int_sum.iter_mut().zip(sums) {
-                *t += s as f64;
-            }
-        }
-
-        // Bias (corrected) to int32.
-        let mut bias_q = Vec::with_capacity(out_c);
-        let mut max_correction = 0f32;
-        for o in 0..out_c {
-            let acc_scale = s_in * f64::from(w_scale[o]);
-            let b = f64::from(bias[o]);
-            let mut corrected = b;
-            if options.bias_correction {
-                let int_mean = int_sum[o] / count * acc_scale;
-                let float_mean = float_sum[o] / count - b;
-                let shift = int_mean - float_mean;
-                corrected = b - shift;
-                max_correction = max_correction.max(shift.abs() as f32);
-            }
-            let q = (corrected / acc_scale).round();
-            let bound = i32::MAX as f64 - (fan as f64) * 127.0 * 255.0;
-            if q.abs() > bound {
-                return Err(QuantizeError::BiasOverflow {
-                    layer: li,
-                    channel: o,
-                    bias: q,
-                });
-            }
-            bias_q.push(q as i32);
-        }
-
-        // Output range from the float activations (after the fused ReLU).
-        let mut post = pre;
-        if relu {
-            for a in &mut post {
-                float::relu(a);
-            }
-        }
-        let observed = calibrate::min_max(post.iter().flat_map(|a| a.data.iter()));
-        let method = if last {
-            options.logit_calibration
-        } else {
-            options.calibration
-        };
-        let chosen = choose_range(method, || post.iter().flat_map(|a| a.data.iter()));
-        let (out_scale, out_zp) = affine_params(chosen.0, chosen.1);
-        let out_q = QuantParams {
-            scale: out_scale,
-            zero_point: out_zp,
-        };
-
-        // Per-channel Q31 multipliers.
-        let mut mult = Vec::with_capacity(out_c);
-        let mut shift = Vec::with_capacity(out_c);
-        for (o, &ws) in w_scale.iter().enumerate() {
-            let real = s_in * f64::from(ws) / f64::from(out_scale);
-            let (m, n) = quantize_multiplier(real).ok_or(QuantizeError::Multiplier {
-                layer: li,
-                channel: o,
-                value: real,
-            })?;
-            mult.push(m);
-            shift.push(n);
-        }
-
-        // The int8 outputs, exactly as infer-core computes them.
-        let zp_out = i32::from(out_zp);
-        let min = if relu { zp_out } else { -128 };
-        qx = par_map(&qx, |x| {
-            geom.accumulate(x, zp_in, &wq, out_c)
-                .chunks_exact(out_c)
-                .flat_map(|pos| {
-                    pos.iter()
-                        .enumerate()
-                        .map(|(o, &a)| requantize(a + bias_q[o], mult[o], shift[o], zp_out, min))
-                })
-                .collect()
-        });
-        fx = post;
-        shape = fx[0].shape;
-
-        reports.push(LayerReport {
-            layer: li,
-            kind: match geom {
-                Linear::Conv { .. } => "conv2d".into(),
-                Linear::Dense { .. } => "dense".into(),
-            },
-            input: (in_q.scale, in_q.zero_point),
-            output: (out_scale, out_zp),
-            observed_range: observed,
-            chosen_range: chosen,
-            weight_scale: w_scale
-                .iter()
-                .fold((f32::INFINITY, 0f32), |(lo, hi), &s| (lo.min(s), hi.max(s))),
-            max_bias_correction: max_correction,
-        });
-        let params = OwnedParams {
-            relu,
-            weights: wq.iter().map(|&w| w as u8).collect(),
-            bias: bias_q.iter().flat_map(|b| b.to_le_bytes()).collect(),
-            multiplier: mult.iter().flat_map(|m| m.to_le_bytes()).collect(),
-            shift,
-            output: out_q,
-        };
-        let too_big = |what: &str| QuantizeError::Shape {
-            layer: li,
-            reason: format!("{what} does not fit the file format"),
-        };
-        owned.push(match geom {
-            Linear::Conv { k, .. } => OwnedLayer::Conv {
-                out_channels: u16::try_from(out_c).map_err(|_| too_big("out_channels"))?,
-                kernel: u8::try_from(k).map_err(|_| too_big("kernel"))?,
-                padding: match layer {
-                    FloatLayer::Conv2d(conv) => conv.padding,
-                    _ => unreachable!("conv"),
-                },
-                params,
-            },
-            Linear::Dense { .. } => OwnedLayer::Dense {
-                out_features: u16::try_from(out_c).map_err(|_| too_big("out_features"))?,
-                params,
-            },
-        });
-        in_q = out_q;
-    }
-
-    // Encode, then check infer-core agrees with the simulation.
-    let mut layers = heapless::Vec::new();
-    for l in &owned {
-        layers
-            .push(l.as_layer())
-            .map_err(|_| QuantizeError::Shape {
-                layer: infer_core::MAX_LAYERS,
-                reason: format!("more than {} layers", infer_core::MAX_LAYERS),
-            })?;
-    }
-    let mut class_names = heapless::Vec::new();
-    for name in &model.class_names {
-        class_names
-            .push(name.as_str())
-            .map_err(|_| QuantizeError::Shape {
-                layer: n_layers - 1,
-                reason: format!("more than {} classes", infer_core::MAX_CLASSES),
-            })?;
-    }
-    let file = ModelFile {
-        input: InputSpec::default(),
-        layers,
-        class_names,
-    };
-    let bytes = infer_core::to_vec(&file)?;
-    {
-        let decoded = Model::from_bytes(&bytes)?;
-        let mut scratch = vec![0i8; decoded.scratch_len()];
-        for (i, (img, expected)) in calibration_images.iter().zip(&qx).enumerate().take(64) {
-            let logits = decoded.logits(img, &mut scratch)?;
-            if logits != expected.as_slice() {
-                return Err(QuantizeError::Consistency { image: i });
+            FloatLayer::Conv2d(_) | FloatLayer::Dense(_) => {
+                let (owned, report) = quantize_layer(model, li, &mut sim, options)?;
+                layers.push(owned);
+                reports.push(report);
             }
         }
     }
+    let bytes = encode(model, layers)?;
+    check_fast_kernels(&bytes, calibration_images, &sim.qx)?;
     Ok(Quantized {
         bytes,
         layers: reports,

@@ -1,5 +1,5 @@
-//! Real multipliers as a Q31 integer and a right shift, and the exact integer
-//! requantization infer-core performs (mirrored here for simulation).
+//! Real multipliers as a Q31 integer and a right shift, as
+//! [`infer_core::reference::requantize`] takes them.
 
 /// Splits a real multiplier `m > 0` into `(M, n)` with `m ~= M * 2^-n`,
 /// `M` in `[2^30, 2^31)` and `n` in `1..=62`.
@@ -41,14 +41,6 @@ pub fn quantize_multiplier(m: f64) -> Option<(i32, u8)> {
     Some((q as i32, n as u8))
 }
 
-/// `clamp(zero_point + round_half_up(acc * multiplier * 2^-shift), min, 127)`,
-/// bit-identical to infer-core's kernel.
-pub fn requantize(acc: i32, multiplier: i32, shift: u8, zero_point: i32, min: i32) -> i8 {
-    let prod = i64::from(acc) * i64::from(multiplier);
-    let rounded = (prod + (1i64 << (shift - 1))) >> shift;
-    (rounded + i64::from(zero_point)).clamp(i64::from(min), 127) as i8
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,14 +80,5 @@ mod tests {
         assert_eq!(quantize_multiplier(f64::INFINITY), None);
         assert_eq!(quantize_multiplier(2f64.powi(30)), None);
         assert!(quantize_multiplier(2f64.powi(29)).is_some());
-    }
-
-    #[test]
-    fn requantize_rounds_half_up() {
-        let half = 1 << 30; // 0.5 at shift 31
-        assert_eq!(requantize(3, half, 31, 0, -128), 2);
-        assert_eq!(requantize(-3, half, 31, 0, -128), -1);
-        assert_eq!(requantize(-300, half, 31, 0, -128), -128);
-        assert_eq!(requantize(-3, half, 31, 5, 5), 5);
     }
 }

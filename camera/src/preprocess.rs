@@ -26,10 +26,8 @@
 
 use core::fmt;
 
-/// Side of the model input in pixels.
-pub const SIDE: usize = 28;
-/// Pixels of the model input.
-pub const PIXELS: usize = SIDE * SIDE;
+use infer_core::{IMAGE_LEN as PIXELS, IMAGE_SIDE as SIDE};
+
 /// Width of a QQVGA frame, the size the sample frames use.
 pub const QQVGA_WIDTH: usize = 160;
 /// Height of a QQVGA frame.

@@ -1,0 +1,19 @@
+//! The camera side of the pipeline, shared by the host trainer and the firmware.
+//!
+//! - [`mod@preprocess`]: from a grayscale camera frame (a light background, the garment
+//!   dark and anywhere in it) to the model's 28x28 input in the dataset's convention,
+//!   with integer arithmetic only.
+//! - [`frames`]: the sample-frames blob format (`firmware/frames/frames.bin`): read in
+//!   place without std, written with feature `std`.
+//!
+//! `#![no_std]`, no allocation, no panic on any input. The model itself lives in
+//! `infer-core`; this crate only takes the model input's size from it.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub mod frames;
+pub mod preprocess;
+
+pub use frames::{FrameSet, FramesError, SampleFrame};
+pub use preprocess::{Config, Detection, Error, Frame, Rect, preprocess};

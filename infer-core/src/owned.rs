@@ -1,0 +1,163 @@
+//! An owned model that encodes to `.fmq` (host side, `std` feature).
+//!
+//! [`ModelFile`] borrows its parameters from the file bytes, which suits
+//! reading; building a model (the quantizer, tests, benches, fixtures) needs
+//! owned, typed parameters instead. [`OwnedModel`] holds them and
+//! [`OwnedModel::to_bytes`] writes the `.fmq` file through [`encode`](crate::encode),
+//! so it is validated exactly like [`Model::from_bytes`](crate::Model::from_bytes)
+//! validates.
+
+use std::string::String;
+use std::vec::Vec;
+
+use crate::{
+    Conv2d, Dense, Error, I8Array, I32Array, InputSpec, Layer, ModelFile, Padding, QuantParams,
+};
+
+/// Typed parameters of one convolution or dense layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedParams {
+    /// Whether ReLU is fused.
+    pub relu: bool,
+    /// Weights, `[out][fan_in]` (OHWI for a convolution), in [-127, 127].
+    pub weights: Vec<i8>,
+    /// Bias per output channel.
+    pub bias: Vec<i32>,
+    /// Q31 requantization multiplier per output channel.
+    pub multiplier: Vec<i32>,
+    /// Right shift per output channel.
+    pub shift: Vec<u8>,
+    /// Quantization of the output.
+    pub output: QuantParams,
+}
+
+impl OwnedParams {
+    /// The little-endian byte arrays the file format stores.
+    fn bytes(&self) -> ParamBytes {
+        ParamBytes {
+            weights: self.weights.iter().map(|&w| w as u8).collect(),
+            bias: self.bias.iter().flat_map(|b| b.to_le_bytes()).collect(),
+            multiplier: self
+                .multiplier
+                .iter()
+                .flat_map(|m| m.to_le_bytes())
+                .collect(),
+        }
+    }
+}
+
+/// Byte copies of one layer's arrays, which a borrowed [`Layer`] points into.
+#[derive(Debug, Default)]
+struct ParamBytes {
+    weights: Vec<u8>,
+    bias: Vec<u8>,
+    multiplier: Vec<u8>,
+}
+
+/// One owned layer; see [`Layer`] for what each does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedLayer {
+    /// A convolution, stride 1.
+    Conv2d {
+        /// Number of filters.
+        out_channels: u16,
+        /// Kernel side (odd).
+        kernel: u8,
+        /// Padding mode.
+        padding: Padding,
+        /// Parameters.
+        params: OwnedParams,
+    },
+    /// Max-pool 2x2, stride 2.
+    MaxPool2d,
+    /// `[H][W][C]` to `[H*W*C]`.
+    Flatten,
+    /// A fully connected layer.
+    Dense {
+        /// Number of outputs.
+        out_features: u16,
+        /// Parameters.
+        params: OwnedParams,
+    },
+}
+
+/// A model with owned, typed parameters: the one way to build a `.fmq` file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedModel {
+    /// Input shape and quantization (always [`InputSpec::default`] today).
+    pub input: InputSpec,
+    /// Layers in execution order.
+    pub layers: Vec<OwnedLayer>,
+    /// One name per output of the last layer.
+    pub class_names: Vec<String>,
+}
+
+impl OwnedModel {
+    /// Calls `f` with the model borrowed as the [`ModelFile`] that would be
+    /// written (no validation). Fails with [`Error::Encode`] for more than
+    /// [`MAX_LAYERS`](crate::MAX_LAYERS) layers or
+    /// [`MAX_CLASSES`](crate::MAX_CLASSES) class names.
+    pub fn with_file<R>(&self, f: impl FnOnce(&ModelFile<'_>) -> R) -> Result<R, Error> {
+        let bytes: Vec<ParamBytes> = self
+            .layers
+            .iter()
+            .map(|l| match l {
+                OwnedLayer::Conv2d { params, .. } | OwnedLayer::Dense { params, .. } => {
+                    params.bytes()
+                }
+                OwnedLayer::MaxPool2d | OwnedLayer::Flatten => ParamBytes::default(),
+            })
+            .collect();
+        let mut layers = heapless::Vec::new();
+        for (l, b) in self.layers.iter().zip(&bytes) {
+            let layer = match l {
+                OwnedLayer::Conv2d {
+                    out_channels,
+                    kernel,
+                    padding,
+                    params: p,
+                } => Layer::Conv2d(Conv2d {
+                    out_channels: *out_channels,
+                    kernel: *kernel,
+                    padding: *padding,
+                    relu: p.relu,
+                    weights: I8Array::new(&b.weights),
+                    bias: I32Array::new(&b.bias),
+                    multiplier: I32Array::new(&b.multiplier),
+                    shift: &p.shift,
+                    output: p.output,
+                }),
+                OwnedLayer::MaxPool2d => Layer::MaxPool2d,
+                OwnedLayer::Flatten => Layer::Flatten,
+                OwnedLayer::Dense {
+                    out_features,
+                    params: p,
+                } => Layer::Dense(Dense {
+                    out_features: *out_features,
+                    relu: p.relu,
+                    weights: I8Array::new(&b.weights),
+                    bias: I32Array::new(&b.bias),
+                    multiplier: I32Array::new(&b.multiplier),
+                    shift: &p.shift,
+                    output: p.output,
+                }),
+            };
+            layers.push(layer).map_err(|_| Error::Encode)?;
+        }
+        let mut class_names = heapless::Vec::new();
+        for name in &self.class_names {
+            class_names.push(name.as_str()).map_err(|_| Error::Encode)?;
+        }
+        Ok(f(&ModelFile {
+            input: self.input,
+            layers,
+            class_names,
+        }))
+    }
+
+    /// The `.fmq` bytes, validated first as
+    /// [`Model::from_bytes`](crate::Model::from_bytes) validates.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        self.with_file(crate::to_vec)?
+    }
+}
