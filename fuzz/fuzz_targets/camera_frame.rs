@@ -1,6 +1,7 @@
-//! Camera-frame preprocessing of any size and content, with any configuration: the
-//! code the firmware runs on every frame. It must never panic, must accept exactly the
-//! frames whose buffer matches their size, and must keep its promises about the output.
+//! Camera-frame preprocessing (`camera::preprocess`) of any size and content, with any
+//! configuration: the code the firmware runs on every frame. It must never panic, must
+//! accept exactly the frames whose buffer matches their size, and must keep its
+//! promises about the output.
 //!
 //! Input layout: width (u16, little-endian), `min_contrast`, `noise_factor`, `min_run`
 //! (u16), `margin_percent`, then the pixels. The height is the number of whole rows the
@@ -8,7 +9,8 @@
 //! do not match are tried too.
 #![no_main]
 
-use infer_core::preprocess::{self, Config, Detection, Error, Frame, MAX_FRAME_SIDE, PIXELS};
+use camera::preprocess::{self, Config, Detection, Error, Frame, MAX_FRAME_SIDE};
+use infer_core::IMAGE_LEN as PIXELS;
 use libfuzzer_sys::fuzz_target;
 
 /// The one call into the preprocessing, so that a move of the code changes one line.

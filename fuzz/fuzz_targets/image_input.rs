@@ -3,12 +3,15 @@
 //! dataset way and the camera way (find the garment, crop, resize, invert). Nothing may
 //! panic.
 //!
-//! `trainer/src/{data,camera,image_input}.rs` are compiled here as modules (`#[path]`),
+//! `trainer/src/{data,camera,image_input,atomic}.rs` are compiled here as modules (`#[path]`),
 //! so the target needs neither libtorch nor the rest of the trainer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
+#[allow(dead_code)]
+#[path = "../../trainer/src/atomic.rs"]
+mod atomic;
 #[allow(dead_code)]
 #[path = "../../trainer/src/camera.rs"]
 mod camera;
