@@ -5,6 +5,7 @@
 #   scripts/setup.sh --test   also what the test suite needs: the Cortex-M target,
 #                             QEMU, the ARM binutils, defmt-print, and Slurm + munge + jq
 #                             for scripts/slurm-test.sh
+#   scripts/setup.sh --fuzz   also cargo-fuzz (into .tools/), for scripts/fuzz.sh
 #
 # libtorch for tch 0.26 must be PyTorch 2.13.0. On a machine without a working
 # `nvidia-smi` a CPU-only libtorch directory is unpacked from the PyPI wheels into
@@ -17,11 +18,12 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 root=$(pwd)
 
-want_test=0
+want_test=0 want_fuzz=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --fuzz) want_fuzz=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -103,5 +105,12 @@ if [ "$want_test" = 1 ]; then
     log "installing defmt-print into .tools (a few minutes, once)"
     cargo install -q --locked --root .tools defmt-print --version 1.2.0
   fi
+fi
+# --- what the fuzzing needs ---------------------------------------------------
+# cargo-fuzz drives libFuzzer; it builds with the pinned stable toolchain
+# (scripts/fuzz.sh sets RUSTC_BOOTSTRAP=1 for the flags it passes to rustc).
+if [ "$want_fuzz" = 1 ] && [ ! -x .tools/bin/cargo-fuzz ]; then
+  log "installing cargo-fuzz into .tools (a few minutes, once)"
+  cargo install -q --locked --root .tools cargo-fuzz --version 0.13.2
 fi
 log "ready"

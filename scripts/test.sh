@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
 # Sets up what the tests need (idempotent) and runs every check CI runs.
+#
+#   scripts/test.sh          every check CI runs
+#   scripts/test.sh --full   also the longer ones: every fuzz target for 30 s on its
+#                            committed corpus (scripts/fuzz.sh; about 7 minutes from a
+#                            cold build, 2 when built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
+full=0
+for arg in "$@"; do
+  case "$arg" in
+    --full) full=1 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown argument '$arg'" >&2; exit 2 ;;
+  esac
+done
+
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "setup"
-scripts/setup.sh --test
+if [ "$full" = 1 ]; then scripts/setup.sh --test --fuzz; else scripts/setup.sh --test; fi
 
 step "format"
 cargo fmt --all -- --check
@@ -38,3 +52,8 @@ step "tests"
 # Doc tests first, so that the run closes on the summary of the real test binaries.
 cargo test -q --workspace --doc
 cargo test --workspace --lib --bins --tests
+
+if [ "$full" = 1 ]; then
+  step "fuzzing: each target for 30 s on its committed corpus"
+  scripts/fuzz.sh 30
+fi

@@ -3,6 +3,7 @@
 //! The four files may be gzip-compressed (`.gz`, as distributed) or raw. Every
 //! header field is checked, and every error names the file and what is wrong.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -191,22 +192,30 @@ impl Dataset {
 
 /// Reads a whole file, decompressing it when it starts with the gzip magic.
 pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
-    let io = |source| DataError::Io {
+    let raw = std::fs::read(path).map_err(|source| DataError::Io {
         path: path.to_owned(),
         source,
-    };
-    let raw = std::fs::read(path).map_err(io)?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
+    })?;
+    match decode_maybe_gzip(&raw, path)? {
+        Cow::Borrowed(_) => Ok(raw),
+        Cow::Owned(out) => Ok(out),
+    }
+}
+
+/// Decompresses `bytes` when they start with the gzip magic, else borrows them;
+/// `path` only names the file in errors.
+pub fn decode_maybe_gzip<'a>(bytes: &'a [u8], path: &Path) -> Result<Cow<'a, [u8]>, DataError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        GzDecoder::new(raw.as_slice())
+        GzDecoder::new(bytes)
             .read_to_end(&mut out)
             .map_err(|e| DataError::Invalid {
                 path: path.to_owned(),
                 reason: format!("corrupt or truncated gzip data ({e})"),
             })?;
-        Ok(out)
+        Ok(Cow::Owned(out))
     } else {
-        Ok(raw)
+        Ok(Cow::Borrowed(bytes))
     }
 }
 
@@ -348,7 +357,31 @@ pub fn load(dir: &Path, split: Split) -> Result<Dataset, DataError> {
 
 /// Loads an image file and a label file that belong together.
 pub fn load_pair(image_path: &Path, label_path: &Path) -> Result<Dataset, DataError> {
-    let images = parse_idx(&read_maybe_gzip(image_path)?, 3, image_path)?;
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| DataError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    pair_from_bytes(
+        &read(image_path)?,
+        image_path,
+        &read(label_path)?,
+        label_path,
+    )
+}
+
+/// Checks and decodes the contents of an image file and a label file (each raw or
+/// gzip-compressed) that belong together; the paths only name the files in errors.
+///
+/// This is [`load_pair`] without the file system (the fuzz target `idx` calls it).
+pub fn pair_from_bytes(
+    image_file: &[u8],
+    image_path: &Path,
+    label_file: &[u8],
+    label_path: &Path,
+) -> Result<Dataset, DataError> {
+    let images = parse_idx(&decode_maybe_gzip(image_file, image_path)?, 3, image_path)?;
     if images.dims[1] != IMAGE_SIDE || images.dims[2] != IMAGE_SIDE {
         return Err(DataError::Invalid {
             path: image_path.to_owned(),
@@ -358,7 +391,7 @@ pub fn load_pair(image_path: &Path, label_path: &Path) -> Result<Dataset, DataEr
             ),
         });
     }
-    let labels = parse_idx(&read_maybe_gzip(label_path)?, 1, label_path)?;
+    let labels = parse_idx(&decode_maybe_gzip(label_file, label_path)?, 1, label_path)?;
     if labels.dims[0] != images.dims[0] {
         return Err(DataError::Mismatch {
             images: image_path.to_owned(),

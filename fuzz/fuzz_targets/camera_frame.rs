@@ -1,0 +1,75 @@
+//! Camera-frame preprocessing (`camera::preprocess`) of any size and content, with any
+//! configuration: the code the firmware runs on every frame. It must never panic, must
+//! accept exactly the frames whose buffer matches their size, and must keep its
+//! promises about the output.
+//!
+//! Input layout: width (u16, little-endian), `min_contrast`, `noise_factor`, `min_run`
+//! (u16), `margin_percent`, then the pixels. The height is the number of whole rows the
+//! pixels fill; a flag in the width's top bit drops the last pixel, so that sizes that
+//! do not match are tried too.
+#![no_main]
+
+use camera::preprocess::{self, Config, Detection, Error, Frame, MAX_FRAME_SIDE};
+use infer_core::IMAGE_LEN as PIXELS;
+use libfuzzer_sys::fuzz_target;
+
+/// The one call into the preprocessing, so that a move of the code changes one line.
+fn preprocess_frame(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    config: &Config,
+    out: &mut [u8; PIXELS],
+) -> Result<Detection, Error> {
+    preprocess::preprocess(&Frame::new(pixels, width, height)?, config, out)
+}
+
+fuzz_target!(|input: &[u8]| {
+    if input.len() < 7 {
+        return;
+    }
+    let (head, pixels) = input.split_at(7);
+    let raw_width = u16::from_le_bytes([head[0], head[1]]);
+    let width = usize::from(raw_width & 0x7fff);
+    let config = Config {
+        min_contrast: head[2],
+        noise_factor: head[3],
+        min_run: u16::from_le_bytes([head[4], head[5]]),
+        margin_percent: head[6],
+    };
+    let height = pixels.len().checked_div(width).unwrap_or(0);
+    let mut used = &pixels[..width * height];
+    let mismatched = raw_width & 0x8000 != 0 && !used.is_empty();
+    if mismatched {
+        used = &used[..used.len() - 1];
+    }
+    for config in [config, Config::default()] {
+        let mut out = [0xa5u8; PIXELS];
+        match preprocess_frame(used, width, height, &config, &mut out) {
+            Ok(d) => {
+                assert!(!mismatched);
+                // The object lies inside the frame; the crop is a square around it.
+                let (left, top) = (d.object.left as usize, d.object.top as usize);
+                assert!(d.object.left >= 0 && d.object.top >= 0);
+                assert!(left + d.object.width as usize <= width);
+                assert!(top + d.object.height as usize <= height);
+                assert_eq!(d.crop.width, d.crop.height);
+                assert!(d.crop.width >= d.object.width.max(d.object.height));
+                assert!(d.threshold < d.background);
+                // Dataset convention: the darkest part of the object becomes 255.
+                assert_eq!(out.iter().max(), Some(&255));
+            }
+            Err(e @ (Error::Empty | Error::SizeMismatch { .. } | Error::TooLarge { .. })) => {
+                // Refused by `Frame::new`, before any preprocessing.
+                let too_large = width.max(height) > MAX_FRAME_SIDE;
+                assert!(mismatched || width == 0 || height == 0 || too_large, "{e}");
+                assert!(!mismatched || too_large || matches!(e, Error::SizeMismatch { .. }));
+            }
+            Err(e) => {
+                // Once preprocessing ran, an error leaves the output all zeros.
+                assert!(!mismatched, "{e}");
+                assert!(out.iter().all(|&p| p == 0), "{e}");
+            }
+        }
+    }
+});
