@@ -33,10 +33,7 @@ fn configure() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
 
-    let model_path = asset(
-        "FW_MODEL",
-        &manifest.join("../../models/mcu/model.fmq"),
-    );
+    let model_path = asset("FW_MODEL", &manifest.join("../../models/mcu/model.fmq"));
     let frames_path = asset("FW_FRAMES", &manifest.join("../frames/frames.bin"));
     let model_bytes = fs::read(&model_path).expect("reading the model");
     let model = infer_core::Model::from_bytes(&model_bytes)
