@@ -309,6 +309,9 @@ pub struct Net {
     blocks: Vec<Block>,
     arch: Arch,
     options: NetOptions,
+    /// Draws the dropout masks: a generator of the run's own (not libtorch's global
+    /// one), so a seeded run repeats even while other threads use libtorch.
+    dropout_rng: std::sync::Mutex<rand_chacha::ChaCha8Rng>,
 }
 
 /// He-uniform (Keras `he_uniform`): U(-sqrt(6/fan_in), sqrt(6/fan_in)).
@@ -411,7 +414,33 @@ impl Net {
             blocks,
             arch: arch.clone(),
             options,
+            dropout_rng: std::sync::Mutex::new(rand::SeedableRng::seed_from_u64(0)),
         }
+    }
+
+    /// Restarts the dropout generator from `seed` (done at the start of training).
+    pub fn seed_dropout(&self, seed: u64) {
+        *self.dropout_rng.lock().unwrap_or_else(|p| p.into_inner()) =
+            rand::SeedableRng::seed_from_u64(seed);
+    }
+
+    /// Inverted dropout with a mask from [`Net::seed_dropout`]'s generator.
+    fn dropout(&self, x: &Tensor, train: bool) -> Tensor {
+        use rand::Rng;
+        let p = self.options.dropout;
+        if !train || p <= 0.0 {
+            return x.shallow_clone();
+        }
+        let keep = 1.0 - p;
+        let scale = (1.0 / keep) as f32;
+        let mut rng = self.dropout_rng.lock().unwrap_or_else(|e| e.into_inner());
+        let mask: Vec<f32> = (0..x.numel())
+            .map(|_| if rng.random_bool(keep) { scale } else { 0.0 })
+            .collect();
+        let mask = Tensor::from_slice(&mask)
+            .view(x.size().as_slice())
+            .to_device(x.device());
+        x * mask
     }
 
     /// The architecture of this network.
@@ -455,7 +484,7 @@ impl ModuleT for Net {
                 Block::Pool => x.max_pool2d_default(2),
                 Block::Flatten => x.flatten(1, -1),
                 Block::Dense { linear, relu } => {
-                    let y = x.dropout(self.options.dropout, train).apply(linear);
+                    let y = self.dropout(&x, train).apply(linear);
                     if *relu { y.relu() } else { y }
                 }
             };

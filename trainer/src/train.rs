@@ -329,7 +329,7 @@ pub fn fresh_model(
     (vs, net)
 }
 
-/// Guards libtorch's process-global random generator (initialisation and dropout).
+/// Guards libtorch's process-global random generator (weight initialisation).
 static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// SHA-256 over every variable (sorted by name): tells two weight sets apart.
@@ -409,12 +409,8 @@ pub fn train(
         }
         .build(vs, cfg.lr)?,
     };
-    // Dropout draws from libtorch's global generator: seed it for this run, so a run's
-    // result does not depend on what ran before it in the process.
-    if cfg.net.dropout > 0.0 {
-        let _guard = TORCH_RNG.lock().unwrap_or_else(|p| p.into_inner());
-        tch::manual_seed(cfg.seed.wrapping_add(0x5eed) as i64);
-    }
+    // Dropout masks come from the network's own generator, seeded for this run.
+    net.seed_dropout(cfg.seed.wrapping_add(0x5eed));
     let mut augment_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xa59_3e17);
     let n = fit.len();
     let batch = cfg.batch_size as i64;
