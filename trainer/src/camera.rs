@@ -8,7 +8,7 @@
 //!   (`firmware/frames/frames.bin`, format and parser in [`::camera::frames`]) with a
 //!   readable manifest and a preview picture.
 //! - [`camera_input`] turns any photo (an [`image::DynamicImage`]) into the model's
-//!   28x28 input through [`::camera::preprocess`], the very code the firmware runs.
+//!   28x28 input through [`::camera::preprocess()`], the very code the firmware runs.
 
 use std::fmt::Write as _;
 use std::path::Path;
