@@ -43,7 +43,7 @@ git diff --exit-code -- firmware/frames
 step "firmware: build, run in QEMU, compare with the host bit for bit"
 scripts/firmware-check.sh
 # The seed's baseline stays checked on the target too (the default model is mcu).
-FW_MODEL=models/baseline/model.fmq scripts/firmware-check.sh --no-lint --no-selftest
+FW_MODEL="$PWD/models/baseline/model.fmq" scripts/firmware-check.sh --no-lint --no-selftest
 
 step "Slurm: a one-node cluster runs cv folds as array tasks and merges; equal to a local run"
 scripts/slurm-test.sh
