@@ -8,13 +8,18 @@
 # a variant whose cv.json already exists is kept, so an interrupted sweep resumes.
 # At the end `trainer compare` writes OUT/compare.txt and OUT/compare.json.
 # Extra arguments for every run (for example --jobs 2, --threads 1, or --limit N for
-# a quick try) go in $SWEEP_ARGS.
+# a quick try) go in $SWEEP_ARGS; $TRAINER names a trainer binary to use instead of
+# `cargo run --release` (so that rebuilding during a long sweep changes nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-3}
 out=${2:-docs/results/sweep}
 mkdir -p "$out"
-trainer=(cargo run -q --release -p trainer --)
+if [ -n "${TRAINER:-}" ]; then
+  trainer=("$TRAINER")
+else
+  trainer=(cargo run -q --release -p trainer --)
+fi
 
 # name | flags (each on top of the seed's protocol)
 variants=(
