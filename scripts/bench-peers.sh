@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One training epoch of the seed's baseline in the trainer, in PyTorch and in Keras 3 /
+# TensorFlow, timed in the same run, alternating, and the ratios.
+#
+#   scripts/bench-peers.sh [ROUNDS] [THREADS]     (defaults: 3 rounds, 2 threads)
+#
+# Each round times, in turn: `trainer cv --fold 0 --epochs 1` (the epoch's train_seconds
+# from its record), scripts/peers/epoch.py torch, and scripts/peers/epoch.py keras: the
+# same model, initialisation, optimizer, batch size and 48,000 images (a fold's training
+# share). The best of the rounds is compared. The peers live in a git-ignored virtualenv,
+# .peers/ (`pip install torch==2.13.0 tensorflow-cpu`, about 7 GB, made on first use).
+# Run it on a quiet machine: anything else running makes the timings meaningless.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+threads=${2:-2}
+venv=.peers
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import torch, keras' 2>/dev/null; then
+  echo "bench-peers: installing PyTorch 2.13.0 and TensorFlow (CPU) into $venv/" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q torch==2.13.0 tensorflow-cpu
+fi
+cargo build -q --release -p trainer
+trainer=target/release/trainer
+data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+best() { sort -g | head -n1; }
+: >"$out/trainer" ; : >"$out/torch" ; : >"$out/keras"
+for r in $(seq "$rounds"); do
+  rm -rf "$out/cv"
+  "$trainer" cv --model baseline --epochs 1 --fold 0 --threads "$threads" --out "$out/cv" \
+    --data "$data" >/dev/null 2>&1
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["result"]["history"][0]["train_seconds"])' \
+    "$out/cv/fold-0.json" >>"$out/trainer"
+  for fw in torch keras; do
+    "$venv/bin/python" scripts/peers/epoch.py "$fw" "$data" "$threads" | tee -a "$out/$fw.json" |
+      python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["seconds"])' >>"$out/$fw"
+  done
+  printf 'round %d: trainer %.2f s, PyTorch %.2f s, Keras %.2f s\n' "$r" \
+    "$(tail -n1 "$out/trainer")" "$(tail -n1 "$out/torch")" "$(tail -n1 "$out/keras")"
+done
+t=$(best <"$out/trainer"); p=$(best <"$out/torch"); k=$(best <"$out/keras")
+versions=$(python3 -c 'import json,sys; print(", ".join(json.loads(l)["framework"] + " " + json.loads(l)["version"] for l in [open(f).readline() for f in sys.argv[1:]]))' "$out/torch.json" "$out/keras.json")
+echo "one epoch, baseline, 48,000 images, batch 32, $threads threads, best of $rounds ($versions):"
+printf '  trainer %.2f s, PyTorch %.2f s, Keras %.2f s\n' "$t" "$p" "$k"
+awk -v t="$t" -v p="$p" -v k="$k" 'BEGIN { printf "  ratio trainer/PyTorch %.2f, trainer/Keras %.2f\n", t / p, t / k }'
