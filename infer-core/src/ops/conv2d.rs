@@ -164,7 +164,7 @@ fn conv2d_patch(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
         }
         let out = &mut output[first * s.out_c..][..count * s.out_c];
         for (o, w) in weights.chunks_exact(row).enumerate() {
-            let acc = dot::dot4(w, &buf, op.bias.at(o));
+            let acc = dot::dot4(w, &mut buf, op.bias.at(o));
             op.requant
                 .channel(o)
                 .apply_strided(&acc, count, &mut out[o..], s.out_c);
