@@ -20,7 +20,8 @@
 //! Overflow: `Model::from_bytes` bounds `|bias| + row * 2^14` by `i32::MAX`
 //! (`|w * x| <= 2^14`), so no partial sum overflows.
 
-use super::dot::{self, PATCH_MAX, PIXELS, PatchBuf};
+use super::dot::{self, PATCH_MAX, PIXELS, PatchBuf, SMALL_ROW};
+use super::requant::Channel;
 use super::requant::Requant;
 use crate::layout::GROUP;
 use crate::reference::ConvShape;
@@ -46,7 +47,9 @@ pub(crate) struct ConvOp<'a> {
 
 /// Fast kernel: `input.len() == in_len()`, `output.len() == out_len()`.
 pub(crate) fn conv2d(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
-    if op.row <= PATCH_MAX {
+    if op.row == SMALL_ROW && op.shape.out_c <= SMALL_ROW_CHANNELS {
+        conv2d_small(op, input, output);
+    } else if op.row <= PATCH_MAX {
         conv2d_patch(op, input, output);
     } else {
         conv2d_direct(op, input, output);
@@ -170,6 +173,37 @@ fn conv2d_patch(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
                 .apply_strided(&acc, count, &mut out[o..], s.out_c);
         }
         first += PIXELS;
+    }
+}
+
+/// Most filters [`conv2d_small`] handles (its per-channel tables live on the
+/// stack).
+const SMALL_ROW_CHANNELS: usize = 64;
+
+/// Kernel for rows of [`SMALL_ROW`] (3x3 on one channel, every model's first
+/// layer): one pixel at a time, its patch in registers for all filters, the
+/// channels' requantization decoded once per layer.
+#[inline(never)]
+fn conv2d_small(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
+    let s = &op.shape;
+    let out_c = s.out_c;
+    let mut channels = [Channel::default(); SMALL_ROW_CHANNELS];
+    let mut bias = [0i32; SMALL_ROW_CHANNELS];
+    for o in 0..out_c {
+        channels[o] = op.requant.channel(o);
+        bias[o] = op.bias.at(o);
+    }
+    let (channels, bias) = (&channels[..out_c], &bias[..out_c]);
+    let weights = &op.weights.as_bytes()[..SMALL_ROW * out_c];
+    let mut patch = [0i8; SMALL_ROW];
+    let mut acc = [0i32; SMALL_ROW_CHANNELS];
+    let acc = &mut acc[..out_c];
+    for (q, out) in output.chunks_exact_mut(out_c).enumerate() {
+        gather(op, input, q / s.out_w, q % s.out_w, &mut patch);
+        dot::dot_rows12(&patch, weights, acc);
+        for (((y, &a), &b), ch) in out.iter_mut().zip(acc.iter()).zip(bias).zip(channels) {
+            *y = ch.apply(a + b);
+        }
     }
 }
 

@@ -81,6 +81,20 @@ pub(crate) struct Channel {
     min: i32,
 }
 
+impl Default for Channel {
+    /// A placeholder (multiplier 0); [`Requant::channel`] makes real ones.
+    fn default() -> Self {
+        Self {
+            multiplier: 0,
+            shift: 1,
+            round: 0,
+            high_shift: 0,
+            zero_point: 0,
+            min: -128,
+        }
+    }
+}
+
 impl Requant<'_> {
     /// The requantization of channel `c`, decoded for [`Channel::apply`].
     #[inline(always)]

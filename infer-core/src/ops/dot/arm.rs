@@ -181,3 +181,68 @@ pub(super) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; D
     }
     acc
 }
+
+/// `acc[o] = w[o] . patch` for every row `o` of `w` (rows of 12 weights, one
+/// after the other) against one 12-value patch held in registers as six pair
+/// words (`[x0, x2], [x1, x3], [x4, x6], ...`, see [`pair_words`]).
+#[inline(always)]
+pub(super) fn dot_rows12(patch: &[u32; 6], w: &[u8], acc: &mut [i32]) {
+    let rows = acc.len();
+    assert!(rows > 0 && w.len() == 12 * rows);
+    // SAFETY: the loop runs `rows >= 1` times, reading three words of `w` per
+    // pass (`12 * rows == w.len()` bytes in all, plain `ldr`, which the
+    // Cortex-M allows unaligned) and writing one word of `acc` per pass
+    // (`rows == acc.len()` words; an `&mut [i32]` is word aligned).
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {w}, [{wp}], #4",
+            "sxtb16 {wl}, {w}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smuad {a}, {p0}, {wl}",
+            "smlad {a}, {p1}, {w}, {a}",
+            "ldr {w}, [{wp}], #4",
+            "sxtb16 {wl}, {w}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {a}, {p2}, {wl}, {a}",
+            "smlad {a}, {p3}, {w}, {a}",
+            "ldr {w}, [{wp}], #4",
+            "sxtb16 {wl}, {w}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {a}, {p4}, {wl}, {a}",
+            "smlad {a}, {p5}, {w}, {a}",
+            "str {a}, [{ap}], #4",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            wp = inout(reg) w.as_ptr() => _,
+            ap = inout(reg) acc.as_mut_ptr() => _,
+            n = inout(reg) rows => _,
+            p0 = in(reg) patch[0],
+            p1 = in(reg) patch[1],
+            p2 = in(reg) patch[2],
+            p3 = in(reg) patch[3],
+            p4 = in(reg) patch[4],
+            p5 = in(reg) patch[5],
+            w = out(reg) _,
+            wl = out(reg) _,
+            a = out(reg) _,
+            options(nostack),
+        );
+    }
+}
+
+/// The pair words `smlad` takes for the values `x` of whole groups of four:
+/// `[x0, x2], [x1, x3]` per group (two i16 in a word, the first in the low half).
+#[inline(always)]
+pub(super) fn pair_words<const W: usize>(x: &[i8]) -> [u32; W] {
+    let h = |v: i8| u32::from(v as i16 as u16);
+    core::array::from_fn(|k| {
+        let g = &x[4 * (k / 2)..][..4];
+        let (a, b) = if k % 2 == 0 {
+            (g[0], g[2])
+        } else {
+            (g[1], g[3])
+        };
+        h(a) | (h(b) << 16)
+    })
+}

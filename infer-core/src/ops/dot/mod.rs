@@ -160,3 +160,29 @@ pub(crate) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; D
         acc
     }
 }
+
+/// The stored row length [`dot_rows12`] takes: 3x3 kernels on one input
+/// channel (9 weights and 3 of padding), every model's first convolution.
+pub(crate) const SMALL_ROW: usize = 12;
+
+/// `acc[o] = w[o] . patch` for every row of `w` (rows of [`SMALL_ROW`]
+/// weights) and one patch of [`SMALL_ROW`] values: the first convolution's
+/// 9 MACs per output are too few for [`dot4`]'s per-call work to pay off, so
+/// this keeps one pixel's patch in registers for all filters.
+#[inline(always)]
+pub(crate) fn dot_rows12(patch: &[i8; SMALL_ROW], w: &[u8], acc: &mut [i32]) {
+    assert_eq!(w.len(), SMALL_ROW * acc.len());
+    if acc.is_empty() {
+        return;
+    }
+    #[cfg(feature = "arm-dsp")]
+    arm::dot_rows12(&arm::pair_words::<6>(patch), w, acc);
+    #[cfg(not(feature = "arm-dsp"))]
+    for (a, w) in acc.iter_mut().zip(w.chunks_exact(SMALL_ROW)) {
+        *a = w
+            .iter()
+            .zip(patch)
+            .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
+            .sum();
+    }
+}
