@@ -245,6 +245,31 @@ pub fn reusable_fold(
     config: &CvConfig,
     threads: usize,
 ) -> Result<Option<FoldResult>> {
+    let Some(result) = same_settings(dir, k, config)? else {
+        return Ok(None);
+    };
+    let path = dir.join(fold_file_name(k));
+    let advice = "use another --out, or delete the folder to start over";
+    match result.threads {
+        Some(had) if had == threads => {}
+        Some(had) => bail!(
+            "{}: computed with {had} libtorch threads, this run would use {threads} (the \
+             thread count changes the results' last bits); pass --threads {had} to continue \
+             it, or {advice}",
+            path.display()
+        ),
+        None => bail!(
+            "{}: written before thread counts were recorded, so it cannot be continued \
+             exactly; {advice}",
+            path.display()
+        ),
+    }
+    Ok(Some(result))
+}
+
+/// Fold `k`'s result in `dir` if its file is there, checked to come from a run with
+/// exactly `config` (any thread count); an error names the first setting that differs.
+pub fn same_settings(dir: &Path, k: usize, config: &CvConfig) -> Result<Option<FoldResult>> {
     let path = dir.join(fold_file_name(k));
     if !path.exists() {
         return Ok(None);
@@ -276,20 +301,6 @@ pub fn reusable_fold(
             file.result.folds,
             config.folds
         );
-    }
-    match file.result.threads {
-        Some(had) if had == threads => {}
-        Some(had) => bail!(
-            "{}: computed with {had} libtorch threads, this run would use {threads} (the \
-             thread count changes the results' last bits); pass --threads {had} to continue \
-             it, or {advice}",
-            path.display()
-        ),
-        None => bail!(
-            "{}: written before thread counts were recorded, so it cannot be continued \
-             exactly; {advice}",
-            path.display()
-        ),
     }
     Ok(Some(file.result))
 }

@@ -52,13 +52,17 @@ pub fn update_dir(root: &Path, name: &str) -> PathBuf {
 }
 
 /// Writes `manifest.json` into `dir`, listing every other plain file (hidden
-/// temporary files excepted). Called last, just before [`commit`].
+/// temporary files and a training checkpoint excepted). Called last, just before [`commit`].
 pub fn write_manifest(dir: &Path, command: String) -> Result<Manifest> {
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == MANIFEST_FILE || name.starts_with('.') || !entry.file_type()?.is_file() {
+        if name == MANIFEST_FILE
+            || name == crate::checkpoint::CHECKPOINT_FILE
+            || name.starts_with('.')
+            || !entry.file_type()?.is_file()
+        {
             continue;
         }
         let bytes = std::fs::read(entry.path())

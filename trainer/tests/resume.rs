@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The run under test: a tiny mcu fit (AdamW, one-cycle, batch norm, shifts, flips,
@@ -140,28 +141,22 @@ fn bytes(dir: &Path, file: &str) -> Vec<u8> {
     std::fs::read(dir.join(file)).unwrap()
 }
 
-struct Roots {
-    _tmp: tempfile::TempDir,
-    reference: PathBuf,
-}
-
-/// An uninterrupted run (seed 1) for the others to compare with.
-fn reference() -> Roots {
-    let tmp = tempfile::tempdir().unwrap();
-    let reference = tmp.path().join("reference");
-    assert_ok(&run(&fit_args(&reference, "1")));
-    assert_eq!(consistent_seed(&reference.join("mcu")), 1);
-    only_the_model_folder(&reference);
-    Roots {
-        _tmp: tmp,
-        reference,
-    }
+/// The folder of an uninterrupted run (seed 1) for the others to compare with, made
+/// once for all tests here.
+fn reference() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = tempfile::tempdir().unwrap().keep().join("reference");
+        assert_ok(&run(&fit_args(&root, "1")));
+        assert_eq!(consistent_seed(&root.join("mcu")), 1);
+        only_the_model_folder(&root);
+        root.join("mcu")
+    })
 }
 
 #[test]
 fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
-    let roots = reference();
-    let want = roots.reference.join("mcu");
+    let want = reference();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("models");
     let dir = root.join("mcu");
@@ -212,7 +207,7 @@ fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
     assert_eq!(consistent_seed(&dir), 1);
     for f in ["model.safetensors", "model.fmq"] {
         assert!(
-            bytes(&dir, f) == bytes(&want, f),
+            bytes(&dir, f) == bytes(want, f),
             "{f} differs from the uninterrupted run's"
         );
     }
@@ -235,23 +230,28 @@ fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
     assert_eq!(consistent_seed(&dir), 7);
     only_the_model_folder(&root);
 
-    // 3. Killed between the two renames of the swap: no folder under the name, so
-    // readers find no model; the next run puts the previous folder back first, and
+    // 3. Killed between the two renames of the swap: the previous folder is aside and
+    // none is under the name; the next command (here a reader) puts it back first, and
     // `--resume` finishes the swap.
     sigkill(start_until(&args, "swap", || !dir.exists()));
+    assert!(!dir.exists());
     let r = run(&[
         "evaluate".into(),
         "--models".into(),
         root.to_str().unwrap().into(),
         "--model".into(),
         "mcu".into(),
+        "--limit".into(),
+        "50".into(),
     ]);
-    assert_fails_with(&r, "no such model file");
+    assert_ok(&r);
+    assert!(String::from_utf8_lossy(&r.stderr).contains("restored"));
+    assert_eq!(consistent_seed(&dir), 7);
     assert_ok(&run(&resume));
     assert_eq!(consistent_seed(&dir), 1);
     for f in ["model.safetensors", "model.fmq"] {
         assert!(
-            bytes(&dir, f) == bytes(&want, f),
+            bytes(&dir, f) == bytes(want, f),
             "{f} differs after the swap"
         );
     }
@@ -260,8 +260,7 @@ fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
 
 #[test]
 fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
-    let roots = reference();
-    let want = roots.reference.join("mcu");
+    let want = reference();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("models");
     let staging = root.join(".mcu.partial");
@@ -312,6 +311,6 @@ fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
     resume.push("--resume".into());
     assert_ok(&run(&resume));
     let dir = root.join("mcu");
-    assert!(bytes(&dir, "model.safetensors") == bytes(&want, "model.safetensors"));
+    assert!(bytes(&dir, "model.safetensors") == bytes(want, "model.safetensors"));
     only_the_model_folder(&root);
 }

@@ -58,11 +58,16 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
             args.folds
         );
     }
-    if args.fold.is_none() {
-        let plan = Plan::new(&args, available_cores())?;
-        if plan.jobs > 1 {
-            return run_workers(&args, config, &out, plan);
-        }
+    let plan = match args.fold {
+        None => Some(Plan::new(&args, available_cores())?),
+        Some(_) => None,
+    };
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("creating the output folder {}", out.display()))?;
+    if let Some(plan) = plan
+        && plan.jobs > 1
+    {
+        return run_workers(&args, config, &out, plan);
     }
     let device = args.train.device()?;
     let data = args.train.data.load(Split::Train, args.train.limit)?;
@@ -78,6 +83,10 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     let mut kept = Vec::new();
     for &f in &wanted {
         kept.push(cv::reusable_fold(&out, f, &config, threads)?);
+    }
+    // The other folds' files (of `--fold` runs) must come from the same settings and data.
+    for f in (0..args.folds).filter(|f| !wanted.contains(f)) {
+        cv::same_settings(&out, f, &config)?;
     }
     let start = Instant::now();
     let mut results = Vec::new();

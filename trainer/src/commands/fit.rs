@@ -149,13 +149,13 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes the checkpoint, writes the manifest last and swaps the folder in.
+/// Writes the manifest (the last output), removes the checkpoint and swaps the folder in.
 fn finish_folder(staging: &Path, dir: &Path) -> Result<()> {
+    folder::write_manifest(staging, super::command_line())?;
     let ckpt = staging.join(CHECKPOINT_FILE);
     if ckpt.exists() {
         std::fs::remove_file(&ckpt).with_context(|| format!("removing {}", ckpt.display()))?;
     }
-    folder::write_manifest(staging, super::command_line())?;
     folder::commit(staging, dir)
 }
 
