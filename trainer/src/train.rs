@@ -714,7 +714,7 @@ impl OwnedOptimizer {
                     Optimizer::Sgd => {
                         let mut d = g;
                         if wd != 0.0 {
-                            d = d + &p * wd;
+                            d += &p * wd;
                         }
                         if self.momentum != 0.0 {
                             let buf = match &self.first[i] {

@@ -314,3 +314,54 @@ fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
     assert!(bytes(&dir, "model.safetensors") == bytes(want, "model.safetensors"));
     only_the_model_folder(&root);
 }
+
+#[test]
+fn sgd_with_weight_decay_and_early_stopping_resumes_to_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |root: &Path| -> Vec<String> {
+        [
+            "fit",
+            "--model",
+            "baseline",
+            "--epochs",
+            "3",
+            "--limit",
+            "600",
+            "--weight-decay",
+            "0.001",
+            "--dropout",
+            "0.2",
+            "--patience",
+            "2",
+            "--no-export",
+            "--test-limit",
+            "50",
+            "--threads",
+            "1",
+            "--models",
+            root.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let whole = tmp.path().join("whole");
+    assert_ok(&run(&args(&whole)));
+    let root = tmp.path().join("resumed");
+    let ckpt = root.join(".baseline.partial/checkpoint.safetensors");
+    sigkill(start_paused(&args(&root), "checkpoint", &ckpt));
+    let saved = trainer::checkpoint::load(&ckpt).unwrap();
+    assert_eq!(saved.meta.epoch, 1);
+    assert!(
+        saved.meta.best.is_some(),
+        "the early-stopping state is saved"
+    );
+    assert!(
+        saved.tensors.contains_key("opt.m/fc1.weight"),
+        "momentum buffers saved"
+    );
+    let mut resume = args(&root);
+    resume.push("--resume".into());
+    assert_ok(&run(&resume));
+    let file = "model.safetensors";
+    assert!(bytes(&root.join("baseline"), file) == bytes(&whole.join("baseline"), file));
+}
