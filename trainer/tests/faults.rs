@@ -417,3 +417,59 @@ fn absurd_flags_are_clear_errors_and_write_nothing() {
     }
     assert!(!out.exists(), "a refused run wrote {:?}", tree(&out));
 }
+
+#[test]
+fn predict_keeps_the_model_it_loaded_while_the_folder_is_replaced() {
+    use std::io::{BufRead, BufReader, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("models");
+    small_model(&root, "1");
+    let img = tmp.path().join("x.png");
+    let data = trainer::data::locate(None).unwrap();
+    let test = trainer::data::load(&data, trainer::data::Split::Test).unwrap();
+    let gray = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
+    gray.save(&img).unwrap();
+    let png = std::fs::read(&img).unwrap();
+    let m = root.to_str().unwrap();
+    let answer = |out: &[u8]| -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_slice(out).unwrap();
+        v.as_object_mut().unwrap().remove("path");
+        v
+    };
+    let predict = |images: &[&Path]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
+        c.args([
+            "predict", "--json", "--top", "10", "--model", "baseline", "--models", m,
+        ]);
+        c.args(images);
+        c
+    };
+    let old = answer(&predict(&[&img]).output().unwrap().stdout);
+
+    // A second image that is a named pipe: predict answers the first, then waits on the
+    // pipe while another run replaces the whole model folder.
+    let fifo = tmp.path().join("later.png");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mut child = predict(&[&img, &fifo])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(answer(first.as_bytes()), old);
+    small_model(&root, "2");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .unwrap()
+        .write_all(&png)
+        .unwrap();
+    let second = lines.next().unwrap().unwrap();
+    assert!(child.wait().unwrap().success());
+    // The answer after the swap comes from the model loaded at the start, whole.
+    assert_eq!(answer(second.as_bytes()), old);
+    let new = answer(&predict(&[&img]).output().unwrap().stdout);
+    assert_ne!(new, old, "the folder now holds the seed-2 model");
+}
