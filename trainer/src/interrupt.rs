@@ -3,7 +3,9 @@
 //!
 //! The signal handler only sets a flag; the training loop polls [`requested`] after
 //! every step and returns an [`Interrupted`] error, which unwinds normally (temporary
-//! files are deleted as they drop). A second Ctrl-C exits at once.
+//! files are deleted as they drop). A second Ctrl-C exits at once. Only the commands
+//! that poll the flag (`fit`, `cv`) install the handler; the others keep the default
+//! (Ctrl-C ends them at once).
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_CODE: u8 = 130;

@@ -306,7 +306,6 @@ struct FramesArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    trainer::interrupt::install();
     let result = match cli.cmd {
         Command::Data { action } => commands::data::run(action),
         Command::Cv(cmd) => commands::cv::run(cmd),

@@ -24,6 +24,8 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let args = cmd.args;
+    // Ctrl-C / SIGTERM now stop the fold in progress; finished folds stay.
+    trainer::interrupt::install();
     if args.progress_lines {
         progress::report_as_lines();
     }

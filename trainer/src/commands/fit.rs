@@ -22,6 +22,8 @@ use crate::FitArgs;
 /// Runs the fit.
 pub fn run(args: FitArgs) -> Result<ExitCode> {
     let cfg = args.train.config(trainer::model::DEFAULT_MODEL)?;
+    // Ctrl-C / SIGTERM now stop training at the next step, keeping the checkpoint.
+    trainer::interrupt::install();
     let name = args
         .name
         .clone()
