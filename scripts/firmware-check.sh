@@ -7,6 +7,8 @@
 #    apps on thumbv7em-none-eabihf, fw-common on the host), fw-common's host tests;
 # 2. builds both apps in release: fw-qemu (run below) and fw-nrf52840 (build only);
 # 3. self-tests: a panic and a HardFault must end QEMU with exit code 1, not hang;
+#    kernel check: infer-core's fast (DSP) kernels against its reference kernels on
+#    random shapes and values, on the Cortex-M4 (fw-qemu --features kernel-check);
 # 4. runs fw-qemu in qemu-system-arm -M mps2-an386 -cpu cortex-m4 -icount shift=0
 #    (QEMU's exit code must be 0), decodes defmt with .tools/bin/defmt-print;
 # 5. computes the same frames on the host (fw-common's `expected` example: the same
@@ -82,6 +84,16 @@ if [ "$selftest" = 1 ]; then
     cat "$out/selftest-$kind.log" >&2
     [ "$code" = 1 ] || fail "self-test $kind ended with exit code $code, expected 1"
   done
+  say "kernel check: fast kernels against the reference kernels, on the Cortex-M4"
+  cargo build -q --release -p fw-qemu --features kernel-check
+  cp "$elf" "$out/kernel-check.elf"
+  set +e
+  QEMU_TIMEOUT=300 ./qemu-run.sh "$out/kernel-check.elf" >"$out/kernel-check.log" 2>&1
+  code=$?
+  set -e
+  cat "$out/kernel-check.log" >&2
+  [ "$code" = 0 ] || fail "kernel check ended with exit code $code (see $out/kernel-check.log)"
+  grep -q '^INFO  kernel-check ok' "$out/kernel-check.log" || fail "kernel check printed no result"
 fi
 
 say "building both apps (release)"
@@ -129,6 +141,8 @@ read -r n_flash n_ram n_code n_ro < <(sizes target/thumbv7em-none-eabihf/release
 model_bytes=$(stat -c %s "$FW_MODEL")
 frames_bytes=$(stat -c %s "$frames")
 per_mac=$(awk -v c="$cmax" -v m="$macs" 'BEGIN { printf "%.2f", c / m }')
+load=$(field load model)
+load_pct=$(awk -v l="$load" -v c="$cmax" 'BEGIN { printf "%.1f", 100 * l / c }')
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 report=$out/figures.md
 {
@@ -137,6 +151,7 @@ report=$out/figures.md
   echo "| MACs per inference | $macs |"
   echo "| instructions per inference (classify, min..max over $n frames) | $cmin..$cmax |"
   echo "| instructions per MAC | $per_mac |"
+  echo "| instructions per \`Model::from_bytes\` (CRC + validation) | $load ($load_pct % of one inference) |"
   echo "| instructions per preprocess (mean) | $pre |"
   echo "| instructions per screen drawing (mean) | $draw |"
   echo "| flash, QEMU app (.vector_table + .text + .rodata + .data) | $q_flash B ($(kib "$q_flash")): code $q_code B, rodata $q_ro B (model $model_bytes B, frames $frames_bytes B) |"
@@ -144,6 +159,11 @@ report=$out/figures.md
   echo "| RAM, static (.data + .bss + .uninit), QEMU / nRF52840 | $q_ram B / $n_ram B |"
   echo "| RAM, stack high-water mark (painted) | $stack B |"
   echo "| RAM, total (static + stack), QEMU | $((q_ram + stack)) B ($(kib $((q_ram + stack)))) of 256 KiB |"
+  echo
+  echo "| step | kind | MACs | outputs | instructions | per MAC |"
+  echo "| ---: | --- | ---: | ---: | ---: | ---: |"
+  sed -nE 's/^INFO +layer index=([0-9]+) kind=([a-z0-9]+) macs=([0-9]+) outputs=([0-9]+) work=([0-9]+).*/\1 \2 \3 \4 \5/p' "$out/qemu.log" |
+    awk '{ pm = ($3 > 0) ? sprintf("%.2f", $5 / $3) : "-"; printf "| %d | %s | %d | %d | %d | %s |\n", $1, $2, $3, $4, $5, pm }'
 } >"$report"
 cat "$report"
 if [ -n "${FW_REPORT:-}" ]; then cp "$report" "$FW_REPORT"; fi

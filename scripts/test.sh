@@ -31,7 +31,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "infer-core and camera for the Cortex-M4F, with and without features"
 cargo build -q -p infer-core -p camera --target thumbv7em-none-eabihf
-cargo build -q -p infer-core -p camera --target thumbv7em-none-eabihf --features infer-core/defmt,camera/defmt
+cargo build -q -p infer-core -p camera --target thumbv7em-none-eabihf --features infer-core/defmt,infer-core/arm-dsp,infer-core/selfcheck,camera/defmt
 
 step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps

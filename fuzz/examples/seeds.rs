@@ -13,6 +13,7 @@ use std::io::{Cursor, Write};
 use std::path::Path;
 
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage};
+use infer_core::layout::{self, Kind};
 use infer_core::{
     Conv2d, Dense, I8Array, I32Array, InputSpec, Layer, Model, ModelFile, Padding, QuantParams,
     encode, encoded_len,
@@ -46,14 +47,20 @@ struct Params {
     relu: bool,
 }
 
-/// Parameters for `out` channels of `fan_in` terms, scaled so outputs rarely saturate.
-fn params(rng: &mut Rng, out: usize, fan_in: usize, relu: bool) -> Params {
+/// Parameters for `out` channels of `fan_in` terms, scaled so outputs rarely saturate,
+/// stored as the file keeps them (`infer_core::layout`: rows padded to four, dense rows
+/// interleaved; the random bias stands for an already folded one).
+fn params(rng: &mut Rng, kind: Kind, out: usize, fan_in: usize, relu: bool) -> Params {
     let bmax = fan_in as i64 * 127 * 16;
     let shift = 31 + 8 + (usize::BITS - fan_in.leading_zeros()) as i64 / 2;
+    let natural: Vec<i8> = (0..out * fan_in)
+        .map(|_| rng.range(-127, 127) as i8)
+        .collect();
+    let row = layout::row_len(fan_in).expect("a small row");
+    let mut weights = vec![0u8; out * row];
+    layout::pack_weights(kind, &natural, out, fan_in, &mut weights);
     Params {
-        weights: (0..out * fan_in)
-            .map(|_| rng.range(-127, 127) as u8)
-            .collect(),
+        weights,
         bias: (0..out)
             .flat_map(|_| (rng.range(-bmax, bmax) as i32).to_le_bytes())
             .collect(),
@@ -81,11 +88,16 @@ enum Spec {
 
 fn conv(rng: &mut Rng, c_in: usize, out: u16, k: u8, padding: Padding, relu: bool) -> Spec {
     let fan_in = usize::from(k) * usize::from(k) * c_in;
-    Spec::Conv(out, k, padding, params(rng, usize::from(out), fan_in, relu))
+    Spec::Conv(
+        out,
+        k,
+        padding,
+        params(rng, Kind::Conv, usize::from(out), fan_in, relu),
+    )
 }
 
 fn dense(rng: &mut Rng, n_in: usize, out: u16, relu: bool) -> Spec {
-    Spec::Dense(out, params(rng, usize::from(out), n_in, relu))
+    Spec::Dense(out, params(rng, Kind::Dense, usize::from(out), n_in, relu))
 }
 
 /// Encodes `specs` as a `.fmq` file and checks that infer-core accepts it.

@@ -57,8 +57,8 @@ pub enum Error {
         /// Index of the offending layer.
         layer: u8,
     },
-    /// A weight is -128; weights must lie in [-127, 127].
-    WeightRange {
+    /// A weight in the padding of a row (see [`layout`](crate::layout)) is not zero.
+    WeightPadding {
         /// Index of the offending layer.
         layer: u8,
     },
@@ -104,6 +104,12 @@ impl fmt::Display for Error {
         match *self {
             Error::Truncated => f.write_str("model file truncated"),
             Error::BadMagic => f.write_str("not a model file (bad magic)"),
+            Error::UnsupportedVersion { found } if found < crate::FORMAT_VERSION => write!(
+                f,
+                "model format version {found} is no longer read (expected {}): \
+                 re-export the model with `trainer export`",
+                crate::FORMAT_VERSION
+            ),
             Error::UnsupportedVersion { found } => write!(
                 f,
                 "unsupported model format version {found} (expected {})",
@@ -126,8 +132,8 @@ impl fmt::Display for Error {
             Error::ParamLength { layer } => {
                 write!(f, "layer {layer}: parameter array has the wrong length")
             }
-            Error::WeightRange { layer } => {
-                write!(f, "layer {layer}: weight -128 (must be >= -127)")
+            Error::WeightPadding { layer } => {
+                write!(f, "layer {layer}: nonzero weight in a row's padding")
             }
             Error::Requant { layer } => {
                 write!(

@@ -23,8 +23,11 @@ use crate::{Error, MAX_CLASSES, MAX_LAYERS};
 /// First four bytes of every `.fmq` file.
 pub const MAGIC: [u8; 4] = *b"FMQ8";
 
-/// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this crate reads and writes. Version 2 stores the
+/// parameters in the kernels' [`layout`](crate::layout); files of version 1
+/// (natural order, unfolded bias) are rejected with
+/// [`Error::UnsupportedVersion`]: re-export them with `trainer export`.
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Length of the fixed header before the postcard payload.
 pub const HEADER_LEN: usize = 16;

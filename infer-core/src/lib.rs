@@ -23,7 +23,10 @@
 //! # }
 //! ```
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+// Unsafe code lives in `ops::dot::arm` only (feature `arm-dsp`); without it
+// the whole crate forbids it.
+#![cfg_attr(not(feature = "arm-dsp"), forbid(unsafe_code))]
+#![cfg_attr(feature = "arm-dsp", deny(unsafe_code))]
 #![warn(missing_docs, missing_debug_implementations)]
 
 #[cfg(feature = "std")]
@@ -32,12 +35,15 @@ extern crate std;
 mod crc;
 mod error;
 mod format;
+pub mod layout;
 mod model;
 mod ops;
 #[cfg(feature = "std")]
 mod owned;
 pub mod reference;
 pub mod rng;
+#[cfg(any(test, feature = "selfcheck"))]
+pub mod selfcheck;
 
 pub use crc::crc32;
 pub use error::Error;
@@ -50,7 +56,7 @@ pub use format::{
 /// The bounded collections of the public API ([`ModelFile::layers`],
 /// [`Prediction::scores`], ...), re-exported so that users name the same version.
 pub use heapless;
-pub use model::{Model, Prediction};
+pub use model::{Model, Prediction, Step};
 #[cfg(feature = "std")]
 pub use owned::{OwnedLayer, OwnedModel, OwnedParams};
 

@@ -3,6 +3,7 @@
 use heapless::Vec;
 
 use crate::format::{self, Layer, ModelFile, QuantParams};
+use crate::layout::{self, Kind};
 use crate::ops::conv2d::{self, ConvOp};
 use crate::ops::dense::{self, DenseOp};
 use crate::ops::maxpool;
@@ -55,17 +56,19 @@ fn valid_scale(scale: f32) -> bool {
 }
 
 /// Checks the per-channel parameters shared by convolution and dense layers
-/// and builds their requantization.
+/// (stored as [`layout`](crate::layout) says) and builds their requantization.
 ///
-/// The accumulator of output channel `o` is
-/// `acc = bias[o] + sum_{i < n} w[o][i] * (x[i] - zp)` with `|w| <= 127`
-/// (weights of -128 are rejected here) and `x, zp` in `[-128, 127]`, so
-/// `|x - zp| <= 255` and `|acc| <= |bias[o]| + n * 127 * 255`. Every partial
-/// sum the kernels form is bounded the same way. Rejecting channels where this
-/// bound exceeds `i32::MAX` therefore proves that no i32 accumulator overflows.
+/// The kernels compute `acc = bias[o] + sum_{i < row} w[o][i] * x[i]` on the
+/// raw int8 inputs (the bias holds the folded input zero point), with `w` and
+/// `x` in `[-128, 127]`, so `|w * x| <= 2^14` and every partial sum is at most
+/// `|bias[o]| + row * 2^14` in magnitude. Rejecting channels where this bound
+/// exceeds `i32::MAX` proves that no i32 accumulator overflows. The padding
+/// of each row must be zero, so that it adds nothing whatever the kernel pairs
+/// it with.
 #[allow(clippy::too_many_arguments)]
 fn check_params<'a>(
     layer: u8,
+    kind: Kind,
     out: usize,
     fan_in: usize,
     weights: I8Array<'a>,
@@ -75,8 +78,10 @@ fn check_params<'a>(
     output: QuantParams,
     relu: bool,
 ) -> Result<Requant<'a>, Error> {
-    let n_weights = out.checked_mul(fan_in).ok_or(Error::TooLarge { layer })?;
-    let n_bytes4 = out.checked_mul(4).ok_or(Error::TooLarge { layer })?;
+    let too_large = Error::TooLarge { layer };
+    let row = layout::row_len(fan_in).ok_or(too_large)?;
+    let n_weights = out.checked_mul(row).ok_or(too_large)?;
+    let n_bytes4 = out.checked_mul(4).ok_or(too_large)?;
     if weights.len() != n_weights
         || bias.as_bytes().len() != n_bytes4
         || multiplier.as_bytes().len() != n_bytes4
@@ -84,8 +89,13 @@ fn check_params<'a>(
     {
         return Err(Error::ParamLength { layer });
     }
-    if weights.as_bytes().contains(&0x80) {
-        return Err(Error::WeightRange { layer });
+    let bytes = weights.as_bytes();
+    for o in 0..out {
+        for i in fan_in..row {
+            if bytes[layout::stored_index(kind, o, i, out, row)] != 0 {
+                return Err(Error::WeightPadding { layer });
+            }
+        }
     }
     if multiplier.iter().any(|m| m < 0) || shift.iter().any(|&s| !(1..=62).contains(&s)) {
         return Err(Error::Requant { layer });
@@ -93,8 +103,8 @@ fn check_params<'a>(
     if !valid_scale(output.scale) {
         return Err(Error::Scale { layer });
     }
-    let terms = (fan_in as u64)
-        .checked_mul(127 * 255)
+    let terms = (row as u64)
+        .checked_mul(1 << 14)
         .ok_or(Error::AccumulatorOverflow { layer })?;
     for b in bias.iter() {
         let bound = terms
@@ -157,6 +167,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                     .ok_or(too_large)?;
                 let requant = check_params(
                     li,
+                    Kind::Conv,
                     out_c,
                     patch,
                     conv.weights,
@@ -171,6 +182,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                 quant = conv.output;
                 Op::Conv(ConvOp {
                     shape,
+                    row: layout::row_len(patch).ok_or(too_large)?,
                     in_zp,
                     weights: conv.weights,
                     bias: conv.bias,
@@ -196,6 +208,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                 }
                 let requant = check_params(
                     li,
+                    Kind::Dense,
                     out,
                     c,
                     dense.weights,
@@ -208,7 +221,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                 let op = DenseOp {
                     n_in: c,
                     n_out: out,
-                    in_zp: i32::from(quant.zero_point),
+                    row: layout::row_len(c).ok_or(too_large)?,
                     weights: dense.weights,
                     bias: dense.bias,
                     requant,
@@ -358,6 +371,18 @@ impl<'a> Model<'a> {
         pixels: &[u8; IMAGE_LEN],
         scratch: &'s mut [i8],
     ) -> Result<&'s [i8], Error> {
+        self.logits_observed(pixels, scratch, |_| {})
+    }
+
+    /// [`logits`](Self::logits), calling `after` once after each step the
+    /// network runs (a convolution, max-pool or dense layer; `Flatten` runs
+    /// nothing), to time the layers on a device.
+    pub fn logits_observed<'s>(
+        &self,
+        pixels: &[u8; IMAGE_LEN],
+        scratch: &'s mut [i8],
+        mut after: impl FnMut(Step),
+    ) -> Result<&'s [i8], Error> {
         let n = self.scratch_len;
         if scratch.len() < n {
             return Err(Error::ScratchTooSmall {
@@ -374,7 +399,7 @@ impl<'a> Model<'a> {
         }
         let mut at_start = true;
         let mut len = IMAGE_LEN;
-        for op in &self.ops {
+        for (index, op) in self.ops.iter().enumerate() {
             let in_len = op.in_len();
             let out_len = op.out_len();
             let (input, output) = if at_start {
@@ -384,11 +409,29 @@ impl<'a> Model<'a> {
                 let (a, b) = buf.split_at_mut(out_len);
                 (&b[b.len() - in_len..], a)
             };
-            match op {
-                Op::Conv(c) => conv2d::conv2d(c, input, output),
-                Op::Pool(p) => maxpool::maxpool2x2(p, input, output),
-                Op::Dense(d) => dense::dense(d, input, output),
-            }
+            let (kind, macs) = match op {
+                Op::Conv(c) => {
+                    conv2d::conv2d(c, input, output);
+                    (
+                        "conv2d",
+                        c.shape.out_len() as u64 * c.shape.patch_len() as u64,
+                    )
+                }
+                Op::Pool(p) => {
+                    maxpool::maxpool2x2(p, input, output);
+                    ("maxpool2d", 0)
+                }
+                Op::Dense(d) => {
+                    dense::dense(d, input, output);
+                    ("dense", d.n_in as u64 * d.n_out as u64)
+                }
+            };
+            after(Step {
+                index,
+                kind,
+                macs,
+                outputs: out_len,
+            });
             at_start = !at_start;
             len = out_len;
         }
@@ -398,6 +441,20 @@ impl<'a> Model<'a> {
             &buf[n - len..]
         })
     }
+}
+
+/// One step of [`Model::logits_observed`], just run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Step {
+    /// Position among the steps run (layers other than `Flatten`), from 0.
+    pub index: usize,
+    /// `"conv2d"`, `"maxpool2d"` or `"dense"`.
+    pub kind: &'static str,
+    /// Its multiply-accumulates.
+    pub macs: u64,
+    /// Its output values.
+    pub outputs: usize,
 }
 
 /// The result of [`Model::classify`].

@@ -8,8 +8,10 @@
 //! validates.
 
 use std::string::String;
+use std::vec;
 use std::vec::Vec;
 
+use crate::layout::{self, Kind};
 use crate::{
     Conv2d, Dense, Error, I8Array, I32Array, InputSpec, Layer, ModelFile, Padding, QuantParams,
 };
@@ -32,17 +34,34 @@ pub struct OwnedParams {
 }
 
 impl OwnedParams {
-    /// The little-endian byte arrays the file format stores.
-    fn bytes(&self) -> ParamBytes {
-        ParamBytes {
-            weights: self.weights.iter().map(|&w| w as u8).collect(),
-            bias: self.bias.iter().flat_map(|b| b.to_le_bytes()).collect(),
+    /// The byte arrays the file stores (see [`layout`](crate::layout)): weights
+    /// in the kernels' order, bias folded with the input zero point `in_zp`.
+    /// `None` if a length does not match or a folded bias overflows i32.
+    fn bytes(&self, kind: Kind, in_zp: i32) -> Option<ParamBytes> {
+        let out = self.bias.len();
+        if out == 0 || !self.weights.len().is_multiple_of(out) {
+            return None;
+        }
+        let fan_in = self.weights.len() / out;
+        let mut weights = vec![0u8; out.checked_mul(layout::row_len(fan_in)?)?];
+        layout::pack_weights(kind, &self.weights, out, fan_in, &mut weights);
+        let mut bias = Vec::with_capacity(4 * out);
+        for (&b, row) in self
+            .bias
+            .iter()
+            .zip(self.weights.chunks_exact(fan_in.max(1)))
+        {
+            bias.extend_from_slice(&layout::fold_bias(b, in_zp, row)?.to_le_bytes());
+        }
+        Some(ParamBytes {
+            weights,
+            bias,
             multiplier: self
                 .multiplier
                 .iter()
                 .flat_map(|m| m.to_le_bytes())
                 .collect(),
-        }
+        })
     }
 }
 
@@ -94,20 +113,27 @@ pub struct OwnedModel {
 
 impl OwnedModel {
     /// Calls `f` with the model borrowed as the [`ModelFile`] that would be
-    /// written (no validation). Fails with [`Error::Encode`] for more than
+    /// written (no validation), parameters in the file's [`layout`](crate::layout).
+    /// Fails with [`Error::Encode`] for more than
     /// [`MAX_LAYERS`](crate::MAX_LAYERS) layers or
-    /// [`MAX_CLASSES`](crate::MAX_CLASSES) class names.
+    /// [`MAX_CLASSES`](crate::MAX_CLASSES) class names, for weights whose length
+    /// is not a multiple of the bias's, or for a folded bias beyond i32.
     pub fn with_file<R>(&self, f: impl FnOnce(&ModelFile<'_>) -> R) -> Result<R, Error> {
-        let bytes: Vec<ParamBytes> = self
-            .layers
-            .iter()
-            .map(|l| match l {
-                OwnedLayer::Conv2d { params, .. } | OwnedLayer::Dense { params, .. } => {
-                    params.bytes()
+        // Each layer's input zero point: the input's, then each conv/dense output's.
+        let mut zp = i32::from(self.input.quant.zero_point);
+        let mut bytes: Vec<ParamBytes> = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let (kind, params) = match l {
+                OwnedLayer::Conv2d { params, .. } => (Kind::Conv, params),
+                OwnedLayer::Dense { params, .. } => (Kind::Dense, params),
+                OwnedLayer::MaxPool2d | OwnedLayer::Flatten => {
+                    bytes.push(ParamBytes::default());
+                    continue;
                 }
-                OwnedLayer::MaxPool2d | OwnedLayer::Flatten => ParamBytes::default(),
-            })
-            .collect();
+            };
+            bytes.push(params.bytes(kind, zp).ok_or(Error::Encode)?);
+            zp = i32::from(params.output.zero_point);
+        }
         let mut layers = heapless::Vec::new();
         for (l, b) in self.layers.iter().zip(&bytes) {
             let layer = match l {

@@ -107,7 +107,7 @@ fn golden_bytes() {
 fn golden_header_fields() {
     let golden = std::fs::read(GOLDEN).unwrap();
     assert_eq!(&golden[0..4], b"FMQ8");
-    assert_eq!(u16::from_le_bytes([golden[4], golden[5]]), 1);
+    assert_eq!(u16::from_le_bytes([golden[4], golden[5]]), 2);
     assert_eq!(&golden[6..8], &[0, 0]);
     let len = u32::from_le_bytes(golden[8..12].try_into().unwrap()) as usize;
     assert_eq!(len, golden.len() - 16);

@@ -110,12 +110,14 @@ fn header_errors() {
     assert_eq!(Model::from_bytes(&b).unwrap_err(), Error::BadMagic);
     assert_eq!(Model::from_bytes(b"NOPE").unwrap_err(), Error::BadMagic);
 
-    let mut b = good.clone();
-    b[4..6].copy_from_slice(&2u16.to_le_bytes());
-    assert_eq!(
-        Model::from_bytes(&b).unwrap_err(),
-        Error::UnsupportedVersion { found: 2 }
-    );
+    for version in [1u16, 3] {
+        let mut b = good.clone();
+        b[4..6].copy_from_slice(&version.to_le_bytes());
+        assert_eq!(
+            Model::from_bytes(&b).unwrap_err(),
+            Error::UnsupportedVersion { found: version }
+        );
+    }
 
     let mut b = good.clone();
     b[7] = 1;
@@ -259,13 +261,32 @@ struct Unbounded<'a> {
 
 #[test]
 fn parameter_errors() {
+    // -128 is a valid weight (the accumulator bound allows |w| <= 128).
     let mut m = model(5);
     first_conv(&mut m).3.weights[0] = -128;
-    assert_eq!(parse_raw(&m), Err(Error::WeightRange { layer: 0 }));
+    assert_eq!(parse_raw(&m), Ok(()));
 
-    let mut m = model(5);
-    first_conv(&mut m).3.weights.pop();
-    assert_eq!(parse_raw(&m), Err(Error::ParamLength { layer: 0 }));
+    // A nonzero weight in a row's padding (the first conv's rows are 9 long,
+    // stored 12), and weights one row short: only a hand-made file holds them.
+    let w = |f: fn(&mut Vec<u8>)| {
+        model(5)
+            .with_file(|file| {
+                let mut file = file.clone();
+                let Layer::Conv2d(conv) = &mut file.layers[0] else {
+                    panic!("the first layer is a convolution")
+                };
+                let mut w = conv.weights.as_bytes().to_vec();
+                f(&mut w);
+                conv.weights = infer_core::I8Array::new(w.leak());
+                Model::from_bytes(&raw_encode(&file)).map(|_| ())
+            })
+            .unwrap()
+    };
+    assert_eq!(w(|w| w[9] = 1), Err(Error::WeightPadding { layer: 0 }));
+    assert_eq!(
+        w(|w| w.truncate(w.len() - 12)),
+        Err(Error::ParamLength { layer: 0 })
+    );
 
     for shift in [0u8, 63, 255] {
         let mut m = model(5);
@@ -289,11 +310,22 @@ fn parameter_errors() {
         parse_raw(&m),
         Err(Error::AccumulatorOverflow { layer: last })
     );
-    let mut m = model(5);
-    last_dense(&mut m).1.bias[0] = i32::MIN;
+    // A stored (folded) bias of i32::MIN: only a hand-made file holds one.
+    let bytes = model(5)
+        .with_file(|file| {
+            let mut file = file.clone();
+            let Some(Layer::Dense(dense)) = file.layers.last_mut() else {
+                panic!("the last layer is dense")
+            };
+            let mut b = dense.bias.as_bytes().to_vec();
+            b[..4].copy_from_slice(&i32::MIN.to_le_bytes());
+            dense.bias = infer_core::I32Array::new(b.leak());
+            raw_encode(&file)
+        })
+        .unwrap();
     assert_eq!(
-        parse_raw(&m),
-        Err(Error::AccumulatorOverflow { layer: last })
+        Model::from_bytes(&bytes).unwrap_err(),
+        Error::AccumulatorOverflow { layer: last }
     );
 
     let mut m = model(5);
@@ -334,7 +366,12 @@ fn errors_display() {
     let e = Error::UnsupportedVersion { found: 9 };
     assert_eq!(
         e.to_string(),
-        "unsupported model format version 9 (expected 1)"
+        "unsupported model format version 9 (expected 2)"
+    );
+    assert_eq!(
+        Error::UnsupportedVersion { found: 1 }.to_string(),
+        "model format version 1 is no longer read (expected 2): \
+         re-export the model with `trainer export`"
     );
     let boxed: Box<dyn std::error::Error> = Box::new(Error::Truncated);
     assert_eq!(boxed.to_string(), "model file truncated");

@@ -2,14 +2,15 @@
 //! float forward pass, both on one thread, in the same run.
 //!
 //! `cargo bench -p parity-tests --bench classify [-- IMAGES]` (default 2,000 test
-//! images, each classified once per pass, best of 3 passes). Prints images per second
-//! of each and the ratio.
+//! images, each classified once per pass, best of 3 passes), for `mcu` and `baseline`.
+//! Prints images per second of each and the ratio.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use tch::nn::ModuleT;
 use tch::{Kind, Tensor};
+use trainer::data::Dataset;
 
 fn best_of<F: FnMut()>(passes: usize, mut f: F) -> f64 {
     (0..passes)
@@ -27,8 +28,20 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(2000);
     tch::set_num_threads(1);
-    let (_vs, net, fmq) = parity_tests::committed("baseline").expect("committed model");
     let test = parity_tests::test_set().expect("dataset").head(images);
+    println!(
+        "images: {}, tch threads: {}",
+        test.len(),
+        tch::get_num_threads()
+    );
+    for name in ["mcu", "baseline"] {
+        bench(name, &test);
+    }
+}
+
+/// Times both engines on `test` with the committed model `name` and prints the ratio.
+fn bench(name: &str, test: &Dataset) {
+    let (_vs, net, fmq) = parity_tests::committed(name).expect("committed model");
     let model = infer_core::Model::from_bytes(&fmq).expect("valid model");
     let mut scratch = vec![0i8; model.scratch_len()];
     let inputs: Vec<Tensor> = (0..test.len())
@@ -63,11 +76,12 @@ fn main() {
     });
     let n = test.len() as f64;
     println!(
-        "images: {}, tch threads: {}",
-        test.len(),
-        tch::get_num_threads()
+        "{name}: infer-core int8 classify: {:>8.0} images/s",
+        n / int8
     );
-    println!("infer-core int8 classify: {:>8.0} images/s", n / int8);
-    println!("tch float forward:        {:>8.0} images/s", n / float);
-    println!("ratio infer-core/tch: {:.2}", float / int8);
+    println!(
+        "{name}: tch float forward:        {:>8.0} images/s",
+        n / float
+    );
+    println!("{name}: ratio infer-core/tch: {:.2}", float / int8);
 }

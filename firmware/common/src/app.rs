@@ -191,6 +191,7 @@ where
     if classify_min > classify_max {
         classify_min = 0;
     }
+    log_layers(&model, input, scratch, stopwatch);
     defmt::info!(
         "summary frames={=usize} correct={=usize} failed={=usize} classify_min={=u32} classify_max={=u32} unit={=str} macs={=u64}",
         report.frames,
@@ -203,6 +204,35 @@ where
     );
     log_memory();
     Ok(report)
+}
+
+/// Classifies `input` (the last frame's) once more and logs the work of each
+/// step: `layer index=… kind=… macs=… outputs=… work=… unit=…`.
+fn log_layers(
+    model: &Model<'_>,
+    input: &[u8; PIXELS],
+    scratch: &mut [i8],
+    stopwatch: &mut SysTickStopwatch,
+) {
+    let unit = stopwatch.unit();
+    let mut t = stopwatch.now();
+    let result = model.logits_observed(input, scratch, |step| {
+        let work = stopwatch.since(t);
+        defmt::info!(
+            "layer index={=usize} kind={=str} macs={=u64} outputs={=usize} work={=u32} unit={=str}",
+            step.index,
+            step.kind,
+            step.macs,
+            step.outputs,
+            work,
+            unit
+        );
+        // Logging is not counted: restart after it.
+        t = stopwatch.now();
+    });
+    if let Err(e) = result {
+        defmt::warn!("layer timing failed: {}", e);
+    }
 }
 
 /// Logs the section sizes from the linker symbols and the stack high-water mark.

@@ -9,7 +9,6 @@
 
 pub(crate) mod conv2d;
 pub(crate) mod dense;
+pub(crate) mod dot;
 pub(crate) mod maxpool;
 pub(crate) mod requant;
-#[cfg(test)]
-mod testutil;

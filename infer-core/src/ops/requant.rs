@@ -67,6 +67,80 @@ impl Requant<'_> {
     }
 }
 
+/// One channel's requantization, its parameters read and decoded once
+/// (see [`Requant::channel`]) for the several pixels a kernel requantizes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Channel {
+    multiplier: i32,
+    shift: u8,
+    /// For `shift > 32`: `2^(shift - 33)`, the rounding term in the high word.
+    round: i32,
+    /// For `shift > 32`: `shift - 32`.
+    high_shift: u32,
+    zero_point: i32,
+    min: i32,
+}
+
+impl Requant<'_> {
+    /// The requantization of channel `c`, decoded for [`Channel::apply`].
+    #[inline(always)]
+    pub fn channel(&self, c: usize) -> Channel {
+        let shift = self.shift[c];
+        let (round, high_shift) = if shift > 32 {
+            (1 << (shift - 33), u32::from(shift) - 32)
+        } else {
+            (0, 0)
+        };
+        Channel {
+            multiplier: self.multiplier.at(c),
+            shift,
+            round,
+            high_shift,
+            zero_point: self.zero_point,
+            min: self.min,
+        }
+    }
+}
+
+impl Channel {
+    /// [`requantize`] of `acc` with this channel's parameters.
+    #[inline(always)]
+    pub fn apply(&self, acc: i32) -> i8 {
+        if self.high_shift > 0 {
+            // The `shift > 32` form of `requantize`, with its terms precomputed.
+            let hi = ((i64::from(acc) * i64::from(self.multiplier)) >> 32) as i32;
+            let scaled = (hi + self.round) >> self.high_shift;
+            (scaled + self.zero_point).max(self.min).min(127) as i8
+        } else {
+            requantize(acc, self.multiplier, self.shift, self.zero_point, self.min)
+        }
+    }
+
+    /// Requantizes the first `count` of `acc` into `out[0]`, `out[stride]`,
+    /// ... (the same channel of consecutive pixels). Not inlined: on its own
+    /// the loop keeps everything in registers.
+    #[inline(never)]
+    pub fn apply_strided(&self, acc: &[i32; 4], count: usize, out: &mut [i8], stride: usize) {
+        if count == 4 && self.high_shift > 0 && out.len() > 3 * stride {
+            // The common case, straight-line: one bounds check, no loop.
+            let y = |a: i32| {
+                let hi = ((i64::from(a) * i64::from(self.multiplier)) >> 32) as i32;
+                (((hi + self.round) >> self.high_shift) + self.zero_point)
+                    .max(self.min)
+                    .min(127) as i8
+            };
+            out[0] = y(acc[0]);
+            out[stride] = y(acc[1]);
+            out[2 * stride] = y(acc[2]);
+            out[3 * stride] = y(acc[3]);
+            return;
+        }
+        for (y, &a) in out.iter_mut().step_by(stride).zip(&acc[..count]) {
+            *y = self.apply(a);
+        }
+    }
+}
+
 /// `clamp(zero_point + round_half_up(acc * multiplier * 2^-shift), min, 127)`.
 ///
 /// Preconditions (checked by `Model::from_bytes`): `multiplier >= 0`,
@@ -150,6 +224,16 @@ mod tests {
             // The reference is exact, and the fast form equals it.
             prop_assert_eq!(reference, requantize_i128(acc, multiplier, shift, zero_point, min));
             prop_assert_eq!(requantize(acc, multiplier, shift, zero_point, min), reference);
+            let m = multiplier.to_le_bytes();
+            let shifts = [shift];
+            let channel = Requant {
+                multiplier: crate::I32Array::new(&m),
+                shift: &shifts,
+                zero_point,
+                min,
+            }
+            .channel(0);
+            prop_assert_eq!(channel.apply(acc), reference);
         }
 
         #[test]
