@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tch::Device;
 use trainer::data::{self, Dataset, Split};
 use trainer::model::Net;
@@ -17,9 +17,9 @@ pub fn models_root() -> PathBuf {
 pub fn committed(name: &str) -> Result<(tch::nn::VarStore, Net, Vec<u8>)> {
     let dir = saved::model_dir(&models_root(), name);
     let (vs, net, _config) = saved::load_model(&dir, Device::Cpu)?;
-    let fmq_path = dir.join(saved::INT8_FILE);
-    let fmq =
-        std::fs::read(&fmq_path).with_context(|| format!("reading {}", fmq_path.display()))?;
+    // Checked against the folder's manifest (when it has one): the export must belong
+    // with the weights.
+    let fmq = trainer::folder::read_checked(&dir, saved::INT8_FILE)?;
     Ok((vs, net, fmq))
 }
 

@@ -30,11 +30,26 @@ pub fn write_atomic_with(
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     fill(tmp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+    injected_disk_full(path).with_context(|| format!("writing {}", path.display()))?;
     tmp.as_file_mut()
         .sync_all()
         .with_context(|| format!("writing {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}
+
+/// Test hook: `TRAINER_TEST_DISK_FULL=<file name>` makes every atomic write of a file
+/// of that name fail as a full disk does (`ENOSPC`), after its temporary file was
+/// written, so that tests can check what a failed write leaves behind.
+pub fn injected_disk_full(path: &Path) -> std::io::Result<()> {
+    let Some(name) = std::env::var_os("TRAINER_TEST_DISK_FULL") else {
+        return Ok(());
+    };
+    if path.file_name() == Some(name.as_os_str()) {
+        // 28 is ENOSPC on Linux and macOS.
+        return Err(std::io::Error::from_raw_os_error(28));
+    }
     Ok(())
 }
 

@@ -84,6 +84,10 @@ pub struct CvConfig {
     pub split_seed: u64,
     /// Use only the first `limit` training images (None: all 60,000).
     pub limit: Option<usize>,
+    /// SHA-256 of the training images and labels used ([`Dataset::digest`]); absent in
+    /// files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
 
 /// The seed for fold `f`'s initialisation and batch order.
@@ -198,6 +202,109 @@ pub fn fold_file_name(f: usize) -> String {
     format!("fold-{f}.json")
 }
 
+/// The first setting in which two JSON values differ, as `path: a vs b` (dotted
+/// path, `None` when equal). Used to say which setting keeps a result from being reused.
+pub fn first_difference(
+    found: &serde_json::Value,
+    wanted: &serde_json::Value,
+) -> Option<(String, String, String)> {
+    use serde_json::Value;
+    fn walk(a: &Value, b: &Value, path: &str) -> Option<(String, String, String)> {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                keys.into_iter().find_map(|k| {
+                    let sub = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(
+                        x.get(k).unwrap_or(&Value::Null),
+                        y.get(k).unwrap_or(&Value::Null),
+                        &sub,
+                    )
+                })
+            }
+            _ if a == b => None,
+            _ => Some((path.to_owned(), a.to_string(), b.to_string())),
+        }
+    }
+    walk(found, wanted, "")
+}
+
+/// Fold `k`'s finished result in `dir`, if its file is there and was computed with
+/// exactly `config` and `threads` libtorch threads (the thread count changes the
+/// bits of a result). `Ok(None)`: no file yet. An error names the first setting that
+/// differs and how to go on: the folder belongs to another run.
+pub fn reusable_fold(
+    dir: &Path,
+    k: usize,
+    config: &CvConfig,
+    threads: usize,
+) -> Result<Option<FoldResult>> {
+    let Some(result) = same_settings(dir, k, config)? else {
+        return Ok(None);
+    };
+    let path = dir.join(fold_file_name(k));
+    let advice = "use another --out, or delete the folder to start over";
+    match result.threads {
+        Some(had) if had == threads => {}
+        Some(had) => bail!(
+            "{}: computed with {had} libtorch threads, this run would use {threads} (the \
+             thread count changes the results' last bits); pass --threads {had} to continue \
+             it, or {advice}",
+            path.display()
+        ),
+        None => bail!(
+            "{}: written before thread counts were recorded, so it cannot be continued \
+             exactly; {advice}",
+            path.display()
+        ),
+    }
+    Ok(Some(result))
+}
+
+/// Fold `k`'s result in `dir` if its file is there, checked to come from a run with
+/// exactly `config` (any thread count); an error names the first setting that differs.
+pub fn same_settings(dir: &Path, k: usize, config: &CvConfig) -> Result<Option<FoldResult>> {
+    let path = dir.join(fold_file_name(k));
+    if !path.exists() {
+        return Ok(None);
+    }
+    let file: FoldFile = crate::atomic::read_json(&path)?;
+    let advice = "use another --out, or delete the folder to start over";
+    if file.config != *config {
+        let (field, found, wanted) = first_difference(
+            &serde_json::to_value(&file.config)?,
+            &serde_json::to_value(config)?,
+        )
+        .unwrap_or_else(|| ("config".into(), "?".into(), "?".into()));
+        let field = if field == "data" {
+            "data (SHA-256 of the training images and labels: the dataset changed)".to_owned()
+        } else {
+            field
+        };
+        bail!(
+            "{}: computed with other settings than this run ({field}: {found} there, {wanted} now); \
+             {advice}",
+            path.display()
+        );
+    }
+    if file.result.fold != k || file.result.folds != config.folds {
+        bail!(
+            "{}: holds fold {} of {}, not fold {k} of {}; {advice}",
+            path.display(),
+            file.result.fold,
+            file.result.folds,
+            config.folds
+        );
+    }
+    Ok(Some(file.result))
+}
+
 /// Reads every `fold-*.json` in `dir`, checking they come from the same settings.
 pub fn read_fold_files(dir: &Path) -> Result<(CvConfig, Vec<FoldResult>)> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -272,6 +379,7 @@ mod tests {
             folds: 2,
             split_seed: 1,
             limit: None,
+            data: None,
         };
         let fold = |f, acc| FoldResult {
             fold: f,

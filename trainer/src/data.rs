@@ -180,6 +180,21 @@ impl Dataset {
         Dataset { images, labels }
     }
 
+    /// SHA-256 of the images and labels (hex): names exactly the data a run used, so
+    /// that a resumed or merged run can tell when the dataset changed underneath it.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update((self.len() as u64).to_le_bytes());
+        hasher.update(&self.images);
+        hasher.update(&self.labels);
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The first `n` images (all of them if there are fewer).
     pub fn head(&self, n: usize) -> Dataset {
         let n = n.min(self.len());

@@ -4,13 +4,16 @@
 
 pub mod atomic;
 pub mod camera;
+pub mod checkpoint;
 pub mod compare;
 pub mod cv;
 pub mod data;
 pub mod download;
 pub mod evaluate;
+pub mod folder;
 pub mod image_input;
 pub mod int8;
+pub mod interrupt;
 pub mod metrics;
 pub mod model;
 pub mod parity;

@@ -212,6 +212,10 @@ struct FitArgs {
     /// Training images used to calibrate the int8 activation ranges.
     #[arg(long, default_value_t = 2000)]
     calib: usize,
+    /// Continue an interrupted run from its last checkpoint (same settings and thread
+    /// count; the result is byte-identical to an uninterrupted run).
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Which saved model to use.
@@ -314,6 +318,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if e.is::<trainer::interrupt::Interrupted>() => {
+            eprintln!("{e:#}");
+            ExitCode::from(trainer::interrupt::EXIT_CODE)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -424,6 +424,19 @@ impl Net {
             rand::SeedableRng::seed_from_u64(seed);
     }
 
+    /// The dropout generator's current state (for checkpoints).
+    pub fn dropout_rng(&self) -> rand_chacha::ChaCha8Rng {
+        self.dropout_rng
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Puts the dropout generator in the state `rng` (when resuming from a checkpoint).
+    pub fn set_dropout_rng(&self, rng: rand_chacha::ChaCha8Rng) {
+        *self.dropout_rng.lock().unwrap_or_else(|p| p.into_inner()) = rng;
+    }
+
     /// Inverted dropout with a mask from [`Net::seed_dropout`]'s generator.
     fn dropout(&self, x: &Tensor, train: bool) -> Tensor {
         use rand::Rng;

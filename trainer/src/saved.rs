@@ -27,13 +27,14 @@ pub fn model_dir(root: &Path, name: &str) -> PathBuf {
 /// Reads the training record `fit.json` of the model in `dir`.
 pub fn read_fit_record(dir: &Path) -> Result<FitRecord> {
     let path = dir.join(FIT_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
+    let bytes = std::fs::read(&path).with_context(|| {
         format!(
             "{}: cannot read the model's training record (train one with `trainer fit`)",
             path.display()
         )
     })?;
-    serde_json::from_str(&text)
+    crate::folder::check_bytes(dir, FIT_FILE, &bytes)?;
+    serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not a training record", path.display()))
 }
 
@@ -48,12 +49,16 @@ pub fn load_model(dir: &Path, device: Device) -> Result<(VarStore, Net, TrainCon
         );
     }
     let record = read_fit_record(dir)?;
-    let (vs, net) = load_net(
-        &dir.join(WEIGHTS_FILE),
-        &record.config.arch,
-        record.config.net,
-        device,
-    )?;
+    // Checked against the manifest before loading, and unchanged after: the weights
+    // loaded are the ones that belong with fit.json.
+    let before = crate::folder::read_checked(dir, WEIGHTS_FILE)?;
+    let (vs, net) = load_net(&weights, &record.config.arch, record.config.net, device)?;
+    if std::fs::read(&weights).ok().as_deref() != Some(before.as_slice()) {
+        anyhow::bail!(
+            "{}: replaced while being read (a run swapped the model folder); try again",
+            weights.display()
+        );
+    }
     Ok((vs, net, record.config))
 }
 
@@ -95,6 +100,8 @@ pub fn save_weights(vs: &VarStore, path: &Path) -> Result<()> {
         .tempfile_in(dir)?
         .into_temp_path();
     vs.save(&tmp)
+        .with_context(|| format!("saving {}", path.display()))?;
+    crate::atomic::injected_disk_full(path)
         .with_context(|| format!("saving {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("renaming into {}", path.display()))?;

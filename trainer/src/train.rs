@@ -1,6 +1,7 @@
 //! The training loop (SGD with momentum, cross-entropy) and evaluation helpers.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+use crate::checkpoint::{Best, Checkpoint, CheckpointMeta, RngState};
 use crate::data::{Dataset, IMAGE_SIDE};
 use crate::model::{Arch, Net, NetOptions};
 
@@ -372,6 +374,20 @@ pub fn loss_and_accuracy(net: &Net, data: &Tensors) -> (f64, f64) {
     (loss, acc)
 }
 
+/// Checkpointing of a run: where the checkpoint goes, what it records, and the
+/// checkpoint to continue from.
+#[derive(Debug)]
+pub struct Checkpointing {
+    /// The checkpoint file, rewritten atomically after every epoch.
+    pub path: PathBuf,
+    /// SHA-256 of the training data ([`crate::data::Dataset::digest`]).
+    pub data: String,
+    /// Continue from this checkpoint (already checked against the run's settings).
+    pub resume: Option<Checkpoint>,
+    /// Said when the run is interrupted: how to continue it.
+    pub resume_hint: String,
+}
+
 /// Trains `net` (whose variables are `vs`) on `train`, validating on `val` after
 /// every epoch. `label` prefixes the progress bar.
 ///
@@ -386,6 +402,25 @@ pub fn train(
     cfg: &TrainConfig,
     label: &str,
 ) -> anyhow::Result<Vec<EpochStats>> {
+    train_with(vs, net, train, val, cfg, label, None)
+}
+
+/// [`train`], writing a checkpoint after every epoch and optionally resuming from one.
+///
+/// A checkpointed run steps with [`OwnedOptimizer`] (whose state can be saved), an
+/// unchecked one with tch's optimizer (the one every earlier result was computed with;
+/// the two agree up to rounding). A run resumed from the checkpoint of epoch `k` at the
+/// same thread count computes exactly the weights an uninterrupted run does. Ctrl-C
+/// stops the run before the next step with an [`crate::interrupt::Interrupted`] error.
+pub fn train_with(
+    vs: &nn::VarStore,
+    net: &Net,
+    train: &Tensors,
+    val: Option<&Tensors>,
+    cfg: &TrainConfig,
+    label: &str,
+    mut checkpointing: Option<Checkpointing>,
+) -> anyhow::Result<Vec<EpochStats>> {
     cfg.validate()?;
     let device = train.images.device();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -396,18 +431,22 @@ pub fn train(
         }
         None => (train.shallow_clone(), None),
     };
-    let mut opt = match cfg.optimizer {
-        Optimizer::Sgd => nn::Sgd {
-            momentum: cfg.momentum,
-            wd: cfg.weight_decay,
-            ..Default::default()
-        }
-        .build(vs, cfg.lr)?,
-        Optimizer::Adamw => nn::AdamW {
-            wd: cfg.weight_decay,
-            ..Default::default()
-        }
-        .build(vs, cfg.lr)?,
+    let mut opt = if checkpointing.is_some() {
+        Stepper::Owned(OwnedOptimizer::new(vs, cfg))
+    } else {
+        Stepper::Torch(match cfg.optimizer {
+            Optimizer::Sgd => nn::Sgd {
+                momentum: cfg.momentum,
+                wd: cfg.weight_decay,
+                ..Default::default()
+            }
+            .build(vs, cfg.lr)?,
+            Optimizer::Adamw => nn::AdamW {
+                wd: cfg.weight_decay,
+                ..Default::default()
+            }
+            .build(vs, cfg.lr)?,
+        })
     };
     // Dropout masks come from the network's own generator, seeded for this run.
     net.seed_dropout(cfg.seed.wrapping_add(0x5eed));
@@ -419,7 +458,53 @@ pub fn train(
     let mut order: Vec<i64> = (0..n).collect();
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
-    for epoch in 1..=cfg.epochs {
+    let mut first_epoch = 1;
+    if let Some(saved) = checkpointing.as_mut().and_then(|c| c.resume.take()) {
+        let m = &saved.meta;
+        let vars: HashMap<String, Tensor> = vs
+            .variables()
+            .into_keys()
+            .map(|name| {
+                let t = saved.tensor(&format!("var/{name}"))?;
+                Ok((name, t.to_device(device)))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        restore(vs, &vars);
+        if let Stepper::Owned(o) = &mut opt {
+            o.restore(&saved, device)?;
+        }
+        rng = m.batch_rng.restore()?;
+        augment_rng = m.augment_rng.restore()?;
+        net.set_dropout_rng(m.dropout_rng.restore()?);
+        order = Vec::<i64>::try_from(saved.tensor("order")?)?;
+        if order.len() as i64 != n {
+            anyhow::bail!(
+                "checkpoint: the batch order has {} images, not {n}",
+                order.len()
+            );
+        }
+        history = m.history.clone();
+        if let Some(b) = m.best {
+            let snapshot = vs
+                .variables()
+                .into_keys()
+                .map(|name| {
+                    let t = saved.tensor(&format!("best/{name}"))?;
+                    Ok((name, t.to_device(device)))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            best = Some((b.loss, b.epoch, snapshot));
+        }
+        first_epoch = m.epoch + 1;
+        eprintln!("{label} resumed after epoch {}/{}", m.epoch, cfg.epochs);
+    }
+    let hint = |c: &Option<Checkpointing>| {
+        c.as_ref().map_or_else(
+            || "nothing of this run was saved".to_owned(),
+            |c| c.resume_hint.clone(),
+        )
+    };
+    for epoch in first_epoch..=cfg.epochs {
         let bar = progress_bar(
             steps as u64,
             &format!("{label} epoch {epoch}/{}", cfg.epochs),
@@ -431,13 +516,16 @@ pub fn train(
         let mut correct = Tensor::zeros([], (Kind::Int64, device));
         let mut lr = cfg.lr;
         for step in 0..steps {
+            crate::interrupt::check(|| hint(&checkpointing))?;
             if cfg.schedule != Schedule::Constant {
                 lr = cfg.schedule.rate(
                     cfg.lr,
                     (epoch - 1) * steps as usize + step as usize,
                     total_steps,
                 );
-                opt.set_lr(lr);
+                if let Stepper::Torch(o) = &mut opt {
+                    o.set_lr(lr);
+                }
             }
             let take = batch.min(n - step * batch);
             let idx = perm.narrow(0, step * batch, take);
@@ -458,7 +546,10 @@ pub fn train(
             } else {
                 out.cross_entropy_for_logits(&ys)
             };
-            opt.backward_step(&loss);
+            match &mut opt {
+                Stepper::Torch(o) => o.backward_step(&loss),
+                Stepper::Owned(o) => o.step(&loss, lr)?,
+            }
             tch::no_grad(|| {
                 loss_sum += loss.detach() * take as f64;
                 correct += out.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
@@ -514,6 +605,40 @@ pub fn train(
                 break;
             }
         }
+        if let (Some(c), Stepper::Owned(o)) = (&checkpointing, &opt) {
+            let meta = CheckpointMeta {
+                format: crate::checkpoint::FORMAT,
+                config: cfg.clone(),
+                data: c.data.clone(),
+                threads: tch::get_num_threads(),
+                epoch,
+                history: history.clone(),
+                batch_rng: RngState::of(&rng),
+                augment_rng: RngState::of(&augment_rng),
+                dropout_rng: RngState::of(&net.dropout_rng()),
+                optimizer_steps: o.steps,
+                best: best.as_ref().map(|(loss, epoch, _)| Best {
+                    loss: *loss,
+                    epoch: *epoch,
+                }),
+            };
+            let mut tensors: Vec<(String, Tensor)> = vs
+                .variables()
+                .into_iter()
+                .map(|(name, t)| (format!("var/{name}"), t))
+                .collect();
+            tensors.extend(o.state());
+            if let Some((_, _, snapshot)) = &best {
+                tensors.extend(
+                    snapshot
+                        .iter()
+                        .map(|(name, t)| (format!("best/{name}"), t.shallow_clone())),
+                );
+            }
+            tensors.push(("order".to_owned(), Tensor::from_slice(&order)));
+            crate::checkpoint::save(&c.path, &meta, &tensors)?;
+            crate::interrupt::test_pause("checkpoint");
+        }
     }
     if let Some((_, at, snapshot)) = best {
         restore(vs, &snapshot);
@@ -521,6 +646,147 @@ pub fn train(
         eprintln!("{label} restored the weights of epoch {at}");
     }
     Ok(history)
+}
+
+/// The optimizer a run steps with.
+enum Stepper {
+    /// tch's (libtorch's C++) optimizer: its state cannot be read or set.
+    Torch(nn::Optimizer),
+    /// Ours, on tensors we own: its state goes into checkpoints.
+    Owned(OwnedOptimizer),
+}
+
+/// SGD with momentum (L2 weight decay) and AdamW (betas 0.9, 0.999, eps 1e-8,
+/// decoupled weight decay), implemented on tensors this struct owns so that their
+/// state can be checkpointed. The update rules are libtorch's (`torch::optim::SGD`,
+/// `torch::optim::AdamW`); the results differ from tch's optimizer only in rounding
+/// (libtorch fuses some multiply-adds that tch's tensor API cannot express).
+#[derive(Debug)]
+pub struct OwnedOptimizer {
+    kind: Optimizer,
+    momentum: f64,
+    weight_decay: f64,
+    /// The trainable variables, by name (sorted).
+    params: Vec<(String, Tensor)>,
+    /// SGD momentum buffers, or AdamW first moments (none before the first step).
+    first: Vec<Option<Tensor>>,
+    /// AdamW second moments.
+    second: Vec<Option<Tensor>>,
+    /// Steps taken.
+    steps: u64,
+}
+
+const ADAM_BETA1: f64 = 0.9;
+const ADAM_BETA2: f64 = 0.999;
+const ADAM_EPS: f64 = 1e-8;
+
+impl OwnedOptimizer {
+    /// An optimizer for the trainable variables of `vs` with the settings of `cfg`.
+    pub fn new(vs: &nn::VarStore, cfg: &TrainConfig) -> OwnedOptimizer {
+        let mut params: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let n = params.len();
+        OwnedOptimizer {
+            kind: cfg.optimizer,
+            momentum: cfg.momentum,
+            weight_decay: cfg.weight_decay,
+            params,
+            first: (0..n).map(|_| None).collect(),
+            second: (0..n).map(|_| None).collect(),
+            steps: 0,
+        }
+    }
+
+    /// One step on the gradients of `loss` at learning rate `lr`.
+    pub fn step(&mut self, loss: &Tensor, lr: f64) -> anyhow::Result<()> {
+        let vars: Vec<&Tensor> = self.params.iter().map(|(_, t)| t).collect();
+        let grads = Tensor::run_backward(&[loss], &vars, false, false);
+        self.steps += 1;
+        let wd = self.weight_decay;
+        tch::no_grad(|| -> anyhow::Result<()> {
+            for (i, g) in grads.into_iter().enumerate() {
+                let mut p = self.params[i].1.shallow_clone();
+                match self.kind {
+                    Optimizer::Sgd => {
+                        let mut d = g;
+                        if wd != 0.0 {
+                            d += &p * wd;
+                        }
+                        if self.momentum != 0.0 {
+                            let buf = match &self.first[i] {
+                                None => d.copy(),
+                                Some(b) => b * self.momentum + &d,
+                            };
+                            d = buf.shallow_clone();
+                            self.first[i] = Some(buf);
+                        }
+                        let _ = p.f_sub_(&(d * lr))?;
+                    }
+                    Optimizer::Adamw => {
+                        if wd != 0.0 {
+                            let _ = p.f_mul_scalar_(1.0 - lr * wd)?;
+                        }
+                        let t = self.steps as i32;
+                        let m = match &self.first[i] {
+                            None => &g * (1.0 - ADAM_BETA1),
+                            Some(m) => m * ADAM_BETA1 + &g * (1.0 - ADAM_BETA1),
+                        };
+                        let v = match &self.second[i] {
+                            None => (&g * &g) * (1.0 - ADAM_BETA2),
+                            Some(v) => v * ADAM_BETA2 + (&g * &g) * (1.0 - ADAM_BETA2),
+                        };
+                        let correction1 = 1.0 - ADAM_BETA1.powi(t);
+                        let correction2 = 1.0 - ADAM_BETA2.powi(t);
+                        let denom = v.sqrt() / correction2.sqrt() + ADAM_EPS;
+                        let _ = p.f_sub_(&(&m / denom * (lr / correction1)))?;
+                        self.first[i] = Some(m);
+                        self.second[i] = Some(v);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The state to checkpoint: `opt.m/<name>` and `opt.v/<name>` tensors.
+    fn state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (i, (name, _)) in self.params.iter().enumerate() {
+            if let Some(m) = &self.first[i] {
+                out.push((format!("opt.m/{name}"), m.shallow_clone()));
+            }
+            if let Some(v) = &self.second[i] {
+                out.push((format!("opt.v/{name}"), v.shallow_clone()));
+            }
+        }
+        out
+    }
+
+    /// Takes the state saved in `saved` (the step count and every buffer).
+    fn restore(&mut self, saved: &Checkpoint, device: Device) -> anyhow::Result<()> {
+        self.steps = saved.meta.optimizer_steps;
+        for (i, (name, _)) in self.params.iter().enumerate() {
+            self.first[i] = saved
+                .tensors
+                .get(&format!("opt.m/{name}"))
+                .map(|t| t.to_device(device));
+            self.second[i] = saved
+                .tensors
+                .get(&format!("opt.v/{name}"))
+                .map(|t| t.to_device(device));
+        }
+        let needs_state = self.steps > 0
+            && (self.kind == Optimizer::Adamw || self.momentum != 0.0)
+            && self.first.iter().any(Option::is_none);
+        if needs_state {
+            anyhow::bail!("checkpoint: optimizer state missing");
+        }
+        Ok(())
+    }
 }
 
 /// Copies saved values (weights and batch-norm statistics) back into the variables.

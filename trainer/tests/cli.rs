@@ -217,6 +217,9 @@ fn cv_jobs_runs_folds_as_workers_with_the_results_of_the_sequential_run() {
 #[test]
 fn cv_jobs_fails_naming_the_fold_with_its_stderr_when_a_worker_fails() {
     let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    // A missing dataset stops the parent before any worker starts (it checks the data
+    // digest of folds already done).
     let missing = out.path().join("no-dataset-here");
     let r = trainer(&[
         "cv",
@@ -229,13 +232,29 @@ fn cv_jobs_fails_naming_the_fold_with_its_stderr_when_a_worker_fails() {
         "--data",
         missing.to_str().unwrap(),
         "--out",
-        out.path().to_str().unwrap(),
+        o,
     ]);
+    assert_fails_with(&r, "no-dataset-here");
+    // A worker that fails (here: the disk is full when fold 1 writes its result).
+    let r = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args([
+            "cv", "--jobs", "2", "--folds", "2", "--epochs", "1", "--limit", "600", "--out", o,
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .env("TRAINER_TEST_DISK_FULL", "fold-1.json")
+        .output()
+        .unwrap();
     assert_fails_with(&r, "failed (exit status: 1); the last lines of its stderr:");
     let (_, stderr) = text(&r);
-    let error = &stderr[stderr.find("error: fold").expect("the error names a fold")..];
-    assert!(error.contains("no-dataset-here"), "{error}");
+    let error = &stderr[stderr
+        .find("error: fold 2/2")
+        .expect("the error names the fold")..];
+    assert!(
+        error.contains("fold-1.json: No space left on device"),
+        "{error}"
+    );
     assert!(!out.path().join("cv.json").exists());
+    assert!(!out.path().join("fold-1.json").exists());
     let r = trainer(&["cv", "--jobs", "0"]);
     assert_fails_with(&r, "--jobs must be at least 1");
     let r = trainer(&["cv", "--jobs", "2", "--fold", "1"]);

@@ -20,6 +20,7 @@ fn small_cv(epochs: usize) -> CvConfig {
         folds: 2,
         split_seed: 1,
         limit: Some(2000),
+        data: None,
     }
 }
 

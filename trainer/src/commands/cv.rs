@@ -6,9 +6,10 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use trainer::atomic::{read_json, write_json};
+use trainer::atomic::write_json;
 use trainer::cv::{self, CvConfig, CvReport, FoldFile};
 use trainer::data::Split;
+use trainer::interrupt::Interrupted;
 use trainer::workers::{self, Worker};
 use trainer::{plots, progress};
 
@@ -23,14 +24,17 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let args = cmd.args;
+    // Ctrl-C / SIGTERM now stop the fold in progress; finished folds stay.
+    trainer::interrupt::install();
     if args.progress_lines {
         progress::report_as_lines();
     }
-    let config = CvConfig {
+    let mut config = CvConfig {
         train: args.train.config("baseline")?,
         folds: args.folds,
         split_seed: args.split_seed,
         limit: args.train.limit,
+        data: None,
     };
     let out = args
         .out
@@ -39,25 +43,78 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     if let Some(k) = args.fold
         && k >= args.folds
     {
-        bail!("--fold {k} is out of range for --folds {}", args.folds);
+        bail!(
+            "--fold {k} is out of range for --folds {} (folds are numbered 0..{})",
+            args.folds,
+            args.folds.saturating_sub(1)
+        );
     }
-    if args.fold.is_none() {
-        let plan = Plan::new(&args, available_cores())?;
-        if plan.jobs > 1 {
-            return run_workers(&args, config, &out, plan);
-        }
+    if args.folds < 2 {
+        bail!("--folds must be at least 2 (got {})", args.folds);
+    }
+    if let Some(n) = args.train.limit
+        && n < args.folds
+    {
+        bail!(
+            "--limit {n} is smaller than --folds {}: every fold needs at least one image",
+            args.folds
+        );
+    }
+    let plan = match args.fold {
+        None => Some(Plan::new(&args, available_cores())?),
+        Some(_) => None,
+    };
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("creating the output folder {}", out.display()))?;
+    if let Some(plan) = plan
+        && plan.jobs > 1
+    {
+        return run_workers(&args, config, &out, plan);
     }
     let device = args.train.device()?;
     let data = args.train.data.load(Split::Train, args.train.limit)?;
+    config.data = Some(data.digest());
     let splits = cv::kfold(data.len(), args.folds, args.split_seed)?;
     let wanted: Vec<usize> = match args.fold {
         Some(k) => vec![k],
         None => (0..args.folds).collect(),
     };
+    // Every finished fold of the same run is kept; any other file refuses the run
+    // before anything is computed.
+    let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1);
+    let mut kept = Vec::new();
+    for &f in &wanted {
+        kept.push(cv::reusable_fold(&out, f, &config, threads)?);
+    }
+    // The other folds' files (of `--fold` runs) must come from the same settings and data.
+    for f in (0..args.folds).filter(|f| !wanted.contains(f)) {
+        cv::same_settings(&out, f, &config)?;
+    }
     let start = Instant::now();
     let mut results = Vec::new();
-    for f in wanted {
-        let result = cv::run_fold(&data, &splits, f, &config, device)?;
+    for (f, kept) in wanted.into_iter().zip(kept) {
+        if let Some(result) = kept {
+            eprintln!(
+                "fold {}/{}: kept {} (accuracy {:.3}%)",
+                f + 1,
+                args.folds,
+                out.join(cv::fold_file_name(f)).display(),
+                100.0 * result.accuracy
+            );
+            results.push(result);
+            continue;
+        }
+        trainer::interrupt::check(resume_hint)?;
+        let result = cv::run_fold(&data, &splits, f, &config, device).map_err(|e| {
+            if e.is::<Interrupted>() {
+                Interrupted {
+                    hint: resume_hint(),
+                }
+                .into()
+            } else {
+                e
+            }
+        })?;
         eprintln!(
             "fold {}/{}: accuracy {:.3}% ({:.0} s)",
             f + 1,
@@ -83,6 +140,14 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     let report = cv::merge(config, results)?;
     finish(&report, &out, Some(start.elapsed().as_secs_f64()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How to continue an interrupted `cv`: the same command again.
+fn resume_hint() -> String {
+    format!(
+        "run the same command again ({}) to keep the finished folds and run the rest",
+        super::command_line()
+    )
 }
 
 /// How `cv` without `--fold` spreads the folds: `jobs` worker processes at once,
@@ -130,24 +195,49 @@ fn available_cores() -> usize {
 
 /// Runs every fold as a worker process (`trainer cv --fold K` with the user's other
 /// arguments), `plan.jobs` at once, then merges the fold files as `cv merge` does.
-fn run_workers(args: &CvArgs, config: CvConfig, out: &Path, plan: Plan) -> Result<ExitCode> {
+fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the trainer's own executable")?;
     let given: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // The digest of the data the workers will load, to check their results (and the
+    // folds kept from an earlier run) against.
+    let data = args.train.data.load(Split::Train, args.train.limit)?;
+    config.data = Some(data.digest());
+    drop(data);
+    let folds = args.folds;
+    let mut results = Vec::with_capacity(folds);
+    let mut missing = Vec::new();
+    for k in 0..folds {
+        match cv::reusable_fold(out, k, &config, plan.threads)? {
+            Some(result) => {
+                eprintln!(
+                    "fold {}/{folds}: kept {} (accuracy {:.3}%)",
+                    k + 1,
+                    out.join(cv::fold_file_name(k)).display(),
+                    100.0 * result.accuracy
+                );
+                results.push(result);
+            }
+            None => missing.push(k),
+        }
+    }
     // Everything the user typed goes to the workers, except what each worker gets anew.
     let base = workers::without_options(
         &given,
         &["--jobs", "--threads", "--out", "--fold"],
         &["--progress-lines"],
     );
-    let folds = args.folds;
-    eprintln!(
-        "{folds} folds in {} worker processes at a time, {} libtorch thread{} each",
-        plan.jobs,
-        plan.threads,
-        if plan.threads == 1 { "" } else { "s" }
-    );
-    let list = (0..folds)
-        .map(|k| {
+    let jobs = plan.jobs.min(missing.len()).max(1);
+    if !missing.is_empty() {
+        eprintln!(
+            "{} folds in {jobs} worker processes at a time, {} libtorch thread{} each",
+            missing.len(),
+            plan.threads,
+            if plan.threads == 1 { "" } else { "s" }
+        );
+    }
+    let list = missing
+        .iter()
+        .map(|&k| {
             let mut argv = base.clone();
             workers::push_option(&mut argv, "--fold", k.to_string());
             workers::push_option(&mut argv, "--threads", plan.threads.to_string());
@@ -162,20 +252,28 @@ fn run_workers(args: &CvArgs, config: CvConfig, out: &Path, plan: Plan) -> Resul
         })
         .collect();
     let start = Instant::now();
-    let mut results = Vec::with_capacity(folds);
-    workers::run(list, plan.jobs, |k| {
-        let path = out.join(cv::fold_file_name(k));
-        let file: FoldFile = read_json(&path)?;
-        if file.config != config || file.result.fold != k {
-            bail!(
-                "{}: not the result of fold {k} with this run's settings",
-                path.display()
-            );
-        }
+    let ran = workers::run(list, jobs, |i| {
+        let k = missing[i];
         // The worker has printed its accuracy line; the display relayed it.
-        results.push(file.result);
+        let result = cv::reusable_fold(out, k, &config, plan.threads)?.with_context(|| {
+            format!(
+                "{}: the worker for fold {k} wrote no result",
+                out.join(cv::fold_file_name(k)).display()
+            )
+        })?;
+        results.push(result);
         Ok(())
-    })?;
+    });
+    if let Err(e) = ran {
+        // Ctrl-C reaches the workers too; say how to go on rather than which one stopped.
+        if trainer::interrupt::requested() {
+            return Err(Interrupted {
+                hint: resume_hint(),
+            }
+            .into());
+        }
+        return Err(e);
+    }
     let report = cv::merge(config, results)?;
     finish(&report, out, Some(start.elapsed().as_secs_f64()))?;
     Ok(ExitCode::SUCCESS)

@@ -58,7 +58,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let dir = saved::model_dir(&args.model.models, &args.model.model);
     let int8_path = dir.join(saved::INT8_FILE);
     let int8_bytes = if args.int8 {
-        std::fs::read(&int8_path).with_context(|| format!("reading {}", int8_path.display()))?
+        trainer::folder::read_checked(&dir, saved::INT8_FILE)?
     } else {
         Vec::new()
     };

@@ -1,0 +1,367 @@
+//! Interrupted runs: `trainer fit` killed (SIGKILL) or stopped (SIGINT) at several
+//! points and resumed ends with exactly the bytes of an uninterrupted run, and a model
+//! folder never holds files of two runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The run under test: a tiny mcu fit (AdamW, one-cycle, batch norm, shifts, flips,
+/// label smoothing, plus dropout) on one thread, with the int8 export.
+fn fit_args(models: &Path, seed: &str) -> Vec<String> {
+    [
+        "fit",
+        "--model",
+        "mcu",
+        "--epochs",
+        "3",
+        "--limit",
+        "600",
+        "--dropout",
+        "0.25",
+        "--test-limit",
+        "100",
+        "--calib",
+        "100",
+        "--threads",
+        "1",
+        "--seed",
+        seed,
+        "--models",
+        models.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn command(args: &[String], pause: Option<&str>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    c.args(args).env("RUST_BACKTRACE", "0");
+    match pause {
+        Some(p) => c.env("TRAINER_TEST_PAUSE", p),
+        None => c.env_remove("TRAINER_TEST_PAUSE"),
+    };
+    c
+}
+
+fn run(args: &[String]) -> Output {
+    command(args, None).output().expect("run trainer")
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn assert_fails_with(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Starts a run that pauses at `point`, waits until `ready` exists, and returns it.
+fn start_paused(args: &[String], point: &str, ready: &Path) -> Child {
+    start_until(args, point, || ready.exists())
+}
+
+/// Starts a run that pauses at `point` and returns it once `ready()` holds.
+fn start_until(args: &[String], point: &str, ready: impl Fn() -> bool) -> Child {
+    let mut child = command(args, Some(&format!("{point}:60000")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start trainer");
+    let start = Instant::now();
+    while !ready() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before it reached {point}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the run never reached {point}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn sigkill(mut child: Child) {
+    // `Child::kill` is SIGKILL on Unix: no handler runs, nothing is cleaned up.
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Asserts that the folder is one run's: a manifest whose digests match every file,
+/// and no other file. Returns the seed in its fit.json.
+fn consistent_seed(dir: &Path) -> u64 {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_object().unwrap();
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "manifest.json")
+        .collect();
+    on_disk.sort();
+    let listed: Vec<String> = files.keys().cloned().collect();
+    assert_eq!(on_disk, listed, "files in {}", dir.display());
+    for (name, digest) in files {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(
+            trainer::folder::sha256_hex(&bytes),
+            digest.as_str().unwrap(),
+            "{name} does not belong to the manifest's run"
+        );
+    }
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fit.json")).unwrap()).unwrap();
+    fit["config"]["seed"].as_u64().unwrap()
+}
+
+fn only_the_model_folder(root: &Path) {
+    let names: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["mcu".to_owned()],
+        "leftovers in {}",
+        root.display()
+    );
+}
+
+fn bytes(dir: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(dir.join(file)).unwrap()
+}
+
+/// The folder of an uninterrupted run (seed 1) for the others to compare with, made
+/// once for all tests here.
+fn reference() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = tempfile::tempdir().unwrap().keep().join("reference");
+        assert_ok(&run(&fit_args(&root, "1")));
+        assert_eq!(consistent_seed(&root.join("mcu")), 1);
+        only_the_model_folder(&root);
+        root.join("mcu")
+    })
+}
+
+#[test]
+fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
+    let want = reference();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("models");
+    let dir = root.join("mcu");
+    let staging = root.join(".mcu.partial");
+    let ckpt = staging.join("checkpoint.safetensors");
+    let args = fit_args(&root, "1");
+    let mut resume = args.clone();
+    resume.push("--resume".into());
+
+    // An earlier model (seed 7) in the folder that the killed runs replace.
+    assert_ok(&run(&fit_args(&root, "7")));
+    assert_eq!(consistent_seed(&dir), 7);
+
+    // 1. Killed right after the checkpoint of epoch 1.
+    sigkill(start_paused(&args, "checkpoint", &ckpt));
+    assert_eq!(consistent_seed(&dir), 7, "the old model is untouched");
+    let c = trainer::checkpoint::load(&ckpt).unwrap();
+    assert_eq!(c.meta.epoch, 1);
+    // A plain rerun refuses to throw the checkpoint away; other settings refuse too.
+    assert_fails_with(
+        &run(&args),
+        "holds the checkpoint of an interrupted run (epoch 1 of 3)",
+    );
+    let mut other = resume.clone();
+    other[4] = "4".into(); // --epochs 4
+    assert_fails_with(&run(&other), "epochs: 3 there, 4 now");
+    let mut other = resume.clone();
+    other[14] = "2".into(); // --threads 2
+    assert_fails_with(&run(&other), "pass --threads 1 to resume it");
+    let mut other = resume.clone();
+    other[6] = "599".into(); // --limit 599: other training data
+    assert_fails_with(&run(&other), "other training data");
+    // Killed again after epoch 2 of the resumed run, then resumed to the end.
+    let mut child = command(&resume, Some("checkpoint:60000"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while trainer::checkpoint::load(&ckpt).map_or(1, |c| c.meta.epoch) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(300));
+        assert!(child.try_wait().unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sigkill(child);
+    assert_eq!(consistent_seed(&dir), 7);
+    assert_ok(&run(&resume));
+    assert_eq!(consistent_seed(&dir), 1);
+    for f in ["model.safetensors", "model.fmq"] {
+        assert!(
+            bytes(&dir, f) == bytes(want, f),
+            "{f} differs from the uninterrupted run's"
+        );
+    }
+    only_the_model_folder(&root);
+    assert_fails_with(&run(&resume), "no checkpoint to resume");
+
+    // 2. Killed after the new weights are staged, before the evaluation and export
+    // (the case of issue 12): the folder is still wholly the previous run's.
+    sigkill(start_paused(
+        &fit_args(&root, "7"),
+        "outputs",
+        &staging.join("model.safetensors"),
+    ));
+    assert_eq!(consistent_seed(&dir), 1);
+    assert_ok(&run(&{
+        let mut a = fit_args(&root, "7");
+        a.push("--resume".into());
+        a
+    }));
+    assert_eq!(consistent_seed(&dir), 7);
+    only_the_model_folder(&root);
+
+    // 3. Killed between the two renames of the swap: the previous folder is aside and
+    // none is under the name; the next command (here a reader) puts it back first, and
+    // `--resume` finishes the swap.
+    sigkill(start_until(&args, "swap", || !dir.exists()));
+    assert!(!dir.exists());
+    let r = run(&[
+        "evaluate".into(),
+        "--models".into(),
+        root.to_str().unwrap().into(),
+        "--model".into(),
+        "mcu".into(),
+        "--limit".into(),
+        "50".into(),
+    ]);
+    assert_ok(&r);
+    assert!(String::from_utf8_lossy(&r.stderr).contains("restored"));
+    assert_eq!(consistent_seed(&dir), 7);
+    assert_ok(&run(&resume));
+    assert_eq!(consistent_seed(&dir), 1);
+    for f in ["model.safetensors", "model.fmq"] {
+        assert!(
+            bytes(&dir, f) == bytes(want, f),
+            "{f} differs after the swap"
+        );
+    }
+    only_the_model_folder(&root);
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
+    let want = reference();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("models");
+    let staging = root.join(".mcu.partial");
+    let args = fit_args(&root, "1");
+    let mut child = command(&args, Some("checkpoint:3000"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ckpt = staging.join("checkpoint.safetensors");
+    let start = Instant::now();
+    while !ckpt.exists() {
+        assert!(start.elapsed() < Duration::from_secs(300));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = {
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        use std::io::Read;
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        (status, stderr)
+    };
+    assert_eq!(out.0.code(), Some(130), "{}", out.1);
+    assert!(out.1.contains("interrupted"), "{}", out.1);
+    assert!(out.1.contains("--resume"), "{}", out.1);
+    assert!(!out.1.contains("panicked"), "{}", out.1);
+    assert!(!root.join("mcu").exists());
+    let names: Vec<String> = std::fs::read_dir(&staging)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["checkpoint.safetensors".to_owned()],
+        "only the checkpoint stays"
+    );
+    let mut resume = args.clone();
+    resume.push("--resume".into());
+    assert_ok(&run(&resume));
+    let dir = root.join("mcu");
+    assert!(bytes(&dir, "model.safetensors") == bytes(want, "model.safetensors"));
+    only_the_model_folder(&root);
+}
+
+#[test]
+fn sgd_with_weight_decay_and_early_stopping_resumes_to_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |root: &Path| -> Vec<String> {
+        [
+            "fit",
+            "--model",
+            "baseline",
+            "--epochs",
+            "3",
+            "--limit",
+            "600",
+            "--weight-decay",
+            "0.001",
+            "--dropout",
+            "0.2",
+            "--patience",
+            "2",
+            "--no-export",
+            "--test-limit",
+            "50",
+            "--threads",
+            "1",
+            "--models",
+            root.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let whole = tmp.path().join("whole");
+    assert_ok(&run(&args(&whole)));
+    let root = tmp.path().join("resumed");
+    let ckpt = root.join(".baseline.partial/checkpoint.safetensors");
+    sigkill(start_paused(&args(&root), "checkpoint", &ckpt));
+    let saved = trainer::checkpoint::load(&ckpt).unwrap();
+    assert_eq!(saved.meta.epoch, 1);
+    assert!(
+        saved.meta.best.is_some(),
+        "the early-stopping state is saved"
+    );
+    assert!(
+        saved.tensors.contains_key("opt.m/fc1.weight"),
+        "momentum buffers saved"
+    );
+    let mut resume = args(&root);
+    resume.push("--resume".into());
+    assert_ok(&run(&resume));
+    let file = "model.safetensors";
+    assert!(bytes(&root.join("baseline"), file) == bytes(&whole.join("baseline"), file));
+}
