@@ -37,6 +37,15 @@ impl Op<'_> {
             Op::Dense(d) => d.n_out,
         }
     }
+
+    /// Multiply-accumulates of this step (none for a max-pool).
+    fn macs(&self) -> u64 {
+        match self {
+            Op::Conv(c) => c.shape.out_len() as u64 * c.shape.patch_len() as u64,
+            Op::Pool(_) => 0,
+            Op::Dense(d) => d.n_in as u64 * d.n_out as u64,
+        }
+    }
 }
 
 /// What validation derives from a model file.
@@ -320,14 +329,7 @@ impl<'a> Model<'a> {
     /// `out_h * out_w * out_c * k * k * in_c`, for each dense layer
     /// `in * out` (max-pool and flatten count none).
     pub fn macs(&self) -> u64 {
-        self.ops
-            .iter()
-            .map(|op| match op {
-                Op::Conv(c) => c.shape.out_len() as u64 * c.shape.patch_len() as u64,
-                Op::Pool(_) => 0,
-                Op::Dense(d) => d.n_in as u64 * d.n_out as u64,
-            })
-            .sum()
+        self.ops.iter().map(Op::macs).sum()
     }
 
     /// Quantization of the scores (the last layer's output).
@@ -409,27 +411,24 @@ impl<'a> Model<'a> {
                 let (a, b) = buf.split_at_mut(out_len);
                 (&b[b.len() - in_len..], a)
             };
-            let (kind, macs) = match op {
+            let kind = match op {
                 Op::Conv(c) => {
                     conv2d::conv2d(c, input, output);
-                    (
-                        "conv2d",
-                        c.shape.out_len() as u64 * c.shape.patch_len() as u64,
-                    )
+                    "conv2d"
                 }
                 Op::Pool(p) => {
                     maxpool::maxpool2x2(p, input, output);
-                    ("maxpool2d", 0)
+                    "maxpool2d"
                 }
                 Op::Dense(d) => {
                     dense::dense(d, input, output);
-                    ("dense", d.n_in as u64 * d.n_out as u64)
+                    "dense"
                 }
             };
             after(Step {
                 index,
                 kind,
-                macs,
+                macs: op.macs(),
                 outputs: out_len,
             });
             at_start = !at_start;

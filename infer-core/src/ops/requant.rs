@@ -121,13 +121,19 @@ impl Channel {
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i8 {
         if self.high_shift > 0 {
-            // The `shift > 32` form of `requantize`, with its terms precomputed.
-            let hi = ((i64::from(acc) * i64::from(self.multiplier)) >> 32) as i32;
-            let scaled = (hi + self.round) >> self.high_shift;
-            (scaled + self.zero_point).max(self.min).min(127) as i8
+            self.apply_high(acc)
         } else {
             requantize(acc, self.multiplier, self.shift, self.zero_point, self.min)
         }
+    }
+
+    /// The `shift > 32` form of [`requantize`], with its terms precomputed
+    /// (the caller has checked `high_shift > 0`).
+    #[inline(always)]
+    fn apply_high(&self, acc: i32) -> i8 {
+        let hi = ((i64::from(acc) * i64::from(self.multiplier)) >> 32) as i32;
+        let scaled = (hi + self.round) >> self.high_shift;
+        (scaled + self.zero_point).max(self.min).min(127) as i8
     }
 
     /// Requantizes the first `count` of `acc` into `out[0]`, `out[stride]`,
@@ -137,16 +143,10 @@ impl Channel {
     pub fn apply_strided(&self, acc: &[i32; 4], count: usize, out: &mut [i8], stride: usize) {
         if count == 4 && self.high_shift > 0 && out.len() > 3 * stride {
             // The common case, straight-line: one bounds check, no loop.
-            let y = |a: i32| {
-                let hi = ((i64::from(a) * i64::from(self.multiplier)) >> 32) as i32;
-                (((hi + self.round) >> self.high_shift) + self.zero_point)
-                    .max(self.min)
-                    .min(127) as i8
-            };
-            out[0] = y(acc[0]);
-            out[stride] = y(acc[1]);
-            out[2 * stride] = y(acc[2]);
-            out[3 * stride] = y(acc[3]);
+            out[0] = self.apply_high(acc[0]);
+            out[stride] = self.apply_high(acc[1]);
+            out[2 * stride] = self.apply_high(acc[2]);
+            out[3 * stride] = self.apply_high(acc[3]);
             return;
         }
         for (y, &a) in out.iter_mut().step_by(stride).zip(&acc[..count]) {

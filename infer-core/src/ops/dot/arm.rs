@@ -134,6 +134,26 @@ pub(super) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; D
     if groups == 0 {
         return acc;
     }
+    // One row's four weights against the widened inputs `xl`, `x`.
+    macro_rules! row {
+        ($acc:literal) => {
+            concat!(
+                "ldr {w}, [{wp}], #4\n",
+                "sxtb16 {wl}, {w}\n",
+                "sxtb16 {w}, {w}, ror #8\n",
+                "smlad ",
+                $acc,
+                ", {xl}, {wl}, ",
+                $acc,
+                "\n",
+                "smlad ",
+                $acc,
+                ", {x}, {w}, ",
+                $acc,
+                "\n",
+            )
+        };
+    }
     // SAFETY: the loop runs `groups >= 1` times, reading one word of `x` and
     // four words of `block` per pass: `x.len()` and `block.len()` bytes in all.
     // Only plain `ldr`, which the Cortex-M allows unaligned. Nothing is written.
@@ -143,26 +163,10 @@ pub(super) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; D
             "ldr {x}, [{xp}], #4",
             "sxtb16 {xl}, {x}",
             "sxtb16 {x}, {x}, ror #8",
-            "ldr {w}, [{wp}], #4",
-            "sxtb16 {wl}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {a0}, {xl}, {wl}, {a0}",
-            "smlad {a0}, {x}, {w}, {a0}",
-            "ldr {w}, [{wp}], #4",
-            "sxtb16 {wl}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {a1}, {xl}, {wl}, {a1}",
-            "smlad {a1}, {x}, {w}, {a1}",
-            "ldr {w}, [{wp}], #4",
-            "sxtb16 {wl}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {a2}, {xl}, {wl}, {a2}",
-            "smlad {a2}, {x}, {w}, {a2}",
-            "ldr {w}, [{wp}], #4",
-            "sxtb16 {wl}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {a3}, {xl}, {wl}, {a3}",
-            "smlad {a3}, {x}, {w}, {a3}",
+            row!("{a0}"),
+            row!("{a1}"),
+            row!("{a2}"),
+            row!("{a3}"),
             "subs {n}, {n}, #1",
             "bne 2b",
             xp = inout(reg) x.as_ptr() => _,
