@@ -45,6 +45,9 @@ scripts/firmware-check.sh
 # The seed's baseline stays checked on the target too (the default model is mcu).
 FW_MODEL="$PWD/models/baseline/model.fmq" scripts/firmware-check.sh --no-lint --no-selftest
 
+step "firmware on pictures: scripts/run-firmware.sh docs/pictures/* agrees with the host bit for bit"
+scripts/run-firmware.sh docs/pictures/*
+
 step "Slurm: a one-node cluster runs cv folds as array tasks and merges; equal to a local run"
 scripts/slurm-test.sh
 

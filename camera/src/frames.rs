@@ -12,7 +12,8 @@
 //! 6       2           width (u16)
 //! 8       2           height (u16)
 //! 10      2           count (u16)
-//! 12      4 * count   per frame: label (u8), reserved (u8), test-set index (u16)
+//! 12      4 * count   per frame: label (u8, 255 = unknown), reserved (u8),
+//!                     test-set index (u16, 65535 for a user's picture)
 //! ...     w*h*count   the frames' pixels, row-major, frame after frame
 //! ```
 
@@ -26,6 +27,8 @@ pub const MAGIC: [u8; 4] = *b"FMCF";
 pub const VERSION: u8 = 1;
 /// Bytes before the per-frame descriptors.
 pub const HEADER_LEN: usize = 12;
+/// The label of a frame whose class is not known (a user's picture, not a test image).
+pub const UNKNOWN_LABEL: u8 = 255;
 
 /// Why a frames blob was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

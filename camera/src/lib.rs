@@ -1,8 +1,10 @@
 //! The camera side of the pipeline, shared by the host trainer and the firmware.
 //!
-//! - [`mod@preprocess`]: from a grayscale camera frame (a light background, the garment
-//!   dark and anywhere in it) to the model's 28x28 input in the dataset's convention,
-//!   with integer arithmetic only.
+//! - [`mod@preprocess`]: from a grayscale frame to the model's 28x28 input in the
+//!   dataset's convention, with integer arithmetic only: it decides whether the frame is
+//!   a photo (a light background, the garment dark and anywhere in it) or dataset-style
+//!   (a light garment on dark), and answers "nothing there" for frames without a
+//!   garment.
 //! - [`frames`]: the sample-frames blob format (`firmware/frames/frames.bin`): read in
 //!   place without std, written with feature `std`.
 //!
@@ -16,4 +18,4 @@ pub mod frames;
 pub mod preprocess;
 
 pub use frames::{FrameSet, FramesError, SampleFrame};
-pub use preprocess::{Config, Detection, Error, Frame, Rect, preprocess};
+pub use preprocess::{Config, Detection, Error, Frame, Mode, Rect, decide_mode, preprocess};

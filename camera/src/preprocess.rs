@@ -1,7 +1,22 @@
 //! Camera preprocessing: from a grayscale camera frame to a 28x28 model input.
 //!
-//! A camera sees the garment dark on a light background, somewhere in the frame,
-//! with sensor noise. The dataset has it light on black, centred, its longest side
+//! Pictures come in two styles ([`Mode`]), decided per frame by [`decide_mode`] unless
+//! [`Config::mode`] forces one:
+//!
+//! - **Photo**: a camera sees the garment dark on a light background, somewhere in the
+//!   frame, with sensor noise.
+//! - **Dataset**: a light garment on a dark background, filling the picture (a
+//!   Fashion-MNIST image, maybe enlarged): the whole frame, padded to a square with the
+//!   background level, is area-resized to 28x28 and its levels stretched so that the
+//!   background becomes 0 and the lightest pixel 255 (a Fashion-MNIST image passes
+//!   unchanged).
+//!
+//! Either way, a frame without a garment is answered with an error for which
+//! [`Error::nothing_there`] is true: nothing stands out from the background by more
+//! than the threshold (below), or what does is smaller than
+//! [`Config::min_side_percent`] of the frame (a speck).
+//!
+//! The photo style The dataset has it light on black, centred, its longest side
 //! filling the 28 pixels (Fashion-MNIST trimmed each product photo, resized its
 //! longest edge to 28 and centred it). [`preprocess`] bridges the two with integer
 //! arithmetic only, and is the same code on the host and on the microcontroller:
@@ -10,15 +25,17 @@
 //!    background level (its median) and the noise (median absolute deviation, MAD).
 //! 2. **Threshold**: a pixel is foreground when it is at least
 //!    `max(min_contrast, noise_factor * MAD)` levels darker than the background.
-//! 3. **Bounding box**: the first and last rows (and then columns) that hold a run of
+//! 4. **Bounding box**: the first and last rows (and then columns) that hold a run of
 //!    at least `min_run` consecutive foreground pixels, so isolated noise pixels (hot or
 //!    dead sensor pixels) do not stretch it.
-//! 4. **Square crop** centred on the box, side = the box's longer side plus an optional
+//!    A box whose longer side is below `min_side_percent` of the frame's shorter side is
+//!    a speck, not a garment.
+//! 5. **Square crop** centred on the box, side = the box's longer side plus an optional
 //!    margin; parts outside the frame count as background.
-//! 5. **Resize** to 28x28 by area averaging: every source pixel contributes with its
+//! 6. **Resize** to 28x28 by area averaging: every source pixel contributes with its
 //!    exact overlap, counted in 1/28 pixel units, so any crop size works.
-//! 6. **Invert and stretch**: darkness below the background, minus a floor of half the
-//!    threshold distance, scaled so that the darkest averaged pixel becomes 255 and the
+//! 7. **Invert and stretch**: darkness below the background, minus a floor of a quarter
+//!    of the threshold distance, scaled so that the darkest averaged pixel becomes 255 and the
 //!    background 0 — the dataset's convention.
 //!
 //! No float, no allocation, no panic: every input size is either processed or answered
@@ -58,18 +75,82 @@ pub enum Error {
         /// The frame's height.
         height: usize,
     },
-    /// The background is too dark for a dark object to stand out against it.
+    /// The background is too dark for a dark object (photo style), or too light for a
+    /// light object (dataset style), to stand out against it: nothing there.
     NoContrast {
         /// The estimated background level.
         background: u8,
+        /// The style the frame was taken for.
+        mode: Mode,
     },
-    /// Nothing in the frame is darker than the threshold.
+    /// Nothing in the frame is darker (photo style) or lighter (dataset style) than the
+    /// threshold: nothing there.
     NoObject {
         /// The estimated background level.
         background: u8,
-        /// Pixels at or below this level count as foreground.
+        /// Pixels at or below (photo) or at or above (dataset) this level count as
+        /// foreground.
         threshold: u8,
+        /// The style the frame was taken for.
+        mode: Mode,
     },
+    /// What stands out is too small to be a garment (a speck): nothing there.
+    TooSmall {
+        /// The longer side of the object's box, in pixels.
+        side: u32,
+        /// The least longer side of a garment in this frame, in pixels.
+        min_side: u32,
+        /// The style the frame was taken for.
+        mode: Mode,
+    },
+}
+
+impl Error {
+    /// True for the answers "no garment in this frame" ([`NoContrast`](Self::NoContrast),
+    /// [`NoObject`](Self::NoObject), [`TooSmall`](Self::TooSmall)); false for frames that
+    /// cannot be processed at all (empty, wrong size, too large).
+    pub fn nothing_there(&self) -> bool {
+        matches!(
+            self,
+            Self::NoContrast { .. } | Self::NoObject { .. } | Self::TooSmall { .. }
+        )
+    }
+
+    /// The style the frame was taken for, when preprocessing got that far.
+    pub fn mode(&self) -> Option<Mode> {
+        match *self {
+            Self::NoContrast { mode, .. }
+            | Self::NoObject { mode, .. }
+            | Self::TooSmall { mode, .. } => Some(mode),
+            _ => None,
+        }
+    }
+}
+
+/// How a picture shows its garment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Mode {
+    /// Like the dataset: a light garment on a dark background, filling the picture.
+    Dataset,
+    /// Like a photo: a dark garment on a light background, anywhere in the frame.
+    Photo,
+}
+
+impl Mode {
+    /// The lowercase name (`dataset`, `photo`), as logged and printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dataset => "dataset",
+            Self::Photo => "photo",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl fmt::Display for Error {
@@ -83,15 +164,41 @@ impl fmt::Display for Error {
                 f,
                 "a {width}x{height} frame is larger than {MAX_FRAME_SIDE} pixels on a side"
             ),
-            Error::NoContrast { background } => {
-                write!(f, "the background (level {background}) is too dark")
-            }
+            Error::NoContrast {
+                background,
+                mode: Mode::Photo,
+            } => write!(
+                f,
+                "nothing there: the background (level {background}) is too dark for a photo"
+            ),
+            Error::NoContrast {
+                background,
+                mode: Mode::Dataset,
+            } => write!(
+                f,
+                "nothing there: the background (level {background}) is too light for a dataset-style picture"
+            ),
             Error::NoObject {
                 background,
                 threshold,
+                mode,
+            } => {
+                let (how, prep) = match mode {
+                    Mode::Photo => ("darker", "at or below"),
+                    Mode::Dataset => ("lighter", "at or above"),
+                };
+                write!(
+                    f,
+                    "nothing there: no object {how} than the background (level {background}; foreground {prep} {threshold})"
+                )
+            }
+            Error::TooSmall {
+                side,
+                min_side,
+                mode: _,
             } => write!(
                 f,
-                "no object darker than level {threshold} on background level {background}"
+                "nothing there: the only object is a speck ({side} pixels, a garment needs {min_side})"
             ),
         }
     }
@@ -172,6 +279,11 @@ pub struct Config {
     /// Margin added on each side of the object's longer side, in percent of that side.
     /// Fashion-MNIST garments touch the image edge along their longer side, hence 0.
     pub margin_percent: u8,
+    /// The object's longer side must be at least this percentage of the frame's shorter
+    /// side; anything smaller is a speck and the frame has nothing there.
+    pub min_side_percent: u8,
+    /// The picture style; `None` decides it per frame ([`decide_mode`]).
+    pub mode: Option<Mode>,
 }
 
 impl Default for Config {
@@ -181,6 +293,8 @@ impl Default for Config {
             noise_factor: 6,
             min_run: 2,
             margin_percent: 0,
+            min_side_percent: 15,
+            mode: None,
         }
     }
 }
@@ -204,20 +318,26 @@ pub struct Rect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Detection {
+    /// The picture style the frame was taken for.
+    pub mode: Mode,
     /// The estimated background level (median of the border ring).
     pub background: u8,
-    /// Pixels at or below this level were foreground.
+    /// Pixels at or below (photo style) or at or above (dataset style) this level were
+    /// foreground.
     pub threshold: u8,
     /// The object's bounding box, inside the frame.
     pub object: Rect,
-    /// The square that was resized to 28x28.
+    /// The square that was resized to 28x28: around the object (photo style) or around
+    /// the whole frame (dataset style).
     pub crop: Rect,
 }
 
-/// Turns a camera frame into a 28x28 model input in dataset convention (0 = background,
-/// 255 = darkest part of the object), written to `out`.
+/// Turns a frame into a 28x28 model input in dataset convention, written to `out`:
+/// a photo-style frame is cropped around the object and inverted (0 = background,
+/// 255 = darkest part of the object); a dataset-style frame is resized whole.
 ///
-/// On error `out` is all zeros.
+/// On error `out` is all zeros; [`Error::nothing_there`] tells "no garment" apart from
+/// a frame that cannot be processed.
 pub fn preprocess(
     frame: &Frame<'_>,
     config: &Config,
@@ -236,34 +356,169 @@ fn preprocess_inner(
     out: &mut [u8; PIXELS],
 ) -> Result<Detection, Error> {
     let (background, mad) = estimate_background(frame);
-    let distance = u32::from(config.min_contrast)
+    let distance = threshold_distance(config, mad);
+    let mode = config
+        .mode
+        .unwrap_or_else(|| decide(frame, background, distance));
+    match mode {
+        Mode::Photo => photo(frame, config, background, distance, out),
+        Mode::Dataset => dataset(frame, config, background, distance, out),
+    }
+}
+
+/// The least distance from the background level of a foreground pixel.
+fn threshold_distance(config: &Config, mad: u8) -> u32 {
+    u32::from(config.min_contrast)
         .max(u32::from(config.noise_factor) * u32::from(mad))
+        .max(1)
+}
+
+/// Border medians below this are dark: such a frame is taken for the dataset style
+/// whatever else it holds.
+const DARK_BORDER: u8 = 96;
+
+/// Decides the picture style of `frame` the way [`preprocess`] does when
+/// [`Config::mode`] is `None`: a dark border ring (median below 96) means the dataset
+/// style; otherwise the style whose foreground has more pixels (pixels lighter than the
+/// background by the threshold distance for the dataset style, darker for the photo
+/// style), a tie (a uniform frame) going to the dataset style when the border is below
+/// mid-gray.
+pub fn decide_mode(frame: &Frame<'_>, config: &Config) -> Mode {
+    let (background, mad) = estimate_background(frame);
+    decide(frame, background, threshold_distance(config, mad))
+}
+
+fn decide(frame: &Frame<'_>, background: u8, distance: u32) -> Mode {
+    if background < DARK_BORDER {
+        return Mode::Dataset;
+    }
+    let bg = u32::from(background);
+    let (mut lighter, mut darker) = (0u32, 0u32);
+    for &p in frame.pixels {
+        let p = u32::from(p);
+        lighter += u32::from(p >= bg + distance);
+        darker += u32::from(p + distance <= bg);
+    }
+    match lighter.cmp(&darker) {
+        core::cmp::Ordering::Greater => Mode::Dataset,
+        core::cmp::Ordering::Less => Mode::Photo,
+        core::cmp::Ordering::Equal if background < 128 => Mode::Dataset,
+        core::cmp::Ordering::Equal => Mode::Photo,
+    }
+}
+
+/// Refuses a box too small to be a garment (see [`Config::min_side_percent`]).
+fn check_size(frame: &Frame<'_>, object: &Rect, config: &Config, mode: Mode) -> Result<(), Error> {
+    let short = to_u32(frame.width.min(frame.height));
+    // Both factors are small (4096 * 255), so the product fits.
+    let min_side = (short * u32::from(config.min_side_percent))
+        .div_ceil(100)
         .max(1);
+    let side = object.width.max(object.height);
+    if side < min_side {
+        return Err(Error::TooSmall {
+            side,
+            min_side,
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// The photo style: find the dark object, crop a square around it, resize, invert.
+fn photo(
+    frame: &Frame<'_>,
+    config: &Config,
+    background: u8,
+    distance: u32,
+    out: &mut [u8; PIXELS],
+) -> Result<Detection, Error> {
+    let mode = Mode::Photo;
     if u32::from(background) < distance {
-        return Err(Error::NoContrast { background });
+        return Err(Error::NoContrast { background, mode });
     }
     // `distance <= background <= 255`, so this fits a u8.
     let threshold = (u32::from(background) - distance) as u8;
-    let object = bounding_box(frame, threshold, config.min_run.max(1)).ok_or(Error::NoObject {
+    let no_object = Error::NoObject {
         background,
         threshold,
-    })?;
+        mode,
+    };
+    let object = bounding_box(frame, |p| p <= threshold, config.min_run.max(1)).ok_or(no_object)?;
+    check_size(frame, &object, config, mode)?;
     let crop = square_around(&object, config.margin_percent);
     resize_area(frame, &crop, background, out);
     // Averaged darkness can fall below the floor when the object is very thin.
-    let floor = distance / 2;
+    let floor = distance / 4;
     if !invert_and_stretch(out, background, floor) {
-        return Err(Error::NoObject {
-            background,
-            threshold,
-        });
+        return Err(no_object);
     }
     Ok(Detection {
+        mode,
         background,
         threshold,
         object,
         crop,
     })
+}
+
+/// The dataset style: check that a light object is there, then resize the whole frame
+/// (padded to a square with the background level) as it is.
+fn dataset(
+    frame: &Frame<'_>,
+    config: &Config,
+    background: u8,
+    distance: u32,
+    out: &mut [u8; PIXELS],
+) -> Result<Detection, Error> {
+    let mode = Mode::Dataset;
+    let Ok(threshold) = u8::try_from(u32::from(background) + distance) else {
+        return Err(Error::NoContrast { background, mode });
+    };
+    let object =
+        bounding_box(frame, |p| p >= threshold, config.min_run.max(1)).ok_or(Error::NoObject {
+            background,
+            threshold,
+            mode,
+        })?;
+    check_size(frame, &object, config, mode)?;
+    let (w, h) = (to_u32(frame.width), to_u32(frame.height));
+    let side = w.max(h);
+    // Centred: the padding is split evenly, the odd pixel going right or down.
+    let crop = Rect {
+        left: -(((side - w) / 2) as i32),
+        top: -(((side - h) / 2) as i32),
+        width: side,
+        height: side,
+    };
+    resize_area(frame, &crop, background, out);
+    stretch_light(out, background);
+    Ok(Detection {
+        mode,
+        background,
+        threshold,
+        object,
+        crop,
+    })
+}
+
+/// Dataset style: levels above `background` scaled so that the background becomes 0 and
+/// the lightest pixel 255 (a no-op for a Fashion-MNIST image: background 0, peak 255).
+fn stretch_light(out: &mut [u8; PIXELS], background: u8) {
+    let peak = u32::from(
+        out.iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .saturating_sub(background),
+    );
+    if peak == 0 {
+        return;
+    }
+    for p in out.iter_mut() {
+        let v = u32::from(p.saturating_sub(background));
+        *p = ((v * 255 + peak / 2) / peak) as u8;
+    }
 }
 
 /// Median and median absolute deviation of the border ring's pixels.
@@ -311,10 +566,10 @@ fn median_of(count: u32, bin: impl Fn(usize) -> u32) -> u8 {
 }
 
 /// Whether `pixels` holds a run of at least `min_run` consecutive foreground pixels.
-fn has_run(pixels: impl Iterator<Item = u8>, threshold: u8, min_run: usize) -> bool {
+fn has_run(pixels: impl Iterator<Item = u8>, is_fg: impl Fn(u8) -> bool, min_run: usize) -> bool {
     let mut run = 0usize;
     for p in pixels {
-        run = if p <= threshold { run + 1 } else { 0 };
+        run = if is_fg(p) { run + 1 } else { 0 };
         if run >= min_run {
             return true;
         }
@@ -324,10 +579,11 @@ fn has_run(pixels: impl Iterator<Item = u8>, threshold: u8, min_run: usize) -> b
 
 /// The box spanned by the rows, then the columns (within those rows), that hold a run
 /// of at least `min_run` consecutive foreground pixels.
-fn bounding_box(frame: &Frame<'_>, threshold: u8, min_run: u16) -> Option<Rect> {
+fn bounding_box(frame: &Frame<'_>, is_fg: impl Fn(u8) -> bool, min_run: u16) -> Option<Rect> {
     let (w, h) = (frame.width, frame.height);
     let min_run = usize::from(min_run);
-    let row_hit = |y: &usize| has_run(frame.row(*y).iter().copied(), threshold, min_run);
+    let is_fg = &is_fg;
+    let row_hit = |y: &usize| has_run(frame.row(*y).iter().copied(), is_fg, min_run);
     let top = (0..h).find(row_hit)?;
     let bottom = (top..h).rev().find(row_hit)?;
     // Column `x` within rows top..=bottom: every `w`-th pixel from (x, top).
@@ -341,7 +597,7 @@ fn bounding_box(frame: &Frame<'_>, threshold: u8, min_run: u16) -> Option<Rect> 
             .take(bottom + 1 - top)
             .copied()
     };
-    let column_hit = |x: &usize| has_run(column(*x), threshold, min_run);
+    let column_hit = |x: &usize| has_run(column(*x), is_fg, min_run);
     // Rows with a run exist, yet no column within them need have one.
     let left = (0..w).find(column_hit)?;
     let right = (left..w).rev().find(column_hit)?;
@@ -537,17 +793,205 @@ mod tests {
             preprocess(&frame, &Config::default(), &mut out),
             Err(Error::NoObject {
                 background: 200,
-                threshold: 160
+                threshold: 160,
+                mode: Mode::Photo,
             })
         );
         assert!(out.iter().all(|&p| p == 0));
 
         let dark = vec![20u8; 100];
         let frame = Frame::new(&dark, 10, 10).unwrap();
+        let e = preprocess(&frame, &Config::default(), &mut out).unwrap_err();
         assert_eq!(
-            preprocess(&frame, &Config::default(), &mut out),
-            Err(Error::NoContrast { background: 20 })
+            e,
+            Error::NoObject {
+                background: 20,
+                threshold: 60,
+                mode: Mode::Dataset,
+            }
         );
+        assert!(e.nothing_there());
+        let photo = Config {
+            mode: Some(Mode::Photo),
+            ..Config::default()
+        };
+        assert_eq!(
+            preprocess(&frame, &photo, &mut out),
+            Err(Error::NoContrast {
+                background: 20,
+                mode: Mode::Photo
+            })
+        );
+        let white = vec![250u8; 100];
+        let frame = Frame::new(&white, 10, 10).unwrap();
+        let dataset = Config {
+            mode: Some(Mode::Dataset),
+            ..Config::default()
+        };
+        assert_eq!(
+            preprocess(&frame, &dataset, &mut out),
+            Err(Error::NoContrast {
+                background: 250,
+                mode: Mode::Dataset
+            })
+        );
+        assert!(!Error::Empty.nothing_there());
+    }
+
+    /// A dataset-like 28x28 image: a light "shirt" (body and sleeves) on black, with
+    /// faint edges, touching the top and bottom.
+    fn dataset_image() -> [u8; PIXELS] {
+        let mut img = [0u8; PIXELS];
+        for y in 0..SIDE {
+            for x in 0..SIDE {
+                let body = (7..21).contains(&x);
+                let sleeves = y < 12 && (2..26).contains(&x);
+                if body || sleeves {
+                    img[y * SIDE + x] = 120 + ((x * 5 + y * 3) % 120) as u8;
+                } else if (5..23).contains(&x) {
+                    img[y * SIDE + x] = 12;
+                }
+            }
+        }
+        // Like every Fashion-MNIST image, it reaches 255.
+        img[14 * SIDE + 14] = 255;
+        img
+    }
+
+    #[test]
+    fn dataset_style_images_pass_unchanged_at_any_whole_scale() {
+        let img = dataset_image();
+        let frame = Frame::new(&img, SIDE, SIDE).unwrap();
+        assert_eq!(decide_mode(&frame, &Config::default()), Mode::Dataset);
+        let mut out = [0u8; PIXELS];
+        let d = preprocess(&frame, &Config::default(), &mut out).unwrap();
+        assert_eq!(d.mode, Mode::Dataset);
+        assert_eq!(d.background, 0);
+        assert_eq!(d.threshold, 40);
+        assert_eq!(
+            d.crop,
+            Rect {
+                left: 0,
+                top: 0,
+                width: 28,
+                height: 28
+            }
+        );
+        assert_eq!(out, img);
+        // Enlarged 4x by repetition: the area resize gives the image back exactly.
+        let big: Vec<u8> = (0..112 * 112)
+            .map(|i| img[(i / 112 / 4) * SIDE + (i % 112) / 4])
+            .collect();
+        let frame = Frame::new(&big, 112, 112).unwrap();
+        let mut out = [0u8; PIXELS];
+        let d = preprocess(&frame, &Config::default(), &mut out).unwrap();
+        assert_eq!(d.mode, Mode::Dataset);
+        assert_eq!(out, img);
+        // A non-square picture is padded with the background, centred.
+        let wide: Vec<u8> = (0..28 * 56)
+            .map(|i| {
+                let (x, y) = (i % 56, i / 56);
+                if (14..42).contains(&x) {
+                    img[y * SIDE + (x - 14)]
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let frame = Frame::new(&wide, 56, 28).unwrap();
+        let d = preprocess(&frame, &Config::default(), &mut out).unwrap();
+        assert_eq!(
+            d.crop,
+            Rect {
+                left: 0,
+                top: -14,
+                width: 56,
+                height: 56
+            }
+        );
+        assert!(out[..7 * SIDE].iter().all(|&p| p == 0), "padding on top");
+    }
+
+    #[test]
+    fn the_style_follows_the_picture_and_can_be_forced() {
+        let img = dataset_image();
+        // Inverted: a dark garment on white, the product-photo style.
+        let inverted: Vec<u8> = img.iter().map(|&p| 255 - p).collect();
+        let frame = Frame::new(&inverted, SIDE, SIDE).unwrap();
+        assert_eq!(decide_mode(&frame, &Config::default()), Mode::Photo);
+        // On mid-gray, the side the garment stands out to decides.
+        for (bg, ink, want) in [(130u8, 250u8, Mode::Dataset), (130, 20, Mode::Photo)] {
+            let px = frame_with_rect(60, 40, bg, ink, (10, 5, 20, 30));
+            let frame = Frame::new(&px, 60, 40).unwrap();
+            assert_eq!(decide_mode(&frame, &Config::default()), want, "{bg} {ink}");
+        }
+        // Forced: the dataset image taken for a photo finds the dark background's
+        // pieces, not the garment.
+        let frame = Frame::new(&img, SIDE, SIDE).unwrap();
+        let photo = Config {
+            mode: Some(Mode::Photo),
+            ..Config::default()
+        };
+        let mut out = [0u8; PIXELS];
+        assert_eq!(
+            preprocess(&frame, &photo, &mut out),
+            Err(Error::NoContrast {
+                background: 0,
+                mode: Mode::Photo
+            })
+        );
+    }
+
+    #[test]
+    fn frames_without_a_garment_are_nothing_there() {
+        let mut state = 7u64;
+        let mut noise = move |amp: i32| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % (2 * amp as u64 + 1)) as i32 - amp
+        };
+        let (w, h) = (80usize, 60usize);
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        for level in (0..=255).step_by(15) {
+            frames.push(vec![level as u8; w * h]);
+            // Low-contrast noise around the level.
+            frames.push(
+                (0..w * h)
+                    .map(|_| (level + noise(12)).clamp(0, 255) as u8)
+                    .collect(),
+            );
+        }
+        for (a, b) in [(0, 255), (255, 0), (100, 200), (180, 230)] {
+            // Horizontal, vertical and diagonal ramps.
+            for dir in 0..3 {
+                frames.push(
+                    (0..w * h)
+                        .map(|i| {
+                            let (x, y) = ((i % w) as i32, (i / w) as i32);
+                            let t = match dir {
+                                0 => x * 255 / (w as i32 - 1),
+                                1 => y * 255 / (h as i32 - 1),
+                                _ => (x + y) * 255 / (w as i32 + h as i32 - 2),
+                            };
+                            (a + (b - a) * t / 255) as u8
+                        })
+                        .collect(),
+                );
+            }
+        }
+        // Specks: a few pixels on a plain background.
+        for (bg, ink) in [(220u8, 10u8), (10, 240)] {
+            frames.push(frame_with_rect(w, h, bg, ink, (30, 20, 3, 3)));
+            frames.push(frame_with_rect(w, h, bg, ink, (70, 50, 5, 2)));
+        }
+        for px in &frames {
+            let frame = Frame::new(px, w, h).unwrap();
+            let mut out = [1u8; PIXELS];
+            let e = preprocess(&frame, &Config::default(), &mut out).unwrap_err();
+            assert!(e.nothing_there(), "{e}");
+            assert!(out.iter().all(|&p| p == 0));
+        }
     }
 
     #[test]
@@ -575,12 +1019,12 @@ mod tests {
         assert_eq!(d.crop, crop);
         // 40/84*28 = 13.33 output columns are ink: columns 7 and 20 are partly covered.
         // Hand-computed: column 7 covers source x 21..24 of the crop, ink from 22, so
-        // 2/3 ink; darkness 180*2/3 = 120, minus the floor 20 = 100, scaled by 255/160.
+        // 2/3 ink; darkness 180*2/3 = 120, minus the floor 10 = 110, scaled by 255/170.
         for row in out.chunks_exact(SIDE) {
             assert_eq!(&row[..7], &[0; 7]);
-            assert_eq!(row[7], 159);
+            assert_eq!(row[7], 165);
             assert_eq!(&row[8..20], &[255; 12]);
-            assert_eq!(row[20], 159);
+            assert_eq!(row[20], 165);
             assert_eq!(&row[21..], &[0; 7]);
         }
     }
@@ -658,10 +1102,10 @@ mod tests {
         let frame = Frame::new(&px, 160, 120).unwrap();
         let mut out = [0u8; PIXELS];
         preprocess(&frame, &Config::default(), &mut out).unwrap();
-        // The floor (20 levels of 200) clips the faintest values to 0; above it the
+        // The floor (10 levels of 200) clips the faintest values to 0; above it the
         // stretch restores them.
         for (&got, &want) in out.iter().zip(&img) {
-            let want = (i32::from(want) * 200 / 255 - 20).max(0) * 255 / 180;
+            let want = (i32::from(want) * 200 / 255 - 10).max(0) * 255 / 190;
             assert!((i32::from(got) - want).abs() <= 2, "{got} vs {want}");
         }
     }
@@ -702,7 +1146,15 @@ mod tests {
                     (state >> 56) as u8
                 })
                 .collect();
-            let config = Config { min_contrast, noise_factor, min_run, margin_percent };
+            let mode = [None, Some(Mode::Photo), Some(Mode::Dataset)][(seed % 3) as usize];
+            let config = Config {
+                min_contrast,
+                noise_factor,
+                min_run,
+                margin_percent,
+                min_side_percent: (seed >> 8) as u8,
+                mode,
+            };
             let mut out = [0u8; PIXELS];
             match Frame::new(&px, w, h) {
                 Ok(frame) => {
@@ -712,7 +1164,9 @@ mod tests {
                         prop_assert!(d.object.left as usize + d.object.width as usize <= w);
                         prop_assert!(d.object.top as usize + d.object.height as usize <= h);
                         prop_assert!(d.crop.width >= d.object.width.max(d.object.height));
-                        prop_assert_eq!(out.iter().max().copied(), Some(255));
+                        if d.mode == Mode::Photo {
+                            prop_assert_eq!(out.iter().max().copied(), Some(255));
+                        }
                     } else {
                         prop_assert!(out.iter().all(|&p| p == 0));
                     }

@@ -4,12 +4,14 @@
 //! promises about the output.
 //!
 //! Input layout: width (u16, little-endian), `min_contrast`, `noise_factor`, `min_run`
-//! (u16), `margin_percent`, then the pixels. The height is the number of whole rows the
+//! (u16), `margin_percent` (its top two bits pick the mode: auto, photo, dataset, auto;
+//! the rest is the margin, and `min_side_percent` is the margin's value too), then the
+//! pixels. The height is the number of whole rows the
 //! pixels fill; a flag in the width's top bit drops the last pixel, so that sizes that
 //! do not match are tried too.
 #![no_main]
 
-use camera::preprocess::{self, Config, Detection, Error, Frame, MAX_FRAME_SIDE};
+use camera::preprocess::{self, Config, Detection, Error, Frame, MAX_FRAME_SIDE, Mode};
 use infer_core::IMAGE_LEN as PIXELS;
 use libfuzzer_sys::fuzz_target;
 
@@ -35,7 +37,9 @@ fuzz_target!(|input: &[u8]| {
         min_contrast: head[2],
         noise_factor: head[3],
         min_run: u16::from_le_bytes([head[4], head[5]]),
-        margin_percent: head[6],
+        margin_percent: head[6] & 0x3f,
+        min_side_percent: head[6] & 0x3f,
+        mode: [None, Some(Mode::Photo), Some(Mode::Dataset), None][usize::from(head[6] >> 6)],
     };
     let height = pixels.len().checked_div(width).unwrap_or(0);
     let mut used = &pixels[..width * height];
@@ -55,9 +59,21 @@ fuzz_target!(|input: &[u8]| {
                 assert!(top + d.object.height as usize <= height);
                 assert_eq!(d.crop.width, d.crop.height);
                 assert!(d.crop.width >= d.object.width.max(d.object.height));
-                assert!(d.threshold < d.background);
-                // Dataset convention: the darkest part of the object becomes 255.
-                assert_eq!(out.iter().max(), Some(&255));
+                if let Some(mode) = config.mode {
+                    assert_eq!(d.mode, mode);
+                }
+                match d.mode {
+                    Mode::Photo => {
+                        assert!(d.threshold < d.background);
+                        // Dataset convention: the darkest part of the object becomes 255.
+                        assert_eq!(out.iter().max(), Some(&255));
+                    }
+                    Mode::Dataset => {
+                        assert!(d.threshold > d.background);
+                        // The whole frame, padded to a square, was resized.
+                        assert_eq!(d.crop.width as usize, width.max(height));
+                    }
+                }
             }
             Err(e @ (Error::Empty | Error::SizeMismatch { .. } | Error::TooLarge { .. })) => {
                 // Refused by `Frame::new`, before any preprocessing.
@@ -66,8 +82,10 @@ fuzz_target!(|input: &[u8]| {
                 assert!(!mismatched || too_large || matches!(e, Error::SizeMismatch { .. }));
             }
             Err(e) => {
-                // Once preprocessing ran, an error leaves the output all zeros.
+                // Once preprocessing ran, the only answer left is "nothing there", and
+                // it leaves the output all zeros.
                 assert!(!mismatched, "{e}");
+                assert!(e.nothing_there(), "{e}");
                 assert!(out.iter().all(|&p| p == 0), "{e}");
             }
         }

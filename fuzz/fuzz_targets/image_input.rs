@@ -1,7 +1,7 @@
 //! Image loading for `trainer predict` (`trainer::image_input::from_bytes`): any bytes,
-//! decoded as PNG, JPEG, BMP, GIF or PNM, then turned into the model's 28x28 input the
-//! dataset way and the camera way (find the garment, crop, resize, invert). Nothing may
-//! panic.
+//! decoded as PNG, JPEG, BMP, GIF or PNM, then turned into the model's 28x28 input in
+//! the automatic mode and in each forced one (dataset: resize whole; photo: find the
+//! garment, crop, resize, invert), or answered "nothing there". Nothing may panic.
 //!
 //! `trainer/src/{data,camera,image_input,atomic}.rs` are compiled here as modules (`#[path]`),
 //! so the target needs neither libtorch nor the rest of the trainer.
@@ -23,11 +23,18 @@ mod data;
 mod image_input;
 
 fuzz_target!(|bytes: &[u8]| {
-    let plain = image_input::from_bytes(bytes, false);
-    let camera = image_input::from_bytes(bytes, true);
-    // A picture that decodes always gives a dataset-style input; the camera way may
-    // still find no garment in it.
-    if camera.is_ok() {
-        assert!(plain.is_ok());
+    // The same picture decodes in every mode or in none: only the preprocessing
+    // differs, and it answers (a garment or nothing there) for every decoded picture
+    // within the camera crate's size limit.
+    let auto = image_input::from_bytes(bytes, None);
+    for mode in [Some(::camera::Mode::Photo), Some(::camera::Mode::Dataset)] {
+        let forced = image_input::from_bytes(bytes, mode);
+        assert_eq!(auto.is_ok(), forced.is_ok());
+        if let Ok(p) = forced {
+            assert_eq!(p.mode(), mode);
+        }
+    }
+    if let Ok(p) = auto {
+        assert!(p.mode().is_some());
     }
 });

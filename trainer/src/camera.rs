@@ -7,14 +7,19 @@
 //! - [`write_sample_frames`] writes such frames as the blob the firmware embeds
 //!   (`firmware/frames/frames.bin`, format and parser in [`::camera::frames`]) with a
 //!   readable manifest and a preview picture.
-//! - [`camera_input`] turns any photo (an [`image::DynamicImage`]) into the model's
-//!   28x28 input through [`::camera::preprocess()`], the very code the firmware runs.
+//! - [`prepare`] turns any picture (an [`image::DynamicImage`]) into the model's 28x28
+//!   input through [`::camera::preprocess()`], the very code the firmware runs: it
+//!   decides whether the picture is dataset-style or a photo, and may find nothing
+//!   there.
+//! - [`firmware_frame`] fits any picture into a 160x120 frame for the firmware
+//!   (`scripts/run-firmware.sh`), and [`write_picture_frames`] writes such frames as a
+//!   blob.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use ::camera::frames::{self, FrameRecord, FrameSet};
-use ::camera::preprocess::{self, Config, Detection, Frame};
+use ::camera::preprocess::{self, Config, Detection, Frame, Mode};
 use anyhow::{Context, ensure};
 use image::{DynamicImage, GrayImage, imageops::FilterType};
 use infer_core::rng::SplitMix64;
@@ -169,19 +174,124 @@ pub fn frame_from_photo(img: &DynamicImage) -> CameraFrame {
     }
 }
 
-/// The camera path for `trainer predict --camera`: photo → grayscale frame →
-/// [`::camera::preprocess::preprocess`] with the default [`Config`] → the model's
-/// 28x28 input in dataset convention, with what was detected.
-pub fn camera_input(img: &DynamicImage) -> anyhow::Result<([u8; PIXELS], Detection)> {
-    let frame = frame_from_photo(img);
+/// What preprocessing made of a picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    /// A garment: the model's 28x28 input in dataset convention and what was found.
+    Garment {
+        /// The model input.
+        input: Box<[u8; PIXELS]>,
+        /// The style, the object's box and the crop.
+        detection: Detection,
+    },
+    /// No garment in the picture; the reason's [`preprocess::Error::nothing_there`] is
+    /// true.
+    Nothing(preprocess::Error),
+}
+
+impl Prepared {
+    /// The picture style it was taken for.
+    pub fn mode(&self) -> Option<Mode> {
+        match self {
+            Self::Garment { detection, .. } => Some(detection.mode),
+            Self::Nothing(e) => e.mode(),
+        }
+    }
+
+    /// The model input, when there is a garment.
+    pub fn input(&self) -> Option<&[u8; PIXELS]> {
+        match self {
+            Self::Garment { input, .. } => Some(input),
+            Self::Nothing(_) => None,
+        }
+    }
+}
+
+/// Runs [`::camera::preprocess()`] on `frame` with the default [`Config`] and `mode`
+/// (`None`: decided per frame).
+pub fn prepare_frame(frame: &CameraFrame, mode: Option<Mode>) -> anyhow::Result<Prepared> {
+    let config = Config {
+        mode,
+        ..Config::default()
+    };
     let mut out = [0u8; PIXELS];
-    let detection = preprocess::preprocess(
-        &frame.as_frame().context("photo size")?,
-        &Config::default(),
-        &mut out,
-    )
-    .context("finding the garment in the photo")?;
-    Ok((out, detection))
+    match preprocess::preprocess(&frame.as_frame().context("picture size")?, &config, &mut out)
+    {
+        Ok(detection) => Ok(Prepared::Garment {
+            input: Box::new(out),
+            detection,
+        }),
+        Err(e) if e.nothing_there() => Ok(Prepared::Nothing(e)),
+        Err(e) => Err(anyhow::Error::new(e).context("preprocessing the picture")),
+    }
+}
+
+/// The path of `trainer predict`: picture → grayscale frame (photos larger than
+/// [`MAX_PHOTO_SIDE`] scaled down) → [`prepare_frame`].
+pub fn prepare(img: &DynamicImage, mode: Option<Mode>) -> anyhow::Result<Prepared> {
+    prepare_frame(&frame_from_photo(img), mode)
+}
+
+/// Fits any picture into a [`FRAME_WIDTH`]x[`FRAME_HEIGHT`] grayscale frame, as the
+/// firmware's camera delivers: scaled (aspect kept) to fill it along one side, the rest
+/// filled by repeating the picture's edge pixels, so the border still shows the
+/// picture's own background.
+pub fn firmware_frame(img: &DynamicImage) -> CameraFrame {
+    let (w, h) = (FRAME_WIDTH as u32, FRAME_HEIGHT as u32);
+    let gray = img.to_luma8();
+    let (iw, ih) = (gray.width().max(1), gray.height().max(1));
+    // The larger scale that still fits: min(w / iw, h / ih), rounded, at least 1 pixel.
+    let (sw, sh) = if u64::from(iw) * u64::from(h) >= u64::from(ih) * u64::from(w) {
+        (w, ((u64::from(ih) * u64::from(w) + u64::from(iw) / 2) / u64::from(iw)) as u32)
+    } else {
+        (((u64::from(iw) * u64::from(h) + u64::from(ih) / 2) / u64::from(ih)) as u32, h)
+    };
+    let (sw, sh) = (sw.clamp(1, w), sh.clamp(1, h));
+    let scaled = image::imageops::resize(&gray, sw, sh, FilterType::Triangle);
+    let (ox, oy) = (((w - sw) / 2) as i64, ((h - sh) / 2) as i64);
+    let mut pixels = Vec::with_capacity(FRAME_WIDTH * FRAME_HEIGHT);
+    for y in 0..i64::from(h) {
+        for x in 0..i64::from(w) {
+            let sx = (x - ox).clamp(0, i64::from(sw) - 1) as u32;
+            let sy = (y - oy).clamp(0, i64::from(sh) - 1) as u32;
+            pixels.push(scaled.get_pixel(sx, sy).0[0]);
+        }
+    }
+    CameraFrame {
+        width: FRAME_WIDTH,
+        height: FRAME_HEIGHT,
+        pixels,
+    }
+}
+
+/// Label of a frame whose class is not known (a user's picture).
+pub const UNKNOWN_LABEL: u8 = ::camera::frames::UNKNOWN_LABEL;
+
+/// Writes user pictures as firmware frames ([`firmware_frame`]) into `out_dir`:
+/// `frames.bin` (labels unknown, test-set index 65535) and `frames.txt` (frame number
+/// and the picture's path). Used by `trainer frames --pictures` and
+/// `scripts/run-firmware.sh`.
+pub fn write_picture_frames(pictures: &[std::path::PathBuf], out_dir: &Path) -> anyhow::Result<()> {
+    ensure!(!pictures.is_empty(), "no pictures given");
+    ensure!(
+        pictures.len() <= usize::from(u16::MAX),
+        "at most {} pictures",
+        u16::MAX
+    );
+    let mut frames = Vec::with_capacity(pictures.len());
+    let mut manifest = String::from("# frame picture (written by `trainer frames --pictures`)\n");
+    for (k, path) in pictures.iter().enumerate() {
+        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let img = crate::image_input::decode(&bytes).with_context(|| path.display().to_string())?;
+        frames.push(firmware_frame(&img));
+        writeln!(manifest, "{k} {}", path.display())?;
+    }
+    let labels = vec![UNKNOWN_LABEL; frames.len()];
+    let indices = vec![usize::from(u16::MAX); frames.len()];
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let blob = encode_frames(&frames, &labels, &indices)?;
+    write_atomic(&out_dir.join("frames.bin"), &blob)?;
+    write_atomic(&out_dir.join("frames.txt"), manifest.as_bytes())
 }
 
 /// Test-set indices for `count` sample frames: frame `k` shows class `k % 10`, the
@@ -414,16 +524,64 @@ mod tests {
     }
 
     #[test]
-    fn camera_input_handles_photos_and_blank_images() {
+    fn prepare_handles_photos_dataset_images_and_blank_images() {
         let img = t_shape();
         let (frame, _) = synthesize_frame(&img, 7);
         // A 2x larger "photo" is scaled down to 320x240 first.
         let big = image::imageops::resize(&frame.to_gray_image(), 640, 480, FilterType::Nearest);
-        let (input, d) = camera_input(&DynamicImage::ImageLuma8(big)).unwrap();
+        let Prepared::Garment { input, detection } =
+            prepare(&DynamicImage::ImageLuma8(big), None).unwrap()
+        else {
+            panic!("no garment found in a photo")
+        };
         assert_eq!(input.iter().max(), Some(&255));
-        assert!(d.crop.width > 100);
-        let blank = DynamicImage::ImageLuma8(GrayImage::from_pixel(50, 40, image::Luma([230])));
-        assert!(camera_input(&blank).is_err());
+        assert_eq!(detection.mode, Mode::Photo);
+        assert!(detection.crop.width > 100);
+        // The dataset image itself: unchanged.
+        let gray = GrayImage::from_raw(28, 28, img.to_vec()).unwrap();
+        let p = prepare(&DynamicImage::ImageLuma8(gray), None).unwrap();
+        assert_eq!(p.mode(), Some(Mode::Dataset));
+        assert_eq!(p.input(), Some(&img));
+        for level in [0, 128, 230] {
+            let blank =
+                DynamicImage::ImageLuma8(GrayImage::from_pixel(50, 40, image::Luma([level])));
+            for mode in [None, Some(Mode::Photo), Some(Mode::Dataset)] {
+                let p = prepare(&blank, mode).unwrap();
+                assert!(matches!(p, Prepared::Nothing(_)), "{level} {mode:?}: {p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn firmware_frames_keep_the_aspect_and_repeat_the_edges() {
+        let img = t_shape();
+        let gray = GrayImage::from_raw(28, 28, img.to_vec()).unwrap();
+        let f = firmware_frame(&DynamicImage::ImageLuma8(gray));
+        assert_eq!((f.width, f.height), (FRAME_WIDTH, FRAME_HEIGHT));
+        // 28x28 -> 120x120 in the middle: columns 20..140; left of it the edge repeats.
+        for y in 0..FRAME_HEIGHT {
+            let row = &f.pixels[y * FRAME_WIDTH..(y + 1) * FRAME_WIDTH];
+            assert!(row[..20].iter().all(|&p| p == row[20]), "row {y}");
+            assert!(row[140..].iter().all(|&p| p == row[139]), "row {y}");
+        }
+        // A wide picture fills the width.
+        let wide = GrayImage::from_pixel(400, 100, image::Luma([200]));
+        let f = firmware_frame(&DynamicImage::ImageLuma8(wide));
+        assert!(f.pixels.iter().all(|&p| p == 200));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.png");
+        GrayImage::from_raw(28, 28, img.to_vec())
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        write_picture_frames(&[path.clone(), path], dir.path()).unwrap();
+        let back = decode_frames(&std::fs::read(dir.path().join("frames.bin")).unwrap()).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].label, UNKNOWN_LABEL);
+        let bad = dir.path().join("bad.png");
+        std::fs::write(&bad, b"nope").unwrap();
+        let e = format!("{:#}", write_picture_frames(&[bad], dir.path()).unwrap_err());
+        assert!(e.contains("bad.png"), "{e}");
     }
 
     #[test]

@@ -4,9 +4,10 @@ use std::io::Cursor;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use image::imageops::FilterType;
+use camera::Mode;
+use image::DynamicImage;
 
-use crate::data::{IMAGE_LEN, IMAGE_SIDE};
+use crate::camera::Prepared;
 
 /// Largest picture side, in pixels, that [`from_bytes`] decodes.
 pub const MAX_SIDE: u32 = 8192;
@@ -15,22 +16,29 @@ pub const MAX_SIDE: u32 = 8192;
 /// the decoder allocated and filled it, taking seconds.
 pub const MAX_DECODED_BYTES: u64 = 128 << 20;
 
-/// Reads an image file (PNG, JPEG, BMP, GIF, PNM; any size, colour or grey) as 28x28 pixels.
+/// Reads an image file (PNG, JPEG, BMP, GIF, PNM; any size, colour or grey) and turns
+/// it into the model's 28x28 input with [`crate::camera::prepare`]: the camera crate's
+/// preprocessing, the same code the firmware runs.
 ///
-/// Without `camera` it does what the seed's `load_img(..., color_mode='grayscale',
-/// target_size=(28, 28))` does: grayscale, nearest-neighbour resize, no inversion (the
-/// image is expected to look like the dataset: a light garment on black). With `camera`
-/// it runs the camera crate's preprocessing (find the object on a light background,
-/// crop, resize, invert), the same code the firmware runs.
-pub fn load(path: &Path, camera: bool) -> Result<[u8; IMAGE_LEN]> {
+/// `mode` `None` decides per picture whether it is dataset-style (a light garment on
+/// dark, as the seed's `load_img(..., color_mode='grayscale', target_size=(28, 28))`
+/// expects: resized whole, not inverted; a 28x28 image passes unchanged) or a photo (a
+/// dark garment on a light background, anywhere: found, cropped, resized, inverted);
+/// `Some` forces one. A picture without a garment gives [`Prepared::Nothing`].
+pub fn load(path: &Path, mode: Option<Mode>) -> Result<Prepared> {
     let bytes = std::fs::read(path).context("cannot open")?;
-    from_bytes(&bytes, camera)
+    from_bytes(&bytes, mode)
 }
 
 /// [`load`] of a file's contents: the format is recognised from the bytes themselves.
 ///
 /// Never panics, whatever the bytes (the fuzz target `image_input` checks that).
-pub fn from_bytes(bytes: &[u8], camera: bool) -> Result<[u8; IMAGE_LEN]> {
+pub fn from_bytes(bytes: &[u8], mode: Option<Mode>) -> Result<Prepared> {
+    crate::camera::prepare(&decode(bytes)?, mode)
+}
+
+/// Decodes a picture, with bounds on its size ([`MAX_SIDE`], [`MAX_DECODED_BYTES`]).
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage> {
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .context("cannot read")?;
@@ -39,21 +47,13 @@ pub fn from_bytes(bytes: &[u8], camera: bool) -> Result<[u8; IMAGE_LEN]> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODED_BYTES);
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| match e {
+    reader.decode().map_err(|e| match e {
         image::ImageError::Limits(_) => anyhow!(
             "the picture is too large: at most {MAX_SIDE} pixels a side and {} MiB decoded",
             MAX_DECODED_BYTES >> 20
         ),
         other => anyhow::Error::new(other).context("not a readable image"),
-    })?;
-    if camera {
-        return crate::camera::camera_input(&img).map(|(pixels, _)| pixels);
-    }
-    let side = IMAGE_SIDE as u32;
-    let gray = image::imageops::resize(&img.to_luma8(), side, side, FilterType::Nearest);
-    let mut out = [0u8; IMAGE_LEN];
-    out.copy_from_slice(gray.as_raw());
-    Ok(out)
+    })
 }
 
 #[cfg(test)]
@@ -63,16 +63,21 @@ mod tests {
 
     #[test]
     fn from_bytes_knows_the_format_by_content_and_refuses_the_rest() {
-        // Left half black, right half white; nearest-neighbour keeps the edge columns.
-        let img = GrayImage::from_fn(40, 30, |x, _| Luma([if x < 20 { 0 } else { 255 }]));
+        // A light square on black, 56x56: dataset style, resized whole to 28x28.
+        let img = GrayImage::from_fn(56, 56, |x, y| {
+            Luma([if (10..46).contains(&x) && (4..52).contains(&y) { 200 } else { 0 }])
+        });
         let mut png = Cursor::new(Vec::new());
         DynamicImage::ImageLuma8(img)
             .write_to(&mut png, ImageFormat::Png)
             .unwrap();
-        let pixels = from_bytes(png.get_ref(), false).unwrap();
-        assert_eq!((pixels[0], pixels[IMAGE_SIDE - 1]), (0, 255));
-        for (bytes, camera) in [(&b"GIF89a"[..], false), (&b"plain text"[..], true)] {
-            let e = format!("{:#}", from_bytes(bytes, camera).unwrap_err());
+        let p = from_bytes(png.get_ref(), None).unwrap();
+        assert_eq!(p.mode(), Some(Mode::Dataset));
+        let pixels = p.input().unwrap();
+        // Stretched: the background 0, the lightest level 255.
+        assert_eq!((pixels[0], pixels[28 * 14 + 14]), (0, 255));
+        for (bytes, mode) in [(&b"GIF89a"[..], None), (&b"plain text"[..], Some(Mode::Photo))] {
+            let e = format!("{:#}", from_bytes(bytes, mode).unwrap_err());
             assert!(e.contains("not a readable image"), "{e}");
         }
     }
@@ -86,8 +91,8 @@ mod tests {
             include_bytes!("../../fuzz/findings/image_input/gif-frame-10240x6144-b.gif"),
             include_bytes!("../../fuzz/findings/image_input/gif-frame-1155x32768.gif"),
         ] {
-            for camera in [false, true] {
-                let e = format!("{:#}", from_bytes(bytes, camera).unwrap_err());
+            for mode in [None, Some(Mode::Photo), Some(Mode::Dataset)] {
+                let e = format!("{:#}", from_bytes(bytes, mode).unwrap_err());
                 assert!(e.contains("too large"), "{e}");
             }
         }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use trainer::model::Arch;
 use trainer::train::{Optimizer, Schedule};
 
@@ -262,10 +262,37 @@ struct PredictArgs {
     /// Predict with the int8 export through infer-core.
     #[arg(long)]
     int8: bool,
-    /// Treat images as camera photos (light background, object anywhere): find the
-    /// object, crop, resize and invert with infer-core's preprocessing.
-    #[arg(long)]
+    /// How to read each picture: `auto` decides per picture between `dataset` (a light
+    /// garment on dark, as in Fashion-MNIST: resized whole) and `photo` (a dark garment on
+    /// a light background, anywhere, with noise or colour: found, cropped, resized,
+    /// inverted). A picture without a garment is answered "no garment found".
+    #[arg(long, value_enum, default_value_t = PictureMode::Auto)]
+    mode: PictureMode,
+    /// Deprecated: the same as `--mode photo`.
+    #[arg(long, hide = true, conflicts_with = "mode")]
     camera: bool,
+}
+
+/// `trainer predict --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PictureMode {
+    /// Decide per picture.
+    Auto,
+    /// A light garment on a dark background, filling the picture.
+    Dataset,
+    /// A dark garment on a light background, anywhere in the frame.
+    Photo,
+}
+
+impl PredictArgs {
+    /// The style to force, `None` for auto.
+    fn forced_mode(&self) -> Option<camera::Mode> {
+        match (self.camera, self.mode) {
+            (true, _) | (false, PictureMode::Photo) => Some(camera::Mode::Photo),
+            (false, PictureMode::Dataset) => Some(camera::Mode::Dataset),
+            (false, PictureMode::Auto) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -297,6 +324,10 @@ struct FramesArgs {
     /// Number of frames.
     #[arg(long, default_value_t = 10)]
     count: usize,
+    /// Instead of sample frames from the test set, fit these pictures (any format and
+    /// size) into 160x120 frames for the firmware (`scripts/run-firmware.sh`).
+    #[arg(long, num_args = 1.., value_name = "PICTURE")]
+    pictures: Vec<PathBuf>,
     /// Output folder.
     #[arg(long, default_value = "firmware/frames")]
     out: PathBuf,

@@ -339,6 +339,94 @@ fn predict_reads_several_sizes_and_formats() {
 }
 
 #[test]
+fn predict_decides_the_style_and_answers_no_garment_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = trainer::data::locate(None).unwrap();
+    let test = trainer::data::load(&data, trainer::data::Split::Test).unwrap();
+    let img = test.image(0);
+    let dataset = dir.path().join("dataset.png");
+    image::GrayImage::from_raw(28, 28, img.to_vec())
+        .unwrap()
+        .save(&dataset)
+        .unwrap();
+    // A product photo: dark on white, enlarged, with a white margin.
+    let photo = dir.path().join("photo.png");
+    let inverted = image::GrayImage::from_fn(28, 28, |x, y| {
+        image::Luma([255 - img[(y * 28 + x) as usize]])
+    });
+    let big = image::imageops::resize(&inverted, 84, 84, image::imageops::FilterType::Triangle);
+    let mut canvas = image::GrayImage::from_pixel(120, 100, image::Luma([255]));
+    image::imageops::replace(&mut canvas, &big, 20, 8);
+    canvas.save(&photo).unwrap();
+    let blank = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(64, 48, image::Luma([230]))
+        .save(&blank)
+        .unwrap();
+    let black = dir.path().join("black.jpg");
+    image::RgbImage::from_pixel(30, 30, image::Rgb([3, 2, 1]))
+        .save(&black)
+        .unwrap();
+    let models = models_arg();
+    let paths: Vec<&str> = [&dataset, &photo, &blank, &black]
+        .iter()
+        .map(|p| p.to_str().unwrap())
+        .collect();
+    let mut args = vec!["predict", "--model", "baseline", "--models", &models];
+    args.extend(&paths);
+    let r = trainer(&args);
+    let (stdout, stderr) = text(&r);
+    assert!(r.status.success(), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].ends_with("[dataset]") && lines[0].contains('%'), "{stdout}");
+    assert!(lines[1].ends_with("[photo]") && lines[1].contains('%'), "{stdout}");
+    assert!(lines[2].ends_with("blank.png: no garment found [photo]"), "{stdout}");
+    assert!(lines[3].ends_with("black.jpg: no garment found [dataset]"), "{stdout}");
+
+    // JSON: the class is null, the mode and the reason are given.
+    let mut args = vec!["predict", "--model", "baseline", "--models", &models, "--json", "--int8"];
+    args.extend(&paths);
+    let r = trainer(&args);
+    assert!(r.status.success(), "{:?}", text(&r));
+    let answers: Vec<serde_json::Value> = r
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 4);
+    assert_eq!(answers[0]["mode"], "dataset");
+    assert!(answers[0]["class"].as_u64().unwrap() < 10);
+    assert_eq!(answers[1]["mode"], "photo");
+    for a in &answers[2..] {
+        assert!(a["class"].is_null() && a["name"].is_null(), "{a}");
+        assert!(a["probability"].is_null(), "{a}");
+        assert!(a["reason"].as_str().unwrap().contains("nothing there"), "{a}");
+    }
+
+    // Forced styles; `--camera` is the old name of `--mode photo`.
+    let r = trainer(&[
+        "predict", "--model", "baseline", "--models", &models, "--mode", "photo", paths[0],
+    ]);
+    let (stdout, _) = text(&r);
+    assert!(r.status.success());
+    assert!(stdout.contains("no garment found [photo]"), "{stdout}");
+    let r = trainer(&[
+        "predict", "--model", "baseline", "--models", &models, "--camera", paths[1],
+    ]);
+    assert!(text(&r).0.ends_with("[photo]\n"), "{:?}", text(&r));
+    let r = trainer(&[
+        "predict", "--model", "baseline", "--models", &models, "--mode", "dataset", paths[1],
+    ]);
+    assert!(text(&r).0.contains("[dataset]"), "{:?}", text(&r));
+    let r = trainer(&[
+        "predict", "--model", "baseline", "--models", &models, "--camera", "--mode", "dataset",
+        paths[1],
+    ]);
+    assert_eq!(r.status.code(), Some(2), "{:?}", text(&r));
+}
+
+#[test]
 fn predict_reports_an_unreadable_image_and_still_predicts_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let good = write_test_images(dir.path()).remove(0);

@@ -3,7 +3,8 @@
 //! host with the same code. `scripts/firmware-check.sh` diffs it with QEMU's output.
 //!
 //! `cargo run -p fw-common --example expected --target x86_64-unknown-linux-gnu --
-//!  FRAMES.bin MODEL.fmq [SCREENS_DIR]` (SCREENS_DIR: also write each screen as PGM)
+//!  FRAMES.bin MODEL.fmq [SCREENS_DIR]` (SCREENS_DIR: also write each screen as
+//!  `screenK.pgm`, and as `screenK.png` enlarged 2x)
 
 use camera::Config;
 use fw_common::display::{self, Framebuffer};
@@ -38,11 +39,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         let label = captured.label.map_or(-1, i16::from);
         match &outcome.result {
-            Ok((_, p)) => println!(
-                "frame={index} label={label} class={} name={} scores={:?} screen={}",
+            Ok((d, p)) => println!(
+                "frame={index} label={label} mode={} class={} name={} scores={:?} screen={}",
+                d.mode.name(),
                 p.class,
                 p.name,
                 p.scores.as_slice(),
+                screen.checksum()
+            ),
+            Err(e) if e.nothing_there() => println!(
+                "frame={index} label={label} mode={} no garment found reason={} screen={}",
+                pipeline::mode_name(e.mode()),
+                e.name(),
                 screen.checksum()
             ),
             Err(e) => println!(
@@ -52,14 +60,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ),
         }
         if let Some(dir) = rest.first() {
+            let dir = std::path::Path::new(dir);
             let mut pgm = format!("P5 {} {} 255\n", display::WIDTH, display::HEIGHT).into_bytes();
             pgm.extend_from_slice(screen.pixels());
-            std::fs::write(
-                std::path::Path::new(dir).join(format!("screen{index}.pgm")),
-                pgm,
-            )?;
+            std::fs::write(dir.join(format!("screen{index}.pgm")), pgm)?;
+            let png = gray_png(screen.pixels(), display::WIDTH, display::HEIGHT, 2);
+            std::fs::write(dir.join(format!("screen{index}.png")), png)?;
         }
         index += 1;
     }
     Ok(())
+}
+
+/// A grayscale PNG of `pixels` (`width` x `height`, row-major), each pixel enlarged to
+/// `scale` x `scale`: zlib with stored (uncompressed) deflate blocks, so that no
+/// compression library is needed; CRC-32 from infer-core (the PNG polynomial).
+fn gray_png(pixels: &[u8], width: usize, height: usize, scale: usize) -> Vec<u8> {
+    let (w, h) = (width * scale, height * scale);
+    // Filter byte 0 (none) before every row.
+    let mut raw = Vec::with_capacity((w + 1) * h);
+    for y in 0..h {
+        raw.push(0);
+        let row = &pixels[(y / scale) * width..(y / scale + 1) * width];
+        raw.extend(row.iter().flat_map(|&p| std::iter::repeat_n(p, scale)));
+    }
+    let mut zlib = vec![0x78, 0x01];
+    let mut blocks = raw.chunks(65_535).peekable();
+    while let Some(block) = blocks.next() {
+        zlib.push(u8::from(blocks.peek().is_none()));
+        let len = block.len() as u16;
+        zlib.extend_from_slice(&len.to_le_bytes());
+        zlib.extend_from_slice(&(!len).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8; 4], data: &[u8]| {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        let crc = infer_core::crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    };
+    let mut header = Vec::new();
+    header.extend_from_slice(&(w as u32).to_be_bytes());
+    header.extend_from_slice(&(h as u32).to_be_bytes());
+    // 8-bit grayscale, deflate, adaptive filtering, no interlace.
+    header.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(b"IHDR", &header);
+    chunk(b"IDAT", &zlib);
+    chunk(b"IEND", &[]);
+    png
 }

@@ -4,10 +4,11 @@
 //! Log lines (decoded by `defmt-print`), one kind per prefix:
 //! ```text
 //! model bytes=… layers=… classes=… scratch=… macs=…
-//! frame=K label=L class=C name=N scores=[…] screen=CRC      (compared with the host)
-//! frame=K error=E …                                          (no prediction)
+//! frame=K label=L mode=M class=C name=N scores=[…] screen=CRC   (compared with the host)
+//! frame=K label=L mode=M no garment found reason=R screen=CRC    (an empty frame; also compared)
+//! frame=K label=L error=E screen=CRC                              (a failure)
 //! work frame=K preprocess=… classify=… draw=… unit=U classify_per_mac_x100=…
-//! summary frames=… correct=… failed=… classify_min=… classify_max=… unit=U macs=…
+//! summary frames=… correct=… empty=… failed=… classify_min=… classify_max=… unit=U macs=…
 //! memory text=… rodata=… data=… bss=… stack_hwm=… stack_size=… (bytes)
 //! ```
 
@@ -73,7 +74,9 @@ pub struct Report {
     pub frames: usize,
     /// Frames whose prediction equals the known label.
     pub correct: usize,
-    /// Frames without a prediction.
+    /// Frames answered "no garment found".
+    pub empty: usize,
+    /// Frames that could not be processed (not counting empty ones).
     pub failed: usize,
 }
 
@@ -148,11 +151,12 @@ where
         let screen_sum = checksum(screen);
         let t = outcome.timing;
         match &outcome.result {
-            Ok((_, p)) => {
+            Ok((d, p)) => {
                 defmt::info!(
-                    "frame={=usize} label={=i16} class={=usize} name={=str} scores={=[?]} screen={=u32}",
+                    "frame={=usize} label={=i16} mode={=str} class={=usize} name={=str} scores={=[?]} screen={=u32}",
                     index,
                     label,
+                    d.mode.name(),
                     p.class,
                     p.name,
                     p.scores.as_slice(),
@@ -163,6 +167,17 @@ where
                 }
                 classify_min = classify_min.min(t.classify);
                 classify_max = classify_max.max(t.classify);
+            }
+            Err(e) if e.nothing_there() => {
+                defmt::info!(
+                    "frame={=usize} label={=i16} mode={=str} no garment found reason={=str} screen={=u32}",
+                    index,
+                    label,
+                    pipeline::mode_name(e.mode()),
+                    e.name(),
+                    screen_sum
+                );
+                report.empty += 1;
             }
             Err(e) => {
                 defmt::warn!(
@@ -193,9 +208,10 @@ where
     }
     log_layers(&model, input, scratch, stopwatch);
     defmt::info!(
-        "summary frames={=usize} correct={=usize} failed={=usize} classify_min={=u32} classify_max={=u32} unit={=str} macs={=u64}",
+        "summary frames={=usize} correct={=usize} empty={=usize} failed={=usize} classify_min={=u32} classify_max={=u32} unit={=str} macs={=u64}",
         report.frames,
         report.correct,
+        report.empty,
         report.failed,
         classify_min,
         classify_max,

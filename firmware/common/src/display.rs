@@ -8,7 +8,7 @@
 //! +----------------------+-------------------+
 //! | true: <label>                            |   y 64
 //! | seen: <class name>                       |   y 74
-//! | #<frame>  score <s>  <confidence>%       |   y 84
+//! | #<frame> score <s> <confidence>% <mode>  |   y 84  (or "#<frame> no garment found")
 //! | ▮ ▮ ▮ ▮ ▮ ▮ ▮ ▮ ▮ ▮  int8 scores as bars  |   y 96..128
 //! +------------------------------------------+
 //! ```
@@ -18,7 +18,7 @@
 use core::convert::Infallible;
 use core::fmt::Write as _;
 
-use camera::{Detection, Frame};
+use camera::{Detection, Frame, Mode};
 use embedded_graphics::mono_font::{MonoTextStyle, ascii::FONT_6X10};
 use embedded_graphics::pixelcolor::{Gray8, GrayColor};
 use embedded_graphics::prelude::*;
@@ -227,6 +227,10 @@ where
 pub struct View<'a> {
     /// Frame number.
     pub index: usize,
+    /// The picture style the frame was taken for, when known.
+    pub mode: Option<Mode>,
+    /// True when the frame holds no garment (shown as "no garment found").
+    pub nothing_there: bool,
     /// The camera frame.
     pub frame: Frame<'a>,
     /// Where the object was found, if it was.
@@ -297,16 +301,28 @@ where
             draw_text(target, Point::new(2, 74), &line)?;
             line.clear();
             let score = p.scores.get(p.class).copied().unwrap_or(0);
+            // At most "#65535 score -128 100% dataset": 30 characters; the line holds 32
+            // and the screen shows the first 26.
             let _ = write!(
                 line,
-                "#{} score {} {}%",
-                view.index, score, p.confidence_percent
+                "#{} score {} {}% {}",
+                view.index,
+                score,
+                p.confidence_percent,
+                view.mode.map_or("", Mode::name)
             );
             draw_text(target, Point::new(2, 84), &line)?;
             draw_scores(target, BARS, p.scores, Some(p.class))?;
         }
+        None if view.nothing_there => {
+            let _ = write!(line, "#{} no garment found", view.index);
+            draw_text(target, Point::new(2, 74), &line)?;
+            line.clear();
+            let _ = write!(line, "read as {}", view.mode.map_or("?", Mode::name));
+            draw_text(target, Point::new(2, 84), &line)?;
+        }
         None => {
-            let _ = write!(line, "#{} no object", view.index);
+            let _ = write!(line, "#{} bad frame", view.index);
             draw_text(target, Point::new(2, 74), &line)?;
         }
     }
@@ -412,8 +428,11 @@ mod tests {
         let input: [u8; PIXELS] = core::array::from_fn(|i| (i * 7) as u8);
         let view = View {
             index: 12,
+            mode: Some(Mode::Photo),
+            nothing_there: false,
             frame: Frame::new(&px, 160, 120).unwrap(),
             detection: Some(Detection {
+                mode: Mode::Photo,
                 background: 200,
                 threshold: 160,
                 object: camera::Rect {
@@ -465,6 +484,8 @@ mod tests {
         let scores = [-100i8, 50, 120, -128, 0, 0, 0, 0, 0, 0];
         let view = View {
             index: 3,
+            mode: Some(Mode::Dataset),
+            nothing_there: false,
             frame,
             detection: None,
             input: &input,

@@ -27,7 +27,8 @@ pub trait FrameSource {
     fn next_frame(&mut self) -> Result<Option<Captured<'_>>, Self::Error>;
 }
 
-/// The sample frames in flash, delivered once each, in order.
+/// The sample frames in flash, delivered once each, in order (a frame labelled
+/// [`camera::frames::UNKNOWN_LABEL`], a user's picture, has no label).
 #[derive(Debug, Clone)]
 pub struct FlashFrames<'a> {
     set: FrameSet<'a>,
@@ -56,7 +57,7 @@ impl FrameSource for FlashFrames<'_> {
         self.next += 1;
         Ok(Some(Captured {
             frame: sample.frame,
-            label: Some(sample.label),
+            label: (sample.label != camera::frames::UNKNOWN_LABEL).then_some(sample.label),
         }))
     }
 }
@@ -70,13 +71,13 @@ mod tests {
     fn serves_the_sample_frames_in_order() {
         let mut b = Vec::new();
         b.extend_from_slice(b"FMCF\x01\x00");
-        b.extend_from_slice(&[2, 0, 1, 0, 2, 0]);
-        b.extend_from_slice(&[7, 0, 100, 0, 2, 0, 101, 0]);
-        b.extend_from_slice(&[0, 0, 1, 1]);
+        b.extend_from_slice(&[2, 0, 1, 0, 3, 0]);
+        b.extend_from_slice(&[7, 0, 100, 0, 2, 0, 101, 0, 255, 0, 255, 255]);
+        b.extend_from_slice(&[0, 0, 1, 1, 2, 2]);
         let set = FrameSet::parse(&b).unwrap();
         let mut source = FlashFrames::new(set);
         let labels: Vec<_> =
             core::iter::from_fn(|| source.next_frame().unwrap().map(|c| c.label)).collect();
-        assert_eq!(labels, [Some(7), Some(2)]);
+        assert_eq!(labels, [Some(7), Some(2), None]);
     }
 }

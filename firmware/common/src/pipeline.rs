@@ -3,7 +3,7 @@
 //! The firmware and the host's expected-output example both call [`process`], so the
 //! only thing that can differ between them is the machine.
 
-use camera::preprocess::{self, Config, Detection};
+use camera::preprocess::{self, Config, Detection, Mode};
 use embedded_graphics::pixelcolor::Gray8;
 use embedded_graphics::prelude::DrawTarget;
 use infer_core::IMAGE_LEN as PIXELS;
@@ -36,11 +36,12 @@ impl Stopwatch for NoStopwatch {
     }
 }
 
-/// Why a frame produced no prediction.
+/// Why a frame produced no prediction: no garment there (an answer, see
+/// [`FrameError::nothing_there`]) or a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "firmware", derive(defmt::Format))]
 pub enum FrameError {
-    /// No object could be found in the frame.
+    /// No garment in the frame, or the frame could not be processed.
     Preprocess(preprocess::Error),
     /// The model refused to run (for example, too little scratch memory).
     Classify(infer_core::Error),
@@ -52,10 +53,33 @@ impl FrameError {
         match self {
             Self::Preprocess(preprocess::Error::NoObject { .. }) => "no-object",
             Self::Preprocess(preprocess::Error::NoContrast { .. }) => "no-contrast",
+            Self::Preprocess(preprocess::Error::TooSmall { .. }) => "too-small",
             Self::Preprocess(_) => "bad-frame",
             Self::Classify(_) => "classify",
         }
     }
+
+    /// True when the frame simply holds no garment: the answer "no garment found", not
+    /// a failure.
+    pub fn nothing_there(&self) -> bool {
+        matches!(self, Self::Preprocess(e) if e.nothing_there())
+    }
+
+    /// The picture style the frame was taken for, when preprocessing got that far.
+    pub fn mode(&self) -> Option<Mode> {
+        match self {
+            Self::Preprocess(e) => e.mode(),
+            Self::Classify(_) => None,
+        }
+    }
+}
+
+/// What the apps log and the screen shows for a frame without a garment.
+pub const NOTHING: &str = "no garment found";
+
+/// The name of a frame's picture style for logs (`dataset`, `photo`, `-` when unknown).
+pub fn mode_name(mode: Option<Mode>) -> &'static str {
+    mode.map_or("-", Mode::name)
 }
 
 /// Work spent on one frame, in the stopwatch's units.
@@ -135,8 +159,14 @@ where
     let truth = captured
         .label
         .and_then(|l| model.class_names().nth(usize::from(l)));
+    let mode = match &result {
+        Ok((d, _)) => Some(d.mode),
+        Err(e) => e.mode(),
+    };
     let view = View {
         index,
+        mode,
+        nothing_there: result.as_ref().err().is_some_and(FrameError::nothing_there),
         frame: captured.frame,
         detection: result.as_ref().ok().map(|(d, _)| *d),
         input,
@@ -177,8 +207,13 @@ mod tests {
         let e = FrameError::Preprocess(preprocess::Error::NoObject {
             background: 200,
             threshold: 160,
+            mode: Mode::Photo,
         });
         assert_eq!(e.name(), "no-object");
+        assert!(e.nothing_there());
+        assert_eq!(mode_name(e.mode()), "photo");
+        assert!(!FrameError::Preprocess(preprocess::Error::Empty).nothing_there());
+        assert_eq!(mode_name(None), "-");
         assert_eq!(
             FrameError::Preprocess(preprocess::Error::Empty).name(),
             "bad-frame"

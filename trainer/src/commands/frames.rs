@@ -7,8 +7,18 @@ use trainer::data::Split;
 
 use crate::FramesArgs;
 
-/// Writes the frames (and their labels) for the firmware to embed.
+/// Writes the frames (and their labels) for the firmware to embed, or, with
+/// `--pictures`, the given pictures as frames.
 pub fn run(args: FramesArgs) -> Result<ExitCode> {
+    if !args.pictures.is_empty() {
+        trainer::camera::write_picture_frames(&args.pictures, &args.out)?;
+        println!(
+            "wrote {} frames into {}",
+            args.pictures.len(),
+            args.out.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let test = args.data.load(Split::Test, None)?;
     let images: Vec<[u8; trainer::data::IMAGE_LEN]> =
         (0..test.len()).map(|i| *test.image(i)).collect();

@@ -1,4 +1,5 @@
-//! `trainer predict IMAGE...`: class, name and probability of each image.
+//! `trainer predict IMAGE...`: class, name and probability of each image, the picture
+//! style it was read in, or "no garment found".
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 use trainer::data::{CLASS_NAMES, IMAGE_LEN, IMAGE_SIDE};
 use trainer::model::Net;
+use trainer::camera::Prepared;
 use trainer::{image_input, saved};
 
 use crate::PredictArgs;
@@ -21,15 +23,22 @@ struct Ranked {
     probability: f64,
 }
 
-/// The answer for one image.
+/// The answer for one image; `class`, `name` and `probability` are `null` and `top`
+/// empty when no garment was found (`reason` says why).
 #[derive(Debug, Serialize)]
 struct Answer<'a> {
     path: &'a Path,
-    class: usize,
-    name: &'static str,
-    probability: f64,
+    mode: Option<&'static str>,
+    class: Option<usize>,
+    name: Option<&'static str>,
+    probability: Option<f64>,
     top: Vec<Ranked>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
+
+/// Printed when a picture holds no garment.
+const NOTHING: &str = "no garment found";
 
 enum Predictor<'a> {
     Float(Box<Net>),
@@ -53,7 +62,8 @@ impl Predictor<'_> {
     }
 }
 
-/// Predicts every image; unreadable ones are reported and make the exit status 1.
+/// Predicts every image; unreadable ones are reported and make the exit status 1, a
+/// picture without a garment is answered "no garment found" (exit status 0).
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let dir = saved::model_dir(&args.model.models, &args.model.model);
     let int8_path = dir.join(saved::INT8_FILE);
@@ -71,11 +81,20 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         Predictor::Float(Box::new(net))
     };
     let mut failures = 0;
+    let mode = args.forced_mode();
     for path in &args.images {
-        let answer = image_input::load(path, args.camera)
-            .and_then(|pixels| predictor.probabilities(&pixels));
+        let answer = image_input::load(path, mode).and_then(|prepared| {
+            let probabilities = match prepared.input() {
+                Some(input) => Some(predictor.probabilities(input)?),
+                None => None,
+            };
+            Ok((prepared, probabilities))
+        });
         match answer {
-            Ok(probabilities) => print_answer(path, &probabilities, &args)?,
+            Ok((prepared, Some(probabilities))) => {
+                print_answer(path, &prepared, &probabilities, &args)?
+            }
+            Ok((prepared, None)) => print_nothing(path, &prepared, &args)?,
             Err(e) => {
                 failures += 1;
                 eprintln!("error: {}: {e:#}", path.display());
@@ -89,7 +108,42 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     })
 }
 
-fn print_answer(path: &Path, probabilities: &[f64], args: &PredictArgs) -> Result<()> {
+fn mode_name(prepared: &Prepared) -> Option<&'static str> {
+    prepared.mode().map(camera::Mode::name)
+}
+
+fn print_nothing(path: &Path, prepared: &Prepared, args: &PredictArgs) -> Result<()> {
+    let reason = match prepared {
+        Prepared::Nothing(e) => e.to_string(),
+        Prepared::Garment { .. } => String::new(),
+    };
+    if args.json {
+        let answer = Answer {
+            path,
+            mode: mode_name(prepared),
+            class: None,
+            name: None,
+            probability: None,
+            top: Vec::new(),
+            reason: Some(reason),
+        };
+        println!("{}", serde_json::to_string(&answer)?);
+    } else {
+        println!(
+            "{}: {NOTHING} [{}]",
+            path.display(),
+            mode_name(prepared).unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
+fn print_answer(
+    path: &Path,
+    prepared: &Prepared,
+    probabilities: &[f64],
+    args: &PredictArgs,
+) -> Result<()> {
     let mut ranked: Vec<Ranked> = probabilities
         .iter()
         .enumerate()
@@ -106,19 +160,22 @@ fn print_answer(path: &Path, probabilities: &[f64], args: &PredictArgs) -> Resul
     if args.json {
         let answer = Answer {
             path,
-            class,
-            name,
-            probability,
+            mode: mode_name(prepared),
+            class: Some(class),
+            name: Some(name),
+            probability: Some(probability),
             top: ranked,
+            reason: None,
         };
         println!("{}", serde_json::to_string(&answer)?);
     } else {
         println!(
-            "{}: {} {} ({:.2}%)",
+            "{}: {} {} ({:.2}%) [{}]",
             path.display(),
             class,
             name,
-            100.0 * probability
+            100.0 * probability,
+            mode_name(prepared).unwrap_or("?")
         );
         for r in &ranked[1..] {
             println!("    {} {} ({:.2}%)", r.class, r.name, 100.0 * r.probability);
