@@ -3,7 +3,7 @@
 //! the automatic mode and in each forced one (dataset: resize whole; photo: find the
 //! garment, crop, resize, invert), or answered "nothing there". Nothing may panic.
 //!
-//! `trainer/src/{data,camera,image_input,atomic}.rs` are compiled here as modules (`#[path]`),
+//! `trainer/src/{data,camera,image_input,panic_guard,atomic}.rs` are compiled here as modules (`#[path]`),
 //! so the target needs neither libtorch nor the rest of the trainer.
 #![no_main]
 
@@ -21,6 +21,8 @@ mod data;
 #[allow(dead_code)]
 #[path = "../../trainer/src/image_input.rs"]
 mod image_input;
+#[path = "../../trainer/src/panic_guard.rs"]
+mod panic_guard;
 
 fuzz_target!(|bytes: &[u8]| {
     // The same picture decodes in every mode or in none: only the preprocessing
