@@ -265,10 +265,7 @@ fn main() -> Result<()> {
         }
         let mut float_right = 0usize;
         let side = IMAGE_SIDE as i64;
-        for (chunk, chunk_labels) in inputs
-            .chunks(500 * IMAGE_LEN)
-            .zip(labels.chunks(500))
-        {
+        for (chunk, chunk_labels) in inputs.chunks(500 * IMAGE_LEN).zip(labels.chunks(500)) {
             let x = Tensor::from_slice(chunk)
                 .view([-1, 1, side, side])
                 .to_kind(Kind::Float)

@@ -215,8 +215,11 @@ pub fn prepare_frame(frame: &CameraFrame, mode: Option<Mode>) -> anyhow::Result<
         ..Config::default()
     };
     let mut out = [0u8; PIXELS];
-    match preprocess::preprocess(&frame.as_frame().context("picture size")?, &config, &mut out)
-    {
+    match preprocess::preprocess(
+        &frame.as_frame().context("picture size")?,
+        &config,
+        &mut out,
+    ) {
         Ok(detection) => Ok(Prepared::Garment {
             input: Box::new(out),
             detection,
@@ -242,9 +245,15 @@ pub fn firmware_frame(img: &DynamicImage) -> CameraFrame {
     let (iw, ih) = (gray.width().max(1), gray.height().max(1));
     // The larger scale that still fits: min(w / iw, h / ih), rounded, at least 1 pixel.
     let (sw, sh) = if u64::from(iw) * u64::from(h) >= u64::from(ih) * u64::from(w) {
-        (w, ((u64::from(ih) * u64::from(w) + u64::from(iw) / 2) / u64::from(iw)) as u32)
+        (
+            w,
+            ((u64::from(ih) * u64::from(w) + u64::from(iw) / 2) / u64::from(iw)) as u32,
+        )
     } else {
-        (((u64::from(iw) * u64::from(h) + u64::from(ih) / 2) / u64::from(ih)) as u32, h)
+        (
+            ((u64::from(iw) * u64::from(h) + u64::from(ih) / 2) / u64::from(ih)) as u32,
+            h,
+        )
     };
     let (sw, sh) = (sw.clamp(1, w), sh.clamp(1, h));
     let scaled = image::imageops::resize(&gray, sw, sh, FilterType::Triangle);
@@ -281,7 +290,8 @@ pub fn write_picture_frames(pictures: &[std::path::PathBuf], out_dir: &Path) -> 
     let mut frames = Vec::with_capacity(pictures.len());
     let mut manifest = String::from("# frame picture (written by `trainer frames --pictures`)\n");
     for (k, path) in pictures.iter().enumerate() {
-        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot open", path.display()))?;
         let img = crate::image_input::decode(&bytes).with_context(|| path.display().to_string())?;
         frames.push(firmware_frame(&img));
         writeln!(manifest, "{k} {}", path.display())?;
@@ -580,7 +590,10 @@ mod tests {
         assert_eq!(back[1].label, UNKNOWN_LABEL);
         let bad = dir.path().join("bad.png");
         std::fs::write(&bad, b"nope").unwrap();
-        let e = format!("{:#}", write_picture_frames(&[bad], dir.path()).unwrap_err());
+        let e = format!(
+            "{:#}",
+            write_picture_frames(&[bad], dir.path()).unwrap_err()
+        );
         assert!(e.contains("bad.png"), "{e}");
     }
 

@@ -67,7 +67,11 @@ mod tests {
     fn from_bytes_knows_the_format_by_content_and_refuses_the_rest() {
         // A light square on black, 56x56: dataset style, resized whole to 28x28.
         let img = GrayImage::from_fn(56, 56, |x, y| {
-            Luma([if (10..46).contains(&x) && (4..52).contains(&y) { 200 } else { 0 }])
+            Luma([if (10..46).contains(&x) && (4..52).contains(&y) {
+                200
+            } else {
+                0
+            }])
         });
         let mut png = Cursor::new(Vec::new());
         DynamicImage::ImageLuma8(img)
@@ -78,7 +82,10 @@ mod tests {
         let pixels = p.input().unwrap();
         // Stretched: the background 0, the lightest level 255.
         assert_eq!((pixels[0], pixels[28 * 14 + 14]), (0, 255));
-        for (bytes, mode) in [(&b"GIF89a"[..], None), (&b"plain text"[..], Some(Mode::Photo))] {
+        for (bytes, mode) in [
+            (&b"GIF89a"[..], None),
+            (&b"plain text"[..], Some(Mode::Photo)),
+        ] {
             let e = format!("{:#}", from_bytes(bytes, mode).unwrap_err());
             assert!(e.contains("not a readable image"), "{e}");
         }

@@ -378,13 +378,27 @@ fn predict_decides_the_style_and_answers_no_garment_found() {
     assert!(r.status.success(), "{stdout}{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
-    assert!(lines[0].ends_with("[dataset]") && lines[0].contains('%'), "{stdout}");
-    assert!(lines[1].ends_with("[photo]") && lines[1].contains('%'), "{stdout}");
-    assert!(lines[2].ends_with("blank.png: no garment found [photo]"), "{stdout}");
-    assert!(lines[3].ends_with("black.jpg: no garment found [dataset]"), "{stdout}");
+    assert!(
+        lines[0].ends_with("[dataset]") && lines[0].contains('%'),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].ends_with("[photo]") && lines[1].contains('%'),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].ends_with("blank.png: no garment found [photo]"),
+        "{stdout}"
+    );
+    assert!(
+        lines[3].ends_with("black.jpg: no garment found [dataset]"),
+        "{stdout}"
+    );
 
     // JSON: the class is null, the mode and the reason are given.
-    let mut args = vec!["predict", "--model", "baseline", "--models", &models, "--json", "--int8"];
+    let mut args = vec![
+        "predict", "--model", "baseline", "--models", &models, "--json", "--int8",
+    ];
     args.extend(&paths);
     let r = trainer(&args);
     assert!(r.status.success(), "{:?}", text(&r));
@@ -401,7 +415,10 @@ fn predict_decides_the_style_and_answers_no_garment_found() {
     for a in &answers[2..] {
         assert!(a["class"].is_null() && a["name"].is_null(), "{a}");
         assert!(a["probability"].is_null(), "{a}");
-        assert!(a["reason"].as_str().unwrap().contains("nothing there"), "{a}");
+        assert!(
+            a["reason"].as_str().unwrap().contains("nothing there"),
+            "{a}"
+        );
     }
 
     // Forced styles; `--camera` is the old name of `--mode photo`.

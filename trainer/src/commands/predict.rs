@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
+use trainer::camera::Prepared;
 use trainer::data::{CLASS_NAMES, IMAGE_LEN, IMAGE_SIDE};
 use trainer::model::Net;
-use trainer::camera::Prepared;
 use trainer::{image_input, saved};
 
 use crate::PredictArgs;
