@@ -547,11 +547,14 @@ mod tests {
         assert_eq!(input.iter().max(), Some(&255));
         assert_eq!(detection.mode, Mode::Photo);
         assert!(detection.crop.width > 100);
-        // The dataset image itself: unchanged.
+        // The dataset image itself: only its levels stretched so that its lightest
+        // pixel (240 here) becomes 255 (a Fashion-MNIST image, which reaches 255,
+        // passes unchanged).
         let gray = GrayImage::from_raw(28, 28, img.to_vec()).unwrap();
         let p = prepare(&DynamicImage::ImageLuma8(gray), None).unwrap();
         assert_eq!(p.mode(), Some(Mode::Dataset));
-        assert_eq!(p.input(), Some(&img));
+        let stretched = img.map(|v| ((u32::from(v) * 255 + 120) / 240) as u8);
+        assert_eq!(p.input(), Some(&stretched));
         for level in [0, 128, 230] {
             let blank =
                 DynamicImage::ImageLuma8(GrayImage::from_pixel(50, 40, image::Luma([level])));
