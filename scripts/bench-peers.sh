@@ -3,16 +3,24 @@
 # TensorFlow, timed in the same run, alternating, and the ratios.
 #
 #   scripts/bench-peers.sh [ROUNDS] [THREADS]     (defaults: 3 rounds, 2 threads)
+#   scripts/bench-peers.sh --protocol [ROUNDS]    the whole 5-fold x 10-epoch protocol
+#                                                 (default: 1 round, about 12 minutes)
 #
 # Each round times, in turn: `trainer cv --fold 0 --epochs 1` (the epoch's train_seconds
 # from its record), scripts/peers/epoch.py torch, and scripts/peers/epoch.py keras: the
 # same model, initialisation, optimizer, batch size and 48,000 images (a fold's training
-# share). The best of the rounds is compared. The peers live in a git-ignored virtualenv,
-# .peers/ (`pip install torch==2.13.0 tensorflow-cpu`, about 7 GB, made on first use).
+# share). With --protocol, each round times the whole protocol instead: `trainer cv`
+# with its defaults (5 folds x 10 epochs, `--jobs` chosen for the machine) against
+# scripts/peers/protocol.py (Keras 3 with every core), both wall time from start to
+# result, data loading included (CV_OUT=DIR keeps the last round's cv folder there).
+# The best of the rounds is compared. The peers live in a git-ignored virtualenv, .peers/
+# (`pip install torch==2.13.0 tensorflow-cpu`, about 7 GB, made on first use).
 # Run it on a quiet machine: anything else running makes the timings meaningless.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-3}
+protocol=0
+if [ "${1:-}" = --protocol ]; then protocol=1; shift; fi
+rounds=${1:-$((protocol ? 1 : 3))}
 threads=${2:-2}
 venv=.peers
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import torch, keras' 2>/dev/null; then
@@ -27,6 +35,29 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 best() { sort -g | head -n1; }
+now() { date +%s.%N; }
+
+if [ "$protocol" = 1 ]; then
+  : >"$out/trainer" ; : >"$out/keras"
+  for r in $(seq "$rounds"); do
+    rm -rf "$out/cv"
+    t0=$(now)
+    "$trainer" cv --model baseline --out "$out/cv" --data "$data" >/dev/null 2>&1
+    echo "$(now) $t0" | awk '{ print $1 - $2 }' >>"$out/trainer"
+    mean=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mean"])' "$out/cv/cv.json")
+    "$venv/bin/python" scripts/peers/protocol.py "$data" | tee -a "$out/keras.json" |
+      python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["seconds"])' >>"$out/keras"
+    if [ -n "${CV_OUT:-}" ]; then rm -rf "$CV_OUT" && cp -r "$out/cv" "$CV_OUT"; fi
+    printf 'round %d: trainer cv %.1f s (mean validation accuracy %s), Keras %.1f s\n' "$r" \
+      "$(tail -n1 "$out/trainer")" "$mean" "$(tail -n1 "$out/keras")"
+    tail -n1 "$out/keras.json"
+  done
+  t=$(best <"$out/trainer"); k=$(best <"$out/keras")
+  echo "whole protocol, baseline, 5 folds x 10 epochs, best of $rounds:"
+  printf '  trainer cv %.1f s, Keras %.1f s\n' "$t" "$k"
+  awk -v t="$t" -v k="$k" 'BEGIN { printf "  ratio trainer/Keras %.2f\n", t / k }'
+  exit 0
+fi
 : >"$out/trainer" ; : >"$out/torch" ; : >"$out/keras"
 for r in $(seq "$rounds"); do
   rm -rf "$out/cv"

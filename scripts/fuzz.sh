@@ -5,6 +5,10 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   each target for SECONDS (default 30), all
 #                                           targets unless some are named
 #   scripts/fuzz.sh --runs N [TARGET...]    each target for N executions instead
+#   scripts/fuzz.sh --cpu-seconds N [TARGET...]  each target until it has used N seconds
+#                                           of CPU time (then stopped with SIGINT): an
+#                                           hour of fuzzing even on a busy machine, or
+#                                           one paused (SIGSTOP) for a while
 #   scripts/fuzz.sh --merge [TARGET...]     no fuzzing: minimise fuzz/corpus-seed/<t>
 #                                           together with fuzz/corpus/<t> (what earlier
 #                                           runs found) back into fuzz/corpus-seed/<t>
@@ -19,13 +23,14 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/bin:$HOME/.cargo/bin:$PATH"
 all_targets=(from_bytes_classify idx image_input camera_frame)
 
-seconds=30 runs="" merge=0 build=1 targets=()
+seconds=30 runs="" cpu_seconds="" merge=0 build=1 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="${2:?--runs needs a number}"; shift ;;
+    --cpu-seconds) cpu_seconds="${2:?--cpu-seconds needs a number}"; shift ;;
     --merge) merge=1 ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     [0-9]*) seconds="$1" ;;
     *)
       if printf '%s\n' "${all_targets[@]}" | grep -qx -- "$1"; then
@@ -72,7 +77,18 @@ if [ "$merge" = 1 ]; then
   exit 0
 fi
 
-if [ -n "$runs" ]; then limit=(-runs="$runs"); else limit=(-max_total_time="$seconds"); fi
+if [ -n "$runs" ]; then
+  limit=(-runs="$runs")
+elif [ -n "$cpu_seconds" ]; then
+  limit=()
+else
+  limit=(-max_total_time="$seconds")
+fi
+# CPU seconds (user + system) used so far by process $1, from /proc/$1/stat.
+cpu_used() {
+  awk -v tck="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) / tck) }' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}
 failed=0
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
@@ -81,13 +97,27 @@ for t in "${targets[@]}"; do
   status=0
   "$bin/$t" "${limit[@]}" -print_final_stats=1 -timeout=60 \
     -artifact_prefix="fuzz/artifacts/$t/" "fuzz/corpus/$t" "fuzz/corpus-seed/$t" \
-    >"$log" 2>&1 || status=$?
+    >"$log" 2>&1 &
+  pid=$! budget_spent=0
+  if [ -n "$cpu_seconds" ]; then
+    while kill -0 "$pid" 2>/dev/null; do
+      if [ "$(cpu_used "$pid")" -ge "$cpu_seconds" ]; then
+        budget_spent=1
+        kill -INT "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 2
+    done
+  fi
+  wait "$pid" || status=$?
   wall=$(( $(date +%s) - start ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)
   if [ "$status" = 0 ]; then
     verdict="no crash"
+  elif [ "$budget_spent" = 1 ] && grep -q 'libFuzzer: run interrupted' "$log"; then
+    verdict="no crash in $cpu_seconds CPU seconds"
   elif grep -q 'libFuzzer: run interrupted' "$log"; then
     verdict="interrupted, no crash"; failed=1
   else

@@ -3,7 +3,7 @@
 //! dataset way and the camera way (find the garment, crop, resize, invert). Nothing may
 //! panic.
 //!
-//! `trainer/src/{data,camera,image_input,atomic}.rs` are compiled here as modules (`#[path]`),
+//! `trainer/src/{data,camera,image_input,panic_guard,atomic}.rs` are compiled here as modules (`#[path]`),
 //! so the target needs neither libtorch nor the rest of the trainer.
 #![no_main]
 
@@ -21,6 +21,8 @@ mod data;
 #[allow(dead_code)]
 #[path = "../../trainer/src/image_input.rs"]
 mod image_input;
+#[path = "../../trainer/src/panic_guard.rs"]
+mod panic_guard;
 
 fuzz_target!(|bytes: &[u8]| {
     let plain = image_input::from_bytes(bytes, false);

@@ -39,7 +39,9 @@ pub fn from_bytes(bytes: &[u8], camera: bool) -> Result<[u8; IMAGE_LEN]> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODED_BYTES);
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| match e {
+    let decoded = crate::panic_guard::quietly(|| reader.decode())
+        .map_err(|panic| anyhow!("not a readable image: the decoder failed ({panic})"))?;
+    let img = decoded.map_err(|e| match e {
         image::ImageError::Limits(_) => anyhow!(
             "the picture is too large: at most {MAX_SIDE} pixels a side and {} MiB decoded",
             MAX_DECODED_BYTES >> 20
@@ -74,6 +76,19 @@ mod tests {
         for (bytes, camera) in [(&b"GIF89a"[..], false), (&b"plain text"[..], true)] {
             let e = format!("{:#}", from_bytes(bytes, camera).unwrap_err());
             assert!(e.contains("not a readable image"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_jpeg_that_makes_the_decoder_panic_is_refused() {
+        // Found by the fuzz target `image_input`: zune-jpeg panics in its AVX2 IDCT
+        // (etemesi254/zune-image#361). On CPUs without AVX2 it may decode instead.
+        let bytes = include_bytes!("../../fuzz/findings/image_input/jpeg-idct-panic.jpg");
+        for camera in [false, true] {
+            if let Err(e) = from_bytes(bytes, camera) {
+                let e = format!("{e:#}");
+                assert!(e.contains("not a readable image"), "{e}");
+            }
         }
     }
 

@@ -16,6 +16,7 @@ pub mod int8;
 pub mod interrupt;
 pub mod metrics;
 pub mod model;
+pub mod panic_guard;
 pub mod parity;
 pub mod plots;
 pub mod progress;

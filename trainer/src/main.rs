@@ -305,6 +305,9 @@ struct FramesArgs {
 }
 
 fn main() -> ExitCode {
+    // Before libtorch starts its threads: reuse freed tensor buffers instead of faulting
+    // fresh pages in at every training step.
+    malloc_tuning::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.cmd {
         Command::Data { action } => commands::data::run(action),
