@@ -7,8 +7,9 @@
 #   scripts/fuzz.sh --runs N [TARGET...]    each target for N executions instead
 #   scripts/fuzz.sh --cpu-seconds N [TARGET...]  each target until it has used N seconds
 #                                           of CPU time (then stopped with SIGINT): an
-#                                           hour of fuzzing even on a busy machine, or
-#                                           one paused (SIGSTOP) for a while
+#                                           hour of fuzzing even on a busy machine
+#                                           (never pause a fuzzer with SIGSTOP: its
+#                                           wall-clock -timeout then reports a false hang)
 #   scripts/fuzz.sh --merge [TARGET...]     no fuzzing: minimise fuzz/corpus-seed/<t>
 #                                           together with fuzz/corpus/<t> (what earlier
 #                                           runs found) back into fuzz/corpus-seed/<t>

@@ -55,6 +55,9 @@ step "tests"
 # Doc tests first, so that the run closes on the summary of the real test binaries.
 cargo test -q --workspace --doc
 cargo test --workspace --lib --bins --tests
+# The workspace run uses infer-core's x86-64 SSE2 kernels (trainer and the parity tests
+# enable `x86-simd`): check the portable kernels against the reference as well.
+cargo test -q -p infer-core --lib
 
 if [ "$full" = 1 ]; then
   step "fuzzing: each target for 30 s on its committed corpus"

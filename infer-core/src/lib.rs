@@ -23,10 +23,14 @@
 //! # }
 //! ```
 #![cfg_attr(not(test), no_std)]
-// Unsafe code lives in `ops::dot::arm` only (feature `arm-dsp`); without it
-// the whole crate forbids it.
-#![cfg_attr(not(feature = "arm-dsp"), forbid(unsafe_code))]
-#![cfg_attr(feature = "arm-dsp", deny(unsafe_code))]
+// Unsafe code lives in `ops::dot::arm` (feature `arm-dsp`) and
+// `ops::dot::x86` (feature `x86-simd`) only; without them the whole crate
+// forbids it.
+#![cfg_attr(
+    not(any(feature = "arm-dsp", feature = "x86-simd")),
+    forbid(unsafe_code)
+)]
+#![cfg_attr(any(feature = "arm-dsp", feature = "x86-simd"), deny(unsafe_code))]
 #![warn(missing_docs, missing_debug_implementations)]
 
 #[cfg(feature = "std")]

@@ -79,16 +79,10 @@ def run_torch(x, y, threads):
     return time.perf_counter() - start, correct / TRAIN, torch.__version__
 
 
-def run_keras(x, y, threads):
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+def keras_baseline():
+    """The baseline in Keras 3, compiled with the study's optimizer and loss."""
     import keras
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    keras.utils.set_random_seed(1)
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
         keras.layers.Conv2D(32, 3, activation="relu", kernel_initializer="he_uniform"),
@@ -99,6 +93,20 @@ def run_keras(x, y, threads):
     ])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def run_keras(x, y, threads):
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    import keras
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(1)
+    model = keras_baseline()
     xk = x.reshape(-1, 28, 28, 1)
     model.fit(xk[:WARMUP * BATCH], y[:WARMUP * BATCH], batch_size=BATCH, epochs=1, verbose=0)
     start = time.perf_counter()

@@ -31,7 +31,7 @@ def main():
     import keras
 
     sys.path.insert(0, os.path.dirname(__file__))
-    from epoch import find, idx
+    from epoch import find, idx, keras_baseline
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     keras.utils.set_random_seed(1)
@@ -43,16 +43,7 @@ def main():
     for k in range(FOLDS):
         val = folds[k]
         train = np.concatenate([folds[j] for j in range(FOLDS) if j != k])
-        model = keras.Sequential([
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, 3, activation="relu", kernel_initializer="he_uniform"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(100, activation="relu", kernel_initializer="he_uniform"),
-            keras.layers.Dense(10, activation="softmax"),
-        ])
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = keras_baseline()
         model.fit(x[train], y[train], batch_size=BATCH, epochs=EPOCHS, verbose=0,
                   validation_data=(x[val], y[val]))
         accuracies.append(round(float(model.evaluate(x[val], y[val], verbose=0)[1]), 4))

@@ -166,7 +166,29 @@ fn conv2d_patch(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
             patch(op, input, q / s.out_w, q % s.out_w, p, &mut buf, raw);
         }
         let out = &mut output[first * s.out_c..][..count * s.out_c];
+        // x86: two rows per pass, then the odd last row as below.
+        #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+        let weights = {
+            let pairs = s.out_c / 2;
+            let (two, rest) = weights.split_at(2 * row * pairs);
+            for (i, w) in two.chunks_exact(2 * row).enumerate() {
+                let o = 2 * i;
+                let (w0, w1) = w.split_at(row);
+                let acc = dot::dot4x2(w0, w1, &buf, [op.bias.at(o), op.bias.at(o + 1)]);
+                for (r, acc) in acc.iter().enumerate() {
+                    op.requant
+                        .channel(o + r)
+                        .apply_strided(acc, count, &mut out[o + r..], s.out_c);
+                }
+            }
+            rest
+        };
+        #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+        let o0 = s.out_c / 2 * 2;
+        #[cfg(not(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp"))))]
+        let o0 = 0;
         for (o, w) in weights.chunks_exact(row).enumerate() {
+            let o = o0 + o;
             let acc = dot::dot4(w, &mut buf, op.bias.at(o));
             op.requant
                 .channel(o)

@@ -7,7 +7,9 @@
 //! - portable Rust (the default), shaped so that compilers vectorize it;
 //! - with the `arm-dsp` feature, Cortex-M4/M7/M33 assembly ([`arm`]) that
 //!   multiplies two 16-bit pairs per `smlad` and widens four int8 weights with
-//!   two `sxtb16`.
+//!   two `sxtb16`;
+//! - with the `x86-simd` feature on x86-64, SSE2 intrinsics ([`x86`]) that
+//!   multiply eight 16-bit pairs per `pmaddwd` (`arm-dsp` wins if both are on).
 //!
 //! Both are checked bit for bit against [`reference`](crate::reference) by the
 //! kernels' property tests (on the host) and by [`selfcheck`](crate::selfcheck)
@@ -21,6 +23,8 @@
 
 #[cfg(feature = "arm-dsp")]
 mod arm;
+#[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+mod x86;
 
 use crate::layout::{DENSE_BLOCK, GROUP};
 
@@ -39,7 +43,7 @@ pub(crate) struct PatchBuf {
     values: [i16; PIXELS * PATCH_MAX],
     row: usize,
     /// The portable [`dot4`]'s widened filter row (reused, so never re-zeroed).
-    #[cfg(not(feature = "arm-dsp"))]
+    #[cfg(not(any(feature = "arm-dsp", all(feature = "x86-simd", target_arch = "x86_64"))))]
     weights: [i16; PATCH_MAX],
 }
 
@@ -50,7 +54,10 @@ impl PatchBuf {
         Self {
             values: [0; PIXELS * PATCH_MAX],
             row,
-            #[cfg(not(feature = "arm-dsp"))]
+            #[cfg(not(any(
+                feature = "arm-dsp",
+                all(feature = "x86-simd", target_arch = "x86_64")
+            )))]
             weights: [0; PATCH_MAX],
         }
     }
@@ -104,7 +111,11 @@ pub(crate) fn dot4(w: &[u8], buf: &mut PatchBuf, bias: i32) -> [i32; PIXELS] {
     {
         arm::dot4(w, buf.used(), bias)
     }
-    #[cfg(not(feature = "arm-dsp"))]
+    #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+    {
+        x86::dot4(w, &buf.values[..PIXELS * row], bias)
+    }
+    #[cfg(not(any(feature = "arm-dsp", all(feature = "x86-simd", target_arch = "x86_64"))))]
     {
         // Widen the row once, then four i16 x i16 dot products: the shape
         // compilers turn into multiply-add instructions (x86 `pmaddwd`).
@@ -130,6 +141,16 @@ pub(crate) fn dot4(w: &[u8], buf: &mut PatchBuf, bias: i32) -> [i32; PIXELS] {
     }
 }
 
+/// [`dot4`] of two rows at once (x86 only: each patch vector is loaded once
+/// for both rows).
+#[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+#[inline(always)]
+pub(crate) fn dot4x2(w0: &[u8], w1: &[u8], buf: &PatchBuf, bias: [i32; 2]) -> [[i32; PIXELS]; 2] {
+    let row = buf.row;
+    assert!(w0.len() == row && w1.len() == row);
+    x86::dot4x2(w0, w1, &buf.values[..PIXELS * row], bias)
+}
+
 /// `acc[r] += sum_i w[r][i] * x[i]` for one interleaved block of four dense
 /// rows over the whole groups of `x` (`x.len()` a multiple of [`GROUP`],
 /// `block.len() == DENSE_BLOCK * x.len()`).
@@ -140,7 +161,11 @@ pub(crate) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; D
     {
         arm::dense4(block, x, acc)
     }
-    #[cfg(not(feature = "arm-dsp"))]
+    #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+    {
+        x86::dense4(block, x, acc)
+    }
+    #[cfg(not(any(feature = "arm-dsp", all(feature = "x86-simd", target_arch = "x86_64"))))]
     {
         // One lane per stored byte of a group (row r, term j at 4r + j), summed per
         // row at the end: a fixed-width loop body compilers vectorize.
@@ -177,7 +202,9 @@ pub(crate) fn dot_rows12(patch: &[i8; SMALL_ROW], w: &[u8], acc: &mut [i32]) {
     }
     #[cfg(feature = "arm-dsp")]
     arm::dot_rows12(&arm::pair_words::<6>(patch), w, acc);
-    #[cfg(not(feature = "arm-dsp"))]
+    #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+    x86::dot_rows12(patch, w, acc);
+    #[cfg(not(any(feature = "arm-dsp", all(feature = "x86-simd", target_arch = "x86_64"))))]
     for (a, w) in acc.iter_mut().zip(w.chunks_exact(SMALL_ROW)) {
         *a = w
             .iter()
