@@ -312,8 +312,8 @@ pub struct ModelFile<'a> {
 }
 
 /// Splits a `.fmq` file into its checked payload, verifying magic, version,
-/// length and CRC.
-fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
+/// length and (with `check_crc`) the CRC.
+fn payload(bytes: &[u8], check_crc: bool) -> Result<&[u8], Error> {
     if bytes.len() < HEADER_LEN {
         return Err(if bytes.len() >= 4 && bytes[..4] != MAGIC {
             Error::BadMagic
@@ -341,16 +341,20 @@ fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
     if rest.len() > len {
         return Err(Error::TrailingBytes);
     }
-    let computed = crate::crc32(rest);
-    if computed != expected {
-        return Err(Error::Checksum { expected, computed });
+    if check_crc {
+        let computed = crate::crc32(rest);
+        if computed != expected {
+            return Err(Error::Checksum { expected, computed });
+        }
     }
     Ok(rest)
 }
 
-/// Decodes a `.fmq` file without checking shapes (see `Model::from_bytes`).
-pub(crate) fn decode(bytes: &[u8]) -> Result<ModelFile<'_>, Error> {
-    let body = payload(bytes)?;
+/// Decodes a `.fmq` file without checking shapes (see `Model::from_bytes`);
+/// `check_crc: false` skips only the payload's CRC (see
+/// `Model::from_bytes_unverified`).
+pub(crate) fn decode(bytes: &[u8], check_crc: bool) -> Result<ModelFile<'_>, Error> {
+    let body = payload(bytes, check_crc)?;
     let (file, rest) =
         postcard::take_from_bytes::<ModelFile<'_>>(body).map_err(|_| Error::Decode)?;
     if !rest.is_empty() {

@@ -32,7 +32,7 @@ impl Op<'_> {
 
     fn out_len(&self) -> usize {
         match self {
-            Op::Conv(c) => c.shape.out_len(),
+            Op::Conv(c) => c.out_len(),
             Op::Pool(p) => p.out_len(),
             Op::Dense(d) => d.n_out,
         }
@@ -196,6 +196,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                     weights: conv.weights,
                     bias: conv.bias,
                     requant,
+                    pool: false,
                 })
             }
             Layer::MaxPool2d => {
@@ -204,6 +205,15 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                 }
                 let shape = PoolShape { h, w, c };
                 (h, w) = (h / 2, w / 2);
+                len = h * w * c;
+                // Right after a convolution whose kernels can pool: fused.
+                if let Some(Op::Conv(conv)) = ops.last_mut()
+                    && !conv.pool
+                    && conv2d::can_fuse_pool(&conv.shape, conv.row)
+                {
+                    conv.pool = true;
+                    continue;
+                }
                 Op::Pool(shape)
             }
             Layer::Flatten => {
@@ -244,10 +254,13 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
             .checked_mul(w)
             .and_then(|hw| hw.checked_mul(c))
             .ok_or(too_large)?;
-        let need = op.in_len().checked_add(len).ok_or(too_large)?;
-        scratch_len = scratch_len.max(need);
         // At most one op per layer and at most MAX_LAYERS layers.
         ops.push(op).map_err(|_| too_large)?;
+    }
+    // After fusion, which shortens a convolution's output.
+    for (i, op) in ops.iter().enumerate() {
+        let need = op.in_len().checked_add(op.out_len());
+        scratch_len = scratch_len.max(need.ok_or(Error::TooLarge { layer: i as u8 })?);
     }
 
     if len != file.class_names.len() {
@@ -298,7 +311,24 @@ impl<'a> Model<'a> {
     /// names. After it succeeds [`classify`](Self::classify) cannot index out
     /// of bounds.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
-        let file = format::decode(bytes)?;
+        Self::parse(bytes, true)
+    }
+
+    /// [`from_bytes`](Self::from_bytes) without recomputing the payload's
+    /// CRC-32: every other check is made, so [`classify`](Self::classify)
+    /// still cannot index out of bounds or overflow, but a flipped weight bit
+    /// goes unnoticed.
+    ///
+    /// For bytes whose CRC was checked before, once: the firmware embeds a
+    /// model whose build script ran `from_bytes` on the very same bytes, so
+    /// that its start-up does not spend about 3.5 instructions per byte of
+    /// flash (more than one inference for a 543 KB model) on it again.
+    pub fn from_bytes_unverified(bytes: &'a [u8]) -> Result<Self, Error> {
+        Self::parse(bytes, false)
+    }
+
+    fn parse(bytes: &'a [u8], check_crc: bool) -> Result<Self, Error> {
+        let file = format::decode(bytes, check_crc)?;
         let plan = validate(&file)?;
         Ok(Self {
             file,
@@ -378,7 +408,8 @@ impl<'a> Model<'a> {
 
     /// [`logits`](Self::logits), calling `after` once after each step the
     /// network runs (a convolution, max-pool or dense layer; `Flatten` runs
-    /// nothing), to time the layers on a device.
+    /// nothing; a max-pool right after a convolution with an even output
+    /// size runs fused into it, as one step), to time the layers on a device.
     pub fn logits_observed<'s>(
         &self,
         pixels: &[u8; IMAGE_LEN],
@@ -396,8 +427,15 @@ impl<'a> Model<'a> {
         // Tensors alternate between the start and the end of the buffer: a
         // step's input and output never overlap because n >= in + out.
         // Input quantization: q = pixel - 128 (scale 1/255, zero point -128).
-        for (q, &p) in buf.iter_mut().zip(pixels.iter()) {
-            *q = (p ^ 0x80) as i8;
+        // Four pixels a word (784 is a multiple of four).
+        for (q, p) in buf[..IMAGE_LEN]
+            .chunks_exact_mut(4)
+            .zip(pixels.chunks_exact(4))
+        {
+            let word = u32::from_le_bytes([p[0], p[1], p[2], p[3]]) ^ 0x8080_8080;
+            for (q, b) in q.iter_mut().zip(word.to_le_bytes()) {
+                *q = b as i8;
+            }
         }
         let mut at_start = true;
         let mut len = IMAGE_LEN;
@@ -414,7 +452,7 @@ impl<'a> Model<'a> {
             let kind = match op {
                 Op::Conv(c) => {
                     conv2d::conv2d(c, input, output);
-                    "conv2d"
+                    if c.pool { "conv2d+maxpool2d" } else { "conv2d" }
                 }
                 Op::Pool(p) => {
                     maxpool::maxpool2x2(p, input, output);
@@ -448,7 +486,8 @@ impl<'a> Model<'a> {
 pub struct Step {
     /// Position among the steps run (layers other than `Flatten`), from 0.
     pub index: usize,
-    /// `"conv2d"`, `"maxpool2d"` or `"dense"`.
+    /// `"conv2d"`, `"maxpool2d"`, `"dense"`, or `"conv2d+maxpool2d"` for a
+    /// convolution with the max-pool after it fused into its kernel.
     pub kind: &'static str,
     /// Its multiply-accumulates.
     pub macs: u64,

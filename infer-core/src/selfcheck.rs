@@ -6,15 +6,18 @@
 //! seed, stores them as [`layout`] says (padded, interleaved, bias folded),
 //! runs the fast kernel the model would run (and, for a convolution, the
 //! direct kernel too) and compares every output byte with the reference
-//! kernel's on the natural parameters. The host property tests call
-//! [`conv_case`] and [`dense_case`] on proptest's seeds; the QEMU firmware's
-//! `kernel-check` build calls [`run`] on the Cortex-M4.
+//! kernel's on the natural parameters. A convolution whose output size lets
+//! the kernels fuse a 2x2 max-pool is also run pooled half of the time,
+//! against the reference convolution followed by the reference max-pool. The
+//! host property tests call [`conv_case`], [`first_layer_case`] and
+//! [`dense_case`] on proptest's seeds; the QEMU firmware's `kernel-check`
+//! build calls [`run`] on the Cortex-M4.
 
 use crate::layout::{self, Kind};
 use crate::ops::conv2d::{self, ConvOp};
 use crate::ops::dense::{self, DenseOp};
 use crate::ops::requant::Requant;
-use crate::reference::{self, ConvShape, LayerParams};
+use crate::reference::{self, ConvShape, LayerParams, PoolShape};
 use crate::rng::SplitMix64;
 use crate::{I8Array, I32Array, Padding};
 
@@ -25,13 +28,14 @@ const MAX_WEIGHTS: usize = MAX_OUT_C * 640;
 /// Most input values of a case.
 const MAX_IN: usize = 4608;
 /// Most output values of a case.
-const MAX_OUT: usize = 512;
+const MAX_OUT: usize = 2400;
 
 /// A fast kernel's output that differs from the reference's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Mismatch {
-    /// Which kernel: `"conv2d"`, `"conv2d-direct"` or `"dense"`.
+    /// Which kernel: `"conv2d"`, `"conv2d+maxpool2d"`, `"conv2d-direct"`,
+    /// `"dense"` or `"dense-small-chunks"`.
     pub kernel: &'static str,
     /// The case's seed (rerun it with [`conv_case`] or [`dense_case`]).
     pub seed: u64,
@@ -49,6 +53,8 @@ pub struct Mismatch {
 pub struct Summary {
     /// Convolution cases (each through both convolution kernels).
     pub conv_cases: u32,
+    /// First-layer cases (3x3 on one channel, inputs up to 14x14).
+    pub first_layer_cases: u32,
     /// Dense cases.
     pub dense_cases: u32,
     /// Output values compared.
@@ -195,11 +201,35 @@ pub fn conv_case(seed: u64) -> Result<usize, Mismatch> {
     };
     let padding = if same { Padding::Same } else { Padding::Valid };
     let shape = ConvShape::new(h, w, in_c, out_c, k, padding).expect("a valid geometry");
+    conv_check(&mut rng, seed, shape)
+}
+
+/// One random first layer: a 3x3 convolution of one input channel (the
+/// shape of every model's first layer, with its own kernels), valid or same,
+/// inputs of 1x1 (same) or 3x3 (valid) to 14x14, 1 to 12 filters. The
+/// models' own 28x28 first layers are checked end to end by the firmware's
+/// bit-exact comparison with the host.
+pub fn first_layer_case(seed: u64) -> Result<usize, Mismatch> {
+    let mut rng = SplitMix64::new(seed);
+    let same = rng.range(0, 1) == 1;
+    let padding = if same { Padding::Same } else { Padding::Valid };
+    let min = if same { 1 } else { 3 };
+    let (h, w) = (rng.range(min, 14) as usize, rng.range(min, 14) as usize);
+    let out_c = rng.range(1, MAX_OUT_C as i64) as usize;
+    let shape = ConvShape::new(h, w, 1, out_c, 3, padding).expect("a valid geometry");
+    conv_check(&mut rng, seed, shape)
+}
+
+/// Draws the parameters and the input of a convolution of `shape`, runs the
+/// fast kernel (pooled half of the time where it can pool) and the direct
+/// one, and compares both with the reference.
+fn conv_check(rng: &mut SplitMix64, seed: u64, shape: ConvShape) -> Result<usize, Mismatch> {
+    let out_c = shape.out_c;
     let fan_in = shape.patch_len();
     let (n_in, n_out) = (shape.in_len(), shape.out_len());
     assert!(n_in <= MAX_IN && n_out <= MAX_OUT && out_c * (fan_in + 3) <= MAX_WEIGHTS);
 
-    let p = Natural::random(&mut rng, out_c, fan_in);
+    let p = Natural::random(rng, out_c, fan_in);
     let mut input = [0i8; MAX_IN];
     for x in &mut input[..n_in] {
         *x = rng.next_u64() as i8;
@@ -212,21 +242,36 @@ pub fn conv_case(seed: u64) -> Result<usize, Mismatch> {
         &mut expected[..n_out],
     );
     let stored = Stored::new(&p, Kind::Conv, out_c, fan_in);
-    let op = ConvOp {
+    let mut op = ConvOp {
         shape,
         row: stored.row,
         in_zp: p.in_zp,
         weights: I8Array::new(&stored.weights[..out_c * stored.row]),
         bias: I32Array::new(&stored.bias[..4 * out_c]),
         requant: stored.requant(&p, out_c),
+        pool: false,
     };
     let mut out = [0i8; MAX_OUT];
-    conv2d::conv2d(&op, &input[..n_in], &mut out[..n_out]);
-    compare("conv2d", seed, &out[..n_out], &expected[..n_out])?;
-    out.fill(0);
     conv2d::conv2d_direct(&op, &input[..n_in], &mut out[..n_out]);
     compare("conv2d-direct", seed, &out[..n_out], &expected[..n_out])?;
-    Ok(n_out)
+    out.fill(0);
+    if conv2d::can_fuse_pool(&shape, op.row) && rng.range(0, 1) == 1 {
+        let pool = PoolShape {
+            h: shape.out_h,
+            w: shape.out_w,
+            c: out_c,
+        };
+        let mut pooled = [0i8; MAX_OUT];
+        reference::maxpool2x2(&pool, &expected[..n_out], &mut pooled[..pool.out_len()]);
+        op.pool = true;
+        let n = op.out_len();
+        conv2d::conv2d(&op, &input[..n_in], &mut out[..n]);
+        compare("conv2d+maxpool2d", seed, &out[..n], &pooled[..n])?;
+        return Ok(2 * n_out);
+    }
+    conv2d::conv2d(&op, &input[..n_in], &mut out[..n_out]);
+    compare("conv2d", seed, &out[..n_out], &expected[..n_out])?;
+    Ok(2 * n_out)
 }
 
 /// One random dense layer (1..=600 inputs, 1..=12 outputs); returns the
@@ -258,10 +303,24 @@ pub fn dense_case(seed: u64) -> Result<usize, Mismatch> {
     let mut out = [0i8; MAX_OUT_C];
     dense::dense(&op, &input[..n_in], &mut out[..n_out]);
     compare("dense", seed, &out[..n_out], &expected[..n_out])?;
+    // The same kernel with chunks of 8 inputs and batches of 4 rows, so that
+    // the cases reach several chunks and batches.
+    #[cfg(feature = "arm-dsp")]
+    {
+        out.fill(0);
+        dense::dense_wide::<4, 4>(&op, &input[..n_in], &mut out[..n_out]);
+        compare(
+            "dense-small-chunks",
+            seed,
+            &out[..n_out],
+            &expected[..n_out],
+        )?;
+    }
     Ok(n_out)
 }
 
-/// `cases` convolution and `cases` dense cases, seeds drawn from `seed`;
+/// `cases` convolution, `cases` first-layer and `cases` dense cases, seeds
+/// drawn from `seed`;
 /// stops at the first mismatch.
 pub fn run(seed: u64, cases: u32) -> Result<Summary, Mismatch> {
     let mut seeds = SplitMix64::new(seed);
@@ -269,6 +328,8 @@ pub fn run(seed: u64, cases: u32) -> Result<Summary, Mismatch> {
     for _ in 0..cases {
         summary.outputs += conv_case(seeds.next_u64())? as u64;
         summary.conv_cases += 1;
+        summary.outputs += first_layer_case(seeds.next_u64())? as u64;
+        summary.first_layer_cases += 1;
         summary.outputs += dense_case(seeds.next_u64())? as u64;
         summary.dense_cases += 1;
     }

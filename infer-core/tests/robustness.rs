@@ -414,3 +414,38 @@ proptest! {
         let _ = Model::from_bytes(&bytes);
     }
 }
+
+#[test]
+fn unverified_parse_skips_only_the_crc() {
+    let bytes = model(11).to_bytes().unwrap();
+    let checked = Model::from_bytes(&bytes).unwrap();
+    let unverified = Model::from_bytes_unverified(&bytes).unwrap();
+    assert_eq!(checked.file(), unverified.file());
+    let mut scratch = vec![0i8; checked.scratch_len()];
+    let img = image(&mut Rng::new(3));
+    let a = checked.classify(&img, &mut scratch).unwrap();
+    let b = unverified.classify(&img, &mut scratch).unwrap();
+    assert_eq!(a, b);
+
+    // A wrong CRC: refused by one, not looked at by the other.
+    let mut wrong = bytes.clone();
+    wrong[12] ^= 1;
+    assert!(matches!(
+        Model::from_bytes(&wrong),
+        Err(Error::Checksum { .. })
+    ));
+    assert!(Model::from_bytes_unverified(&wrong).is_ok());
+    // Everything else is still checked: every truncated prefix, a bad magic.
+    for n in 0..bytes.len() {
+        assert!(
+            Model::from_bytes_unverified(&bytes[..n]).is_err(),
+            "prefix of {n} bytes"
+        );
+    }
+    let mut magic = bytes.clone();
+    magic[0] ^= 0xFF;
+    assert_eq!(
+        Model::from_bytes_unverified(&magic).unwrap_err(),
+        Error::BadMagic
+    );
+}

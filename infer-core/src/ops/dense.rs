@@ -7,7 +7,11 @@
 //!
 //! The fast kernel runs each block of four rows as one stream of weight words
 //! over the whole groups of four inputs ([`dot::dense4`]), then the last
-//! `n_in % 4` inputs and the last `n_out % 4` rows with plain loops. Every
+//! `n_in % 4` inputs and the last `n_out % 4` rows with plain loops. With the
+//! DSP kernels the inputs are first widened to i16 pair words, a chunk of
+//! [`WIDE_CHUNK`] at a time, so that the inner loop widens only the weights
+//! ([`dot::dense4_wide`]); the accumulators of up to [`ROW_BATCH`] rows wait
+//! on the stack meanwhile. Every
 //! partial sum is bounded by `|bias| + row * 2^14`, which `Model::from_bytes`
 //! checks to be at most `i32::MAX`, so no step overflows.
 
@@ -34,9 +38,91 @@ pub(crate) struct DenseOp<'a> {
     pub requant: Requant<'a>,
 }
 
+/// Pair words of the inputs the DSP kernel widens at a time (4 KiB: 2048
+/// inputs).
+#[cfg(feature = "arm-dsp")]
+pub(crate) const WIDE_CHUNK: usize = 1024;
+
+/// Rows whose accumulators the DSP kernel keeps while it walks the chunks
+/// (1 KiB of i32); more rows take several passes, each widening the input
+/// again.
+#[cfg(feature = "arm-dsp")]
+pub(crate) const ROW_BATCH: usize = 256;
+
 /// Fast kernel: `input.len() == n_in`, `output.len() == n_out`.
 #[inline(never)]
 pub(crate) fn dense(op: &DenseOp<'_>, input: &[i8], output: &mut [i8]) {
+    #[cfg(feature = "arm-dsp")]
+    dense_wide::<WIDE_CHUNK, ROW_BATCH>(op, input, output);
+    #[cfg(not(feature = "arm-dsp"))]
+    dense_blocks(op, input, output);
+}
+
+/// The DSP kernel with chunks of `2 * WORDS` inputs and batches of `BATCH`
+/// rows (`WORDS` even, `BATCH` a multiple of four; the self-checks also run
+/// it with small ones).
+#[cfg(feature = "arm-dsp")]
+pub(crate) fn dense_wide<const WORDS: usize, const BATCH: usize>(
+    op: &DenseOp<'_>,
+    input: &[i8],
+    output: &mut [i8],
+) {
+    const {
+        assert!(
+            WORDS.is_multiple_of(2) && BATCH.is_multiple_of(DENSE_BLOCK) && WORDS > 0 && BATCH > 0
+        )
+    };
+    let chunk = 2 * WORDS;
+    let row = op.row;
+    let whole = op.n_in / GROUP * GROUP;
+    let (x, x_tail) = input[..op.n_in].split_at(whole);
+    let weights = op.weights.as_bytes();
+    let full = op.n_out / DENSE_BLOCK * DENSE_BLOCK;
+    let (blocks, rest) = weights.split_at(full * row);
+    let mut wide = [0u32; WORDS];
+    let mut acc = [0i32; BATCH];
+    for (b, batch) in blocks.chunks(BATCH * row).enumerate() {
+        let o0 = b * BATCH;
+        let rows = batch.len() / row;
+        for (r, a) in acc[..rows].chunks_exact_mut(DENSE_BLOCK).enumerate() {
+            a.copy_from_slice(&op.bias.block::<DENSE_BLOCK>(o0 + DENSE_BLOCK * r));
+        }
+        for (c, xc) in x.chunks(chunk).enumerate() {
+            let wide = &mut wide[..xc.len() / 2];
+            dot::widen_pairs(xc, wide);
+            for (block, a) in batch
+                .chunks_exact(DENSE_BLOCK * row)
+                .zip(acc.chunks_exact_mut(DENSE_BLOCK))
+            {
+                let w = &block[DENSE_BLOCK * c * chunk..][..DENSE_BLOCK * xc.len()];
+                let sum = dot::dense4_wide(w, wide, [a[0], a[1], a[2], a[3]]);
+                a.copy_from_slice(&sum);
+            }
+        }
+        for (i, (block, a)) in batch
+            .chunks_exact(DENSE_BLOCK * row)
+            .zip(acc.chunks_exact_mut(DENSE_BLOCK))
+            .enumerate()
+        {
+            // The last group, partly padding (zero weights).
+            let tail = &block[DENSE_BLOCK * whole..];
+            for (a, w) in a.iter_mut().zip(tail.chunks_exact(GROUP)) {
+                for (&w, &x) in w.iter().zip(x_tail) {
+                    *a += i32::from(w as i8) * i32::from(x);
+                }
+            }
+            let o = o0 + DENSE_BLOCK * i;
+            let a = [a[0], a[1], a[2], a[3]];
+            op.requant
+                .apply_block(o, &a, &mut output[o..][..DENSE_BLOCK]);
+        }
+    }
+    dense_rest(op, input, &mut output[full..], rest);
+}
+
+/// The blocks of four rows through [`dot::dense4`], then the rest.
+#[cfg(not(feature = "arm-dsp"))]
+fn dense_blocks(op: &DenseOp<'_>, input: &[i8], output: &mut [i8]) {
     let row = op.row;
     let whole = op.n_in / GROUP * GROUP;
     let (x, x_tail) = input[..op.n_in].split_at(whole);
@@ -59,14 +145,19 @@ pub(crate) fn dense(op: &DenseOp<'_>, input: &[i8], output: &mut [i8]) {
         op.requant.apply_block(o, &acc, out);
         o += DENSE_BLOCK;
     }
-    // The last n_out % 4 rows, one after the other.
-    for (w, y) in rest.chunks_exact(row).zip(&mut output[full..]) {
+    dense_rest(op, input, &mut output[full..], rest);
+}
+
+/// The last `n_out % 4` rows (`rest`, stored plainly), one after the other,
+/// into `output` (their outputs).
+fn dense_rest(op: &DenseOp<'_>, input: &[i8], output: &mut [i8], rest: &[u8]) {
+    let first = op.n_out / DENSE_BLOCK * DENSE_BLOCK;
+    for (o, (w, y)) in (first..).zip(rest.chunks_exact(op.row).zip(output)) {
         let mut acc = op.bias.at(o);
         for (&w, &x) in w.iter().zip(input) {
             acc += i32::from(w as i8) * i32::from(x);
         }
         *y = op.requant.apply(o, acc);
-        o += 1;
     }
 }
 

@@ -136,6 +136,21 @@ impl Channel {
         (scaled + self.zero_point).max(self.min).min(127) as i8
     }
 
+    /// `[bias, multiplier, round, high shift, zero point, min]` for the DSP
+    /// window kernel, which implements only the `shift > 32` form (`None` for
+    /// the other).
+    #[cfg(feature = "arm-dsp")]
+    pub fn window_params(&self, bias: i32) -> Option<[i32; 6]> {
+        (self.high_shift > 0).then_some([
+            bias,
+            self.multiplier,
+            self.round,
+            self.high_shift as i32,
+            self.zero_point,
+            self.min,
+        ])
+    }
+
     /// Requantizes the first `count` of `acc` into `out[0]`, `out[stride]`,
     /// ... (the same channel of consecutive pixels). Not inlined: on its own
     /// the loop keeps everything in registers.

@@ -16,7 +16,7 @@
 
 use core::arch::asm;
 
-use super::{GROUP, PIXELS};
+use super::{GROUP, PIXELS, WINDOW_STRIDE, WindowFilter, WindowImage};
 use crate::layout::DENSE_BLOCK;
 
 /// Widens `src` (`groups >= 1` whole groups of four values `x0..x3`) into
@@ -125,67 +125,6 @@ pub(super) fn dot4(w: &[u8], buf: &[i16], bias: i32) -> [i32; PIXELS] {
     acc
 }
 
-/// `acc[r] += sum_i w[r][i] * x[i]` over one interleaved block of four rows.
-#[inline(always)]
-pub(super) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; DENSE_BLOCK] {
-    let groups = x.len() / GROUP;
-    assert!(x.len() == groups * GROUP && block.len() == DENSE_BLOCK * x.len());
-    let mut acc = acc;
-    if groups == 0 {
-        return acc;
-    }
-    // One row's four weights against the widened inputs `xl`, `x`.
-    macro_rules! row {
-        ($acc:literal) => {
-            concat!(
-                "ldr {w}, [{wp}], #4\n",
-                "sxtb16 {wl}, {w}\n",
-                "sxtb16 {w}, {w}, ror #8\n",
-                "smlad ",
-                $acc,
-                ", {xl}, {wl}, ",
-                $acc,
-                "\n",
-                "smlad ",
-                $acc,
-                ", {x}, {w}, ",
-                $acc,
-                "\n",
-            )
-        };
-    }
-    // SAFETY: the loop runs `groups >= 1` times, reading one word of `x` and
-    // four words of `block` per pass: `x.len()` and `block.len()` bytes in all.
-    // Only plain `ldr`, which the Cortex-M allows unaligned. Nothing is written.
-    unsafe {
-        asm!(
-            "2:",
-            "ldr {x}, [{xp}], #4",
-            "sxtb16 {xl}, {x}",
-            "sxtb16 {x}, {x}, ror #8",
-            row!("{a0}"),
-            row!("{a1}"),
-            row!("{a2}"),
-            row!("{a3}"),
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            xp = inout(reg) x.as_ptr() => _,
-            wp = inout(reg) block.as_ptr() => _,
-            n = inout(reg) groups => _,
-            a0 = inout(reg) acc[0],
-            a1 = inout(reg) acc[1],
-            a2 = inout(reg) acc[2],
-            a3 = inout(reg) acc[3],
-            x = out(reg) _,
-            xl = out(reg) _,
-            w = out(reg) _,
-            wl = out(reg) _,
-            options(nostack, readonly),
-        );
-    }
-    acc
-}
-
 /// `acc[o] = w[o] . patch` for every row `o` of `w` (rows of 12 weights, one
 /// after the other) against one 12-value patch held in registers as six pair
 /// words (`[x0, x2], [x1, x3], [x4, x6], ...`, see [`pair_words`]).
@@ -249,4 +188,348 @@ pub(super) fn pair_words<const W: usize>(x: &[i8]) -> [u32; W] {
         };
         h(a) | (h(b) << 16)
     })
+}
+
+/// Widens whole groups of four values `x0..x3` of `src` into the pair words
+/// `[x0, x2], [x1, x3]` of `dst` (two words per group), the order [`dense4_wide`]
+/// and [`sxtb16`-widened weights](dense4_wide) pair up.
+#[inline(always)]
+pub(crate) fn widen_pairs(src: &[i8], dst: &mut [u32]) {
+    let groups = src.len() / GROUP;
+    assert!(groups > 0 && src.len() == groups * GROUP && dst.len() == 2 * groups);
+    // SAFETY: the loop runs `groups >= 1` times, reading one word of `src` per
+    // pass (`src.len()` bytes in all; plain `ldr`, which the Cortex-M allows
+    // unaligned) and writing two words of `dst` per pass (`dst.len()` words in
+    // all) with `strd`, which needs word alignment: `dst` is a `&mut [u32]`.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {w}, [{src}], #4",
+            "sxtb16 {lo}, {w}",
+            "sxtb16 {w}, {w}, ror #8",
+            "strd {lo}, {w}, [{dst}], #8",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            src = inout(reg) src.as_ptr() => _,
+            dst = inout(reg) dst.as_mut_ptr() => _,
+            n = inout(reg) groups => _,
+            w = out(reg) _,
+            lo = out(reg) _,
+            options(nostack),
+        );
+    }
+}
+
+/// `acc[r] += sum_i w[r][i] * x[i]` over one interleaved block of four rows,
+/// the inputs already widened by [`widen_pairs`] (`x.len() == block.len() / 8`
+/// pair words: two per group of four inputs).
+#[inline(always)]
+pub(crate) fn dense4_wide(block: &[u8], x: &[u32], acc: [i32; DENSE_BLOCK]) -> [i32; DENSE_BLOCK] {
+    let groups = x.len() / 2;
+    assert!(x.len() == 2 * groups && block.len() == DENSE_BLOCK * GROUP * groups);
+    let mut acc = acc;
+    if groups == 0 {
+        return acc;
+    }
+    // One row's four weights against the group's pair words `x0`, `x1`.
+    macro_rules! row {
+        ($acc:literal) => {
+            concat!(
+                "ldr {w}, [{wp}], #4\n",
+                "sxtb16 {t}, {w}\n",
+                "sxtb16 {w}, {w}, ror #8\n",
+                "smlad ",
+                $acc,
+                ", {x0}, {t}, ",
+                $acc,
+                "\n",
+                "smlad ",
+                $acc,
+                ", {x1}, {w}, ",
+                $acc,
+                "\n",
+            )
+        };
+    }
+    // Four rows of one group: 21 instructions for 16 multiply-accumulates.
+    macro_rules! group {
+        () => {
+            concat!(
+                "ldrd {x0}, {x1}, [{xp}], #8\n",
+                row!("{a0}"),
+                row!("{a1}"),
+                row!("{a2}"),
+                row!("{a3}"),
+            )
+        };
+    }
+    // SAFETY: the asm runs `groups >= 1` groups in all (`groups % 8` single
+    // ones first, then `groups / 8` passes of eight), each reading two words of
+    // `x` with `ldrd` (word aligned: `x` is a `&[u32]`; `2 * groups == x.len()`
+    // words in all) and four words of `block` with plain `ldr`, which the
+    // Cortex-M allows unaligned (`16 * groups == block.len()` bytes in all).
+    // Nothing is written to memory.
+    unsafe {
+        asm!(
+            "ands {r}, {n}, #7",
+            "beq 3f",
+            "5:",
+            group!(),
+            "subs {r}, {r}, #1",
+            "bne 5b",
+            "3:",
+            "lsrs {n}, {n}, #3",
+            "beq 4f",
+            "2:",
+            group!(),
+            group!(),
+            group!(),
+            group!(),
+            group!(),
+            group!(),
+            group!(),
+            group!(),
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            "4:",
+            xp = inout(reg) x.as_ptr() => _,
+            wp = inout(reg) block.as_ptr() => _,
+            n = inout(reg) groups => _,
+            a0 = inout(reg) acc[0],
+            a1 = inout(reg) acc[1],
+            a2 = inout(reg) acc[2],
+            a3 = inout(reg) acc[3],
+            x0 = out(reg) _,
+            x1 = out(reg) _,
+            w = out(reg) _,
+            t = out(reg) _,
+            r = out(reg) _,
+            options(nostack, readonly),
+        );
+    }
+    acc
+}
+
+/// The dot products of one window and one filter (see [`window3x3`]) as
+/// assembly text: `{xp}` the window, `{wp}` the filter's weights; results in
+/// `{tl}`, `{tr}`, `{bl}`, `{br}`; `{w0}`..`{w3}`, `{x0}`, `{x1}` clobbered.
+/// Kernel row ky: the top pixels read input row ky, the bottom ones row ky +
+/// 1; each input row is loaded once (two pair words: columns 0-1 and 2-3),
+/// each weight pair word once. 34 instructions for 36 MACs.
+/// The largest of `{tl}`, `{tr}`, `{bl}`, `{br}` into `{tl}` (assembly text).
+macro_rules! pool_max {
+    () => {
+        concat!(
+            "cmp {tl}, {tr}\n",
+            "it lt\n",
+            "movlt {tl}, {tr}\n",
+            "cmp {bl}, {br}\n",
+            "it lt\n",
+            "movlt {bl}, {br}\n",
+            "cmp {tl}, {bl}\n",
+            "it lt\n",
+            "movlt {tl}, {bl}\n",
+        )
+    };
+}
+
+macro_rules! window_dot {
+    () => {
+        concat!(
+            "ldrd {w0}, {w1}, [{wp}, #0]\n",
+            "ldrd {w2}, {w3}, [{wp}, #8]\n",
+            "ldrd {x0}, {x1}, [{xp}, #0]\n",
+            "smuad {tl}, {x0}, {w0}\n",
+            "smlad {tl}, {x1}, {w1}, {tl}\n",
+            "smuad {tr}, {x0}, {w2}\n",
+            "smlad {tr}, {x1}, {w3}, {tr}\n",
+            "ldrd {x0}, {x1}, [{xp}, #64]\n",
+            "smuad {bl}, {x0}, {w0}\n",
+            "smlad {bl}, {x1}, {w1}, {bl}\n",
+            "smuad {br}, {x0}, {w2}\n",
+            "smlad {br}, {x1}, {w3}, {br}\n",
+            "ldrd {w0}, {w1}, [{wp}, #16]\n",
+            "ldrd {w2}, {w3}, [{wp}, #24]\n",
+            "smlad {tl}, {x0}, {w0}, {tl}\n",
+            "smlad {tl}, {x1}, {w1}, {tl}\n",
+            "smlad {tr}, {x0}, {w2}, {tr}\n",
+            "smlad {tr}, {x1}, {w3}, {tr}\n",
+            "ldrd {x0}, {x1}, [{xp}, #128]\n",
+            "smlad {bl}, {x0}, {w0}, {bl}\n",
+            "smlad {bl}, {x1}, {w1}, {bl}\n",
+            "smlad {br}, {x0}, {w2}, {br}\n",
+            "smlad {br}, {x1}, {w3}, {br}\n",
+            "ldrd {w0}, {w1}, [{wp}, #32]\n",
+            "ldrd {w2}, {w3}, [{wp}, #40]\n",
+            "smlad {tl}, {x0}, {w0}, {tl}\n",
+            "smlad {tl}, {x1}, {w1}, {tl}\n",
+            "smlad {tr}, {x0}, {w2}, {tr}\n",
+            "smlad {tr}, {x1}, {w3}, {tr}\n",
+            "ldrd {x0}, {x1}, [{xp}, #192]\n",
+            "smlad {bl}, {x0}, {w0}, {bl}\n",
+            "smlad {bl}, {x1}, {w1}, {bl}\n",
+            "smlad {br}, {x0}, {w2}, {br}\n",
+            "smlad {br}, {x1}, {w3}, {br}\n",
+        )
+    };
+}
+
+/// The 3x3 one-channel convolution of the 2x2 output pixels whose top-left
+/// input sample is value `at` of `img` (an even column), for every filter of
+/// `filters` in turn: `each(o, [top-left, top-right, bottom-left,
+/// bottom-right])`, without bias.
+#[inline(always)]
+pub(crate) fn windows(
+    img: &WindowImage,
+    at: usize,
+    filters: &[WindowFilter],
+    mut each: impl FnMut(usize, [i32; 4]),
+) {
+    check_window(img, at);
+    for (o, f) in filters.iter().enumerate() {
+        // SAFETY: `check_window` has checked `at` for `img`.
+        each(o, unsafe {
+            window3x3(img.values.as_ptr().add(at), &f.weights)
+        });
+    }
+}
+
+/// [`windows`] followed by a 2x2 max-pool, the bias and the requantization
+/// of each filter (all with shifts above 32, [`WindowFilter::params`]): one
+/// int8 output per filter into `out`. `CLAMP128`: the zero point and the
+/// lower clamp are both -128 (the clamp is then one `usat`).
+#[inline(always)]
+pub(crate) fn windows_pooled<const CLAMP128: bool>(
+    img: &WindowImage,
+    at: usize,
+    filters: &[WindowFilter],
+    out: &mut [i8],
+) {
+    check_window(img, at);
+    assert_eq!(filters.len(), out.len());
+    for (f, y) in filters.iter().zip(out) {
+        // SAFETY: `check_window` has checked `at` for `img`.
+        *y = unsafe { window3x3_pool::<CLAMP128>(img.values.as_ptr().add(at), f) };
+    }
+}
+
+/// The checks [`window3x3`] relies on: a window at value `at` of `img` has
+/// rows 0..=3 and columns 0..=3 inside `img`, and an even `at` (with an even
+/// stride, an even column), so that its pair words are word aligned.
+#[inline(always)]
+fn check_window(img: &WindowImage, at: usize) {
+    assert!(at.is_multiple_of(2) && at + 3 * WINDOW_STRIDE + 3 < img.values.len());
+}
+
+/// The dot products of [`windows`] for the window whose top-left value is at
+/// `x`, one filter.
+///
+/// # Safety
+/// `x` points into a [`WindowImage`] at an even value index `at` for which
+/// [`check_window`] holds.
+#[inline(always)]
+unsafe fn window3x3(x: *const i16, w: &[u32; 12]) -> [i32; 4] {
+    let (tl, tr, bl, br): (i32, i32, i32, i32);
+    // SAFETY: reads the pair words at byte offsets 0 and 4 of rows 0..=3
+    // (`WINDOW_STRIDE` = 32 values = 64 bytes a row) from `x`, i.e. values
+    // 0..=3 of each row, inside the image (the caller's contract), with
+    // `ldrd` on word-aligned addresses (a `WindowImage` is 8-byte aligned and
+    // `at` even); and the 12 words of `w` (word aligned). Nothing is written.
+    unsafe {
+        asm!(
+            window_dot!(),
+            xp = in(reg) x,
+            wp = in(reg) w.as_ptr(),
+            tl = out(reg) tl,
+            tr = out(reg) tr,
+            bl = out(reg) bl,
+            br = out(reg) br,
+            w0 = out(reg) _,
+            w1 = out(reg) _,
+            w2 = out(reg) _,
+            w3 = out(reg) _,
+            x0 = out(reg) _,
+            x1 = out(reg) _,
+            options(nostack, readonly, pure),
+        );
+    }
+    [tl, tr, bl, br]
+}
+
+/// [`window3x3`], then the largest of the four (requantization is
+/// monotonic, so this is the max-pool of the four outputs) plus the bias,
+/// requantized: `clamp(zp + ((smmul(acc, m) + round) >> high_shift), min,
+/// 127)` with `f.params = [bias, m, round, high_shift, zp, min]`. With
+/// `CLAMP128` (zero point and lower clamp -128) the clamp is
+/// `usat8(v) - 128` and `zp`, `min` are not read.
+///
+/// # Safety
+/// As for [`window3x3`].
+#[inline(always)]
+unsafe fn window3x3_pool<const CLAMP128: bool>(x: *const i16, f: &WindowFilter) -> i8 {
+    let y: i32;
+    // SAFETY: the dot products read what `window3x3` reads (the caller's
+    // contract); the requantization reads the six words of `f.params` at
+    // byte offsets 48..72 of `f` (`WindowFilter` is `repr(C)` and 8-byte
+    // aligned, as `ldrd` needs). Nothing is written to memory.
+    unsafe {
+        if CLAMP128 {
+            asm!(
+                window_dot!(),
+                pool_max!(),
+                "ldrd {w0}, {w1}, [{wp}, #48]",
+                "add {tl}, {tl}, {w0}",
+                "smmul {tl}, {tl}, {w1}",
+                "ldrd {w0}, {w1}, [{wp}, #56]",
+                "add {tl}, {tl}, {w0}",
+                "asr {tl}, {tl}, {w1}",
+                "usat {tl}, #8, {tl}",
+                "sub {tl}, {tl}, #128",
+                xp = in(reg) x,
+                wp = in(reg) f.weights.as_ptr(),
+                tl = out(reg) y,
+                tr = out(reg) _,
+                bl = out(reg) _,
+                br = out(reg) _,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                w2 = out(reg) _,
+                w3 = out(reg) _,
+                x0 = out(reg) _,
+                x1 = out(reg) _,
+                options(nostack, readonly, pure),
+            );
+        } else {
+            asm!(
+                window_dot!(),
+                pool_max!(),
+                "ldrd {w0}, {w1}, [{wp}, #48]",
+                "add {tl}, {tl}, {w0}",
+                "smmul {tl}, {tl}, {w1}",
+                "ldrd {w0}, {w1}, [{wp}, #56]",
+                "add {tl}, {tl}, {w0}",
+                "asr {tl}, {tl}, {w1}",
+                "ldrd {w0}, {w1}, [{wp}, #64]",
+                "add {tl}, {tl}, {w0}",
+                "ssat {tl}, #8, {tl}",
+                "cmp {tl}, {w1}",
+                "it lt",
+                "movlt {tl}, {w1}",
+                xp = in(reg) x,
+                wp = in(reg) f.weights.as_ptr(),
+                tl = out(reg) y,
+                tr = out(reg) _,
+                bl = out(reg) _,
+                br = out(reg) _,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                w2 = out(reg) _,
+                w3 = out(reg) _,
+                x0 = out(reg) _,
+                x1 = out(reg) _,
+                options(nostack, readonly, pure),
+            );
+        }
+    }
+    y as i8
 }

@@ -26,7 +26,63 @@ mod arm;
 #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
 mod x86;
 
-use crate::layout::{DENSE_BLOCK, GROUP};
+#[cfg(not(feature = "arm-dsp"))]
+use crate::layout::DENSE_BLOCK;
+use crate::layout::GROUP;
+
+#[cfg(feature = "arm-dsp")]
+pub(crate) use arm::{dense4_wide, widen_pairs, windows, windows_pooled};
+
+/// Values per row of a [`WindowImage`] (even, so that every even column of
+/// every row starts a word-aligned pair).
+#[cfg(feature = "arm-dsp")]
+pub(crate) const WINDOW_STRIDE: usize = 32;
+
+/// Rows of a [`WindowImage`].
+#[cfg(feature = "arm-dsp")]
+pub(crate) const WINDOW_ROWS: usize = 32;
+
+/// A one-channel input widened to i16 with its padding, rows of
+/// [`WINDOW_STRIDE`] values, for the DSP kernel of 3x3 one-channel
+/// convolutions (every model's first layer), which reads pair words of it.
+#[cfg(feature = "arm-dsp")]
+#[repr(C, align(8))]
+pub(crate) struct WindowImage {
+    /// Row-major values; what lies outside the padded input is never read.
+    pub values: [i16; WINDOW_STRIDE * WINDOW_ROWS],
+}
+
+/// One filter of a 3x3 one-channel convolution as the DSP window kernel
+/// reads it.
+#[cfg(feature = "arm-dsp")]
+#[repr(C, align(8))]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WindowFilter {
+    /// Per kernel row `ky`, four pair words (low half first):
+    /// `[w0, w1], [w2, 0]` for an output pixel at an even column (reading
+    /// input columns 0-1 and 2-3) and `[0, w0], [w1, w2]` for the pixel to its
+    /// right (the same input words, shifted by one column).
+    pub weights: [u32; 12],
+    /// `[bias, multiplier, round, high shift, zero point, min]` of the
+    /// channel when its shift exceeds 32 (see `Channel::window_params`).
+    pub params: [i32; 6],
+}
+
+#[cfg(feature = "arm-dsp")]
+impl WindowFilter {
+    /// The filter whose stored row (3x3 weights, `[ky][kx]`, then padding)
+    /// is `row`.
+    pub fn new(row: &[u8], params: [i32; 6]) -> Self {
+        let w = |i: usize| u32::from(row[i] as i8 as i16 as u16);
+        let pair = |lo: u32, hi: u32| lo | (hi << 16);
+        let mut weights = [0u32; 12];
+        for (ky, words) in weights.chunks_exact_mut(4).enumerate() {
+            let (w0, w1, w2) = (w(3 * ky), w(3 * ky + 1), w(3 * ky + 2));
+            words.copy_from_slice(&[pair(w0, w1), pair(w2, 0), pair(0, w0), pair(w1, w2)]);
+        }
+        Self { weights, params }
+    }
+}
 
 /// Pixels whose patches are dotted together.
 pub(crate) const PIXELS: usize = 4;
@@ -153,15 +209,13 @@ pub(crate) fn dot4x2(w0: &[u8], w1: &[u8], buf: &PatchBuf, bias: [i32; 2]) -> [[
 
 /// `acc[r] += sum_i w[r][i] * x[i]` for one interleaved block of four dense
 /// rows over the whole groups of `x` (`x.len()` a multiple of [`GROUP`],
-/// `block.len() == DENSE_BLOCK * x.len()`).
+/// `block.len() == DENSE_BLOCK * x.len()`). The DSP build runs
+/// [`dense4_wide`] instead, on inputs widened beforehand.
+#[cfg(not(feature = "arm-dsp"))]
 #[inline(always)]
 pub(crate) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; DENSE_BLOCK] {
     debug_assert!(x.len().is_multiple_of(GROUP) && block.len() == DENSE_BLOCK * x.len());
-    #[cfg(feature = "arm-dsp")]
-    {
-        arm::dense4(block, x, acc)
-    }
-    #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+    #[cfg(all(feature = "x86-simd", target_arch = "x86_64"))]
     {
         x86::dense4(block, x, acc)
     }
