@@ -55,8 +55,10 @@ step "tests"
 # Doc tests first, so that the run closes on the summary of the real test binaries.
 cargo test -q --workspace --doc
 cargo test --workspace --lib --bins --tests
-# The workspace run uses infer-core's x86-64 SSE2 kernels (trainer and the parity tests
-# enable `x86-simd`): check the portable kernels against the reference as well.
+# The workspace run uses infer-core's x86-64 kernels (trainer and the parity tests
+# enable `x86-simd`; AVX2 where the CPU has it): check the SSE2 ones and the portable
+# ones against the reference as well.
+INFER_CORE_NO_AVX2=1 cargo test -q -p infer-core --features x86-simd --lib
 cargo test -q -p infer-core --lib
 
 if [ "$full" = 1 ]; then

@@ -268,7 +268,7 @@ fn filter_dots(op: &ConvOp<'_>, buf: &mut PatchBuf, mut each: impl FnMut(usize, 
 
 /// Most filters [`conv2d_small`] handles (its per-channel tables live on the
 /// stack).
-const SMALL_ROW_CHANNELS: usize = 64;
+const SMALL_ROW_CHANNELS: usize = dot::SMALL_ROW_FILTERS;
 
 /// Kernel for rows of [`SMALL_ROW`] (3x3 on one channel, every model's first
 /// layer): one pixel at a time, its patch in registers for all filters, the
@@ -285,10 +285,17 @@ fn conv2d_small(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
         bias[o] = op.bias.at(o);
     }
     let (channels, bias) = (&channels[..out_c], &bias[..out_c]);
-    let weights = &op.weights.as_bytes()[..SMALL_ROW * out_c];
+    let rows = dot::Rows12::new(&op.weights.as_bytes()[..SMALL_ROW * out_c]);
     let mut patch = [0i8; SMALL_ROW];
+    // The padding value, in the three padding taps of every patch.
+    patch[9..].fill(op.in_zp as i8);
     let mut acc = [[0i32; SMALL_ROW_CHANNELS]; PIXELS];
+    let mut max = [0i32; SMALL_ROW_CHANNELS];
     let slots = if op.pool { PIXELS } else { 1 };
+    // 3x3 on one channel within a `PaddedImage`: patches from its rows.
+    let padded = (s.k == 3 && s.in_c == 1)
+        .then(|| PaddedImage::new(op, input))
+        .flatten();
     for (g, out) in output.chunks_exact_mut(out_c).enumerate() {
         for (p, acc) in acc[..slots].iter_mut().enumerate() {
             let (oy, ox) = if op.pool {
@@ -296,16 +303,66 @@ fn conv2d_small(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
             } else {
                 (g / s.out_w, g % s.out_w)
             };
-            gather(op, input, oy, ox, &mut patch);
-            dot::dot_rows12(&patch, weights, &mut acc[..out_c]);
+            match &padded {
+                Some(img) => img.patch(oy, ox, &mut patch),
+                None => gather(op, input, oy, ox, &mut patch),
+            }
+            rows.dot(&patch, acc);
         }
-        for (o, ((y, &b), ch)) in out.iter_mut().zip(bias).zip(channels).enumerate() {
-            let a = if op.pool {
-                acc[0][o].max(acc[1][o]).max(acc[2][o].max(acc[3][o]))
-            } else {
-                acc[0][o]
-            };
-            *y = ch.apply(a + b);
+        // Whole arrays, so that the compiler vectorizes the max.
+        if op.pool {
+            for (((m, a0), a1), (a2, a3)) in max
+                .iter_mut()
+                .zip(&acc[0])
+                .zip(&acc[1])
+                .zip(acc[2].iter().zip(&acc[3]))
+            {
+                *m = (*a0).max(*a1).max((*a2).max(*a3));
+            }
+        } else {
+            max = acc[0];
+        }
+        for ((y, (&m, &b)), ch) in out.iter_mut().zip(max.iter().zip(bias)).zip(channels) {
+            *y = ch.apply(m + b);
+        }
+    }
+}
+
+/// Side of a [`PaddedImage`].
+const PADDED_SIDE: usize = 32;
+
+/// A one-channel input with its padding (the zero point) around it, so that
+/// [`conv2d_small`] reads each patch as three 3-byte rows without edge cases.
+struct PaddedImage {
+    values: [i8; PADDED_SIDE * PADDED_SIDE],
+}
+
+impl PaddedImage {
+    /// The padded input of `op` (one channel), or `None` if it does not fit.
+    fn new(op: &ConvOp<'_>, input: &[i8]) -> Option<Self> {
+        let s = &op.shape;
+        let (w, pad) = (s.in_w, s.pad);
+        if s.in_h + 2 * pad > PADDED_SIDE || w + 2 * pad > PADDED_SIDE {
+            return None;
+        }
+        let mut img = Self {
+            values: [op.in_zp as i8; PADDED_SIDE * PADDED_SIDE],
+        };
+        for (src, dst) in input[..s.in_h * w]
+            .chunks_exact(w)
+            .zip(img.values[pad * PADDED_SIDE..].chunks_exact_mut(PADDED_SIDE))
+        {
+            dst[pad..pad + w].copy_from_slice(src);
+        }
+        Some(img)
+    }
+
+    /// The first 9 values of the patch of output pixel `(oy, ox)`.
+    #[inline(always)]
+    fn patch(&self, oy: usize, ox: usize, patch: &mut [i8; SMALL_ROW]) {
+        let at = oy * PADDED_SIDE + ox;
+        for (ky, dst) in patch[..9].chunks_exact_mut(3).enumerate() {
+            dst.copy_from_slice(&self.values[at + ky * PADDED_SIDE..][..3]);
         }
     }
 }

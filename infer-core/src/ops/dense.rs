@@ -49,11 +49,24 @@ pub(crate) const WIDE_CHUNK: usize = 1024;
 #[cfg(feature = "arm-dsp")]
 pub(crate) const ROW_BATCH: usize = 256;
 
+/// [`WIDE_CHUNK`] and [`ROW_BATCH`] for layers of at most 640 inputs and 16
+/// outputs.
+#[cfg(feature = "arm-dsp")]
+const SMALL_CHUNK: usize = 320;
+#[cfg(feature = "arm-dsp")]
+const SMALL_BATCH: usize = 16;
+
 /// Fast kernel: `input.len() == n_in`, `output.len() == n_out`.
 #[inline(never)]
 pub(crate) fn dense(op: &DenseOp<'_>, input: &[i8], output: &mut [i8]) {
+    // Small layers (the classifier heads) with small buffers: zeroing the
+    // large ones would cost more than such a layer's multiply-accumulates.
     #[cfg(feature = "arm-dsp")]
-    dense_wide::<WIDE_CHUNK, ROW_BATCH>(op, input, output);
+    if op.n_in <= 2 * SMALL_CHUNK && op.n_out <= SMALL_BATCH {
+        dense_wide::<SMALL_CHUNK, SMALL_BATCH>(op, input, output);
+    } else {
+        dense_wide::<WIDE_CHUNK, ROW_BATCH>(op, input, output);
+    }
     #[cfg(not(feature = "arm-dsp"))]
     dense_blocks(op, input, output);
 }

@@ -244,12 +244,50 @@ pub(crate) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; D
 /// channel (9 weights and 3 of padding), every model's first convolution.
 pub(crate) const SMALL_ROW: usize = 12;
 
+/// Most filters [`Rows12`] takes.
+pub(crate) const SMALL_ROW_FILTERS: usize = 64;
+
+/// A first convolution's filters (rows of [`SMALL_ROW`] stored weights, at
+/// most [`SMALL_ROW_FILTERS`]), prepared once per layer for the kernel that
+/// dots one pixel's patch with all of them ([`Rows12::dot`]): the raw rows,
+/// or on x86-64 with AVX2 a transposed copy of their tap pairs.
+#[derive(Debug)]
+pub(crate) struct Rows12<'w> {
+    w: &'w [u8],
+    #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+    pairs: Option<x86::Rows12Pairs>,
+}
+
+impl<'w> Rows12<'w> {
+    /// Prepares the rows `w`.
+    pub fn new(w: &'w [u8]) -> Self {
+        assert!(w.len().is_multiple_of(SMALL_ROW) && w.len() <= SMALL_ROW * SMALL_ROW_FILTERS);
+        Self {
+            w,
+            #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+            pairs: x86::Rows12Pairs::new(w),
+        }
+    }
+
+    /// `acc[o] = w[o] . patch` for every row `o` (the entries past the last
+    /// row are left unspecified).
+    #[inline(always)]
+    pub fn dot(&self, patch: &[i8; SMALL_ROW], acc: &mut [i32; SMALL_ROW_FILTERS]) {
+        #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+        if let Some(pairs) = &self.pairs {
+            pairs.dot(patch, acc);
+            return;
+        }
+        dot_rows12(patch, self.w, &mut acc[..self.w.len() / SMALL_ROW]);
+    }
+}
+
 /// `acc[o] = w[o] . patch` for every row of `w` (rows of [`SMALL_ROW`]
 /// weights) and one patch of [`SMALL_ROW`] values: the first convolution's
 /// 9 MACs per output are too few for [`dot4`]'s per-call work to pay off, so
 /// this keeps one pixel's patch in registers for all filters.
 #[inline(always)]
-pub(crate) fn dot_rows12(patch: &[i8; SMALL_ROW], w: &[u8], acc: &mut [i32]) {
+fn dot_rows12(patch: &[i8; SMALL_ROW], w: &[u8], acc: &mut [i32]) {
     assert_eq!(w.len(), SMALL_ROW * acc.len());
     if acc.is_empty() {
         return;

@@ -1,7 +1,11 @@
-//! x86-64 SSE2 kernels for the inner loops (feature `x86-simd`).
+//! x86-64 SSE2 and AVX2 kernels for the inner loops (feature `x86-simd`).
 //!
-//! SSE2 is part of the x86-64 baseline, so no runtime detection is needed and
-//! the code runs on every x86-64 CPU. Each 16-bit multiply-add `pmaddwd`
+//! SSE2 is part of the x86-64 baseline, so the SSE2 kernels run on every
+//! x86-64 CPU without detection. With the `std` feature as well, the AVX2
+//! kernels (twice the lanes, and `vpmovsxbw` to widen) run instead where the
+//! CPU has AVX2, detected once at run time ([`avx2`]); setting the
+//! environment variable `INFER_CORE_NO_AVX2` keeps the SSE2 ones (the tests
+//! use it to check both). Each 16-bit multiply-add `pmaddwd`
 //! (`_mm_madd_epi16`) does eight multiplies and adds adjacent pairs into four
 //! i32 lanes; int8 values are widened to i16 with `punpck{l,h}bw` + `psraw 8`.
 //! Products of two int8 values fit in 15 bits and a pair in 16, so `pmaddwd`
@@ -18,14 +22,42 @@
 
 use core::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_castps_si128, _mm_castsi128_ps, _mm_cvtsi32_si128,
-    _mm_cvtsi64_si128, _mm_cvtsi128_si64, _mm_madd_epi16, _mm_move_epi64, _mm_set_epi16,
-    _mm_set_epi64x, _mm_set1_epi32, _mm_setzero_si128, _mm_shuffle_epi32, _mm_shuffle_ps,
-    _mm_srai_epi16, _mm_srli_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi32, _mm_unpackhi_epi64,
-    _mm_unpacklo_epi8, _mm_unpacklo_epi32, _mm_unpacklo_epi64,
+    _mm_cvtsi64_si128, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_madd_epi16, _mm_move_epi64,
+    _mm_set_epi16, _mm_set_epi64x, _mm_set1_epi32, _mm_setzero_si128, _mm_shuffle_epi32,
+    _mm_shuffle_ps, _mm_srai_epi16, _mm_srli_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi32,
+    _mm_unpackhi_epi64, _mm_unpacklo_epi8, _mm_unpacklo_epi32, _mm_unpacklo_epi64,
+};
+use core::arch::x86_64::{
+    __m256i, _mm256_add_epi32, _mm256_broadcastq_epi64, _mm256_castsi256_si128,
+    _mm256_cvtepi8_epi16, _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_madd_epi16,
+    _mm256_set1_epi32, _mm256_setzero_si256, _mm256_storeu_si256,
 };
 
-use super::{GROUP, PIXELS, SMALL_ROW};
+use super::{GROUP, PIXELS, SMALL_ROW, SMALL_ROW_FILTERS};
 use crate::layout::DENSE_BLOCK;
+
+/// Whether the AVX2 kernels run (see the module docs); decided once.
+#[inline]
+pub(super) fn avx2() -> bool {
+    #[cfg(feature = "std")]
+    {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        // 0: not decided yet, 1: no, 2: yes.
+        static STATE: AtomicU8 = AtomicU8::new(0);
+        match STATE.load(Ordering::Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let yes = std::is_x86_feature_detected!("avx2")
+                    && std::env::var_os("INFER_CORE_NO_AVX2").is_none();
+                STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                yes
+            }
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    false
+}
 
 /// 16 bytes.
 #[inline]
@@ -162,9 +194,96 @@ fn dot4_sse2(w: &[u8], b: &[i16], bias: i32) -> [i32; PIXELS] {
 pub(super) fn dot4x2(w0: &[u8], w1: &[u8], b: &[i16], bias: [i32; 2]) -> [[i32; PIXELS]; 2] {
     let row = w0.len();
     assert!(row.is_multiple_of(GROUP) && w1.len() == row && b.len() == PIXELS * row);
+    if avx2() {
+        // SAFETY: `avx2()` checked that the CPU has AVX2, the feature
+        // `dot4x2_avx2` is compiled for; it has no other safety condition.
+        return unsafe { dot4x2_avx2(w0, w1, b, bias) };
+    }
     // SAFETY: SSE2 is part of the x86-64 baseline, so the CPU has the feature
     // `dot4x2_sse2` is compiled for; it has no other safety condition.
     unsafe { dot4x2_sse2(w0, w1, b, bias) }
+}
+
+/// [`dot4x2`] with AVX2: 16 values of each pixel against 16 weights of each
+/// row per step, the last `row % 16` values scalar.
+#[target_feature(enable = "avx2")]
+fn dot4x2_avx2(w0: &[u8], w1: &[u8], b: &[i16], bias: [i32; 2]) -> [[i32; PIXELS]; 2] {
+    let row = w0.len();
+    let (p0, rest) = b.split_at(row);
+    let (p1, rest) = rest.split_at(row);
+    let (p2, p3) = rest.split_at(row);
+    let pixels = [p0, p1, p2, p3];
+    let (v0, _) = w0.as_chunks::<16>();
+    let (v1, _) = w1.as_chunks::<16>();
+    let (c0, _) = p0.as_chunks::<16>();
+    let (c1, _) = p1.as_chunks::<16>();
+    let (c2, _) = p2.as_chunks::<16>();
+    let (c3, _) = p3.as_chunks::<16>();
+    let mut a = [_mm256_setzero_si256(); PIXELS];
+    let mut b = [_mm256_setzero_si256(); PIXELS];
+    for (((((w0, w1), x0), x1), x2), x3) in v0.iter().zip(v1).zip(c0).zip(c1).zip(c2).zip(c3) {
+        let w0 = _mm256_cvtepi8_epi16(load16(w0));
+        let w1 = _mm256_cvtepi8_epi16(load16(w1));
+        for ((a, b), x) in a.iter_mut().zip(&mut b).zip([x0, x1, x2, x3]) {
+            let x = load_i16x16(x);
+            *a = _mm256_add_epi32(*a, _mm256_madd_epi16(x, w0));
+            *b = _mm256_add_epi32(*b, _mm256_madd_epi16(x, w1));
+        }
+    }
+    let [a0, a1, a2, a3] = a.map(|v| fold256(v));
+    let [b0, b1, b2, b3] = b.map(|v| fold256(v));
+    let mut out = [
+        lanes(_mm_add_epi32(
+            hsum4(a0, a1, a2, a3),
+            _mm_set1_epi32(bias[0]),
+        )),
+        lanes(_mm_add_epi32(
+            hsum4(b0, b1, b2, b3),
+            _mm_set1_epi32(bias[1]),
+        )),
+    ];
+    // The last `row % 16` values (none in the shipped models' layers).
+    let done = row / 16 * 16;
+    for (r, w) in [w0, w1].iter().enumerate() {
+        for (o, p) in out[r].iter_mut().zip(pixels) {
+            for (&w, &x) in w[done..].iter().zip(&p[done..]) {
+                *o += i32::from(w as i8) * i32::from(x);
+            }
+        }
+    }
+    out
+}
+
+/// 16 halfwords. (The AVX2 kernels load with `loadu`: LLVM does not always
+/// merge `_mm_set_epi16` of array elements into one load there.)
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_i16x16(a: &[i16; 16]) -> __m256i {
+    // SAFETY: reads the 32 bytes of `a`; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(a.as_ptr().cast()) }
+}
+
+/// 16 bytes (see [`load_i16x16`]).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load16(a: &[u8; 16]) -> __m128i {
+    // SAFETY: reads the 16 bytes of `a`; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(a.as_ptr().cast()) }
+}
+
+/// 8 i32 (see [`load_i16x16`]).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_i32x8(a: &[i32; 8]) -> __m256i {
+    // SAFETY: reads the 32 bytes of `a`; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(a.as_ptr().cast()) }
+}
+
+/// The sum of the two 128-bit halves of `v`, lane by lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn fold256(v: __m256i) -> __m128i {
+    _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v))
 }
 
 #[target_feature(enable = "sse2")]
@@ -226,9 +345,52 @@ fn dot4x2_sse2(w0: &[u8], w1: &[u8], b: &[i16], bias: [i32; 2]) -> [[i32; PIXELS
 #[inline(always)]
 pub(super) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; DENSE_BLOCK] {
     assert!(x.len().is_multiple_of(GROUP) && block.len() == DENSE_BLOCK * x.len());
+    if avx2() {
+        // SAFETY: `avx2()` checked that the CPU has AVX2, the feature
+        // `dense4_avx2` is compiled for; it has no other safety condition.
+        return unsafe { dense4_avx2(block, x, acc) };
+    }
     // SAFETY: SSE2 is part of the x86-64 baseline, so the CPU has the feature
     // `dense4_sse2` is compiled for; it has no other safety condition.
     unsafe { dense4_sse2(block, x, acc) }
+}
+
+/// [`dense4`] with AVX2: a group's 16 weights (four rows of four) widened
+/// with one `vpmovsxbw` against its four inputs repeated four times.
+#[target_feature(enable = "avx2")]
+fn dense4_avx2(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; DENSE_BLOCK] {
+    let (x8, x_tail) = x.as_chunks::<8>();
+    let (w32, w_tail) = block.as_chunks::<32>();
+    // Lanes [r0, r0, r1, r1 | r2, r2, r3, r3]: two partial sums per row.
+    let mut s = _mm256_setzero_si256();
+    for (x, w) in x8.iter().zip(w32) {
+        let xv = widen_lo(_mm_cvtsi64_si128(i64::from_le_bytes(x.map(|v| v as u8))));
+        let xa = _mm256_broadcastq_epi64(xv);
+        let xb = _mm256_broadcastq_epi64(_mm_unpackhi_epi64(xv, xv));
+        let (wa, wb) = w.split_at(16);
+        let wa = _mm256_cvtepi8_epi16(load16(wa.try_into().unwrap()));
+        let wb = _mm256_cvtepi8_epi16(load16(wb.try_into().unwrap()));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(wa, xa));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(wb, xb));
+    }
+    // An odd last group.
+    if let (Ok(x), Ok(w)) = (
+        <&[i8; GROUP]>::try_from(x_tail),
+        <&[u8; 16]>::try_from(w_tail),
+    ) {
+        let xa = _mm256_broadcastq_epi64(widen_lo(load_u8x4(&x.map(|v| v as u8))));
+        let w = _mm256_cvtepi8_epi16(load16(w));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(w, xa));
+    }
+    // [r0, r0, r1, r1] and [r2, r2, r3, r3] -> [r0, r1, r2, r3].
+    let (f01, f23) = (
+        _mm_castsi128_ps(_mm256_castsi256_si128(s)),
+        _mm_castsi128_ps(_mm256_extracti128_si256::<1>(s)),
+    );
+    let even = _mm_castps_si128(_mm_shuffle_ps::<0b10_00_10_00>(f01, f23));
+    let odd = _mm_castps_si128(_mm_shuffle_ps::<0b11_01_11_01>(f01, f23));
+    let [r0, r1, r2, r3] = lanes(_mm_add_epi32(even, odd));
+    [acc[0] + r0, acc[1] + r1, acc[2] + r2, acc[3] + r3]
 }
 
 #[target_feature(enable = "sse2")]
@@ -323,5 +485,73 @@ fn dot_rows12_sse2(patch: &[i8; SMALL_ROW], w: &[u8], acc: &mut [i32]) {
         );
         let z = _mm_setzero_si128();
         *a = lanes(hsum4(s, z, z, z))[0];
+    }
+}
+
+/// A first layer's weights for the AVX2 kernel [`Rows12Pairs::dot`]: tap
+/// pair `p` (taps `2p`, `2p + 1` of the 12 stored ones: a 3x3 kernel's 9 and
+/// their padding, or a 1x1 kernel on 9 to 12 channels) of filter `f` as one
+/// word of two i16, `words[p][f]`, the filters padded with zeros to a
+/// multiple of 8.
+#[derive(Debug)]
+pub(super) struct Rows12Pairs {
+    words: [[i32; SMALL_ROW_FILTERS]; SMALL_ROW / 2],
+    /// Blocks of 8 filters.
+    blocks: usize,
+}
+
+impl Rows12Pairs {
+    /// The pairs of `w` (rows of [`SMALL_ROW`] stored weights, at most
+    /// [`SMALL_ROW_FILTERS`] of them), or `None` without AVX2.
+    pub fn new(w: &[u8]) -> Option<Self> {
+        if !avx2() {
+            return None;
+        }
+        let filters = w.len() / SMALL_ROW;
+        assert!(filters <= SMALL_ROW_FILTERS && w.len() == filters * SMALL_ROW);
+        let mut words = [[0i32; SMALL_ROW_FILTERS]; SMALL_ROW / 2];
+        for (f, row) in w.chunks_exact(SMALL_ROW).enumerate() {
+            for (p, words) in words.iter_mut().enumerate() {
+                words[f] = pair(row[2 * p] as i8, row[2 * p + 1] as i8);
+            }
+        }
+        Some(Self {
+            words,
+            blocks: filters.div_ceil(8),
+        })
+    }
+
+    /// `acc[f] = w[f] . patch` for every filter (and zeros up to the next
+    /// multiple of 8): six broadcast tap pairs against eight filters per
+    /// `vpmaddwd`.
+    #[inline(always)]
+    pub fn dot(&self, patch: &[i8; SMALL_ROW], acc: &mut [i32; SMALL_ROW_FILTERS]) {
+        // SAFETY: `new` returned `Some` only after `avx2()` checked that the
+        // CPU has AVX2, the feature `rows12_avx2` is compiled for; it has no
+        // other safety condition.
+        unsafe { rows12_avx2(self, patch, acc) }
+    }
+}
+
+/// Taps `a` and `b` as one word of two i16 (`a` in the low half).
+fn pair(a: i8, b: i8) -> i32 {
+    (u32::from(a as i16 as u16) | (u32::from(b as i16 as u16) << 16)) as i32
+}
+
+#[target_feature(enable = "avx2")]
+fn rows12_avx2(w: &Rows12Pairs, patch: &[i8; SMALL_ROW], acc: &mut [i32; SMALL_ROW_FILTERS]) {
+    let x: [__m256i; SMALL_ROW / 2] =
+        core::array::from_fn(|p| _mm256_set1_epi32(pair(patch[2 * p], patch[2 * p + 1])));
+    let (acc8, _) = acc.as_chunks_mut::<8>();
+    for (b, out) in acc8.iter_mut().enumerate().take(w.blocks) {
+        let mut a = _mm256_setzero_si256();
+        for (x, words) in x.iter().zip(&w.words) {
+            let (v, _) = words[8 * b..].as_chunks::<8>();
+            let v = load_i32x8(&v[0]);
+            a = _mm256_add_epi32(a, _mm256_madd_epi16(*x, v));
+        }
+        // SAFETY: `out` is 8 i32 (32 bytes) of `acc`, writable; `storeu` has
+        // no alignment requirement.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), a) };
     }
 }
