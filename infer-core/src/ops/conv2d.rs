@@ -369,7 +369,7 @@ impl PaddedImage {
 
 /// Whether [`conv2d_window`] takes a 3x3 one-channel convolution of this
 /// shape: an even output height and width, the padded input within a
-/// [`WindowImage`].
+/// [`WindowImage`](dot::WindowImage).
 #[cfg(feature = "arm-dsp")]
 fn window_fits(s: &ConvShape) -> bool {
     s.k == 3

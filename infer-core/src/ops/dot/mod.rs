@@ -9,7 +9,13 @@
 //!   multiplies two 16-bit pairs per `smlad` and widens four int8 weights with
 //!   two `sxtb16`;
 //! - with the `x86-simd` feature on x86-64, SSE2 intrinsics ([`x86`]) that
-//!   multiply eight 16-bit pairs per `pmaddwd` (`arm-dsp` wins if both are on).
+//!   multiply eight 16-bit pairs per `pmaddwd`, or sixteen per `vpmaddwd`
+//!   with AVX2 where the CPU has it (with `std`; `arm-dsp` wins if both
+//!   features are on).
+//!
+//! The DSP build also has its own kernels for 3x3 one-channel convolutions
+//! ([`windows`], [`windows_pooled`] on a [`WindowImage`]) and for dense layers
+//! on inputs widened beforehand ([`widen_pairs`], [`dense4_wide`]).
 //!
 //! Both are checked bit for bit against [`reference`](crate::reference) by the
 //! kernels' property tests (on the host) and by [`selfcheck`](crate::selfcheck)
