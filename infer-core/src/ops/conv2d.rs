@@ -286,9 +286,8 @@ fn conv2d_small(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
     }
     let (channels, bias) = (&channels[..out_c], &bias[..out_c]);
     let rows = dot::Rows12::new(&op.weights.as_bytes()[..SMALL_ROW * out_c]);
-    let mut patch = [0i8; SMALL_ROW];
-    // The padding value, in the three padding taps of every patch.
-    patch[9..].fill(op.in_zp as i8);
+    // The padding value in the three padding taps of every patch.
+    let mut patches = [[op.in_zp as i8; SMALL_ROW]; PIXELS];
     let mut acc = [[0i32; SMALL_ROW_CHANNELS]; PIXELS];
     let mut max = [0i32; SMALL_ROW_CHANNELS];
     let slots = if op.pool { PIXELS } else { 1 };
@@ -297,32 +296,25 @@ fn conv2d_small(op: &ConvOp<'_>, input: &[i8], output: &mut [i8]) {
         .then(|| PaddedImage::new(op, input))
         .flatten();
     for (g, out) in output.chunks_exact_mut(out_c).enumerate() {
-        for (p, acc) in acc[..slots].iter_mut().enumerate() {
+        for (p, patch) in patches[..slots].iter_mut().enumerate() {
             let (oy, ox) = if op.pool {
                 pixel(s, true, g, p)
             } else {
                 (g / s.out_w, g % s.out_w)
             };
             match &padded {
-                Some(img) => img.patch(oy, ox, &mut patch),
-                None => gather(op, input, oy, ox, &mut patch),
+                Some(img) => img.patch(oy, ox, patch),
+                None => gather(op, input, oy, ox, patch),
             }
-            rows.dot(&patch, acc);
         }
-        // Whole arrays, so that the compiler vectorizes the max.
-        if op.pool {
-            for (((m, a0), a1), (a2, a3)) in max
-                .iter_mut()
-                .zip(&acc[0])
-                .zip(&acc[1])
-                .zip(acc[2].iter().zip(&acc[3]))
-            {
-                *m = (*a0).max(*a1).max((*a2).max(*a3));
-            }
+        let sums = if op.pool {
+            rows.dot_max4(&patches, &mut acc, &mut max);
+            &max
         } else {
-            max = acc[0];
-        }
-        for ((y, (&m, &b)), ch) in out.iter_mut().zip(max.iter().zip(bias)).zip(channels) {
+            rows.dot(&patches[0], &mut acc[0]);
+            &acc[0]
+        };
+        for ((y, (&m, &b)), ch) in out.iter_mut().zip(sums.iter().zip(bias)).zip(channels) {
             *y = ch.apply(m + b);
         }
     }

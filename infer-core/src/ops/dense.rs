@@ -142,21 +142,42 @@ fn dense_blocks(op: &DenseOp<'_>, input: &[i8], output: &mut [i8]) {
     let weights = op.weights.as_bytes();
     let full = op.n_out / DENSE_BLOCK * DENSE_BLOCK;
     let (blocks, rest) = weights.split_at(full * row);
-    let mut o = 0;
-    for (block, out) in blocks
-        .chunks_exact(DENSE_BLOCK * row)
-        .zip(output.chunks_exact_mut(DENSE_BLOCK))
-    {
-        let mut acc = dot::dense4(&block[..DENSE_BLOCK * whole], x, op.bias.block(o));
-        // The last group, partly padding (zero weights).
+    let len = DENSE_BLOCK * row;
+    // The last group of a block, partly padding (zero weights).
+    let add_tail = |acc: &mut [i32; DENSE_BLOCK], block: &[u8]| {
         let tail = &block[DENSE_BLOCK * whole..];
         for (a, w) in acc.iter_mut().zip(tail.chunks_exact(GROUP)) {
             for (&w, &x) in w.iter().zip(x_tail) {
                 *a += i32::from(w as i8) * i32::from(x);
             }
         }
-        op.requant.apply_block(o, &acc, out);
-        o += DENSE_BLOCK;
+    };
+    // Two blocks at a time, then an odd last one.
+    let pairs = blocks.len() / (2 * len);
+    for (i, (two, out)) in blocks
+        .chunks_exact(2 * len)
+        .zip(output.chunks_exact_mut(2 * DENSE_BLOCK))
+        .enumerate()
+    {
+        let o = 2 * DENSE_BLOCK * i;
+        let (a, b) = two.split_at(len);
+        let mut acc = dot::dense4x2(
+            [&a[..DENSE_BLOCK * whole], &b[..DENSE_BLOCK * whole]],
+            x,
+            [op.bias.block(o), op.bias.block(o + DENSE_BLOCK)],
+        );
+        add_tail(&mut acc[0], a);
+        add_tail(&mut acc[1], b);
+        let (out_a, out_b) = out.split_at_mut(DENSE_BLOCK);
+        op.requant.apply_block(o, &acc[0], out_a);
+        op.requant.apply_block(o + DENSE_BLOCK, &acc[1], out_b);
+    }
+    if let Some(block) = blocks.chunks_exact(len).nth(2 * pairs) {
+        let o = 2 * DENSE_BLOCK * pairs;
+        let mut acc = dot::dense4(&block[..DENSE_BLOCK * whole], x, op.bias.block(o));
+        add_tail(&mut acc, block);
+        op.requant
+            .apply_block(o, &acc, &mut output[o..][..DENSE_BLOCK]);
     }
     dense_rest(op, input, &mut output[full..], rest);
 }

@@ -246,6 +246,25 @@ pub(crate) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; D
     }
 }
 
+/// [`dense4`] of two blocks over the same inputs (on x86-64 with AVX2 each
+/// group of inputs is prepared once for both).
+#[cfg(not(feature = "arm-dsp"))]
+#[inline(always)]
+pub(crate) fn dense4x2(
+    blocks: [&[u8]; 2],
+    x: &[i8],
+    acc: [[i32; DENSE_BLOCK]; 2],
+) -> [[i32; DENSE_BLOCK]; 2] {
+    #[cfg(all(feature = "x86-simd", target_arch = "x86_64"))]
+    {
+        x86::dense4x2(blocks, x, acc)
+    }
+    #[cfg(not(all(feature = "x86-simd", target_arch = "x86_64")))]
+    {
+        [dense4(blocks[0], x, acc[0]), dense4(blocks[1], x, acc[1])]
+    }
+}
+
 /// The stored row length [`dot_rows12`] takes: 3x3 kernels on one input
 /// channel (9 weights and 3 of padding), every model's first convolution.
 pub(crate) const SMALL_ROW: usize = 12;
@@ -285,6 +304,32 @@ impl<'w> Rows12<'w> {
             return;
         }
         dot_rows12(patch, self.w, &mut acc[..self.w.len() / SMALL_ROW]);
+    }
+
+    /// `max[o] = max over p of w[o] . patches[p]` for every row `o` (the
+    /// four pixels of a pooling window; entries past the last row are left
+    /// unspecified). `acc` is room for the four pixels' sums, where a kernel
+    /// needs it.
+    #[inline(always)]
+    pub fn dot_max4(
+        &self,
+        patches: &[[i8; SMALL_ROW]; 4],
+        acc: &mut [[i32; SMALL_ROW_FILTERS]; 4],
+        max: &mut [i32; SMALL_ROW_FILTERS],
+    ) {
+        #[cfg(all(feature = "x86-simd", target_arch = "x86_64", not(feature = "arm-dsp")))]
+        if let Some(pairs) = &self.pairs {
+            pairs.dot_max4(patches, max);
+            return;
+        }
+        for (patch, acc) in patches.iter().zip(acc.iter_mut()) {
+            self.dot(patch, acc);
+        }
+        // Whole arrays, so that the compiler vectorizes the max.
+        let [a0, a1, a2, a3] = &*acc;
+        for (((m, a0), a1), (a2, a3)) in max.iter_mut().zip(a0).zip(a1).zip(a2.iter().zip(a3)) {
+            *m = (*a0).max(*a1).max((*a2).max(*a3));
+        }
     }
 }
 

@@ -17,9 +17,11 @@
 //! functions with that attribute, and the loads are written as safe
 //! `_mm_set_*` of array elements (which LLVM turns into `movdqu` / `movq`), so
 //! the only unsafe code is the call of each `#[target_feature]` kernel from
-//! plain code, one block per entry point.
+//! plain code, one block per entry point, and in the AVX2 kernels unaligned
+//! loads and stores of whole arrays (where LLVM does not merge the `set`s).
 #![allow(unsafe_code)]
 
+use core::arch::x86_64::_mm256_max_epi32;
 use core::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_castps_si128, _mm_castsi128_ps, _mm_cvtsi32_si128,
     _mm_cvtsi64_si128, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_madd_epi16, _mm_move_epi64,
@@ -355,6 +357,77 @@ pub(super) fn dense4(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; D
     unsafe { dense4_sse2(block, x, acc) }
 }
 
+/// [`dense4`] of two blocks over the same inputs (AVX2: each group's inputs
+/// widened and repeated once for both).
+#[inline(always)]
+pub(super) fn dense4x2(
+    blocks: [&[u8]; 2],
+    x: &[i8],
+    acc: [[i32; DENSE_BLOCK]; 2],
+) -> [[i32; DENSE_BLOCK]; 2] {
+    assert!(
+        x.len().is_multiple_of(GROUP)
+            && blocks[0].len() == DENSE_BLOCK * x.len()
+            && blocks[1].len() == DENSE_BLOCK * x.len()
+    );
+    if avx2() {
+        // SAFETY: `avx2()` checked that the CPU has AVX2, the feature
+        // `dense4x2_avx2` is compiled for; it has no other safety condition.
+        return unsafe { dense4x2_avx2(blocks, x, acc) };
+    }
+    [dense4(blocks[0], x, acc[0]), dense4(blocks[1], x, acc[1])]
+}
+
+#[target_feature(enable = "avx2")]
+fn dense4x2_avx2(
+    blocks: [&[u8]; 2],
+    x: &[i8],
+    acc: [[i32; DENSE_BLOCK]; 2],
+) -> [[i32; DENSE_BLOCK]; 2] {
+    let (x8, x_tail) = x.as_chunks::<8>();
+    let (wa32, wa_tail) = blocks[0].as_chunks::<32>();
+    let (wb32, wb_tail) = blocks[1].as_chunks::<32>();
+    let mut sa = _mm256_setzero_si256();
+    let mut sb = _mm256_setzero_si256();
+    for ((x, wa), wb) in x8.iter().zip(wa32).zip(wb32) {
+        let xv = widen_lo(_mm_cvtsi64_si128(i64::from_le_bytes(x.map(|v| v as u8))));
+        let x0 = _mm256_broadcastq_epi64(xv);
+        let x1 = _mm256_broadcastq_epi64(_mm_unpackhi_epi64(xv, xv));
+        for (s, w) in [(&mut sa, wa), (&mut sb, wb)] {
+            let (w0, w1) = w.split_at(16);
+            let w0 = _mm256_cvtepi8_epi16(load16(w0.try_into().unwrap()));
+            let w1 = _mm256_cvtepi8_epi16(load16(w1.try_into().unwrap()));
+            *s = _mm256_add_epi32(*s, _mm256_madd_epi16(w0, x0));
+            *s = _mm256_add_epi32(*s, _mm256_madd_epi16(w1, x1));
+        }
+    }
+    // An odd last group.
+    if let (Ok(x), Ok(wa), Ok(wb)) = (
+        <&[i8; GROUP]>::try_from(x_tail),
+        <&[u8; 16]>::try_from(wa_tail),
+        <&[u8; 16]>::try_from(wb_tail),
+    ) {
+        let x0 = _mm256_broadcastq_epi64(widen_lo(load_u8x4(&x.map(|v| v as u8))));
+        sa = _mm256_add_epi32(sa, _mm256_madd_epi16(_mm256_cvtepi8_epi16(load16(wa)), x0));
+        sb = _mm256_add_epi32(sb, _mm256_madd_epi16(_mm256_cvtepi8_epi16(load16(wb)), x0));
+    }
+    [rows4(sa, acc[0]), rows4(sb, acc[1])]
+}
+
+/// `acc` plus the row sums of `s`, lanes `[r0, r0, r1, r1 | r2, r2, r3, r3]`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn rows4(s: __m256i, acc: [i32; DENSE_BLOCK]) -> [i32; DENSE_BLOCK] {
+    let (f01, f23) = (
+        _mm_castsi128_ps(_mm256_castsi256_si128(s)),
+        _mm_castsi128_ps(_mm256_extracti128_si256::<1>(s)),
+    );
+    let even = _mm_castps_si128(_mm_shuffle_ps::<0b10_00_10_00>(f01, f23));
+    let odd = _mm_castps_si128(_mm_shuffle_ps::<0b11_01_11_01>(f01, f23));
+    let [r0, r1, r2, r3] = lanes(_mm_add_epi32(even, odd));
+    [acc[0] + r0, acc[1] + r1, acc[2] + r2, acc[3] + r3]
+}
+
 /// [`dense4`] with AVX2: a group's 16 weights (four rows of four) widened
 /// with one `vpmovsxbw` against its four inputs repeated four times.
 #[target_feature(enable = "avx2")]
@@ -382,15 +455,7 @@ fn dense4_avx2(block: &[u8], x: &[i8], acc: [i32; DENSE_BLOCK]) -> [i32; DENSE_B
         let w = _mm256_cvtepi8_epi16(load16(w));
         s = _mm256_add_epi32(s, _mm256_madd_epi16(w, xa));
     }
-    // [r0, r0, r1, r1] and [r2, r2, r3, r3] -> [r0, r1, r2, r3].
-    let (f01, f23) = (
-        _mm_castsi128_ps(_mm256_castsi256_si128(s)),
-        _mm_castsi128_ps(_mm256_extracti128_si256::<1>(s)),
-    );
-    let even = _mm_castps_si128(_mm_shuffle_ps::<0b10_00_10_00>(f01, f23));
-    let odd = _mm_castps_si128(_mm_shuffle_ps::<0b11_01_11_01>(f01, f23));
-    let [r0, r1, r2, r3] = lanes(_mm_add_epi32(even, odd));
-    [acc[0] + r0, acc[1] + r1, acc[2] + r2, acc[3] + r3]
+    rows4(s, acc)
 }
 
 #[target_feature(enable = "sse2")]
@@ -530,6 +595,45 @@ impl Rows12Pairs {
         // CPU has AVX2, the feature `rows12_avx2` is compiled for; it has no
         // other safety condition.
         unsafe { rows12_avx2(self, patch, acc) }
+    }
+}
+
+impl Rows12Pairs {
+    /// `max[f] = max over the four patches p of w[f] . patches[p]` (a pooling
+    /// window's four pixels), the running maximum kept in registers.
+    #[inline(always)]
+    pub fn dot_max4(&self, patches: &[[i8; SMALL_ROW]; 4], max: &mut [i32; SMALL_ROW_FILTERS]) {
+        // SAFETY: as in `dot`.
+        unsafe { rows12_max4_avx2(self, patches, max) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn rows12_max4_avx2(
+    w: &Rows12Pairs,
+    patches: &[[i8; SMALL_ROW]; 4],
+    max: &mut [i32; SMALL_ROW_FILTERS],
+) {
+    let x: [[__m256i; SMALL_ROW / 2]; 4] = core::array::from_fn(|q| {
+        core::array::from_fn(|p| _mm256_set1_epi32(pair(patches[q][2 * p], patches[q][2 * p + 1])))
+    });
+    let (max8, _) = max.as_chunks_mut::<8>();
+    for (b, out) in max8.iter_mut().enumerate().take(w.blocks) {
+        let v: [__m256i; SMALL_ROW / 2] = core::array::from_fn(|p| {
+            let (v, _) = w.words[p][8 * b..].as_chunks::<8>();
+            load_i32x8(&v[0])
+        });
+        let mut m = _mm256_set1_epi32(i32::MIN);
+        for x in &x {
+            let mut a = _mm256_setzero_si256();
+            for (x, v) in x.iter().zip(&v) {
+                a = _mm256_add_epi32(a, _mm256_madd_epi16(*x, *v));
+            }
+            m = _mm256_max_epi32(m, a);
+        }
+        // SAFETY: `out` is 8 i32 (32 bytes) of `max`, writable; `storeu` has
+        // no alignment requirement.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), m) };
     }
 }
 
