@@ -55,12 +55,14 @@ done
 # 0.13.2) does, written out, so that nothing has to be installed first (see
 # fuzz/README.md): rustc's SanitizerCoverage pass with the options libFuzzer reads
 # (8-bit edge counters, the PC table, comparison tracing), `--cfg fuzzing`, no branch
-# folding (more distinct edges), the stack depth (Linux), debug assertions and overflow
-# checks (an overflow is a crash; cargo-fuzz leaves the latter implied by the former),
-# one codegen unit (the coverage pass otherwise keeps ThinLTO from
-# inlining across units). All of these are stable rustc options. `--target` keeps the
-# flags away from build scripts and proc macros, as cargo-fuzz does, and puts the
-# binaries where cargo-fuzz would: fuzz/target/<host triple>/release.
+# folding (more distinct edges), the stack depth (Linux), debug assertions (and with
+# them overflow checks, which rustc turns on whenever debug assertions are: an overflow
+# is a crash), one codegen unit (the coverage pass otherwise keeps ThinLTO from inlining
+# across units). All of these are stable rustc options. `--target` keeps the flags away
+# from build scripts and proc macros, as cargo-fuzz does, and puts the binaries where
+# cargo-fuzz would: fuzz/target/<host triple>/release. The rustc command lines are
+# cargo-fuzz's, flag for flag and in its order (compared by logging both builds' rustc
+# calls through RUSTC_WRAPPER), so `cargo fuzz` by hand can share fuzz/target.
 triple=$(rustc -vV | sed -n 's/^host: //p')
 bin="fuzz/target/$triple/release"
 fuzz_rustflags=(
@@ -73,7 +75,6 @@ fuzz_rustflags=(
   -Cllvm-args=-simplifycfg-branch-fold-threshold=0
   -Cllvm-args=-sanitizer-coverage-stack-depth
   -Cdebug-assertions
-  -Coverflow-checks
   -Ccodegen-units=1
 )
 if [ "$build" = 1 ]; then
