@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     --merge) merge=1 ;;
     --no-build) build=0 ;;
     --build-only) run=0 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     [0-9]*) seconds="$1" ;;
     *)
       if printf '%s\n' "${all_targets[@]}" | grep -qx -- "$1"; then
