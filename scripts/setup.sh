@@ -5,7 +5,8 @@
 #   scripts/setup.sh --test   also what the test suite needs: the Cortex-M target,
 #                             QEMU, the ARM binutils, defmt-print, and Slurm + munge + jq
 #                             for scripts/slurm-test.sh
-#   scripts/setup.sh --fuzz   also cargo-fuzz (into .tools/), for scripts/fuzz.sh
+#   scripts/setup.sh --fuzz   also what scripts/fuzz.sh needs: a C++ compiler (g++) for
+#                             libFuzzer's runtime; --test includes it (test.sh fuzzes)
 #
 # libtorch for tch 0.26 must be PyTorch 2.13.0. On a machine without a working
 # `nvidia-smi` a CPU-only libtorch directory is unpacked from the PyPI wheels into
@@ -23,7 +24,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
     --fuzz) want_fuzz=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -34,7 +35,10 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 packages=(dataset-fashion-mnist fonts-dejavu-core)
 if [ "$want_test" = 1 ]; then
   packages+=(qemu-system-arm binutils-arm-none-eabi slurm-wlm munge jq)
+  want_fuzz=1
 fi
+# libfuzzer-sys compiles libFuzzer (C++) in its build script.
+if [ "$want_fuzz" = 1 ]; then packages+=(g++); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -105,12 +109,5 @@ if [ "$want_test" = 1 ]; then
     log "installing defmt-print into .tools (a few minutes, once)"
     cargo install -q --locked --root .tools defmt-print --version 1.2.0
   fi
-fi
-# --- what the fuzzing needs ---------------------------------------------------
-# cargo-fuzz drives libFuzzer; it builds with the pinned stable toolchain
-# (scripts/fuzz.sh sets RUSTC_BOOTSTRAP=1 for the flags it passes to rustc).
-if [ "$want_fuzz" = 1 ] && [ ! -x .tools/bin/cargo-fuzz ]; then
-  log "installing cargo-fuzz into .tools (a few minutes, once)"
-  cargo install -q --locked --root .tools cargo-fuzz --version 0.13.2
 fi
 log "ready"
