@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what the tests need (idempotent) and runs every check CI runs.
 #
-#   scripts/test.sh          every check CI runs, the last one a short fuzzing run: every
-#                            fuzz target for 60 s on its committed corpus
+#   scripts/test.sh          every check CI runs, among them a short fuzzing run (every
+#                            fuzz target for 60 s on its committed corpus, before the tests)
 #   scripts/test.sh --full   the same, with every fuzz target for 5 minutes instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +50,14 @@ scripts/run-firmware.sh docs/pictures/*
 step "Slurm: a one-node cluster runs cv folds as array tasks and merges; equal to a local run"
 scripts/slurm-test.sh
 
+# Before the tests, so that the run closes on the summary of the real test binaries. Two
+# targets at a time, one core each; a crash fails the run and its log is printed
+# (scripts/fuzz.sh).
+fuzz_seconds=60
+if [ "$full" = 1 ]; then fuzz_seconds=300; fi
+step "fuzzing: building the targets, then each for $fuzz_seconds s on its committed corpus"
+scripts/fuzz.sh --jobs 2 "$fuzz_seconds"
+
 step "tests"
 # Doc tests first, so that the run closes on the summary of the real test binaries.
 cargo test -q --workspace --doc
@@ -59,10 +67,3 @@ cargo test --workspace --lib --bins --tests
 # ones against the reference as well.
 INFER_CORE_NO_AVX2=1 cargo test -q -p infer-core --features x86-simd --lib
 cargo test -q -p infer-core --lib
-
-# Last, so that a finding does not hide the other checks' results. Two targets at a time,
-# one core each; a crash fails the run and its log is printed (scripts/fuzz.sh).
-fuzz_seconds=60
-if [ "$full" = 1 ]; then fuzz_seconds=300; fi
-step "fuzzing: building the targets, then each for $fuzz_seconds s on its committed corpus"
-scripts/fuzz.sh --jobs 2 "$fuzz_seconds"
