@@ -143,7 +143,7 @@ frames_bytes=$(stat -c %s "$frames")
 per_mac=$(awk -v c="$cmax" -v m="$macs" 'BEGIN { printf "%.2f", c / m }')
 load=$(field load model)
 load_pct=$(awk -v l="$load" -v c="$cmax" 'BEGIN { printf "%.1f", 100 * l / c }')
-load_crc=$(field load_crc model)
+load_crc=$(field load_crc model-crc)
 load_crc_pct=$(awk -v l="$load_crc" -v c="$cmax" 'BEGIN { printf "%.1f", 100 * l / c }')
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 report=$out/figures.md

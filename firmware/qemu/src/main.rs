@@ -60,6 +60,11 @@ mod demo {
             }
         };
         let mut source = FlashFrames::new(set);
+        // The report compares the start-up with a full `Model::from_bytes`.
+        if let Err(e) = app::log_checked_load(assets::MODEL, &mut stopwatch) {
+            defmt::error!("stopped: {}", e);
+            exit(EXIT_FAILURE)
+        }
         let result = app::run(
             assets::MODEL,
             &mut source,

@@ -87,11 +87,13 @@ pub(crate) fn dense_wide<const WORDS: usize, const BATCH: usize>(
     };
     let chunk = 2 * WORDS;
     let row = op.row;
-    let whole = op.n_in / GROUP * GROUP;
-    let (x, x_tail) = input[..op.n_in].split_at(whole);
-    let weights = op.weights.as_bytes();
-    let full = op.n_out / DENSE_BLOCK * DENSE_BLOCK;
-    let (blocks, rest) = weights.split_at(full * row);
+    let Parts {
+        x,
+        x_tail,
+        blocks,
+        rest,
+        full,
+    } = Parts::of(op, input);
     let mut wide = [0u32; WORDS];
     let mut acc = [0i32; BATCH];
     for (b, batch) in blocks.chunks(BATCH * row).enumerate() {
@@ -117,15 +119,9 @@ pub(crate) fn dense_wide<const WORDS: usize, const BATCH: usize>(
             .zip(acc.chunks_exact_mut(DENSE_BLOCK))
             .enumerate()
         {
-            // The last group, partly padding (zero weights).
-            let tail = &block[DENSE_BLOCK * whole..];
-            for (a, w) in a.iter_mut().zip(tail.chunks_exact(GROUP)) {
-                for (&w, &x) in w.iter().zip(x_tail) {
-                    *a += i32::from(w as i8) * i32::from(x);
-                }
-            }
+            let mut a = [a[0], a[1], a[2], a[3]];
+            add_tail(&mut a, block, x.len(), x_tail);
             let o = o0 + DENSE_BLOCK * i;
-            let a = [a[0], a[1], a[2], a[3]];
             op.requant
                 .apply_block(o, &a, &mut output[o..][..DENSE_BLOCK]);
         }
@@ -137,21 +133,15 @@ pub(crate) fn dense_wide<const WORDS: usize, const BATCH: usize>(
 #[cfg(not(feature = "arm-dsp"))]
 fn dense_blocks(op: &DenseOp<'_>, input: &[i8], output: &mut [i8]) {
     let row = op.row;
-    let whole = op.n_in / GROUP * GROUP;
-    let (x, x_tail) = input[..op.n_in].split_at(whole);
-    let weights = op.weights.as_bytes();
-    let full = op.n_out / DENSE_BLOCK * DENSE_BLOCK;
-    let (blocks, rest) = weights.split_at(full * row);
+    let Parts {
+        x,
+        x_tail,
+        blocks,
+        rest,
+        full,
+    } = Parts::of(op, input);
     let len = DENSE_BLOCK * row;
-    // The last group of a block, partly padding (zero weights).
-    let add_tail = |acc: &mut [i32; DENSE_BLOCK], block: &[u8]| {
-        let tail = &block[DENSE_BLOCK * whole..];
-        for (a, w) in acc.iter_mut().zip(tail.chunks_exact(GROUP)) {
-            for (&w, &x) in w.iter().zip(x_tail) {
-                *a += i32::from(w as i8) * i32::from(x);
-            }
-        }
-    };
+    let whole = x.len();
     // Two blocks at a time, then an odd last one.
     let pairs = blocks.len() / (2 * len);
     for (i, (two, out)) in blocks
@@ -166,8 +156,8 @@ fn dense_blocks(op: &DenseOp<'_>, input: &[i8], output: &mut [i8]) {
             x,
             [op.bias.block(o), op.bias.block(o + DENSE_BLOCK)],
         );
-        add_tail(&mut acc[0], a);
-        add_tail(&mut acc[1], b);
+        add_tail(&mut acc[0], a, whole, x_tail);
+        add_tail(&mut acc[1], b, whole, x_tail);
         let (out_a, out_b) = out.split_at_mut(DENSE_BLOCK);
         op.requant.apply_block(o, &acc[0], out_a);
         op.requant.apply_block(o + DENSE_BLOCK, &acc[1], out_b);
@@ -175,11 +165,52 @@ fn dense_blocks(op: &DenseOp<'_>, input: &[i8], output: &mut [i8]) {
     if let Some(block) = blocks.chunks_exact(len).nth(2 * pairs) {
         let o = 2 * DENSE_BLOCK * pairs;
         let mut acc = dot::dense4(&block[..DENSE_BLOCK * whole], x, op.bias.block(o));
-        add_tail(&mut acc, block);
+        add_tail(&mut acc, block, whole, x_tail);
         op.requant
             .apply_block(o, &acc, &mut output[o..][..DENSE_BLOCK]);
     }
     dense_rest(op, input, &mut output[full..], rest);
+}
+
+/// A dense layer's operands as the block kernels take them.
+struct Parts<'a> {
+    /// The inputs of the whole groups of four.
+    x: &'a [i8],
+    /// The last `n_in % 4` inputs.
+    x_tail: &'a [i8],
+    /// The weights of the blocks of four interleaved rows.
+    blocks: &'a [u8],
+    /// The weights of the last `n_out % 4` rows, stored plainly.
+    rest: &'a [u8],
+    /// Rows in the blocks.
+    full: usize,
+}
+
+impl<'a> Parts<'a> {
+    fn of(op: &DenseOp<'a>, input: &'a [i8]) -> Self {
+        let whole = op.n_in / GROUP * GROUP;
+        let (x, x_tail) = input[..op.n_in].split_at(whole);
+        let full = op.n_out / DENSE_BLOCK * DENSE_BLOCK;
+        let (blocks, rest) = op.weights.as_bytes().split_at(full * op.row);
+        Self {
+            x,
+            x_tail,
+            blocks,
+            rest,
+            full,
+        }
+    }
+}
+
+/// Adds a block's last group (from input `whole` on, partly padding with zero
+/// weights) against `x_tail` to its four accumulators.
+fn add_tail(acc: &mut [i32; DENSE_BLOCK], block: &[u8], whole: usize, x_tail: &[i8]) {
+    let tail = &block[DENSE_BLOCK * whole..];
+    for (a, w) in acc.iter_mut().zip(tail.chunks_exact(GROUP)) {
+        for (&w, &x) in w.iter().zip(x_tail) {
+            *a += i32::from(w as i8) * i32::from(x);
+        }
+    }
 }
 
 /// The last `n_out % 4` rows (`rest`, stored plainly), one after the other,

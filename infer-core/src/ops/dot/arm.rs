@@ -30,27 +30,40 @@ pub(super) fn widen(src: &[i8], dst: &mut [i16]) {
             && src.len() == groups * GROUP
             && dst.len() == (groups - 1) * PIXELS * GROUP + GROUP
     );
-    // SAFETY: the loop runs `groups >= 1` times; it reads `4 * groups` bytes
-    // from `src` (its length) with word loads, which the Cortex-M allows
-    // unaligned, and writes 8 bytes at byte offset `32 * g` of `dst` for
-    // g < groups, the last ending at `32 * (groups - 1) + 8 == 2 * dst.len()`. `dst`
-    // starts at a multiple of 4 halfwords of a `PatchBuf` (8-byte aligned), so
-    // every `strd` address is 8-byte aligned (word alignment is what `strd`
-    // requires).
+    // SAFETY: `groups >= 1`; `src` holds `4 * groups` bytes; `dst` holds
+    // `2 * dst.len() == 32 * (groups - 1) + 8` bytes, so the 8 bytes at each
+    // offset `32 * g`, g < groups, lie inside it; `dst` starts at a multiple of
+    // 4 halfwords of a `PatchBuf` (8-byte aligned), so it is word aligned.
+    unsafe { widen_groups::<32>(src.as_ptr(), dst.as_mut_ptr().cast(), groups) }
+}
+
+/// Widens `groups` groups of four bytes from `src` into the pair words
+/// `[x0, x2], [x1, x3]` (8 bytes) at `dst`, `dst + STEP`, `dst + 2 * STEP`...
+///
+/// # Safety
+/// `groups >= 1`; `src` is readable for `4 * groups` bytes (any alignment:
+/// plain `ldr`, which the Cortex-M allows unaligned); `dst` is word aligned
+/// (as `strd` requires; `STEP` a multiple of 4) and writable for the 8 bytes
+/// at each offset `STEP * g`, g < groups.
+#[inline(always)]
+unsafe fn widen_groups<const STEP: usize>(src: *const i8, dst: *mut u8, groups: usize) {
+    // SAFETY: the caller's contract: the loop runs `groups >= 1` times, one
+    // word read from `src` and 8 bytes written at `dst + STEP * g` per pass.
     unsafe {
         asm!(
             "2:",
             "ldr {w}, [{src}], #4",
             "sxtb16 {lo}, {w}",
             "sxtb16 {w}, {w}, ror #8",
-            "strd {lo}, {w}, [{dst}], #32",
+            "strd {lo}, {w}, [{dst}], #{step}",
             "subs {n}, {n}, #1",
             "bne 2b",
-            src = inout(reg) src.as_ptr() => _,
-            dst = inout(reg) dst.as_mut_ptr() => _,
+            src = inout(reg) src => _,
+            dst = inout(reg) dst => _,
             n = inout(reg) groups => _,
             w = out(reg) _,
             lo = out(reg) _,
+            step = const STEP,
             options(nostack),
         );
     }
@@ -197,27 +210,10 @@ pub(super) fn pair_words<const W: usize>(x: &[i8]) -> [u32; W] {
 pub(crate) fn widen_pairs(src: &[i8], dst: &mut [u32]) {
     let groups = src.len() / GROUP;
     assert!(groups > 0 && src.len() == groups * GROUP && dst.len() == 2 * groups);
-    // SAFETY: the loop runs `groups >= 1` times, reading one word of `src` per
-    // pass (`src.len()` bytes in all; plain `ldr`, which the Cortex-M allows
-    // unaligned) and writing two words of `dst` per pass (`dst.len()` words in
-    // all) with `strd`, which needs word alignment: `dst` is a `&mut [u32]`.
-    unsafe {
-        asm!(
-            "2:",
-            "ldr {w}, [{src}], #4",
-            "sxtb16 {lo}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
-            "strd {lo}, {w}, [{dst}], #8",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            src = inout(reg) src.as_ptr() => _,
-            dst = inout(reg) dst.as_mut_ptr() => _,
-            n = inout(reg) groups => _,
-            w = out(reg) _,
-            lo = out(reg) _,
-            options(nostack),
-        );
-    }
+    // SAFETY: `groups >= 1`; `src` holds `4 * groups` bytes; `dst` holds
+    // `2 * groups` words (word aligned: a `&mut [u32]`), the 8 bytes at each
+    // offset `8 * g`, g < groups.
+    unsafe { widen_groups::<8>(src.as_ptr(), dst.as_mut_ptr().cast(), groups) }
 }
 
 /// `acc[r] += sum_i w[r][i] * x[i]` over one interleaved block of four rows,
