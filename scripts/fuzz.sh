@@ -93,7 +93,7 @@ done
 if [ "$merge" = 1 ]; then
   for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t"
-    # The seeds (seed-*, written by fuzz/examples/seeds.rs) stay; libFuzzer adds to them
+    # The seeds (seed-*, written by fuzz/src/bin/seeds.rs) stay; libFuzzer adds to them
     # the fewest inputs of the old corpus and of fuzz/corpus/<t> that cover the rest.
     tmp=$(mktemp -d "fuzz/corpus-seed/.$t.XXXXXX")
     cp "fuzz/corpus-seed/$t"/seed-* "$tmp/"

@@ -35,6 +35,11 @@ cargo build -q -p infer-core -p camera --target thumbv7em-none-eabihf --features
 step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps
 
+step "the user's example: infer-core classifies the committed pictures with the default model"
+for picture in docs/pictures/*; do
+  cargo run -q -p infer-core --example classify -- models/mcu/model.fmq "$picture"
+done
+
 step "generated files are up to date (firmware sample frames)"
 cargo run -q -p trainer -- frames
 git diff --exit-code -- firmware/frames

@@ -6,7 +6,7 @@
 //! the header's CRC re-stamped over its payload, so that mutations reach the payload
 //! decoder, the validator and the kernels. The seed corpus
 //! (`fuzz/corpus-seed/from_bytes_classify`) starts from small valid models written by
-//! `cargo run --example seeds` (see `fuzz/README.md`). `Model::from_bytes_unverified`
+//! `cargo run --bin seeds` (see `fuzz/README.md`). `Model::from_bytes_unverified`
 //! of the input must answer as `Model::from_bytes` of the re-stamped copy.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! The trainer's IDX reader (`trainer::data`): gzip detection and decompression, the
+//! The trainer's IDX reader (`trainer_core::data`): gzip detection and decompression, the
 //! header checks, and the checks that bind an image file to its label file. Nothing
 //! may panic; what is accepted must be consistent.
 //!
@@ -6,19 +6,15 @@
 //! after `min(n, len)` bytes into the image file and the label file. Each file is
 //! also parsed alone as a one- and a three-dimensional IDX file.
 //!
-//! `trainer/src/data.rs` is compiled here as a module (`#[path]`), so the target needs
-//! neither libtorch nor the rest of the trainer.
+//! The code is `trainer-core`'s, the trainer's half without libtorch, so the target
+//! needs neither libtorch nor the rest of the trainer.
 #![no_main]
 
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code)]
-#[path = "../../trainer/src/data.rs"]
-mod data;
-
-use data::{IMAGE_LEN, NUM_CLASSES};
+use trainer_core::data::{self, IMAGE_LEN, NUM_CLASSES};
 
 fn parse_alone(file: &[u8], path: &Path) {
     let Ok(bytes) = data::decode_maybe_gzip(file, path) else {

@@ -1,35 +1,21 @@
-//! Image loading for `trainer predict` (`trainer::image_input::from_bytes`): any bytes,
+//! Image loading for `trainer predict` (`trainer_core::data::image_input::from_bytes`): any bytes,
 //! decoded as PNG, JPEG, BMP, GIF or PNM, then turned into the model's 28x28 input in
 //! the automatic mode and in each forced one (dataset: resize whole; photo: find the
 //! garment, crop, resize, invert), or answered "nothing there". Nothing may panic.
 //!
-//! `trainer/src/{data,camera,image_input,panic_guard,atomic}.rs` are compiled here as modules (`#[path]`),
-//! so the target needs neither libtorch nor the rest of the trainer.
+//! The code is `trainer-core`'s, the trainer's half without libtorch, so the target
+//! needs neither libtorch nor the rest of the trainer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-
-#[allow(dead_code)]
-#[path = "../../trainer/src/atomic.rs"]
-mod atomic;
-#[allow(dead_code)]
-#[path = "../../trainer/src/camera.rs"]
-mod camera;
-#[allow(dead_code)]
-#[path = "../../trainer/src/data.rs"]
-mod data;
-#[allow(dead_code)]
-#[path = "../../trainer/src/image_input.rs"]
-mod image_input;
-#[path = "../../trainer/src/panic_guard.rs"]
-mod panic_guard;
+use trainer_core::data::image_input;
 
 fuzz_target!(|bytes: &[u8]| {
     // The same picture decodes in every mode or in none: only the preprocessing
     // differs, and it answers (a garment or nothing there) for every decoded picture
     // within the camera crate's size limit.
     let auto = image_input::from_bytes(bytes, None);
-    for mode in [Some(::camera::Mode::Photo), Some(::camera::Mode::Dataset)] {
+    for mode in [Some(camera::Mode::Photo), Some(camera::Mode::Dataset)] {
         let forced = image_input::from_bytes(bytes, mode);
         assert_eq!(auto.is_ok(), forced.is_ok());
         if let Ok(p) = forced {

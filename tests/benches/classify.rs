@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use tch::nn::ModuleT;
 use tch::{Kind, Tensor};
-use trainer::data::Dataset;
+use trainer_core::data::Dataset;
 
 fn best_of<F: FnMut()>(passes: usize, mut f: F) -> f64 {
     (0..passes)

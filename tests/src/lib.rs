@@ -1,12 +1,13 @@
 //! Shared fixtures of the parity tests: the committed models and the test set.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use tch::Device;
-use trainer::data::{self, Dataset, Split};
-use trainer::model::Net;
-use trainer::saved;
+use trainer::nn::Net;
+use trainer::nn::saved;
+use trainer_core::data::{self, Dataset, Split};
 
 /// The repository's `models/` folder.
 pub fn models_root() -> PathBuf {
@@ -19,7 +20,7 @@ pub fn committed(name: &str) -> Result<(tch::nn::VarStore, Net, Vec<u8>)> {
     let (vs, net, _config) = saved::load_model(&dir, Device::Cpu)?;
     // Checked against the folder's manifest (when it has one): the export must belong
     // with the weights.
-    let fmq = trainer::folder::read_checked(&dir, saved::INT8_FILE)?;
+    let fmq = trainer_core::files::folder::read_checked(&dir, saved::INT8_FILE)?;
     Ok((vs, net, fmq))
 }
 

@@ -13,7 +13,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use parity_tests::{committed, test_set};
-use trainer::int8;
+use trainer::eval::int8;
 
 const IMAGES: usize = 64;
 

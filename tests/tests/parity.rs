@@ -3,7 +3,7 @@
 //! seed's).
 
 use parity_tests::{committed, test_set};
-use trainer::{int8, parity};
+use trainer::eval::{int8, parity};
 
 /// The limits one model must meet.
 struct Limits {

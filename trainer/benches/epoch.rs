@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
-use trainer::data::{self, Split};
-use trainer::model::Arch;
+use trainer::nn::Arch;
 use trainer::train::{self, Tensors, TrainConfig};
+use trainer_core::data::{self, Split};
 
 fn minimal_epoch(data: &Tensors, seed: u64) -> f64 {
     let (vs, net) = train::fresh_model(&Arch::baseline(), Default::default(), seed, Device::Cpu);

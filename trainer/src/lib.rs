@@ -1,27 +1,11 @@
-//! Training, evaluation, quantization and export of the Fashion-MNIST CNN.
+//! Training, evaluation and study of the Fashion-MNIST CNN with libtorch (tch).
 //!
-//! The `trainer` binary is a thin clap layer over these modules.
+//! The `trainer` binary is a thin clap layer over these modules (one module per verb in
+//! `src/commands/`); what needs no libtorch (data, quantizer, statistics, files) is in
+//! the `trainer-core` crate.
+#![forbid(unsafe_code)]
 
-pub mod atomic;
-pub mod camera;
-pub mod checkpoint;
-pub mod compare;
-pub mod cv;
-pub mod data;
-pub mod download;
-pub mod evaluate;
-pub mod folder;
-pub mod image_input;
-pub mod int8;
-pub mod interrupt;
-pub mod metrics;
-pub mod model;
-pub mod panic_guard;
-pub mod parity;
-pub mod plots;
-pub mod progress;
-pub mod quantize;
-pub mod saved;
-pub mod stats;
+pub mod eval;
+pub mod nn;
+pub mod study;
 pub mod train;
-pub mod workers;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use trainer::model::Arch;
+use trainer::nn::Arch;
 use trainer::train::{Optimizer, Schedule};
 
 mod commands;
@@ -56,7 +56,7 @@ enum DataAction {
         #[arg(long)]
         dir: Option<PathBuf>,
         /// Base URL of the files.
-        #[arg(long, default_value = trainer::download::OFFICIAL_BASE_URL)]
+        #[arg(long, default_value = trainer_core::data::download::OFFICIAL_BASE_URL)]
         url: String,
     },
     /// Verify the dataset's files against the official checksums.
@@ -222,7 +222,7 @@ struct FitArgs {
 #[derive(Debug, Clone, Args)]
 struct ModelArgs {
     /// Name of the saved model: its folder <ROOT>/<MODEL>/ (as written by `trainer fit`).
-    #[arg(long, default_value = trainer::model::DEFAULT_MODEL)]
+    #[arg(long, default_value = trainer::nn::DEFAULT_MODEL)]
     model: String,
     /// Root folder of saved models.
     #[arg(long, default_value = "models")]
@@ -352,9 +352,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(e) if e.is::<trainer::interrupt::Interrupted>() => {
+        Err(e) if e.is::<trainer_core::interrupt::Interrupted>() => {
             eprintln!("{e:#}");
-            ExitCode::from(trainer::interrupt::EXIT_CODE)
+            ExitCode::from(trainer_core::interrupt::EXIT_CODE)
         }
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -1,36 +1,10 @@
 //! The `trainer` binary end to end: happy paths on small slices, and every kind of bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("run trainer")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Asserts a clean failure: exit status 1, an `error:` message containing `needle`, no panic.
-fn assert_fails_with(out: &Output, needle: &str) {
-    let (stdout, stderr) = text(out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(stderr.contains("error:"), "{stderr}");
-    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
+mod common;
+use common::{assert_fails_with, json, text, trainer, trainer_env};
 
 /// A model trained once for all tests here: 1 epoch on 2,000 images, exported to int8.
 fn fixture() -> &'static Path {
@@ -146,10 +120,6 @@ fn cv_on_a_slice_writes_json_and_plots_and_folds_merge() {
     assert!(r.status.success(), "{:?}", text(&r));
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn cv_jobs_runs_folds_as_workers_with_the_results_of_the_sequential_run() {
     let seq = tempfile::tempdir().unwrap();
@@ -236,14 +206,12 @@ fn cv_jobs_fails_naming_the_fold_with_its_stderr_when_a_worker_fails() {
     ]);
     assert_fails_with(&r, "no-dataset-here");
     // A worker that fails (here: the disk is full when fold 1 writes its result).
-    let r = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args([
+    let r = trainer_env(
+        &[
             "cv", "--jobs", "2", "--folds", "2", "--epochs", "1", "--limit", "600", "--out", o,
-        ])
-        .env("RUST_BACKTRACE", "0")
-        .env("TRAINER_TEST_DISK_FULL", "fold-1.json")
-        .output()
-        .unwrap();
+        ],
+        &[("TRAINER_TEST_DISK_FULL", "fold-1.json")],
+    );
     assert_fails_with(&r, "failed (exit status: 1); the last lines of its stderr:");
     let (_, stderr) = text(&r);
     let error = &stderr[stderr
@@ -286,8 +254,8 @@ fn evaluate_prints_the_confusion_matrix_for_float_and_int8() {
 }
 
 fn write_test_images(dir: &Path) -> Vec<PathBuf> {
-    let data = trainer::data::locate(None).unwrap();
-    let test = trainer::data::load(&data, trainer::data::Split::Test).unwrap();
+    let data = trainer_core::data::locate(None).unwrap();
+    let test = trainer_core::data::load(&data, trainer_core::data::Split::Test).unwrap();
     let gray = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
     let big = image::imageops::resize(&gray, 300, 300, image::imageops::FilterType::Triangle);
     let rgb = image::DynamicImage::ImageLuma8(image::imageops::resize(
@@ -341,8 +309,8 @@ fn predict_reads_several_sizes_and_formats() {
 #[test]
 fn predict_decides_the_style_and_answers_no_garment_found() {
     let dir = tempfile::tempdir().unwrap();
-    let data = trainer::data::locate(None).unwrap();
-    let test = trainer::data::load(&data, trainer::data::Split::Test).unwrap();
+    let data = trainer_core::data::locate(None).unwrap();
+    let test = trainer_core::data::load(&data, trainer_core::data::Split::Test).unwrap();
     let img = test.image(0);
     let dataset = dir.path().join("dataset.png");
     image::GrayImage::from_raw(28, 28, img.to_vec())
@@ -510,10 +478,10 @@ fn missing_or_damaged_models_are_clear_errors() {
 
 /// Copies the real dataset into a temporary folder, letting `damage` spoil one file.
 fn dataset_with(damage: impl FnOnce(&Path)) -> tempfile::TempDir {
-    let real = trainer::data::locate(None).unwrap();
+    let real = trainer_core::data::locate(None).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for (stem, _) in trainer::data::OFFICIAL_FILES {
-        let src = trainer::data::find_file(&real, stem).unwrap();
+    for (stem, _) in trainer_core::data::OFFICIAL_FILES {
+        let src = trainer_core::data::find_file(&real, stem).unwrap();
         std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
     }
     damage(dir.path());

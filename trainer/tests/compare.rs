@@ -2,39 +2,18 @@
 //! the configuration diff, and the refusal of runs that cannot be paired.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("run trainer")
-}
+mod common;
+use common::{text, trainer};
 
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Asserts a clean failure: exit status 1, an `error:` message containing every needle,
-/// no panic.
+/// Asserts a clean failure (as [`common::assert_fails_with`]) naming every needle.
 fn assert_fails_with(out: &Output, needles: &[&str]) {
-    let (stdout, stderr) = text(out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(stderr.contains("error:"), "{stderr}");
     for needle in needles {
-        assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+        common::assert_fails_with(out, needle);
     }
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// A cv.json shaped like `docs/results/cv-baseline/cv.json`: 5 folds of 48,000 training

@@ -6,75 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn trainer_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
-    c.args(args)
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("TRAINER_TEST_DISK_FULL")
-        .env_remove("TRAINER_TEST_PAUSE");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run trainer")
-}
-
-fn trainer(args: &[&str]) -> Output {
-    trainer_env(args, &[])
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-}
-
-/// Asserts a clean failure: exit status 1, an `error:` message containing `needle`, no panic.
-fn assert_fails_with(out: &Output, needle: &str) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("error:"), "{err}");
-    assert!(err.contains(needle), "expected {needle:?} in: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-/// Every file name under `dir` (recursively, relative), sorted.
-fn tree(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.push(p.strip_prefix(base).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
-    }
-    out.sort();
-    out
-}
-
-fn no_temporary_files(dir: &Path) {
-    let tmp: Vec<String> = tree(dir)
-        .into_iter()
-        .filter(|f| f.contains(".tmp"))
-        .collect();
-    assert!(tmp.is_empty(), "temporary files left: {tmp:?}");
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod common;
+use common::{
+    assert_fails_with, assert_ok, json, no_temporary_files, stderr, trainer, trainer_env, tree,
+};
 
 const CV: [&str; 9] = [
     "cv",
@@ -153,10 +88,10 @@ fn cv_resumes_the_missing_folds_and_refuses_other_settings() {
 
 /// Copies the real dataset into a temporary folder.
 fn dataset_copy() -> tempfile::TempDir {
-    let real = trainer::data::locate(None).unwrap();
+    let real = trainer_core::data::locate(None).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for (stem, _) in trainer::data::OFFICIAL_FILES {
-        let src = trainer::data::find_file(&real, stem).unwrap();
+    for (stem, _) in trainer_core::data::OFFICIAL_FILES {
+        let src = trainer_core::data::find_file(&real, stem).unwrap();
         std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
     }
     dir
@@ -170,8 +105,8 @@ fn a_dataset_changed_between_folds_is_refused() {
     let d = data.path().to_str().unwrap();
     assert_ok(&cv(&out, &["--fold", "0", "--data", d], &[]));
     // Change one pixel of the first training image (within --limit).
-    let path = trainer::data::find_file(data.path(), "train-images-idx3-ubyte").unwrap();
-    let mut raw = trainer::data::read_maybe_gzip(&path).unwrap();
+    let path = trainer_core::data::find_file(data.path(), "train-images-idx3-ubyte").unwrap();
+    let mut raw = trainer_core::data::read_maybe_gzip(&path).unwrap();
     raw[16 + 400] ^= 0x55;
     std::fs::remove_file(&path).unwrap();
     std::fs::write(data.path().join("train-images-idx3-ubyte"), raw).unwrap();
@@ -311,8 +246,8 @@ fn a_model_file_replaced_under_a_reader_is_refused() {
     let a = small_model(&tmp.path().join("a"), "1");
     let b = small_model(&tmp.path().join("b"), "2");
     let img = tmp.path().join("x.png");
-    let data = trainer::data::locate(None).unwrap();
-    let test = trainer::data::load(&data, trainer::data::Split::Test).unwrap();
+    let data = trainer_core::data::locate(None).unwrap();
+    let test = trainer_core::data::load(&data, trainer_core::data::Split::Test).unwrap();
     image::GrayImage::from_raw(28, 28, test.image(0).to_vec())
         .unwrap()
         .save(&img)
@@ -425,8 +360,8 @@ fn predict_keeps_the_model_it_loaded_while_the_folder_is_replaced() {
     let root = tmp.path().join("models");
     small_model(&root, "1");
     let img = tmp.path().join("x.png");
-    let data = trainer::data::locate(None).unwrap();
-    let test = trainer::data::load(&data, trainer::data::Split::Test).unwrap();
+    let data = trainer_core::data::locate(None).unwrap();
+    let test = trainer_core::data::load(&data, trainer_core::data::Split::Test).unwrap();
     let gray = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
     gray.save(&img).unwrap();
     let png = std::fs::read(&img).unwrap();
@@ -437,8 +372,7 @@ fn predict_keeps_the_model_it_loaded_while_the_folder_is_replaced() {
         v
     };
     let predict = |images: &[&Path]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
-        c.args([
+        let mut c = common::command(&[
             "predict", "--json", "--top", "10", "--model", "baseline", "--models", m,
         ]);
         c.args(images);

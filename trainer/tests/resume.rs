@@ -7,6 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{assert_fails_with, assert_ok};
+
 /// The run under test: a tiny mcu fit (AdamW, one-cycle, batch norm, shifts, flips,
 /// label smoothing, plus dropout) on one thread, with the int8 export.
 fn fit_args(models: &Path, seed: &str) -> Vec<String> {
@@ -36,33 +39,15 @@ fn fit_args(models: &Path, seed: &str) -> Vec<String> {
 }
 
 fn command(args: &[String], pause: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
-    c.args(args).env("RUST_BACKTRACE", "0");
-    match pause {
-        Some(p) => c.env("TRAINER_TEST_PAUSE", p),
-        None => c.env_remove("TRAINER_TEST_PAUSE"),
-    };
+    let mut c = common::command(args);
+    if let Some(p) = pause {
+        c.env("TRAINER_TEST_PAUSE", p);
+    }
     c
 }
 
 fn run(args: &[String]) -> Output {
     command(args, None).output().expect("run trainer")
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn assert_fails_with(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// Starts a run that pauses at `point`, waits until `ready` exists, and returns it.
@@ -114,7 +99,7 @@ fn consistent_seed(dir: &Path) -> u64 {
     for (name, digest) in files {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         assert_eq!(
-            trainer::folder::sha256_hex(&bytes),
+            trainer_core::files::folder::sha256_hex(&bytes),
             digest.as_str().unwrap(),
             "{name} does not belong to the manifest's run"
         );
@@ -173,7 +158,7 @@ fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
     // 1. Killed right after the checkpoint of epoch 1.
     sigkill(start_paused(&args, "checkpoint", &ckpt));
     assert_eq!(consistent_seed(&dir), 7, "the old model is untouched");
-    let c = trainer::checkpoint::load(&ckpt).unwrap();
+    let c = trainer::train::checkpoint::load(&ckpt).unwrap();
     assert_eq!(c.meta.epoch, 1);
     // A plain rerun refuses to throw the checkpoint away; other settings refuse too.
     assert_fails_with(
@@ -196,7 +181,7 @@ fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while trainer::checkpoint::load(&ckpt).map_or(1, |c| c.meta.epoch) < 2 {
+    while trainer::train::checkpoint::load(&ckpt).map_or(1, |c| c.meta.epoch) < 2 {
         assert!(start.elapsed() < Duration::from_secs(300));
         assert!(child.try_wait().unwrap().is_none());
         std::thread::sleep(Duration::from_millis(20));
@@ -349,7 +334,7 @@ fn sgd_with_weight_decay_and_early_stopping_resumes_to_the_same_bytes() {
     let root = tmp.path().join("resumed");
     let ckpt = root.join(".baseline.partial/checkpoint.safetensors");
     sigkill(start_paused(&args(&root), "checkpoint", &ckpt));
-    let saved = trainer::checkpoint::load(&ckpt).unwrap();
+    let saved = trainer::train::checkpoint::load(&ckpt).unwrap();
     assert_eq!(saved.meta.epoch, 1);
     assert!(
         saved.meta.best.is_some(),
@@ -364,4 +349,31 @@ fn sgd_with_weight_decay_and_early_stopping_resumes_to_the_same_bytes() {
     assert_ok(&run(&resume));
     let file = "model.safetensors";
     assert!(bytes(&root.join("baseline"), file) == bytes(&whole.join("baseline"), file));
+}
+
+#[test]
+fn a_second_fit_of_the_same_name_refuses_while_the_first_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    let args = fit_args(&models, "5");
+    let checkpoint = models.join(".mcu.partial").join("checkpoint.safetensors");
+    let first = start_paused(&args, "checkpoint", &checkpoint);
+    let before = std::fs::read(&checkpoint).unwrap();
+
+    let second = run(&args);
+    assert_fails_with(&second, "another `trainer fit` of model \"mcu\" is running");
+    assert_fails_with(&second, &format!("(process {})", first.id()));
+    let mut resume = args.clone();
+    resume.push("--resume".to_owned());
+    assert_fails_with(&run(&resume), "another `trainer fit` of model \"mcu\"");
+    assert_eq!(
+        std::fs::read(&checkpoint).unwrap(),
+        before,
+        "the first run's staging folder was touched"
+    );
+
+    // The lock goes with the process, however it ends: the killed run resumes.
+    sigkill(first);
+    assert_ok(&run(&resume));
+    only_the_model_folder(&models);
 }

@@ -1,10 +1,10 @@
 //! Training on small fixed slices of the real dataset (installed by scripts/setup.sh).
 
 use tch::Device;
-use trainer::cv::{self, CvConfig};
-use trainer::data::{self, Split};
-use trainer::model::{Arch, NetOptions};
+use trainer::nn::{Arch, NetOptions};
+use trainer::study::{self, CvConfig};
 use trainer::train::{self, Augment, EarlyStopping, Optimizer, Schedule, Tensors, TrainConfig};
+use trainer_core::data::{self, Split};
 
 fn train_slice(n: usize) -> data::Dataset {
     let dir = data::locate(None).expect("the dataset is installed by scripts/setup.sh");
@@ -49,16 +49,16 @@ fn the_real_data_loads_with_the_official_shapes() {
 fn two_folds_of_one_epoch_learn_far_above_chance() {
     let data = train_slice(2000);
     let cfg = small_cv(1);
-    let splits = cv::kfold(data.len(), 2, 1).unwrap();
+    let splits = study::kfold(data.len(), 2, 1).unwrap();
     let results: Vec<_> = (0..2)
-        .map(|f| cv::run_fold(&data, &splits, f, &cfg, Device::Cpu).unwrap())
+        .map(|f| study::run_fold(&data, &splits, f, &cfg, Device::Cpu).unwrap())
         .collect();
     for r in &results {
         assert!(r.accuracy > 0.6, "fold {} accuracy {}", r.fold, r.accuracy);
         assert_eq!(r.history.len(), 1);
         assert!(r.history[0].val_loss.unwrap() < 2.0);
     }
-    let report = cv::merge(cfg.clone(), results).unwrap();
+    let report = study::merge(cfg.clone(), results).unwrap();
     assert!(report.mean > 0.6);
 }
 
@@ -68,13 +68,13 @@ fn every_fold_starts_from_a_fresh_model() {
     // folds started from weights that had already seen their validation images.
     let data = train_slice(400);
     let cfg = small_cv(1);
-    let splits = cv::kfold(data.len(), 2, 1).unwrap();
-    let first = cv::run_fold(&data, &splits, 0, &cfg, Device::Cpu).unwrap();
-    let second = cv::run_fold(&data, &splits, 1, &cfg, Device::Cpu).unwrap();
+    let splits = study::kfold(data.len(), 2, 1).unwrap();
+    let first = study::run_fold(&data, &splits, 0, &cfg, Device::Cpu).unwrap();
+    let second = study::run_fold(&data, &splits, 1, &cfg, Device::Cpu).unwrap();
     let (fresh, _net) = train::fresh_model(
         &Arch::baseline(),
         Default::default(),
-        cv::fold_seed(1, 1),
+        study::fold_seed(1, 1),
         Device::Cpu,
     );
     assert_eq!(second.initial_params, train::param_digest(&fresh));
@@ -209,9 +209,10 @@ fn batch_norm_folds_into_the_convolution_at_export() {
     train::train(&vs, &net, &t, None, &cfg, "t").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
-    trainer::saved::save_weights(&vs, &path).unwrap();
+    trainer::nn::saved::save_weights(&vs, &path).unwrap();
     let names: Vec<&str> = data::CLASS_NAMES.to_vec();
-    let float = trainer::quantize::FloatModel::load_arch(&path, &cfg.arch, true, &names).unwrap();
+    let float =
+        trainer_core::quantize::FloatModel::load_arch(&path, &cfg.arch, true, &names).unwrap();
     let torch = train::logits(&net, &t.images.narrow(0, 0, 20), 20);
     for i in 0..20 {
         let ours = float.forward(data.image(i));
@@ -224,8 +225,8 @@ fn batch_norm_folds_into_the_convolution_at_export() {
         }
     }
     // And the int8 export of the folded model agrees with the float one.
-    let bytes = trainer::int8::export(&path, &cfg, &data.head(200)).unwrap();
-    let int8 = trainer::int8::classify_all(&bytes, &data.head(200)).unwrap();
+    let bytes = trainer::eval::int8::export(&path, &cfg, &data.head(200)).unwrap();
+    let int8 = trainer::eval::int8::classify_all(&bytes, &data.head(200)).unwrap();
     let float_classes = train::logits(&net, &t.images.narrow(0, 0, 200), 100).argmax(-1, false);
     let agree = int8
         .iter()

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use trainer::atomic::read_json;
-use trainer::compare::{self, Comparison, Run};
-use trainer::{plots, stats};
+use trainer::study::plots;
+use trainer_core::compare::{self, Comparison, Run};
+use trainer_core::files::atomic::read_json;
+use trainer_core::stats;
 
 use crate::CompareArgs;
 

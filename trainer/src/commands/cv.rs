@@ -6,26 +6,27 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use trainer::atomic::write_json;
-use trainer::cv::{self, CvConfig, CvReport, FoldFile};
-use trainer::data::Split;
-use trainer::interrupt::Interrupted;
-use trainer::workers::{self, Worker};
-use trainer::{plots, progress};
+use trainer::study::plots;
+use trainer::study::workers::{self, Worker};
+use trainer::study::{self, CvConfig, CvReport, FoldFile};
+use trainer::train::progress;
+use trainer_core::data::Split;
+use trainer_core::files::atomic::write_json;
+use trainer_core::interrupt::Interrupted;
 
 use crate::{CvAction, CvArgs, CvCommand};
 
 /// Runs cross-validation (all folds, or one with `--fold`), or merges fold files.
 pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     if let Some(CvAction::Merge { out }) = cmd.action {
-        let (config, folds) = cv::read_fold_files(&out)?;
-        let report = cv::merge(config, folds)?;
+        let (config, folds) = study::read_fold_files(&out)?;
+        let report = study::merge(config, folds)?;
         finish(&report, &out, None)?;
         return Ok(ExitCode::SUCCESS);
     }
     let args = cmd.args;
     // Ctrl-C / SIGTERM now stop the fold in progress; finished folds stay.
-    trainer::interrupt::install();
+    trainer_core::interrupt::install();
     if args.progress_lines {
         progress::report_as_lines();
     }
@@ -74,7 +75,7 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     let device = args.train.device()?;
     let data = args.train.data.load(Split::Train, args.train.limit)?;
     config.data = Some(data.digest());
-    let splits = cv::kfold(data.len(), args.folds, args.split_seed)?;
+    let splits = study::kfold(data.len(), args.folds, args.split_seed)?;
     let wanted: Vec<usize> = match args.fold {
         Some(k) => vec![k],
         None => (0..args.folds).collect(),
@@ -84,11 +85,11 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1);
     let mut kept = Vec::new();
     for &f in &wanted {
-        kept.push(cv::reusable_fold(&out, f, &config, threads)?);
+        kept.push(study::reusable_fold(&out, f, &config, threads)?);
     }
     // The other folds' files (of `--fold` runs) must come from the same settings and data.
     for f in (0..args.folds).filter(|f| !wanted.contains(f)) {
-        cv::same_settings(&out, f, &config)?;
+        study::same_settings(&out, f, &config)?;
     }
     let start = Instant::now();
     let mut results = Vec::new();
@@ -98,14 +99,14 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
                 "fold {}/{}: kept {} (accuracy {:.3}%)",
                 f + 1,
                 args.folds,
-                out.join(cv::fold_file_name(f)).display(),
+                out.join(study::fold_file_name(f)).display(),
                 100.0 * result.accuracy
             );
             results.push(result);
             continue;
         }
-        trainer::interrupt::check(resume_hint)?;
-        let result = cv::run_fold(&data, &splits, f, &config, device).map_err(|e| {
+        trainer_core::interrupt::check(resume_hint)?;
+        let result = study::run_fold(&data, &splits, f, &config, device).map_err(|e| {
             if e.is::<Interrupted>() {
                 Interrupted {
                     hint: resume_hint(),
@@ -126,18 +127,18 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
             config: config.clone(),
             result: result.clone(),
         };
-        write_json(&out.join(cv::fold_file_name(f)), &file)?;
+        write_json(&out.join(study::fold_file_name(f)), &file)?;
         results.push(result);
     }
     if args.fold.is_some() {
         println!(
             "wrote {}; run `trainer cv merge --out {}` when every fold is done",
-            out.join(cv::fold_file_name(results[0].fold)).display(),
+            out.join(study::fold_file_name(results[0].fold)).display(),
             out.display()
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let report = cv::merge(config, results)?;
+    let report = study::merge(config, results)?;
     finish(&report, &out, Some(start.elapsed().as_secs_f64()))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -207,12 +208,12 @@ fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> R
     let mut results = Vec::with_capacity(folds);
     let mut missing = Vec::new();
     for k in 0..folds {
-        match cv::reusable_fold(out, k, &config, plan.threads)? {
+        match study::reusable_fold(out, k, &config, plan.threads)? {
             Some(result) => {
                 eprintln!(
                     "fold {}/{folds}: kept {} (accuracy {:.3}%)",
                     k + 1,
-                    out.join(cv::fold_file_name(k)).display(),
+                    out.join(study::fold_file_name(k)).display(),
                     100.0 * result.accuracy
                 );
                 results.push(result);
@@ -255,10 +256,10 @@ fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> R
     let ran = workers::run(list, jobs, |i| {
         let k = missing[i];
         // The worker has printed its accuracy line; the display relayed it.
-        let result = cv::reusable_fold(out, k, &config, plan.threads)?.with_context(|| {
+        let result = study::reusable_fold(out, k, &config, plan.threads)?.with_context(|| {
             format!(
                 "{}: the worker for fold {k} wrote no result",
-                out.join(cv::fold_file_name(k)).display()
+                out.join(study::fold_file_name(k)).display()
             )
         })?;
         results.push(result);
@@ -266,7 +267,7 @@ fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> R
     });
     if let Err(e) = ran {
         // Ctrl-C reaches the workers too; say how to go on rather than which one stopped.
-        if trainer::interrupt::requested() {
+        if trainer_core::interrupt::requested() {
             return Err(Interrupted {
                 hint: resume_hint(),
             }
@@ -274,7 +275,7 @@ fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> R
         }
         return Err(e);
     }
-    let report = cv::merge(config, results)?;
+    let report = study::merge(config, results)?;
     finish(&report, out, Some(start.elapsed().as_secs_f64()))?;
     Ok(ExitCode::SUCCESS)
 }

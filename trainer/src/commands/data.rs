@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use trainer::data::{self, Split};
-use trainer::{download, plots};
+use trainer::study::plots;
+use trainer_core::data::download;
+use trainer_core::data::{self, Split};
 
 use crate::DataAction;
 

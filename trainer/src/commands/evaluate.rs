@@ -1,12 +1,14 @@
 //! `trainer evaluate`: test accuracy, per-class accuracy and confusion matrix
-//! (the work is in [`trainer::evaluate`]).
+//! (the work is in [`trainer::eval`]).
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use trainer::data::Split;
-use trainer::evaluate::{evaluate_float, evaluate_int8, report};
-use trainer::{folder, saved, train};
+use trainer::eval::{evaluate_float, evaluate_int8, report};
+use trainer::nn::saved;
+use trainer::train;
+use trainer_core::data::Split;
+use trainer_core::files::folder;
 
 use crate::EvaluateArgs;
 
@@ -27,7 +29,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
                 path.display(),
             );
         }
-        let bytes = trainer::folder::read_checked(&dir, saved::INT8_FILE)?;
+        let bytes = trainer_core::files::folder::read_checked(&dir, saved::INT8_FILE)?;
         Some(
             evaluate_int8(&bytes, &float, &test_set)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,

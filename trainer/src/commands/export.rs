@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use trainer::data::Split;
-use trainer::{folder, saved};
+use trainer::nn::saved;
+use trainer_core::data::Split;
+use trainer_core::files::folder;
 
 use crate::ExportArgs;
 
@@ -23,8 +24,9 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let staging = folder::update_dir(&args.model.models, name);
     folder::stage_copy(&dir, &staging)?;
     let written = (|| -> Result<usize> {
-        let bytes = trainer::int8::export(&staging.join(saved::WEIGHTS_FILE), &config, &calib)?;
-        trainer::atomic::write_atomic(&staging.join(saved::INT8_FILE), &bytes)?;
+        let bytes =
+            trainer::eval::int8::export(&staging.join(saved::WEIGHTS_FILE), &config, &calib)?;
+        trainer_core::files::atomic::write_atomic(&staging.join(saved::INT8_FILE), &bytes)?;
         for stale in [saved::EVAL_FILE, "confusion-int8.png"] {
             let path = staging.join(stale);
             if path.exists() {

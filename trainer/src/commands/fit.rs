@@ -3,27 +3,28 @@
 //!
 //! Everything is written into the staging folder `<models>/.<name>.partial/` (with a
 //! checkpoint after every epoch, so that `--resume` can continue an interrupted run)
-//! and swapped in as `<models>/<name>/` at the end ([`trainer::folder`]).
+//! and swapped in as `<models>/<name>/` at the end ([`trainer_core::files::folder`]).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use trainer::atomic::write_json;
-use trainer::checkpoint::{self, CHECKPOINT_FILE};
-use trainer::data::Split;
-use trainer::saved::{self, FitRecord};
+use trainer::eval;
+use trainer::nn::saved::{self, FitRecord};
+use trainer::train::checkpoint::{self, CHECKPOINT_FILE};
 use trainer::train::{self, Checkpointing, Tensors};
-use trainer::{evaluate, folder};
+use trainer_core::data::Split;
+use trainer_core::files::atomic::write_json;
+use trainer_core::files::folder;
 
 use crate::FitArgs;
 
 /// Runs the fit.
 pub fn run(args: FitArgs) -> Result<ExitCode> {
-    let cfg = args.train.config(trainer::model::DEFAULT_MODEL)?;
+    let cfg = args.train.config(trainer::nn::DEFAULT_MODEL)?;
     // Ctrl-C / SIGTERM now stop training at the next step, keeping the checkpoint.
-    trainer::interrupt::install();
+    trainer_core::interrupt::install();
     let name = args
         .name
         .clone()
@@ -35,6 +36,8 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
     let dir = saved::model_dir(&args.models, &name);
     let staging = folder::staging_dir(&args.models, &name);
     let ckpt_path = staging.join(CHECKPOINT_FILE);
+    // Held to the end: a second fit of the same name refuses instead of sharing `staging`.
+    let _lock = folder::StagingLock::acquire(&args.models, &name)?;
     folder::recover(&dir)?;
     let data = train_set.digest();
     let threads = tch::get_num_threads();
@@ -104,9 +107,9 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
     )?;
     let train_seconds = start.elapsed().as_secs_f64();
     saved::save_weights(&vs, &staging.join(saved::WEIGHTS_FILE))?;
-    trainer::interrupt::test_pause("outputs");
+    trainer_core::interrupt::test_pause("outputs");
 
-    let float = evaluate::evaluate_float(&net, &test_set, device);
+    let float = eval::evaluate_float(&net, &test_set, device);
     let record = FitRecord {
         command: super::command_line(),
         config: cfg.clone(),
@@ -125,12 +128,12 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
         None
     } else {
         let calib = args.train.data.load(Split::Train, Some(args.calib))?;
-        let bytes = trainer::int8::export(&staging.join(saved::WEIGHTS_FILE), &cfg, &calib)?;
-        trainer::atomic::write_atomic(&staging.join(saved::INT8_FILE), &bytes)?;
+        let bytes = trainer::eval::int8::export(&staging.join(saved::WEIGHTS_FILE), &cfg, &calib)?;
+        trainer_core::files::atomic::write_atomic(&staging.join(saved::INT8_FILE), &bytes)?;
         eprintln!("int8 export: {} bytes", bytes.len());
-        Some(evaluate::evaluate_int8(&bytes, &float, &test_set)?)
+        Some(eval::evaluate_int8(&bytes, &float, &test_set)?)
     };
-    evaluate::report(
+    eval::report(
         &staging,
         &name,
         &test_set,

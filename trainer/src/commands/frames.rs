@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use trainer::data::Split;
+use trainer_core::data::Split;
 
 use crate::FramesArgs;
 
@@ -11,7 +11,7 @@ use crate::FramesArgs;
 /// `--pictures`, the given pictures as frames.
 pub fn run(args: FramesArgs) -> Result<ExitCode> {
     if !args.pictures.is_empty() {
-        trainer::camera::write_picture_frames(&args.pictures, &args.out)?;
+        trainer_core::data::photo::write_picture_frames(&args.pictures, &args.out)?;
         println!(
             "wrote {} frames into {}",
             args.pictures.len(),
@@ -20,9 +20,9 @@ pub fn run(args: FramesArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let test = args.data.load(Split::Test, None)?;
-    let images: Vec<[u8; trainer::data::IMAGE_LEN]> =
+    let images: Vec<[u8; trainer_core::data::IMAGE_LEN]> =
         (0..test.len()).map(|i| *test.image(i)).collect();
-    trainer::camera::write_sample_frames(&images, &test.labels, args.count, &args.out)?;
+    trainer_core::data::photo::write_sample_frames(&images, &test.labels, args.count, &args.out)?;
     println!("wrote {} frames into {}", args.count, args.out.display());
     Ok(ExitCode::SUCCESS)
 }

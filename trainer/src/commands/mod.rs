@@ -11,16 +11,16 @@ pub mod predict;
 
 use anyhow::Result;
 use tch::Device;
-use trainer::data::{Dataset, Split};
 use trainer::train::{self, TrainConfig};
+use trainer_core::data::{Dataset, Split};
 
 use crate::{DataArgs, TrainArgs};
 
 impl DataArgs {
     /// Loads one split, optionally only its first `limit` images.
     pub fn load(&self, split: Split, limit: Option<usize>) -> Result<Dataset> {
-        let dir = trainer::data::locate(self.data.as_deref())?;
-        let set = trainer::data::load(&dir, split)?;
+        let dir = trainer_core::data::locate(self.data.as_deref())?;
+        let set = trainer_core::data::load(&dir, split)?;
         Ok(match limit {
             Some(n) => set.head(n),
             None => set,
@@ -34,7 +34,7 @@ impl TrainArgs {
     pub fn config(&self, default_model: &str) -> Result<TrainConfig> {
         let arch = match &self.model {
             Some(a) => a.clone(),
-            None => trainer::model::Arch::parse(default_model).map_err(anyhow::Error::msg)?,
+            None => trainer::nn::Arch::parse(default_model).map_err(anyhow::Error::msg)?,
         };
         let mut c = train::recipe(&arch);
         c.seed = self.seed;

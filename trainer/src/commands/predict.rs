@@ -8,10 +8,11 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
-use trainer::camera::Prepared;
-use trainer::data::{CLASS_NAMES, IMAGE_LEN, IMAGE_SIDE};
-use trainer::model::Net;
-use trainer::{image_input, saved};
+use trainer::nn::Net;
+use trainer::nn::saved;
+use trainer_core::data::image_input;
+use trainer_core::data::photo::Prepared;
+use trainer_core::data::{CLASS_NAMES, IMAGE_LEN, IMAGE_SIDE};
 
 use crate::PredictArgs;
 
@@ -57,7 +58,7 @@ impl Predictor<'_> {
                 let p = tch::no_grad(|| net.forward_t(&x, false).softmax(-1, Kind::Double));
                 Ok(Vec::<f64>::try_from(p.flatten(0, -1))?)
             }
-            Predictor::Int8(model) => trainer::int8::probabilities(model, pixels),
+            Predictor::Int8(model) => trainer::eval::int8::probabilities(model, pixels),
         }
     }
 }
@@ -68,12 +69,12 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let dir = saved::model_dir(&args.model.models, &args.model.model);
     let int8_path = dir.join(saved::INT8_FILE);
     let int8_bytes = if args.int8 {
-        trainer::folder::read_checked(&dir, saved::INT8_FILE)?
+        trainer_core::files::folder::read_checked(&dir, saved::INT8_FILE)?
     } else {
         Vec::new()
     };
     let predictor = if args.int8 {
-        let model = trainer::int8::parse(&int8_bytes)
+        let model = trainer::eval::int8::parse(&int8_bytes)
             .with_context(|| format!("{}", int8_path.display()))?;
         Predictor::Int8(Box::new(model))
     } else {

@@ -1,0 +1,320 @@
+//! Accuracy of `trainer predict`'s default (auto) mode on pictures of many kinds made
+//! from the TEST split (never from training images), and its "nothing there" answer on
+//! empty frames: for the float model (tch) and the int8 export (infer-core).
+//!
+//! ```text
+//! cargo run --release -p tools --bin photo-eval -- [--limit N] [--empty N]
+//!     [--model mcu] [--models models] [--seed S] [--samples DIR]
+//! ```
+//!
+//! `--samples DIR` only writes example pictures into DIR (test images 0, 1 and 2 as
+//! `plain-28`, `product-photo` and `colour-jpeg`, and a low-contrast noise frame) and
+//! exits: `docs/pictures/` holds them for `scripts/run-firmware.sh`.
+//!
+//! Every picture goes through `trainer_core::data::photo::prepare` with `mode: None`, exactly what
+//! `trainer predict` does with no flags (a colour JPEG is encoded and decoded first).
+//! A real picture answered "no garment found" is a false reject and counts as wrong.
+//! Kinds (each test image `i` is drawn with the seed `seed + i`):
+//!
+//! - `plain-28`: the test image itself (28x28, light on black);
+//! - `enlarged-112`: enlarged to 112x112 (bilinear), dataset style;
+//! - `low-contrast-56`: enlarged to 56x56, levels squeezed to 25..140;
+//! - `product-photo`: inverted (dark on white), enlarged to 112x112, centred on a white
+//!   140x140 picture;
+//! - `gray-photo`: inverted on mid-gray (background 170, garment 60..170), 84x84 on a
+//!   120x100 picture, with noise (±6 levels);
+//! - `camera-160x120`: the firmware's sample-frame synthesis: 60..100 pixels, off-centre
+//!   in a noisy, unevenly lit 160x120 frame with dead and hot pixels;
+//! - `colour-jpeg`: the same frame in colour (a random dark garment colour on a random
+//!   light background colour), JPEG quality 75.
+//!
+//! Empty frames (the seed `seed + 1,000,000 + k`), sizes 28..200 a side: uniform of any
+//! level, low-contrast noise (±2..15 levels around any level), linear gradients of any
+//! direction and span, and a speck (1..4 pixels a side, any contrast) on a plain or
+//! noisy background.
+
+use std::io::Cursor;
+
+use anyhow::{Context, Result, bail};
+use image::{DynamicImage, GrayImage, Luma, Rgb, RgbImage, imageops::FilterType};
+use infer_core::rng::SplitMix64;
+use tch::nn::ModuleT;
+use tch::{Device, Kind, Tensor};
+use trainer::nn::saved;
+use trainer_core::data::photo::{self, Prepared};
+use trainer_core::data::{self, IMAGE_LEN, IMAGE_SIDE, Split};
+
+const KINDS: [&str; 7] = [
+    "plain-28",
+    "enlarged-112",
+    "low-contrast-56",
+    "product-photo",
+    "gray-photo",
+    "camera-160x120",
+    "colour-jpeg",
+];
+const EMPTY_KINDS: [&str; 4] = ["uniform", "noise", "gradient", "speck"];
+
+fn gray(img: &[u8; IMAGE_LEN]) -> GrayImage {
+    GrayImage::from_raw(IMAGE_SIDE as u32, IMAGE_SIDE as u32, img.to_vec()).expect("28x28")
+}
+
+fn map(img: &GrayImage, f: impl Fn(u8) -> u8) -> GrayImage {
+    GrayImage::from_fn(img.width(), img.height(), |x, y| {
+        Luma([f(img.get_pixel(x, y).0[0])])
+    })
+}
+
+fn jpeg(img: &RgbImage) -> Result<DynamicImage> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut Cursor::new(&mut bytes), 75)
+        .encode_image(img)?;
+    trainer_core::data::image_input::decode(&bytes)
+}
+
+/// Picture of kind `kind` made from test image `img` with `rng`.
+fn render(kind: &str, img: &[u8; IMAGE_LEN], seed: u64) -> Result<DynamicImage> {
+    let mut rng = SplitMix64::new(seed);
+    let g = gray(img);
+    Ok(match kind {
+        "plain-28" => DynamicImage::ImageLuma8(g),
+        "enlarged-112" => {
+            DynamicImage::ImageLuma8(image::imageops::resize(&g, 112, 112, FilterType::Triangle))
+        }
+        "low-contrast-56" => {
+            let big = image::imageops::resize(&g, 56, 56, FilterType::Triangle);
+            DynamicImage::ImageLuma8(map(&big, |p| (25 + u32::from(p) * 115 / 255) as u8))
+        }
+        "product-photo" => {
+            let big = image::imageops::resize(&g, 112, 112, FilterType::Triangle);
+            let mut canvas = GrayImage::from_pixel(140, 140, Luma([255]));
+            image::imageops::replace(&mut canvas, &map(&big, |p| 255 - p), 14, 14);
+            DynamicImage::ImageLuma8(canvas)
+        }
+        "gray-photo" => {
+            let big = image::imageops::resize(&g, 84, 84, FilterType::Triangle);
+            let mut canvas = GrayImage::from_pixel(120, 100, Luma([170]));
+            image::imageops::replace(
+                &mut canvas,
+                &map(&big, |p| (170 - u32::from(p) * 110 / 255) as u8),
+                18,
+                8,
+            );
+            for p in canvas.pixels_mut() {
+                p.0[0] = (i64::from(p.0[0]) + rng.range(-6, 6)).clamp(0, 255) as u8;
+            }
+            DynamicImage::ImageLuma8(canvas)
+        }
+        "camera-160x120" => {
+            let (frame, _) = photo::synthesize_frame(img, seed);
+            DynamicImage::ImageLuma8(frame.to_gray_image())
+        }
+        "colour-jpeg" => {
+            let (frame, _) = photo::synthesize_frame(img, seed);
+            let ink: [i64; 3] = std::array::from_fn(|_| rng.range(0, 110));
+            let paper: [i64; 3] = std::array::from_fn(|_| rng.range(175, 255));
+            let colour = RgbImage::from_fn(frame.width as u32, frame.height as u32, |x, y| {
+                let t = i64::from(frame.pixels[y as usize * frame.width + x as usize]);
+                Rgb(std::array::from_fn(|c| {
+                    ((ink[c] * (255 - t) + paper[c] * t) / 255) as u8
+                }))
+            });
+            jpeg(&colour)?
+        }
+        other => bail!("unknown kind {other}"),
+    })
+}
+
+/// Empty frame number `k` (kind `k % 4`).
+fn empty_frame(k: usize, seed: u64) -> (usize, DynamicImage) {
+    let mut rng = SplitMix64::new(seed);
+    let (w, h) = (rng.range(28, 200) as u32, rng.range(28, 200) as u32);
+    let level = rng.range(0, 255);
+    let kind = k % EMPTY_KINDS.len();
+    let img = match kind {
+        0 => GrayImage::from_pixel(w, h, Luma([level as u8])),
+        1 => {
+            let amp = rng.range(2, 15);
+            GrayImage::from_fn(w, h, |_, _| {
+                Luma([(level + rng.range(-amp, amp)).clamp(0, 255) as u8])
+            })
+        }
+        2 => {
+            let (a, b) = (rng.range(0, 255), rng.range(0, 255));
+            let (dx, dy) = (rng.range(-100, 100), rng.range(-100, 100));
+            let span = (dx.abs() * i64::from(w) + dy.abs() * i64::from(h)).max(1);
+            let base = dx.min(0) * i64::from(w) + dy.min(0) * i64::from(h);
+            GrayImage::from_fn(w, h, |x, y| {
+                let t = dx * i64::from(x) + dy * i64::from(y) - base;
+                Luma([(a + (b - a) * t / span).clamp(0, 255) as u8])
+            })
+        }
+        _ => {
+            let amp = rng.range(0, 6);
+            let mut img = GrayImage::from_fn(w, h, |_, _| {
+                Luma([(level + rng.range(-amp, amp)).clamp(0, 255) as u8])
+            });
+            let (sw, sh) = (rng.range(1, 4) as u32, rng.range(1, 4) as u32);
+            let (sx, sy) = (
+                rng.range(0, i64::from(w - sw)) as u32,
+                rng.range(0, i64::from(h - sh)) as u32,
+            );
+            let ink = rng.range(0, 255) as u8;
+            for y in sy..sy + sh {
+                for x in sx..sx + sw {
+                    img.put_pixel(x, y, Luma([ink]));
+                }
+            }
+            img
+        }
+    };
+    (kind, DynamicImage::ImageLuma8(img))
+}
+
+struct Args {
+    limit: usize,
+    empty: usize,
+    model: String,
+    models: std::path::PathBuf,
+    seed: u64,
+    samples: Option<std::path::PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        limit: 10_000,
+        empty: 4_000,
+        model: trainer::nn::DEFAULT_MODEL.to_owned(),
+        models: "models".into(),
+        seed: 2026,
+        samples: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--limit" => args.limit = value.parse()?,
+            "--empty" => args.empty = value.parse()?,
+            "--model" => args.model = value,
+            "--models" => args.models = value.into(),
+            "--seed" => args.seed = value.parse()?,
+            "--samples" => args.samples = Some(value.into()),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let test = data::load(&data::locate(None)?, Split::Test)?;
+    if let Some(dir) = &args.samples {
+        std::fs::create_dir_all(dir)?;
+        for (i, kind, file) in [
+            (0usize, "plain-28", "dataset-28x28.png"),
+            (1, "product-photo", "product-photo.png"),
+            (2, "colour-jpeg", "colour-photo.jpg"),
+        ] {
+            let picture = render(kind, test.image(i), args.seed + i as u64)?;
+            picture.save(dir.join(file))?;
+        }
+        // Low-contrast noise (kind 1 of the empty frames), 160x120.
+        let mut rng = SplitMix64::new(args.seed);
+        let noise = GrayImage::from_fn(160, 120, |_, _| Luma([(200 + rng.range(-8, 8)) as u8]));
+        noise.save(dir.join("empty-noise.png"))?;
+        println!("wrote 4 pictures into {}", dir.display());
+        return Ok(());
+    }
+    let n = args.limit.min(test.len());
+    let dir = saved::model_dir(&args.models, &args.model);
+    let (_vs, net, _config) = saved::load_model(&dir, Device::Cpu)?;
+    let fmq = trainer_core::files::folder::read_checked(&dir, saved::INT8_FILE)?;
+    let model = trainer::eval::int8::parse(&fmq)?;
+    let mut scratch = vec![0i8; model.scratch_len()];
+    println!(
+        "model {} on the first {n} test images, seed {}, default (auto) mode",
+        args.model, args.seed
+    );
+    println!();
+    println!(
+        "| kind | images | read as dataset / photo | no garment found (false rejects) | float accuracy | int8 accuracy |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let (mut all_rejects, mut all_total) = (0usize, 0usize);
+    for kind in KINDS {
+        let mut inputs: Vec<u8> = Vec::with_capacity(n * IMAGE_LEN);
+        let mut labels: Vec<i64> = Vec::with_capacity(n);
+        let (mut rejects, mut dataset, mut int8_right) = (0usize, 0usize, 0usize);
+        for i in 0..n {
+            let picture = render(kind, test.image(i), args.seed + i as u64)?;
+            let prepared = photo::prepare(&picture, None)?;
+            if prepared.mode() == Some(camera::Mode::Dataset) {
+                dataset += 1;
+            }
+            let Prepared::Garment { input, .. } = prepared else {
+                rejects += 1;
+                continue;
+            };
+            let label = test.labels[i];
+            let p = model
+                .classify(&input, &mut scratch)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            int8_right += usize::from(p.class == usize::from(label));
+            inputs.extend_from_slice(&input[..]);
+            labels.push(i64::from(label));
+        }
+        let mut float_right = 0usize;
+        let side = IMAGE_SIDE as i64;
+        for (chunk, chunk_labels) in inputs.chunks(500 * IMAGE_LEN).zip(labels.chunks(500)) {
+            let x = Tensor::from_slice(chunk)
+                .view([-1, 1, side, side])
+                .to_kind(Kind::Float)
+                / 255.0;
+            let predicted = tch::no_grad(|| net.forward_t(&x, false).argmax(-1, false));
+            let want = Tensor::from_slice(chunk_labels);
+            float_right += predicted.eq_tensor(&want).sum(Kind::Int64).int64_value(&[]) as usize;
+        }
+        all_rejects += rejects;
+        all_total += n;
+        let pct = |k: usize| 100.0 * k as f64 / n.max(1) as f64;
+        println!(
+            "| `{kind}` | {n} | {dataset} / {} | {rejects} ({:.2} %) | {:.2} % | {:.2} % |",
+            n - dataset,
+            pct(rejects),
+            pct(float_right),
+            pct(int8_right)
+        );
+    }
+    println!();
+    println!(
+        "false rejects on all {} real pictures: {all_rejects} ({:.3} %)",
+        all_total,
+        100.0 * all_rejects as f64 / all_total.max(1) as f64
+    );
+    println!();
+    println!("| empty frames | frames | answered \"no garment found\" |");
+    println!("|---|---:|---:|");
+    let mut caught = [0usize; EMPTY_KINDS.len()];
+    let mut count = [0usize; EMPTY_KINDS.len()];
+    for k in 0..args.empty {
+        let (kind, img) = empty_frame(k, args.seed + 1_000_000 + k as u64);
+        count[kind] += 1;
+        if matches!(photo::prepare(&img, None)?, Prepared::Nothing(_)) {
+            caught[kind] += 1;
+        }
+    }
+    for (kind, name) in EMPTY_KINDS.iter().enumerate() {
+        println!(
+            "| {name} | {} | {} ({:.2} %) |",
+            count[kind],
+            caught[kind],
+            100.0 * caught[kind] as f64 / count[kind].max(1) as f64
+        );
+    }
+    let (c, t): (usize, usize) = (caught.iter().sum(), count.iter().sum());
+    println!(
+        "| all | {t} | {c} ({:.2} %) |",
+        100.0 * c as f64 / t.max(1) as f64
+    );
+    Ok(())
+}

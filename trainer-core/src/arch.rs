@@ -1,0 +1,304 @@
+//! The network architectures: named models and a small layer grammar (no tch).
+//!
+//! An architecture is a list of layers written as a short string, for example
+//! `c32v,p,f,d100,d10` (the seed's baseline):
+//!
+//! | token | layer |
+//! |---|---|
+//! | `cN` | 3x3 convolution with N filters, "same" padding, ReLU |
+//! | `cNv` | the same with "valid" padding (no padding) |
+//! | `p` | max-pool 2x2, stride 2 |
+//! | `f` | flatten (channel-major, as `torch.flatten`) |
+//! | `dN` | dense layer with N outputs; ReLU on every dense layer but the last |
+//!
+//! Named models (`--model NAME`) are fixed strings of this grammar; any other string
+//! is parsed as a description, so a new shape can be tried without new code.
+//! `trainer::nn::NetOptions` add batch normalization after every convolution (folded into the
+//! convolution at export) and dropout before every dense layer (training only).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::data::{IMAGE_SIDE, NUM_CLASSES};
+
+/// One layer of an architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerSpec {
+    /// 3x3 convolution + ReLU (after batch norm, when enabled).
+    Conv {
+        /// Output channels.
+        filters: i64,
+        /// Zero padding on each side: 1 ("same") or 0 ("valid").
+        padding: i64,
+    },
+    /// Max-pool 2x2, stride 2 (floor).
+    Pool,
+    /// Flatten to a vector (CHW order).
+    Flatten,
+    /// Fully connected layer; ReLU unless it is the last layer.
+    Dense {
+        /// Outputs.
+        outputs: i64,
+    },
+}
+
+/// The model `trainer fit`, `evaluate`, `predict`, `export`, the parity tests and the
+/// firmware use unless told otherwise: the microcontroller-class model.
+pub const DEFAULT_MODEL: &str = "mcu";
+
+/// Named architectures: (name, layer string, what it is).
+pub const NAMED: &[(&str, &str, &str)] = &[
+    (
+        "baseline",
+        "c32v,p,f,d100,d10",
+        "the seed study: conv 32 3x3 valid, max-pool, dense 100, dense 10",
+    ),
+    (
+        "padded",
+        "c32,p,f,d100,d10",
+        "the seed's first improvement: same padding",
+    ),
+    (
+        "wide",
+        "c64,p,f,d100,d10",
+        "the seed's second improvement: 64 filters, same padding",
+    ),
+    (
+        "deep",
+        "c32,p,c64,p,f,d100,d10",
+        "a second conv block (64 filters) before the dense layers",
+    ),
+    (
+        "dense2",
+        "c32v,p,f,d100,d100,d10",
+        "the baseline with an extra dense layer of 100",
+    ),
+    (
+        "mcu",
+        "c16,c16,p,c32,c32,p,c64,c64,p,f,d10",
+        "microcontroller-class: three VGG-style blocks, under 100K parameters",
+    ),
+];
+
+/// An architecture: its name (a [`NAMED`] entry or the layer string itself) and layers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arch {
+    name: String,
+    layers: Vec<LayerSpec>,
+}
+
+impl Arch {
+    /// A named model or a layer string (see the module docs).
+    pub fn parse(s: &str) -> Result<Arch, String> {
+        if let Some((name, spec, _)) = NAMED.iter().find(|(n, _, _)| *n == s) {
+            let layers = parse_layers(spec).expect("named models are valid");
+            return Ok(Arch {
+                name: (*name).to_owned(),
+                layers,
+            });
+        }
+        let layers = parse_layers(s).map_err(|e| {
+            let names: Vec<&str> = NAMED.iter().map(|(n, _, _)| *n).collect();
+            format!(
+                "{e}; expected one of {} or a layer string such as c32v,p,f,d100,d10",
+                names.join(", ")
+            )
+        })?;
+        Ok(Arch {
+            name: s.to_owned(),
+            layers,
+        })
+    }
+
+    /// The seed's baseline.
+    pub fn baseline() -> Arch {
+        Arch::parse("baseline").expect("named")
+    }
+
+    /// The name used on the command line and for `models/<name>/`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[LayerSpec] {
+        &self.layers
+    }
+
+    /// The layer string (`c32v,p,f,d100,d10` style).
+    pub fn spec(&self) -> String {
+        self.layers
+            .iter()
+            .map(|l| match *l {
+                LayerSpec::Conv { filters, padding } => {
+                    format!("c{filters}{}", if padding == 0 { "v" } else { "" })
+                }
+                LayerSpec::Pool => "p".to_owned(),
+                LayerSpec::Flatten => "f".to_owned(),
+                LayerSpec::Dense { outputs } => format!("d{outputs}"),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Number of trainable parameters (without batch-norm parameters, which the
+    /// export folds into the convolutions).
+    pub fn parameters(&self) -> i64 {
+        self.walk().1
+    }
+
+    /// Multiply-accumulates of one forward pass (convolutions and dense layers).
+    pub fn macs(&self) -> i64 {
+        self.walk().2
+    }
+
+    /// Walks the shapes: (feature length at the end, parameters, MACs).
+    fn walk(&self) -> (i64, i64, i64) {
+        let (mut c, mut side, mut flat) = (1i64, IMAGE_SIDE as i64, None::<i64>);
+        let (mut params, mut macs) = (0i64, 0i64);
+        for layer in &self.layers {
+            match *layer {
+                LayerSpec::Conv { filters, padding } => {
+                    side = side - 2 + 2 * padding;
+                    params += filters * c * 9 + filters;
+                    macs += filters * c * 9 * side * side;
+                    c = filters;
+                }
+                LayerSpec::Pool => side /= 2,
+                LayerSpec::Flatten => flat = Some(c * side * side),
+                LayerSpec::Dense { outputs } => {
+                    let n_in = flat.unwrap_or(c);
+                    params += n_in * outputs + outputs;
+                    macs += n_in * outputs;
+                    flat = Some(outputs);
+                }
+            }
+        }
+        (flat.unwrap_or(c * side * side), params, macs)
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl std::str::FromStr for Arch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Arch::parse(s)
+    }
+}
+
+/// Recorded as its name (a named model) or its layer string.
+impl Serialize for Arch {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Arch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Arch::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses and checks a layer string: every convolution fits its input, exactly one
+/// flatten before the first dense layer, and the last layer is `d10`.
+fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
+    let mut layers = Vec::new();
+    for token in s.split(',').map(str::trim) {
+        let number = |t: &str| -> Result<i64, String> {
+            t.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=4096).contains(n))
+                .ok_or_else(|| format!("bad layer {token:?} in {s:?}"))
+        };
+        let layer = match token {
+            "p" => LayerSpec::Pool,
+            "f" => LayerSpec::Flatten,
+            t if t.starts_with('c') && t.ends_with('v') => LayerSpec::Conv {
+                filters: number(&t[1..t.len() - 1])?,
+                padding: 0,
+            },
+            t if t.starts_with('c') => LayerSpec::Conv {
+                filters: number(&t[1..])?,
+                padding: 1,
+            },
+            t if t.starts_with('d') => LayerSpec::Dense {
+                outputs: number(&t[1..])?,
+            },
+            _ => return Err(format!("bad layer {token:?} in {s:?}")),
+        };
+        layers.push(layer);
+    }
+    let mut side = IMAGE_SIDE as i64;
+    let mut flat = false;
+    for layer in &layers {
+        match *layer {
+            LayerSpec::Conv { padding, .. } if !flat => {
+                side = side - 2 + 2 * padding;
+                if side < 1 {
+                    return Err(format!("{s:?}: a convolution has no input left"));
+                }
+            }
+            LayerSpec::Pool if !flat => {
+                side /= 2;
+                if side < 1 {
+                    return Err(format!("{s:?}: a max-pool has no input left"));
+                }
+            }
+            LayerSpec::Flatten if !flat => flat = true,
+            LayerSpec::Dense { .. } if flat => {}
+            _ => {
+                return Err(format!(
+                    "{s:?}: convolutions and pools come first, then one flatten (f), then dense layers"
+                ));
+            }
+        }
+    }
+    match layers.last() {
+        Some(LayerSpec::Dense { outputs }) if *outputs == NUM_CLASSES as i64 => Ok(layers),
+        _ => Err(format!(
+            "{s:?}: the last layer must be d{NUM_CLASSES} (one output per class)"
+        )),
+    }
+}
+
+/// The saved name of the `i`-th (0-based) convolution or batch norm: `conv`, `conv2`, ...
+pub fn conv_name(prefix: &str, i: usize) -> String {
+    if i == 0 {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}{}", i + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_strings_parse_and_bad_ones_are_refused() {
+        let a = Arch::parse("c8,c8v,p,f,d20,d10").unwrap();
+        assert_eq!(a.spec(), "c8,c8v,p,f,d20,d10");
+        assert_eq!(a.name(), "c8,c8v,p,f,d20,d10");
+        for bad in [
+            "",
+            "c8",
+            "c8,p,f,d9",
+            "c8,f,d10,p",
+            "x3,f,d10",
+            "c0,f,d10",
+            "p,p,p,p,p,f,d10",
+            "d10",
+            "c8,p,f,f,d10",
+            "c-3,f,d10",
+        ] {
+            assert!(Arch::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

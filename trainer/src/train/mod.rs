@@ -1,0 +1,861 @@
+//! The training loop (SGD with momentum, cross-entropy) and evaluation helpers.
+
+pub mod checkpoint;
+pub mod progress;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tch::nn::{self, ModuleT, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use crate::nn::{Arch, Net, NetOptions};
+use crate::train::checkpoint::{Best, Checkpoint, CheckpointMeta, RngState};
+use trainer_core::data::{Dataset, IMAGE_SIDE};
+
+/// The optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// SGD with momentum (the seed's); `--weight-decay` is an L2 penalty.
+    #[default]
+    Sgd,
+    /// AdamW (betas 0.9, 0.999); `--weight-decay` is decoupled.
+    Adamw,
+}
+
+/// How the learning rate changes over the run (per step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// The same rate throughout (the seed's).
+    #[default]
+    Constant,
+    /// Cosine decay from the rate to zero.
+    Cosine,
+    /// One cycle: linear warm-up from rate/25 over the first 30 % of steps, then
+    /// cosine decay to rate/10,000 (as PyTorch's `OneCycleLR`).
+    Onecycle,
+}
+
+impl Schedule {
+    /// The learning rate at `step` of `total` steps for peak rate `lr`.
+    pub fn rate(self, lr: f64, step: usize, total: usize) -> f64 {
+        let t = step as f64 / total.max(1) as f64;
+        let cos = |from: f64, to: f64, u: f64| {
+            to + 0.5 * (from - to) * (1.0 + (std::f64::consts::PI * u).cos())
+        };
+        match self {
+            Schedule::Constant => lr,
+            Schedule::Cosine => cos(lr, 0.0, t),
+            Schedule::Onecycle => {
+                const WARM: f64 = 0.3;
+                if t < WARM {
+                    lr / 25.0 + (lr - lr / 25.0) * t / WARM
+                } else {
+                    cos(lr, lr / 1e4, (t - WARM) / (1.0 - WARM))
+                }
+            }
+        }
+    }
+}
+
+/// Random training-time changes of each image (off by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Augment {
+    /// Largest random shift in pixels, each direction (0 = none); uncovered pixels are 0.
+    pub shift: i64,
+    /// Mirror half of the images left to right, at random.
+    pub flip: bool,
+}
+
+impl Augment {
+    /// True when it changes nothing.
+    pub fn is_off(&self) -> bool {
+        self.shift == 0 && !self.flip
+    }
+}
+
+/// Early stopping on a hold-out split carved from the training data.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    /// Epochs without a lower hold-out loss before training stops.
+    pub patience: usize,
+    /// Fraction of the training images held out (never the fold's validation data).
+    pub holdout: f64,
+}
+
+/// Hyper-parameters of one training run: everything needed to repeat it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The architecture.
+    pub arch: Arch,
+    /// Batch norm and dropout.
+    #[serde(flatten)]
+    pub net: NetOptions,
+    /// Passes over the training data (at most, with early stopping).
+    pub epochs: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Learning rate (the peak rate of a schedule).
+    pub lr: f64,
+    /// SGD momentum (unused by AdamW).
+    pub momentum: f64,
+    /// Seeds the weight initialisation, the batch order, dropout and augmentation.
+    pub seed: u64,
+    /// The optimizer.
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    /// Weight decay (L2 for SGD, decoupled for AdamW).
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Data augmentation.
+    #[serde(default)]
+    pub augment: Augment,
+    /// Label smoothing of the cross-entropy (0 = none).
+    #[serde(default)]
+    pub label_smoothing: f64,
+    /// Early stopping, if any.
+    #[serde(default)]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+impl Default for TrainConfig {
+    /// The seed study's settings: baseline, SGD lr 0.01, momentum 0.9, batch 32, 10 epochs.
+    fn default() -> Self {
+        TrainConfig {
+            arch: Arch::baseline(),
+            net: NetOptions::default(),
+            epochs: 10,
+            batch_size: 32,
+            lr: 0.01,
+            momentum: 0.9,
+            seed: 1,
+            optimizer: Optimizer::Sgd,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            augment: Augment::default(),
+            label_smoothing: 0.0,
+            early_stopping: None,
+        }
+    }
+}
+
+/// The training settings a model uses unless told otherwise: the seed study's for
+/// every model but `mcu`, whose recipe came out of the search in the README.
+pub fn recipe(arch: &Arch) -> TrainConfig {
+    let seed = TrainConfig {
+        arch: arch.clone(),
+        ..TrainConfig::default()
+    };
+    match arch.name() {
+        "mcu" => TrainConfig {
+            net: NetOptions {
+                batch_norm: true,
+                dropout: 0.0,
+            },
+            epochs: 30,
+            batch_size: 128,
+            lr: 0.003,
+            optimizer: Optimizer::Adamw,
+            weight_decay: 0.05,
+            schedule: Schedule::Onecycle,
+            augment: Augment {
+                shift: 2,
+                flip: true,
+            },
+            label_smoothing: 0.1,
+            ..seed
+        },
+        _ => seed,
+    }
+}
+
+impl TrainConfig {
+    /// Checks the values: a clear message instead of a NaN run or a panic.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let finite_nonneg = |v: f64| v.is_finite() && v >= 0.0;
+        if self.epochs == 0 || self.batch_size == 0 {
+            anyhow::bail!("--epochs and --batch-size must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            anyhow::bail!("--lr must be a positive number (got {})", self.lr);
+        }
+        if !finite_nonneg(self.momentum) || self.momentum >= 1.0 {
+            anyhow::bail!("--momentum must be in [0, 1) (got {})", self.momentum);
+        }
+        if !finite_nonneg(self.weight_decay) {
+            anyhow::bail!("--weight-decay must be >= 0 (got {})", self.weight_decay);
+        }
+        if !finite_nonneg(self.net.dropout) || self.net.dropout >= 1.0 {
+            anyhow::bail!("--dropout must be in [0, 1) (got {})", self.net.dropout);
+        }
+        if !finite_nonneg(self.label_smoothing) || self.label_smoothing >= 1.0 {
+            anyhow::bail!(
+                "--label-smoothing must be in [0, 1) (got {})",
+                self.label_smoothing
+            );
+        }
+        if !(0..=8).contains(&self.augment.shift) {
+            anyhow::bail!("--shift must be 0..=8 pixels (got {})", self.augment.shift);
+        }
+        if let Some(e) = self.early_stopping
+            && (e.patience == 0 || !(e.holdout > 0.0 && e.holdout < 0.5))
+        {
+            anyhow::bail!("early stopping needs --patience >= 1 and --holdout in (0, 0.5)");
+        }
+        Ok(())
+    }
+}
+
+/// Metrics after one epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean cross-entropy over the epoch's training batches (as Keras reports it).
+    pub train_loss: f64,
+    /// Accuracy over the epoch's training batches.
+    pub train_accuracy: f64,
+    /// Cross-entropy on the validation data after the epoch, if any.
+    pub val_loss: Option<f64>,
+    /// Accuracy on the validation data after the epoch, if any.
+    pub val_accuracy: Option<f64>,
+    /// Wall time of the epoch's training steps (excluding validation), seconds.
+    pub train_seconds: f64,
+    /// Cross-entropy on the early-stopping hold-out after the epoch, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_loss: Option<f64>,
+    /// Learning rate at the end of the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+}
+
+/// Images and labels as tensors on a device.
+#[derive(Debug)]
+pub struct Tensors {
+    /// `[N, 1, 28, 28]` float pixels in [0, 1].
+    pub images: Tensor,
+    /// `[N]` int64 labels.
+    pub labels: Tensor,
+}
+
+impl Tensors {
+    /// Converts a dataset: pixels are scaled to [0, 1].
+    pub fn new(data: &Dataset, device: Device) -> Tensors {
+        let n = data.len() as i64;
+        let side = IMAGE_SIDE as i64;
+        let images = Tensor::from_slice(&data.images)
+            .view([n, 1, side, side])
+            .to_kind(Kind::Float)
+            .divide_scalar(255.0)
+            .to_device(device);
+        let labels = Tensor::from_slice(&data.labels)
+            .to_kind(Kind::Int64)
+            .to_device(device);
+        Tensors { images, labels }
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> i64 {
+        self.labels.size()[0]
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The same tensors (no copy).
+    pub fn shallow_clone(&self) -> Tensors {
+        Tensors {
+            images: self.images.shallow_clone(),
+            labels: self.labels.shallow_clone(),
+        }
+    }
+
+    /// Splits off a seeded random `fraction` as a hold-out: `(rest, holdout)`.
+    pub fn split_holdout(&self, fraction: f64, seed: u64) -> anyhow::Result<(Tensors, Tensors)> {
+        let n = self.len();
+        let k = (n as f64 * fraction).round() as i64;
+        if k < 1 || k >= n {
+            anyhow::bail!(
+                "a hold-out of {fraction} of {n} images leaves nothing to train on or to check"
+            );
+        }
+        let mut order: Vec<i64> = (0..n).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x4_01d0));
+        let (hold, rest) = order.split_at(k as usize);
+        let pick = |idx: &[i64]| {
+            let mut idx = idx.to_vec();
+            idx.sort_unstable();
+            let t = Tensor::from_slice(&idx).to_device(self.images.device());
+            Tensors {
+                images: self.images.index_select(0, &t),
+                labels: self.labels.index_select(0, &t),
+            }
+        };
+        Ok((pick(rest), pick(hold)))
+    }
+}
+
+/// The device training uses: the first CUDA device when libtorch sees one, else the CPU.
+pub fn default_device() -> Device {
+    Device::cuda_if_available()
+}
+
+/// A freshly initialised network and its variables, seeded by `seed`.
+///
+/// libtorch's random generator is global to the process, so seeding and drawing the
+/// initial weights happen under one lock: two threads creating models at once (tests,
+/// or folds run side by side) still get exactly the weights their seeds promise.
+pub fn fresh_model(
+    arch: &Arch,
+    options: NetOptions,
+    seed: u64,
+    device: Device,
+) -> (nn::VarStore, Net) {
+    let _guard = TORCH_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    tch::manual_seed(seed as i64);
+    let vs = nn::VarStore::new(device);
+    let net = Net::new(&vs.root(), arch, options);
+    (vs, net)
+}
+
+/// Guards libtorch's process-global random generator (weight initialisation).
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// SHA-256 over every variable (sorted by name): tells two weight sets apart.
+pub fn param_digest(vs: &nn::VarStore) -> String {
+    let mut vars: Vec<_> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut hasher = Sha256::new();
+    for (name, t) in vars {
+        hasher.update(name.as_bytes());
+        let flat = t.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1);
+        let values: Vec<f32> = Vec::<f32>::try_from(&flat).expect("float tensor");
+        for v in values {
+            hasher.update(v.to_le_bytes());
+        }
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Logits for every image, computed in batches without gradients.
+pub fn logits(net: &Net, images: &Tensor, batch: i64) -> Tensor {
+    tch::no_grad(|| {
+        let n = images.size()[0];
+        let chunks: Vec<Tensor> = (0..n)
+            .step_by(batch as usize)
+            .map(|start| net.forward_t(&images.narrow(0, start, batch.min(n - start)), false))
+            .collect();
+        Tensor::cat(&chunks, 0)
+    })
+}
+
+/// Mean cross-entropy and accuracy of `net` on `data`.
+pub fn loss_and_accuracy(net: &Net, data: &Tensors) -> (f64, f64) {
+    let out = logits(net, &data.images, 1000);
+    let loss = out.cross_entropy_for_logits(&data.labels).double_value(&[]);
+    let acc = out.accuracy_for_logits(&data.labels).double_value(&[]);
+    (loss, acc)
+}
+
+/// Checkpointing of a run: where the checkpoint goes, what it records, and the
+/// checkpoint to continue from.
+#[derive(Debug)]
+pub struct Checkpointing {
+    /// The checkpoint file, rewritten atomically after every epoch.
+    pub path: PathBuf,
+    /// SHA-256 of the training data ([`trainer_core::data::Dataset::digest`]).
+    pub data: String,
+    /// Continue from this checkpoint (already checked against the run's settings).
+    pub resume: Option<Checkpoint>,
+    /// Said when the run is interrupted: how to continue it.
+    pub resume_hint: String,
+}
+
+/// Trains `net` (whose variables are `vs`) on `train`, validating on `val` after
+/// every epoch. `label` prefixes the progress bar.
+///
+/// With early stopping, a seeded hold-out split is carved from `train` (never from
+/// `val`); training stops after `patience` epochs without a lower hold-out loss and
+/// the weights of the best epoch are restored.
+pub fn train(
+    vs: &nn::VarStore,
+    net: &Net,
+    train: &Tensors,
+    val: Option<&Tensors>,
+    cfg: &TrainConfig,
+    label: &str,
+) -> anyhow::Result<Vec<EpochStats>> {
+    train_with(vs, net, train, val, cfg, label, None)
+}
+
+/// [`train`], writing a checkpoint after every epoch and optionally resuming from one.
+///
+/// A checkpointed run steps with [`OwnedOptimizer`] (whose state can be saved), an
+/// unchecked one with tch's optimizer (the one every earlier result was computed with;
+/// the two agree up to rounding). A run resumed from the checkpoint of epoch `k` at the
+/// same thread count computes exactly the weights an uninterrupted run does. Ctrl-C
+/// stops the run before the next step with an [`trainer_core::interrupt::Interrupted`] error.
+pub fn train_with(
+    vs: &nn::VarStore,
+    net: &Net,
+    train: &Tensors,
+    val: Option<&Tensors>,
+    cfg: &TrainConfig,
+    label: &str,
+    mut checkpointing: Option<Checkpointing>,
+) -> anyhow::Result<Vec<EpochStats>> {
+    cfg.validate()?;
+    let device = train.images.device();
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let (fit, holdout) = match cfg.early_stopping {
+        Some(e) => {
+            let (fit, hold) = train.split_holdout(e.holdout, cfg.seed)?;
+            (fit, Some(hold))
+        }
+        None => (train.shallow_clone(), None),
+    };
+    let mut opt = if checkpointing.is_some() {
+        Stepper::Owned(OwnedOptimizer::new(vs, cfg))
+    } else {
+        Stepper::Torch(match cfg.optimizer {
+            Optimizer::Sgd => nn::Sgd {
+                momentum: cfg.momentum,
+                wd: cfg.weight_decay,
+                ..Default::default()
+            }
+            .build(vs, cfg.lr)?,
+            Optimizer::Adamw => nn::AdamW {
+                wd: cfg.weight_decay,
+                ..Default::default()
+            }
+            .build(vs, cfg.lr)?,
+        })
+    };
+    // Dropout masks come from the network's own generator, seeded for this run.
+    net.seed_dropout(cfg.seed.wrapping_add(0x5eed));
+    let mut augment_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xa59_3e17);
+    let n = fit.len();
+    let batch = cfg.batch_size as i64;
+    let steps = (n + batch - 1) / batch;
+    let total_steps = steps as usize * cfg.epochs;
+    let mut order: Vec<i64> = (0..n).collect();
+    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+    let mut first_epoch = 1;
+    if let Some(saved) = checkpointing.as_mut().and_then(|c| c.resume.take()) {
+        let m = &saved.meta;
+        let vars: HashMap<String, Tensor> = vs
+            .variables()
+            .into_keys()
+            .map(|name| {
+                let t = saved.tensor(&format!("var/{name}"))?;
+                Ok((name, t.to_device(device)))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        restore(vs, &vars);
+        if let Stepper::Owned(o) = &mut opt {
+            o.restore(&saved, device)?;
+        }
+        rng = m.batch_rng.restore()?;
+        augment_rng = m.augment_rng.restore()?;
+        net.set_dropout_rng(m.dropout_rng.restore()?);
+        order = Vec::<i64>::try_from(saved.tensor("order")?)?;
+        if order.len() as i64 != n {
+            anyhow::bail!(
+                "checkpoint: the batch order has {} images, not {n}",
+                order.len()
+            );
+        }
+        history = m.history.clone();
+        if let Some(b) = m.best {
+            let snapshot = vs
+                .variables()
+                .into_keys()
+                .map(|name| {
+                    let t = saved.tensor(&format!("best/{name}"))?;
+                    Ok((name, t.to_device(device)))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            best = Some((b.loss, b.epoch, snapshot));
+        }
+        first_epoch = m.epoch + 1;
+        eprintln!("{label} resumed after epoch {}/{}", m.epoch, cfg.epochs);
+    }
+    let hint = |c: &Option<Checkpointing>| {
+        c.as_ref().map_or_else(
+            || "nothing of this run was saved".to_owned(),
+            |c| c.resume_hint.clone(),
+        )
+    };
+    for epoch in first_epoch..=cfg.epochs {
+        let bar = progress_bar(
+            steps as u64,
+            &format!("{label} epoch {epoch}/{}", cfg.epochs),
+        );
+        let start = Instant::now();
+        order.shuffle(&mut rng);
+        let perm = Tensor::from_slice(&order).to_device(device);
+        let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
+        let mut correct = Tensor::zeros([], (Kind::Int64, device));
+        let mut lr = cfg.lr;
+        for step in 0..steps {
+            trainer_core::interrupt::check(|| hint(&checkpointing))?;
+            if cfg.schedule != Schedule::Constant {
+                lr = cfg.schedule.rate(
+                    cfg.lr,
+                    (epoch - 1) * steps as usize + step as usize,
+                    total_steps,
+                );
+                if let Stepper::Torch(o) = &mut opt {
+                    o.set_lr(lr);
+                }
+            }
+            let take = batch.min(n - step * batch);
+            let idx = perm.narrow(0, step * batch, take);
+            let mut xs = fit.images.index_select(0, &idx);
+            if !cfg.augment.is_off() {
+                xs = augment(&xs, cfg.augment, &mut augment_rng);
+            }
+            let ys = fit.labels.index_select(0, &idx);
+            let out = net.forward_t(&xs, true);
+            let loss = if cfg.label_smoothing > 0.0 {
+                out.cross_entropy_loss::<Tensor>(
+                    &ys,
+                    None,
+                    tch::Reduction::Mean,
+                    -100,
+                    cfg.label_smoothing,
+                )
+            } else {
+                out.cross_entropy_for_logits(&ys)
+            };
+            match &mut opt {
+                Stepper::Torch(o) => o.backward_step(&loss),
+                Stepper::Owned(o) => o.step(&loss, lr)?,
+            }
+            tch::no_grad(|| {
+                loss_sum += loss.detach() * take as f64;
+                correct += out.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+            });
+            bar.inc(1);
+        }
+        let train_loss = loss_sum.double_value(&[]) / n as f64;
+        if !train_loss.is_finite() {
+            anyhow::bail!(
+                "{label}: the training loss became {train_loss} in epoch {epoch} (learning rate too high?)"
+            );
+        }
+        let train_accuracy = correct.int64_value(&[]) as f64 / n as f64;
+        let train_seconds = start.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        let (val_loss, val_accuracy) = match val {
+            Some(v) => {
+                let (l, a) = loss_and_accuracy(net, v);
+                (Some(l), Some(a))
+            }
+            None => (None, None),
+        };
+        let holdout_loss = holdout.as_ref().map(|h| loss_and_accuracy(net, h).0);
+        let stats = EpochStats {
+            epoch,
+            train_loss,
+            train_accuracy,
+            val_loss,
+            val_accuracy,
+            train_seconds,
+            holdout_loss,
+            lr: Some(lr),
+        };
+        eprintln!("{label} {}", describe(&stats));
+        history.push(stats);
+        if let (Some(e), Some(h)) = (cfg.early_stopping, holdout_loss) {
+            if best.as_ref().is_none_or(|(b, _, _)| h < *b) {
+                let snapshot = tch::no_grad(|| {
+                    vs.variables()
+                        .into_iter()
+                        .map(|(name, t)| (name, t.copy()))
+                        .collect()
+                });
+                best = Some((h, epoch, snapshot));
+            } else if best
+                .as_ref()
+                .is_some_and(|(_, at, _)| epoch - at >= e.patience)
+            {
+                eprintln!(
+                    "{label} early stop: no better hold-out loss for {} epochs",
+                    e.patience
+                );
+                break;
+            }
+        }
+        if let (Some(c), Stepper::Owned(o)) = (&checkpointing, &opt) {
+            let meta = CheckpointMeta {
+                format: crate::train::checkpoint::FORMAT,
+                config: cfg.clone(),
+                data: c.data.clone(),
+                threads: tch::get_num_threads(),
+                epoch,
+                history: history.clone(),
+                batch_rng: RngState::of(&rng),
+                augment_rng: RngState::of(&augment_rng),
+                dropout_rng: RngState::of(&net.dropout_rng()),
+                optimizer_steps: o.steps,
+                best: best.as_ref().map(|(loss, epoch, _)| Best {
+                    loss: *loss,
+                    epoch: *epoch,
+                }),
+            };
+            let mut tensors: Vec<(String, Tensor)> = vs
+                .variables()
+                .into_iter()
+                .map(|(name, t)| (format!("var/{name}"), t))
+                .collect();
+            tensors.extend(o.state());
+            if let Some((_, _, snapshot)) = &best {
+                tensors.extend(
+                    snapshot
+                        .iter()
+                        .map(|(name, t)| (format!("best/{name}"), t.shallow_clone())),
+                );
+            }
+            tensors.push(("order".to_owned(), Tensor::from_slice(&order)));
+            crate::train::checkpoint::save(&c.path, &meta, &tensors)?;
+            trainer_core::interrupt::test_pause("checkpoint");
+        }
+    }
+    if let Some((_, at, snapshot)) = best {
+        restore(vs, &snapshot);
+        history.truncate(at);
+        eprintln!("{label} restored the weights of epoch {at}");
+    }
+    Ok(history)
+}
+
+/// The optimizer a run steps with.
+enum Stepper {
+    /// tch's (libtorch's C++) optimizer: its state cannot be read or set.
+    Torch(nn::Optimizer),
+    /// Ours, on tensors we own: its state goes into checkpoints.
+    Owned(OwnedOptimizer),
+}
+
+/// SGD with momentum (L2 weight decay) and AdamW (betas 0.9, 0.999, eps 1e-8,
+/// decoupled weight decay), implemented on tensors this struct owns so that their
+/// state can be checkpointed. The update rules are libtorch's (`torch::optim::SGD`,
+/// `torch::optim::AdamW`); the results differ from tch's optimizer only in rounding
+/// (libtorch fuses some multiply-adds that tch's tensor API cannot express).
+#[derive(Debug)]
+pub struct OwnedOptimizer {
+    kind: Optimizer,
+    momentum: f64,
+    weight_decay: f64,
+    /// The trainable variables, by name (sorted).
+    params: Vec<(String, Tensor)>,
+    /// SGD momentum buffers, or AdamW first moments (none before the first step).
+    first: Vec<Option<Tensor>>,
+    /// AdamW second moments.
+    second: Vec<Option<Tensor>>,
+    /// Steps taken.
+    steps: u64,
+}
+
+const ADAM_BETA1: f64 = 0.9;
+const ADAM_BETA2: f64 = 0.999;
+const ADAM_EPS: f64 = 1e-8;
+
+impl OwnedOptimizer {
+    /// An optimizer for the trainable variables of `vs` with the settings of `cfg`.
+    pub fn new(vs: &nn::VarStore, cfg: &TrainConfig) -> OwnedOptimizer {
+        let mut params: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let n = params.len();
+        OwnedOptimizer {
+            kind: cfg.optimizer,
+            momentum: cfg.momentum,
+            weight_decay: cfg.weight_decay,
+            params,
+            first: (0..n).map(|_| None).collect(),
+            second: (0..n).map(|_| None).collect(),
+            steps: 0,
+        }
+    }
+
+    /// One step on the gradients of `loss` at learning rate `lr`.
+    pub fn step(&mut self, loss: &Tensor, lr: f64) -> anyhow::Result<()> {
+        let vars: Vec<&Tensor> = self.params.iter().map(|(_, t)| t).collect();
+        let grads = Tensor::run_backward(&[loss], &vars, false, false);
+        self.steps += 1;
+        let wd = self.weight_decay;
+        tch::no_grad(|| -> anyhow::Result<()> {
+            for (i, g) in grads.into_iter().enumerate() {
+                let mut p = self.params[i].1.shallow_clone();
+                match self.kind {
+                    Optimizer::Sgd => {
+                        let mut d = g;
+                        if wd != 0.0 {
+                            d += &p * wd;
+                        }
+                        if self.momentum != 0.0 {
+                            let buf = match &self.first[i] {
+                                None => d.copy(),
+                                Some(b) => b * self.momentum + &d,
+                            };
+                            d = buf.shallow_clone();
+                            self.first[i] = Some(buf);
+                        }
+                        let _ = p.f_sub_(&(d * lr))?;
+                    }
+                    Optimizer::Adamw => {
+                        if wd != 0.0 {
+                            let _ = p.f_mul_scalar_(1.0 - lr * wd)?;
+                        }
+                        let t = self.steps as i32;
+                        let m = match &self.first[i] {
+                            None => &g * (1.0 - ADAM_BETA1),
+                            Some(m) => m * ADAM_BETA1 + &g * (1.0 - ADAM_BETA1),
+                        };
+                        let v = match &self.second[i] {
+                            None => (&g * &g) * (1.0 - ADAM_BETA2),
+                            Some(v) => v * ADAM_BETA2 + (&g * &g) * (1.0 - ADAM_BETA2),
+                        };
+                        let correction1 = 1.0 - ADAM_BETA1.powi(t);
+                        let correction2 = 1.0 - ADAM_BETA2.powi(t);
+                        let denom = v.sqrt() / correction2.sqrt() + ADAM_EPS;
+                        let _ = p.f_sub_(&(&m / denom * (lr / correction1)))?;
+                        self.first[i] = Some(m);
+                        self.second[i] = Some(v);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The state to checkpoint: `opt.m/<name>` and `opt.v/<name>` tensors.
+    fn state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (i, (name, _)) in self.params.iter().enumerate() {
+            if let Some(m) = &self.first[i] {
+                out.push((format!("opt.m/{name}"), m.shallow_clone()));
+            }
+            if let Some(v) = &self.second[i] {
+                out.push((format!("opt.v/{name}"), v.shallow_clone()));
+            }
+        }
+        out
+    }
+
+    /// Takes the state saved in `saved` (the step count and every buffer).
+    fn restore(&mut self, saved: &Checkpoint, device: Device) -> anyhow::Result<()> {
+        self.steps = saved.meta.optimizer_steps;
+        for (i, (name, _)) in self.params.iter().enumerate() {
+            self.first[i] = saved
+                .tensors
+                .get(&format!("opt.m/{name}"))
+                .map(|t| t.to_device(device));
+            self.second[i] = saved
+                .tensors
+                .get(&format!("opt.v/{name}"))
+                .map(|t| t.to_device(device));
+        }
+        let needs_state = self.steps > 0
+            && (self.kind == Optimizer::Adamw || self.momentum != 0.0)
+            && self.first.iter().any(Option::is_none);
+        if needs_state {
+            anyhow::bail!("checkpoint: optimizer state missing");
+        }
+        Ok(())
+    }
+}
+
+/// Copies saved values (weights and batch-norm statistics) back into the variables.
+fn restore(vs: &nn::VarStore, snapshot: &HashMap<String, Tensor>) {
+    tch::no_grad(|| {
+        for (name, mut var) in vs.variables() {
+            if let Some(saved) = snapshot.get(&name) {
+                var.copy_(saved);
+            }
+        }
+    });
+}
+
+/// Random shifts (zero fill) and left-right flips of a batch `[B, 1, H, W]`.
+fn augment(xs: &Tensor, aug: Augment, rng: &mut ChaCha8Rng) -> Tensor {
+    use rand::Rng;
+    let size = xs.size();
+    let (b, h, w) = (size[0], size[2], size[3]);
+    let mut out = xs.shallow_clone();
+    if aug.flip {
+        let mask: Vec<bool> = (0..b).map(|_| rng.random_bool(0.5)).collect();
+        let mask = Tensor::from_slice(&mask)
+            .to_device(xs.device())
+            .view([b, 1, 1, 1]);
+        out = out.flip([3]).where_self(&mask, &out);
+    }
+    if aug.shift > 0 {
+        let s = aug.shift;
+        let padded = out.constant_pad_nd([s, s, s, s]);
+        let shifted: Vec<Tensor> = (0..b)
+            .map(|i| {
+                let dy = rng.random_range(0..=2 * s);
+                let dx = rng.random_range(0..=2 * s);
+                padded.get(i).narrow(1, dy, h).narrow(2, dx, w)
+            })
+            .collect();
+        out = Tensor::stack(&shifted, 0);
+    }
+    out
+}
+
+fn describe(s: &EpochStats) -> String {
+    let mut line = format!(
+        "epoch {:>2}: loss {:.4} acc {:.4}",
+        s.epoch, s.train_loss, s.train_accuracy
+    );
+    if let (Some(l), Some(a)) = (s.val_loss, s.val_accuracy) {
+        line += &format!(" | val loss {l:.4} acc {a:.4}");
+    }
+    if let Some(h) = s.holdout_loss {
+        line += &format!(" | hold-out loss {h:.4}");
+    }
+    line + &format!(" | {:.1} s", s.train_seconds)
+}
+
+/// A progress bar on stderr (drawn only on a terminal), or reported as lines to a
+/// parent process when [`crate::train::progress::report_as_lines`] is on.
+pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_owned());
+    // In a `cv --jobs` worker, the parent draws the bar from progress lines instead.
+    crate::train::progress::watch(&bar);
+    bar
+}
