@@ -18,7 +18,7 @@ pub struct Levels {
 ///
 /// A board implements it with port reads (on the Nano 33 BLE, VSYNC, HREF and PCLK
 /// are on P0 and [`levels`](Self::levels) is one read of P0's IN register; the data
-/// are on P1); the tests with [`sim::SimOv7675`](crate::sim::SimOv7675). Each call is
+/// are on P1); the tests with `sim::SimOv7675` (feature `sim`). Each call is
 /// one sample: time goes on between calls.
 pub trait ParallelBus {
     /// VSYNC, HREF and PCLK now.

@@ -10,7 +10,7 @@
 //!   eight data lines as a byte) and keeps the Y bytes of the YUYV stream in a
 //!   caller-owned 160x120 buffer. Every wait is bounded by a poll count from
 //!   [`Limits`] and ends in a typed [`Error`], never a hang.
-//! - `sim` feature (std): [`sim::SimOv7675`], a simulated OV7675 (register map over
+//! - `sim` feature (std): `sim::SimOv7675`, a simulated OV7675 (register map over
 //!   `I2c`, pixel timing driven by a picture), the oracle of the tests.
 //!
 //! The OV7670 and the OV7675 share the register map and the ID registers (PID 0x76,
