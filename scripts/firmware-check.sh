@@ -4,16 +4,20 @@
 #   scripts/firmware-check.sh [--fixture] [--no-lint] [--no-selftest]
 #
 # 1. lint: cargo fmt --check and clippy -D warnings for the firmware workspace (both
-#    apps on thumbv7em-none-eabihf, fw-common on the host), fw-common's host tests;
-# 2. builds both apps in release: fw-qemu (run below) and fw-nrf52840 (build only);
+#    apps on thumbv7em-none-eabihf, fw-common and fw-host on the host), their host
+#    tests (among them the board pipeline through the simulated OV7675 and the
+#    nRF52840-DK's display path through mipidsi);
+# 2. builds the apps in release: fw-qemu (run below), fw-nrf52840 and fw-nano33ble
+#    (build only; their flash and RAM are printed);
 # 3. self-tests: a panic and a HardFault must end QEMU with exit code 1, not hang;
 #    kernel check: infer-core's fast (DSP) kernels against its reference kernels on
 #    random shapes and values, on the Cortex-M4 (fw-qemu --features kernel-check);
 # 4. runs fw-qemu in qemu-system-arm -M mps2-an386 -cpu cortex-m4 -icount shift=0
 #    (QEMU's exit code must be 0), decodes defmt with .tools/bin/defmt-print;
-# 5. computes the same frames on the host (fw-common's `expected` example: the same
-#    preprocess, classify and drawing code) and diffs every frame line: class, int8
-#    scores and the screen's CRC must be equal;
+# 5. computes the same frames on the host (fw-host's `expected`: the same preprocess,
+#    classify and drawing code) and diffs every frame line: class, int8 scores and the
+#    screen's CRC must be equal; then again with every frame shown to the simulated
+#    OV7675 and captured by the ov767x driver (`expected --camera`), as the boards do;
 # 6. prints instructions per inference and per MAC, flash and RAM (arm-none-eabi-size
 #    and the stack high-water mark the firmware measures), also as a Markdown table in
 #    $FW_REPORT when that is set.
@@ -52,7 +56,7 @@ DEFMT_PRINT=$(command -v defmt-print)
 cd firmware
 if [ "$fixture" = 1 ]; then
   FW_MODEL=$out/fixture.fmq
-  cargo run -q --release -p fw-common --example fixture_model --target "$host" -- "$FW_MODEL"
+  cargo run -q --release -p fw-host --bin fixture-model --target "$host" -- "$FW_MODEL"
 fi
 FW_MODEL=${FW_MODEL:-$root/models/mcu/model.fmq}
 [ -f "$FW_MODEL" ] || fail "no model at $FW_MODEL (train and export one, set FW_MODEL, or use --fixture)"
@@ -65,10 +69,10 @@ if [ "$lint" = 1 ]; then
   say "lint and host tests"
   # Only this workspace's members (--all would also reach the root workspace).
   cargo fmt --check
-  rustfmt --edition 2024 --check build-support.rs
+  rustfmt --edition 2024 --check build-support.rs nrf-shared.rs
   cargo clippy -q --release -- -D warnings
-  cargo clippy -q -p fw-common --target "$host" --all-targets -- -D warnings
-  cargo test -q -p fw-common --target "$host"
+  cargo clippy -q -p fw-common -p fw-host --target "$host" --all-targets -- -D warnings
+  cargo test -q -p fw-common -p fw-host --target "$host"
 fi
 
 elf=target/thumbv7em-none-eabihf/release/fw-qemu
@@ -96,8 +100,10 @@ if [ "$selftest" = 1 ]; then
   grep -q '^INFO  kernel-check ok' "$out/kernel-check.log" || fail "kernel check printed no result"
 fi
 
-say "building both apps (release)"
-cargo build -q --release
+say "building the apps (release): fw-qemu, fw-nrf52840, fw-nano33ble"
+# Apart: the boards' PAC turns on cortex-m-rt's `device` feature (see Cargo.toml).
+cargo build -q --release -p fw-qemu
+cargo build -q --release -p fw-nrf52840 -p fw-nano33ble
 say "running in QEMU"
 set +e
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-120} ./qemu-run.sh "$elf" >"$out/qemu.log" 2>"$out/qemu.err"
@@ -107,7 +113,9 @@ cat "$out/qemu.log"
 [ "$code" = 0 ] || { cat "$out/qemu.err" >&2; fail "QEMU exit code $code"; }
 
 say "host reference"
-cargo run -q --release -p fw-common --example expected --target "$host" -- "$frames" "$FW_MODEL" >"$out/expected.txt"
+cargo run -q --release -p fw-host --bin expected --target "$host" -- "$frames" "$FW_MODEL" >"$out/expected.txt"
+# The same frames the way a board takes them: simulated OV7675, the driver's capture.
+cargo run -q --release -p fw-host --bin expected --target "$host" -- --camera "$frames" "$FW_MODEL" >"$out/expected-camera.txt"
 sed -nE 's/^(INFO|WARN) +(frame=)/\2/p' "$out/qemu.log" >"$out/target.txt"
 n=$(wc -l <"$out/expected.txt")
 [ "$n" -gt 0 ] || fail "the host computed no frames"
@@ -116,6 +124,13 @@ if ! diff -u "$out/expected.txt" "$out/target.txt" >"$out/parity.diff"; then
   fail "firmware and host differ (see $out/parity.diff)"
 fi
 say "parity: $n frames, class, int8 scores and screen identical on host and target"
+grep '^frame=' "$out/expected-camera.txt" >"$out/expected-camera-frames.txt"
+if ! diff -u "$out/expected-camera-frames.txt" "$out/target.txt" >"$out/parity-camera.diff"; then
+  cat "$out/parity-camera.diff" >&2
+  fail "the host pipeline through the simulated camera differs from QEMU (see $out/parity-camera.diff)"
+fi
+say "parity through the simulated OV7675 and the driver's capture: $n frames identical; the boards' lines:"
+sed -n 's/^board //p' "$out/expected-camera.txt" >&2
 
 # --- figures -----------------------------------------------------------------
 field() { # field NAME LINE-PREFIX: the value of NAME= on the first line starting so
@@ -138,6 +153,7 @@ sizes() { # sizes ELF: flash and static RAM in bytes from the section headers
 }
 read -r q_flash q_ram q_code q_ro < <(sizes "$elf")
 read -r n_flash n_ram n_code n_ro < <(sizes target/thumbv7em-none-eabihf/release/fw-nrf52840)
+read -r b_flash b_ram b_code b_ro < <(sizes target/thumbv7em-none-eabihf/release/fw-nano33ble)
 model_bytes=$(stat -c %s "$FW_MODEL")
 frames_bytes=$(stat -c %s "$frames")
 per_mac=$(awk -v c="$cmax" -v m="$macs" 'BEGIN { printf "%.2f", c / m }')
@@ -158,8 +174,9 @@ report=$out/figures.md
   echo "| instructions per preprocess (mean) | $pre |"
   echo "| instructions per screen drawing (mean) | $draw |"
   echo "| flash, QEMU app (.vector_table + .text + .rodata + .data) | $q_flash B ($(kib "$q_flash")): code $q_code B, rodata $q_ro B (model $model_bytes B, frames $frames_bytes B) |"
-  echo "| flash, nRF52840 app | $n_flash B ($(kib "$n_flash")) of 1024 KiB |"
-  echo "| RAM, static (.data + .bss + .uninit), QEMU / nRF52840 | $q_ram B / $n_ram B |"
+  echo "| flash, nRF52840-DK app (camera, ST7735) | $n_flash B ($(kib "$n_flash")) of 1024 KiB: code $n_code B |"
+  echo "| flash, Nano 33 BLE app (camera, USB serial; linked at 0x10000) | $b_flash B ($(kib "$b_flash")) of 960 KiB (1024 KiB less the bootloader's 64): code $b_code B |"
+  echo "| RAM, static (.data + .bss + .uninit), QEMU / nRF52840-DK / Nano 33 BLE | $q_ram B / $n_ram B / $b_ram B of 256 KiB |"
   echo "| RAM, stack high-water mark (painted) | $stack B |"
   echo "| RAM, total (static + stack), QEMU | $((q_ram + stack)) B ($(kib $((q_ram + stack)))) of 256 KiB |"
   echo

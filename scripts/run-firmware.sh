@@ -8,8 +8,7 @@
 #    firmware's camera delivers (DIR/frames.bin, DIR/frames.txt);
 # 2. builds the QEMU app with those frames in flash (FW_FRAMES=DIR/frames.bin) and runs
 #    it in qemu-system-arm -M mps2-an386 -cpu cortex-m4 (log: DIR/qemu.log);
-# 3. the host computes the same frames with the same code (fw-common's `expected`
-#    example: preprocessing with the automatic style decision, int8 classification,
+# 3. the host computes the same frames with the same code (fw-host's `expected`: preprocessing with the automatic style decision, int8 classification,
 #    drawing) and writes each screen as DIR/screenK.png (2x) and .pgm;
 # 4. prints, per picture, what the microcontroller answered next to the host's answer,
 #    and fails unless every line (style, class, int8 scores or "no garment found", and
@@ -77,7 +76,7 @@ set -e
 [ "$code" = 0 ] || { cat "$out/qemu.log" "$out/qemu.err" >&2; fail "QEMU exit code $code"; }
 
 say "host reference and screens"
-cargo run -q --release -p fw-common --example expected --target "$host" -- \
+cargo run -q --release -p fw-host --bin expected --target "$host" -- \
   "$out/frames.bin" "$FW_MODEL" "$out" >"$out/expected.txt"
 sed -nE 's/^(INFO|WARN) +(frame=)/\2/p' "$out/qemu.log" >"$out/target.txt"
 

@@ -22,6 +22,7 @@ use infer_core::IMAGE_LEN as PIXELS;
 use infer_core::Model;
 
 use crate::frames::FrameSource;
+use crate::live::{self, Line};
 use crate::pipeline::{self, Stopwatch};
 use crate::stack;
 
@@ -282,4 +283,118 @@ pub fn log_memory() {
         m.stack_high_water,
         m.stack_size
     );
+}
+
+/// The DWT cycle counter (32 bits: 67 s at 64 MHz), for the boards: SysTick's 24 bits
+/// wrap after 262 ms at 64 MHz, shorter than a capture. (It does not count in QEMU.)
+#[derive(Debug)]
+pub struct DwtStopwatch {
+    cycles_per_ms: u32,
+}
+
+impl DwtStopwatch {
+    /// Starts the cycle counter; `core_hz` is the core clock (64 MHz on the nRF52840).
+    pub fn start(
+        dcb: &mut cortex_m::peripheral::DCB,
+        dwt: &mut cortex_m::peripheral::DWT,
+        core_hz: u32,
+    ) -> Self {
+        dcb.enable_trace();
+        dwt.enable_cycle_counter();
+        Self {
+            cycles_per_ms: (core_hz / 1000).max(1),
+        }
+    }
+
+    /// Cycles as whole milliseconds.
+    pub fn ms(&self, cycles: u32) -> u32 {
+        cycles / self.cycles_per_ms
+    }
+}
+
+impl Stopwatch for DwtStopwatch {
+    fn now(&mut self) -> u32 {
+        cortex_m::peripheral::DWT::cycle_count()
+    }
+
+    fn since(&mut self, start: u32) -> u32 {
+        Self::now(self).wrapping_sub(start)
+    }
+}
+
+/// What a board does with one live frame.
+#[derive(Debug)]
+pub struct LiveFrame {
+    /// The line for the serial port.
+    pub line: Line,
+    /// `Some(true)` for a garment, `Some(false)` for none or a failed frame, `None`
+    /// when the camera failed (retry).
+    pub garment: Option<bool>,
+}
+
+/// Captures one frame from `camera` (timed), then preprocesses, classifies and draws
+/// it (timed) and returns the line to print; a camera fault is a line too
+/// ([`live::fault_line`]), never a stop. Everything is logged with defmt as well.
+pub fn live_frame<S, D>(
+    model: &Model<'_>,
+    index: u32,
+    camera: &mut S,
+    screen: &mut D,
+    stopwatch: &mut DwtStopwatch,
+    scratch: &mut [i8],
+    input: &mut [u8; PIXELS],
+) -> Result<LiveFrame, D::Error>
+where
+    S: FrameSource<Error = ov767x::Error>,
+    D: DrawTarget<Color = Gray8>,
+{
+    let t = stopwatch.now();
+    let captured = camera.next_frame();
+    let capture = stopwatch.since(t);
+    let captured = match captured {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            let line = live::fault_line(index, &ov767x::Error::NoFrame);
+            defmt::warn!("{=str}", line.as_str());
+            return Ok(LiveFrame {
+                line,
+                garment: None,
+            });
+        }
+        Err(e) => {
+            let line = live::fault_line(index, &e);
+            defmt::warn!("camera fault frame={=u32}: {}", index, e);
+            return Ok(LiveFrame {
+                line,
+                garment: None,
+            });
+        }
+    };
+    let outcome = pipeline::process(
+        model,
+        index as usize,
+        &captured,
+        &Config::default(),
+        input,
+        scratch,
+        screen,
+        stopwatch,
+    )?;
+    let line = live::answer_line(
+        index,
+        &outcome,
+        stopwatch.ms(capture),
+        stopwatch.ms(outcome.timing.classify),
+    );
+    defmt::info!(
+        "{=str} preprocess={=u32} classify={=u32} draw={=u32} unit=cycles",
+        line.as_str(),
+        outcome.timing.preprocess,
+        outcome.timing.classify,
+        outcome.timing.draw
+    );
+    Ok(LiveFrame {
+        line,
+        garment: Some(live::garment(&outcome)),
+    })
 }

@@ -13,14 +13,15 @@
 //! +------------------------------------------+
 //! ```
 //! Everything draws onto any `DrawTarget<Color = Gray8>`; [`Framebuffer`] is the
-//! in-memory one used in QEMU (and on the board until a display driver is wired).
+//! in-memory one used in QEMU; [`GrayOnRgb565`] puts the same drawing on a colour panel
+//! (the nRF52840-DK's ST7735 through `mipidsi`).
 
 use core::convert::Infallible;
 use core::fmt::Write as _;
 
 use camera::{Detection, Frame, Mode};
 use embedded_graphics::mono_font::{MonoTextStyle, ascii::FONT_6X10};
-use embedded_graphics::pixelcolor::{Gray8, GrayColor};
+use embedded_graphics::pixelcolor::{Gray8, GrayColor, Rgb565};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 use embedded_graphics::text::{Baseline, Text};
@@ -154,6 +155,112 @@ impl DrawTarget for Framebuffer {
         self.pixels.fill(color.luma());
         Ok(())
     }
+}
+
+/// A 160x128 screen that shows nothing (a board without a display: the Nano 33 BLE).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDisplay;
+
+impl OriginDimensions for NoDisplay {
+    fn size(&self) -> Size {
+        Size::new(WIDTH as u32, HEIGHT as u32)
+    }
+}
+
+impl DrawTarget for NoDisplay {
+    type Color = Gray8;
+    type Error = Infallible;
+
+    fn draw_iter<I>(&mut self, _pixels: I) -> Result<(), Self::Error>
+    where
+        I: IntoIterator<Item = Pixel<Self::Color>>,
+    {
+        Ok(())
+    }
+}
+
+/// The gray level `g` in a colour panel's RGB565: 5, 6 and 5 most significant bits.
+pub fn gray_to_rgb565(g: Gray8) -> Rgb565 {
+    let l = g.luma();
+    Rgb565::new(l >> 3, l >> 2, l >> 3)
+}
+
+/// A grayscale [`DrawTarget`] over a colour panel's (an ST7735 or ST7789 through
+/// `mipidsi`): every pixel converted with [`gray_to_rgb565`], every fill kept a fill
+/// (so the panel gets whole windows, not single pixels).
+#[derive(Debug)]
+pub struct GrayOnRgb565<D> {
+    panel: D,
+}
+
+impl<D> GrayOnRgb565<D> {
+    /// Draws onto `panel`.
+    pub fn new(panel: D) -> Self {
+        Self { panel }
+    }
+
+    /// The panel.
+    pub fn panel_mut(&mut self) -> &mut D {
+        &mut self.panel
+    }
+
+    /// Gives the panel back.
+    pub fn into_inner(self) -> D {
+        self.panel
+    }
+}
+
+impl<D: Dimensions> Dimensions for GrayOnRgb565<D> {
+    fn bounding_box(&self) -> Rectangle {
+        self.panel.bounding_box()
+    }
+}
+
+impl<D: DrawTarget<Color = Rgb565>> DrawTarget for GrayOnRgb565<D> {
+    type Color = Gray8;
+    type Error = D::Error;
+
+    fn draw_iter<I>(&mut self, pixels: I) -> Result<(), Self::Error>
+    where
+        I: IntoIterator<Item = Pixel<Self::Color>>,
+    {
+        self.panel.draw_iter(
+            pixels
+                .into_iter()
+                .map(|Pixel(p, c)| Pixel(p, gray_to_rgb565(c))),
+        )
+    }
+
+    fn fill_contiguous<I>(&mut self, area: &Rectangle, colors: I) -> Result<(), Self::Error>
+    where
+        I: IntoIterator<Item = Self::Color>,
+    {
+        self.panel
+            .fill_contiguous(area, colors.into_iter().map(gray_to_rgb565))
+    }
+
+    fn fill_solid(&mut self, area: &Rectangle, color: Self::Color) -> Result<(), Self::Error> {
+        self.panel.fill_solid(area, gray_to_rgb565(color))
+    }
+
+    fn clear(&mut self, color: Self::Color) -> Result<(), Self::Error> {
+        self.panel.clear(gray_to_rgb565(color))
+    }
+}
+
+/// The ST7735 1.8" 128x160 panel the nRF52840-DK app drives, turned to 160x128
+/// landscape (the screen's size), configured as the app and the host test use it; add
+/// `.reset_pin(..)` and call `.init(&mut delay)`. A panel with other colours or an
+/// offset needs `.color_order(..)`, `.invert_colors(..)` or `.display_offset(..)`.
+pub fn st7735<DI>(di: DI) -> mipidsi::Builder<DI, mipidsi::models::ST7735s, mipidsi::NoResetPin>
+where
+    DI: mipidsi::interface::Interface,
+    Rgb565: mipidsi::interface::InterfacePixelFormat<DI::Word>,
+{
+    use mipidsi::options::{Orientation, Rotation};
+    mipidsi::Builder::new(mipidsi::models::ST7735s, di)
+        .display_size(128, 160)
+        .orientation(Orientation::new().rotate(Rotation::Deg90))
 }
 
 /// Draws a `width`-wide grayscale image taking every `step`-th pixel in both

@@ -7,6 +7,8 @@
 //!   from the same function.
 //! - [`display`]: drawing with embedded-graphics onto any `DrawTarget<Color = Gray8>`,
 //!   and an in-memory [`display::Framebuffer`].
+//! - [`live`]: what the board apps add: a [`live::OvCamera`] frame source (the OV767x
+//!   driver's capture into a caller-owned buffer) and the line a board prints per frame.
 //! - `app` (feature `firmware`): the demo loop with defmt logging and instruction or
 //!   cycle counts, and `stack`: the stack high-water mark.
 #![cfg_attr(not(test), no_std)]
@@ -16,6 +18,7 @@
 pub mod app;
 pub mod display;
 pub mod frames;
+pub mod live;
 pub mod pipeline;
 #[cfg(feature = "firmware")]
 pub mod stack;
@@ -24,3 +27,5 @@ pub mod stack;
 pub use camera;
 /// The inference crate, re-exported so the apps use the very same version.
 pub use infer_core;
+/// The camera driver, re-exported likewise.
+pub use ov767x;

@@ -2,7 +2,7 @@
 //! firmware before a trained `models/baseline/model.fmq` exists. Its predictions are
 //! meaningless but deterministic, so host/target parity can still be checked.
 //!
-//! `cargo run -p fw-common --example fixture_model --target x86_64-unknown-linux-gnu -- OUT.fmq`
+//! `cargo run -p fw-host --bin fixture-model --target x86_64-unknown-linux-gnu -- OUT.fmq`
 
 use infer_core::rng::SplitMix64;
 use infer_core::{InputSpec, OwnedLayer, OwnedModel, OwnedParams, Padding, QuantParams};

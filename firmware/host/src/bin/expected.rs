@@ -2,21 +2,33 @@
 //! predicted class and name, int8 scores and the screen's checksum, computed on the
 //! host with the same code. `scripts/firmware-check.sh` diffs it with QEMU's output.
 //!
-//! `cargo run -p fw-common --example expected --target x86_64-unknown-linux-gnu --
-//!  FRAMES.bin MODEL.fmq [SCREENS_DIR]` (SCREENS_DIR: also write each screen as
-//!  `screenK.pgm`, and as `screenK.png` enlarged 2x)
+//! `cargo run -p fw-host --bin expected --target x86_64-unknown-linux-gnu --
+//!  [--camera] FRAMES.bin MODEL.fmq [SCREENS_DIR]` (SCREENS_DIR: also write each screen
+//!  as `screenK.pgm`, and as `screenK.png` enlarged 2x)
+//!
+//! `--camera`: every frame goes the way a board's does: shown to the simulated OV7675
+//! (`ov767x::sim`, configured by the driver), captured by `ov767x::capture_y` over the
+//! simulated parallel bus, then processed; and the board's serial line for it follows
+//! each frame line (`board frame K: …`; no timing on the host: 0 ms).
 
 use camera::Config;
 use fw_common::display::{self, Framebuffer};
+use fw_common::frames::Captured;
 use fw_common::frames::{FlashFrames, FrameSet, FrameSource};
+use fw_common::live::{self, NoGuard, OvCamera};
 use fw_common::pipeline::{self, NoStopwatch};
 use infer_core::IMAGE_LEN as PIXELS;
 use infer_core::Model;
+use ov767x::sim::SimOv7675;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let via_camera = args.first().is_some_and(|a| a == "--camera");
+    if via_camera {
+        args.remove(0);
+    }
     let [frames_path, model_path, rest @ ..] = args.as_slice() else {
-        return Err("usage: expected FRAMES.bin MODEL.fmq [SCREENS_DIR]".into());
+        return Err("usage: expected [--camera] FRAMES.bin MODEL.fmq [SCREENS_DIR]".into());
     };
     let blob = std::fs::read(frames_path)?;
     let model_bytes = std::fs::read(model_path)?;
@@ -25,8 +37,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut scratch = vec![0i8; model.scratch_len()];
     let mut input = [0u8; PIXELS];
     let mut screen = Framebuffer::new();
+    let mut sim = SimOv7675::new(&[]);
+    if via_camera {
+        ov767x::Ov767x::new(&mut sim, ov767x::Sensor::Ov7675)
+            .init(ov767x::FrameRate::Fps5, &mut NoDelay)
+            .map_err(|e| format!("simulated camera: {e}"))?;
+    }
+    let mut y = Box::new([0u8; ov767x::WIDTH * ov767x::HEIGHT]);
     let mut index = 0;
-    while let Some(captured) = source.next_frame()? {
+    while let Some(flash) = source.next_frame()? {
+        let camera_frame;
+        let captured = if via_camera {
+            let f = flash.frame;
+            if (f.width(), f.height()) != (ov767x::WIDTH, ov767x::HEIGHT) {
+                return Err(format!("frame {index}: not 160x120, the camera's size").into());
+            }
+            sim.set_picture(f.pixels());
+            let limits = sim.limits();
+            let mut cam = OvCamera::new(&mut sim, &mut y, limits, NoGuard);
+            let c = cam.next_frame()?.ok_or("the camera stopped")?;
+            camera_frame = c.frame.pixels().to_vec();
+            // The label stays known on the host (for the frame line).
+            Captured {
+                frame: camera::Frame::new(&camera_frame, ov767x::WIDTH, ov767x::HEIGHT)?,
+                label: flash.label,
+            }
+        } else {
+            flash
+        };
         let outcome = pipeline::process(
             &model,
             index,
@@ -59,6 +97,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 screen.checksum()
             ),
         }
+        if via_camera {
+            println!("board {}", live::answer_line(index as u32, &outcome, 0, 0));
+        }
         if let Some(dir) = rest.first() {
             let dir = std::path::Path::new(dir);
             let mut pgm = format!("P5 {} {} 255\n", display::WIDTH, display::HEIGHT).into_bytes();
@@ -70,6 +111,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         index += 1;
     }
     Ok(())
+}
+
+/// The simulation needs no real waiting.
+struct NoDelay;
+
+impl embedded_hal::delay::DelayNs for NoDelay {
+    fn delay_ns(&mut self, _ns: u32) {}
 }
 
 /// A grayscale PNG of `pixels` (`width` x `height`, row-major), each pixel enlarged to

@@ -1,0 +1,167 @@
+//! What the board apps add to the pipeline: a live camera as a [`FrameSource`], and the
+//! one line per frame a user reads on the serial port.
+//!
+//! ```text
+//! frame 12: Sneaker 87 % (capture 201 ms, classify 158 ms)
+//! frame 13: no garment found (capture 199 ms, classify 0 ms)
+//! frame 14: camera fault: PCLK stuck at line 3 byte 17; retrying
+//! ```
+//! The host computes the same lines from the same outcomes (`fw-host`'s tests), so the
+//! only thing that differs on a board is the timing in brackets.
+
+use core::fmt::Write as _;
+
+use camera::Frame;
+use ov767x::{HEIGHT, Limits, ParallelBus, WIDTH};
+
+use crate::frames::{Captured, FrameSource};
+use crate::pipeline::{NOTHING, Outcome};
+
+/// Longest line [`answer_line`] or [`fault_line`] writes.
+pub const LINE_LEN: usize = 96;
+
+/// One line of text for the serial port (without the line end).
+pub type Line = heapless::String<LINE_LEN>;
+
+/// Runs the capture, for example with interrupts off (a missed PCLK edge shifts a line).
+pub trait CaptureGuard {
+    /// Runs `f` and returns its result.
+    fn run<R>(&mut self, f: impl FnOnce() -> R) -> R;
+}
+
+/// Runs the capture as it is (the host, the simulation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoGuard;
+
+impl CaptureGuard for NoGuard {
+    fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+/// An OV767x on a parallel bus as a [`FrameSource`]: every [`next_frame`] captures the
+/// Y plane of one QQVGA frame into the buffer it was given and lends it out.
+///
+/// [`next_frame`]: FrameSource::next_frame
+#[derive(Debug)]
+pub struct OvCamera<'a, B, G = NoGuard> {
+    bus: B,
+    y: &'a mut [u8; WIDTH * HEIGHT],
+    limits: Limits,
+    guard: G,
+}
+
+impl<'a, B: ParallelBus, G: CaptureGuard> OvCamera<'a, B, G> {
+    /// Captures from `bus` into `y`, every wait bounded by `limits`, each capture run
+    /// through `guard`. The sensor must be configured ([`ov767x::Ov767x::init`]).
+    pub fn new(bus: B, y: &'a mut [u8; WIDTH * HEIGHT], limits: Limits, guard: G) -> Self {
+        Self {
+            bus,
+            y,
+            limits,
+            guard,
+        }
+    }
+
+    /// The bus (to reconfigure or inspect it).
+    pub fn bus_mut(&mut self) -> &mut B {
+        &mut self.bus
+    }
+}
+
+impl<B: ParallelBus, G: CaptureGuard> FrameSource for OvCamera<'_, B, G> {
+    type Error = ov767x::Error;
+
+    /// Never `Ok(None)`: a camera always has another frame.
+    fn next_frame(&mut self) -> Result<Option<Captured<'_>>, Self::Error> {
+        let Self {
+            bus,
+            y,
+            limits,
+            guard,
+        } = self;
+        guard.run(|| ov767x::capture_y(bus, y, limits))?;
+        let frame = Frame::new(&y[..], WIDTH, HEIGHT)
+            .map_err(|_| ov767x::Error::TooFewLines { lines: 0 })?;
+        Ok(Some(Captured { frame, label: None }))
+    }
+}
+
+/// The line for a processed frame: `frame K: NAME P % (capture C ms, classify T ms)`,
+/// or `frame K: no garment found (…)`, or `frame K: error E (…)`.
+pub fn answer_line(index: u32, outcome: &Outcome<'_>, capture_ms: u32, classify_ms: u32) -> Line {
+    let mut line = Line::new();
+    // A line of at most 96 bytes: the longest class name is 11 characters; on
+    // overflow the line is cut, never a panic.
+    let _ = match &outcome.result {
+        Ok((_, p)) => write!(
+            line,
+            "frame {index}: {} {} %",
+            p.name, outcome.confidence_percent
+        ),
+        Err(e) if e.nothing_there() => write!(line, "frame {index}: {NOTHING}"),
+        Err(e) => write!(line, "frame {index}: error {}", e.name()),
+    };
+    let _ = write!(
+        line,
+        " (capture {capture_ms} ms, classify {classify_ms} ms)"
+    );
+    line
+}
+
+/// The line for a frame the camera failed to deliver:
+/// `frame K: camera fault: WHAT; retrying`.
+pub fn fault_line(index: u32, error: &ov767x::Error) -> Line {
+    let mut line = Line::new();
+    let _ = write!(line, "frame {index}: camera fault: {error}; retrying");
+    line
+}
+
+/// True when the frame holds a garment (the RGB LED's green), false for "no garment
+/// found" or an error (red).
+pub fn garment(outcome: &Outcome<'_>) -> bool {
+    outcome.result.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ov767x::sim::{Fault, SimOv7675};
+
+    #[test]
+    fn the_camera_source_lends_the_captured_y_plane() {
+        let pic: std::vec::Vec<u8> = (0..WIDTH * HEIGHT).map(|i| (i * 31 % 251) as u8).collect();
+        let mut sim = SimOv7675::new(&pic);
+        ov767x::Ov767x::new(&mut sim, ov767x::Sensor::Ov7675)
+            .init(ov767x::FrameRate::Fps5, &mut NoDelay)
+            .unwrap();
+        let limits = sim.limits();
+        let mut y = [0u8; WIDTH * HEIGHT];
+        let mut cam = OvCamera::new(&mut sim, &mut y, limits, NoGuard);
+        let c = cam.next_frame().unwrap().unwrap();
+        assert_eq!(c.frame, Frame::new(&pic, WIDTH, HEIGHT).unwrap());
+        assert_eq!(c.label, None);
+    }
+
+    #[test]
+    fn a_camera_fault_is_an_error_and_its_line() {
+        let mut sim = SimOv7675::new(&[]).with_fault(Fault::NoVsync);
+        ov767x::Ov767x::new(&mut sim, ov767x::Sensor::Ov7675)
+            .init(ov767x::FrameRate::Fps5, &mut NoDelay)
+            .unwrap();
+        let limits = sim.limits();
+        let mut y = [0u8; WIDTH * HEIGHT];
+        let mut cam = OvCamera::new(&mut sim, &mut y, limits, NoGuard);
+        let e = cam.next_frame().unwrap_err();
+        assert_eq!(e, ov767x::Error::NoFrame);
+        assert_eq!(
+            fault_line(3, &e).as_str(),
+            "frame 3: camera fault: no VSYNC (no frame); retrying"
+        );
+    }
+
+    struct NoDelay;
+    impl embedded_hal::delay::DelayNs for NoDelay {
+        fn delay_ns(&mut self, _ns: u32) {}
+    }
+}

@@ -1,0 +1,147 @@
+//! The whole board pipeline on the host: each sample frame shown to the simulated
+//! OV7675, configured by the driver, captured over the simulated parallel bus
+//! (`OvCamera`, as on the boards), preprocessed, classified and drawn; the outcome
+//! equals the one of the frame read straight from flash (what the QEMU app runs, and
+//! what `scripts/firmware-check.sh` compares with QEMU line for line), and the board's
+//! serial line is the documented one.
+
+use embedded_hal::delay::DelayNs;
+use fw_common::display::Framebuffer;
+use fw_common::frames::{FlashFrames, FrameSet, FrameSource};
+use fw_common::live::{self, NoGuard, OvCamera};
+use fw_common::pipeline::{self, NoStopwatch};
+use infer_core::Model;
+use ov767x::sim::{SimOv7675, Timing};
+use ov767x::{FrameRate, HEIGHT, Ov767x, Sensor, WIDTH};
+
+struct NoDelay;
+
+impl DelayNs for NoDelay {
+    fn delay_ns(&mut self, _ns: u32) {}
+}
+
+/// The board's line for each sample frame with the mcu model, timing left at 0 ms:
+/// produced by this pipeline and checked against the QEMU app's `frame=` lines of
+/// `scripts/firmware-check.sh` (same classes: 9 of 10 right, the coat (frame 4) taken for a shirt).
+const BOARD_LINES: &[&str] = &[
+    "frame 0: T-shirt/top 86 % (capture 0 ms, classify 0 ms)",
+    "frame 1: Trouser 90 % (capture 0 ms, classify 0 ms)",
+    "frame 2: Pullover 91 % (capture 0 ms, classify 0 ms)",
+    "frame 3: Dress 91 % (capture 0 ms, classify 0 ms)",
+    "frame 4: Shirt 34 % (capture 0 ms, classify 0 ms)",
+    "frame 5: Sandal 88 % (capture 0 ms, classify 0 ms)",
+    "frame 6: Shirt 81 % (capture 0 ms, classify 0 ms)",
+    "frame 7: Sneaker 90 % (capture 0 ms, classify 0 ms)",
+    "frame 8: Bag 87 % (capture 0 ms, classify 0 ms)",
+    "frame 9: Ankle boot 85 % (capture 0 ms, classify 0 ms)",
+];
+
+#[test]
+fn simulated_camera_to_the_board_line_equals_the_flash_frames() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let model_bytes = std::fs::read(root.join("models/mcu/model.fmq")).unwrap();
+    let blob = std::fs::read(root.join("firmware/frames/frames.bin")).unwrap();
+    let model = Model::from_bytes(&model_bytes).unwrap();
+    let set = FrameSet::parse(&blob).unwrap();
+    let mut flash = FlashFrames::new(set);
+    let mut scratch = vec![0i8; model.scratch_len()];
+    let (mut input_a, mut input_b) = ([0u8; 784], [0u8; 784]);
+    let (mut screen_a, mut screen_b) = (Framebuffer::new(), Framebuffer::new());
+    let config = camera::Config::default();
+
+    // A PCLK running through the blanking and a capture that starts mid-frame: the
+    // board's worst case, not the simulation's default.
+    let mut sim = SimOv7675::new(&[]).with_timing(Timing {
+        start: 123_457,
+        ..Timing::default()
+    });
+    Ov767x::new(&mut sim, Sensor::Ov7675)
+        .init(FrameRate::Fps5, &mut NoDelay)
+        .unwrap();
+    let mut y = Box::new([0u8; WIDTH * HEIGHT]);
+
+    let mut lines = Vec::new();
+    let mut index = 0;
+    while let Some(from_flash) = flash.next_frame().unwrap() {
+        sim.set_picture(from_flash.frame.pixels());
+        let limits = sim.limits();
+        let mut cam = OvCamera::new(&mut sim, &mut y, limits, NoGuard);
+        let from_camera = cam.next_frame().unwrap().unwrap();
+        assert_eq!(
+            from_camera.frame, from_flash.frame,
+            "frame {index}: capture"
+        );
+        let a = pipeline::process(
+            &model,
+            index,
+            &from_flash,
+            &config,
+            &mut input_a,
+            &mut scratch,
+            &mut screen_a,
+            &mut NoStopwatch,
+        )
+        .unwrap();
+        let b = pipeline::process(
+            &model,
+            index,
+            &from_camera,
+            &config,
+            &mut input_b,
+            &mut scratch,
+            &mut screen_b,
+            &mut NoStopwatch,
+        )
+        .unwrap();
+        let scores = |o: &pipeline::Outcome<'_>| {
+            o.result
+                .as_ref()
+                .ok()
+                .map(|(_, p)| (p.class, p.scores.clone()))
+        };
+        assert_eq!(scores(&a), scores(&b), "frame {index}: prediction");
+        assert_eq!(input_a, input_b);
+        // The camera frame has no label, so only the "true:" text may differ.
+        let line_a = live::answer_line(index as u32, &a, 0, 0);
+        let line_b = live::answer_line(index as u32, &b, 0, 0);
+        assert_eq!(line_a, line_b);
+        lines.push(line_b.to_string());
+        index += 1;
+    }
+    assert_eq!(index, 10);
+    for l in &lines {
+        println!("{l}");
+    }
+    assert_eq!(lines, BOARD_LINES);
+}
+
+#[test]
+fn board_line_formats() {
+    let model_bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mcu/model.fmq"),
+    )
+    .unwrap();
+    let model = Model::from_bytes(&model_bytes).unwrap();
+    let mut scratch = vec![0i8; model.scratch_len()];
+    let mut input = [0u8; 784];
+    // A blank grey frame: no garment.
+    let grey = vec![180u8; WIDTH * HEIGHT];
+    let frame = camera::Frame::new(&grey, WIDTH, HEIGHT).unwrap();
+    let captured = fw_common::frames::Captured { frame, label: None };
+    let o = pipeline::process(
+        &model,
+        0,
+        &captured,
+        &camera::Config::default(),
+        &mut input,
+        &mut scratch,
+        &mut Framebuffer::new(),
+        &mut NoStopwatch,
+    )
+    .unwrap();
+    assert!(!live::garment(&o));
+    assert_eq!(
+        live::answer_line(13, &o, 199, 0).as_str(),
+        "frame 13: no garment found (capture 199 ms, classify 0 ms)"
+    );
+}
