@@ -29,8 +29,8 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "infer-core and camera for the Cortex-M4F, with and without features"
-cargo build -q -p infer-core -p camera --target thumbv7em-none-eabihf
-cargo build -q -p infer-core -p camera --target thumbv7em-none-eabihf --features infer-core/defmt,infer-core/arm-dsp,infer-core/selfcheck,camera/defmt
+cargo build -q -p infer-core -p camera -p ov767x --target thumbv7em-none-eabihf
+cargo build -q -p infer-core -p camera -p ov767x --target thumbv7em-none-eabihf --features infer-core/defmt,infer-core/arm-dsp,infer-core/selfcheck,camera/defmt,ov767x/defmt
 
 step "docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps

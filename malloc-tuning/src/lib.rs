@@ -5,7 +5,7 @@
 //! gradient, 2.8 MB each), and glibc by default serves such sizes with fresh `mmap`s or
 //! trims them off the heap's top when freed: the next step then faults every page in
 //! again and the kernel clears it, which cost about a quarter of a step's time here
-//! (see the README, "Training speed"). [`keep_freed_memory`] raises glibc's thresholds
+//! (see `docs/performance.md`). [`keep_freed_memory`] raises glibc's thresholds
 //! so that those buffers stay in the heap and are reused; tensors larger than 32 MiB
 //! (the dataset) still get their own mapping.
 //!

@@ -166,7 +166,7 @@ mod tests {
         assert!(paired(&[1.0, 2.0], &[2.0, 3.0], 0.0, 1.0).is_none());
     }
 
-    /// Five folds of 48,000 / 12,000 images, as in the README's protocol.
+    /// Five folds of 48,000 / 12,000 images, as in the seed study's protocol (`docs/results.md`).
     ///
     /// Expected values computed independently with SciPy 1.17.1 (`python3 -m venv v &&
     /// v/bin/pip install scipy`), in a throwaway venv:

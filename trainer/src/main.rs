@@ -79,7 +79,7 @@ struct DataArgs {
 ///
 /// Every value left out comes from the model's recipe: the seed study's settings
 /// (SGD lr 0.01, momentum 0.9, batch 32, 10 epochs, nothing else) for every model but
-/// `mcu`, whose recipe is in `trainer::train::recipe` (and in the README). Without
+/// `mcu`, whose recipe is in `trainer::train::recipe` (and in `docs/trainer.md`). Without
 /// `--model`, `trainer cv` runs `baseline` (the seed study) and `trainer fit` fits `mcu`.
 #[derive(Debug, Clone, Args)]
 struct TrainArgs {

@@ -203,7 +203,7 @@ impl Net {
 /// The batch `xs` (N, 1, H, W) as a channels-last view: the same memory (one channel
 /// makes both layouts identical), other strides. libtorch then runs the convolutions,
 /// max-pools, ReLUs and their backward passes in its channels-last (oneDNN NHWC) kernels,
-/// which are much faster here than the channels-first ones (README, "Training speed");
+/// which are much faster here than the channels-first ones (`docs/performance.md`);
 /// every later activation keeps that layout, and `flatten` copies back to the
 /// channels-first order that the dense layers and the export expect. Other shapes are
 /// returned as they are.

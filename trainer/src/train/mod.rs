@@ -152,7 +152,7 @@ impl Default for TrainConfig {
 }
 
 /// The training settings a model uses unless told otherwise: the seed study's for
-/// every model but `mcu`, whose recipe came out of the search in the README.
+/// every model but `mcu`, whose recipe came out of the search in `docs/results.md`.
 pub fn recipe(arch: &Arch) -> TrainConfig {
     let seed = TrainConfig {
         arch: arch.clone(),
