@@ -17,7 +17,8 @@ for arg in "$@"; do
   esac
 done
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# Each step is stamped with the time since the start, so a CI log shows where time goes.
+step() { printf '\n==> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 step "setup"
 scripts/setup.sh --test
