@@ -142,7 +142,7 @@ impl FloatModel {
     }
 
     /// The network of `arch` from its saved parameters (names as in
-    /// [`crate::arch::Net`]: `conv`, `conv2`, ..., `bn`, `bn2`, ..., `fc1`, `fc2`, ...).
+    /// `trainer::nn::Net`: `conv`, `conv2`, ..., `bn`, `bn2`, ..., `fc1`, `fc2`, ...).
     /// With `batch_norm`, each convolution's batch norm (running statistics, eval mode)
     /// is folded into it: `w' = w * g / sqrt(var + eps)`, `b' = (b - mean) * g /
     /// sqrt(var + eps) + beta`, so infer-core needs no batch-norm layer.
