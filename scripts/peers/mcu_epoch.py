@@ -19,7 +19,8 @@ the trainer reports too. Timed: the epoch's steps after a warm-up of 10 steps (n
 timed), as the trainer's `train_seconds` times its epoch.
 
 Prints one JSON line: framework, version, threads, images, seconds, train accuracy.
-With --profile N: runs N steps under torch.profiler instead and prints its table.
+With --profile N: runs N steps under torch.profiler instead and prints its tables (by
+operator, and by operator and input shape).
 """
 import json
 import os
@@ -134,10 +135,13 @@ def main():
         step(i)
     if profile:
         from torch.profiler import ProfilerActivity, profile as prof
-        with prof(activities=[ProfilerActivity.CPU]) as p:
+        with prof(activities=[ProfilerActivity.CPU], record_shapes=True) as p:
             for i in range(profile):
                 step(i % steps)
         print(p.key_averages().table(sort_by="self_cpu_time_total", row_limit=40))
+        print(p.key_averages(group_by_input_shape=True).table(
+            sort_by="self_cpu_time_total", row_limit=40, max_name_column_width=40,
+            max_shapes_column_width=70))
         return
     start = time.perf_counter()
     correct = torch.zeros((), dtype=torch.int64)
