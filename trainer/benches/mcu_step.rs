@@ -9,9 +9,9 @@
 //!    and augmentation, forward pass and loss, backward pass, optimizer update (the
 //!    step with [`OwnedOptimizer`] minus a backward pass alone, alternated), metrics.
 //! 2. Forward + backward of the same network written out with plain tensor calls, in
-//!    the channels-last layout the trainer uses and in the default contiguous (NCHW)
-//!    layout, alternated step by step in one process, so that the machine's load hits
-//!    both alike.
+//!    the channels-last layout the trainer uses, in the default contiguous (NCHW)
+//!    layout, and channels-last with in-place ReLUs, alternated step by step in one
+//!    process, so that the machine's load hits all alike.
 //!
 //! Prints medians in milliseconds.
 
@@ -39,6 +39,7 @@ fn forward_plain(
     vars: &std::collections::HashMap<String, Tensor>,
     xs: &Tensor,
     channels_last: bool,
+    in_place_relu: bool,
 ) -> Tensor {
     let mut x = if channels_last {
         let s = xs.size();
@@ -63,11 +64,12 @@ fn forward_plain(
             1e-5,
             false,
         );
-        x = if i % 2 == 1 {
-            y.max_pool2d_default(2).relu()
+        let mut y = if i % 2 == 1 {
+            y.max_pool2d_default(2)
         } else {
-            y.relu()
+            y
         };
+        x = if in_place_relu { y.relu_() } else { y.relu() };
     }
     x.flatten(1, -1)
         .linear(&vars["fc1.weight"], Some(&vars["fc1.bias"]))
@@ -164,7 +166,7 @@ fn main() {
 
     // Layouts: the same network as plain tensor calls, alternated.
     let named = vs.variables();
-    let mut lay = [Vec::new(), Vec::new()];
+    let mut lay = [Vec::new(), Vec::new(), Vec::new()];
     for i in 0..steps + warm {
         let idx = Tensor::arange_start(
             i as i64 * batch,
@@ -173,9 +175,9 @@ fn main() {
         );
         let xs = data.images.index_select(0, &idx);
         let ys = data.labels.index_select(0, &idx);
-        for (k, channels_last) in [(0, true), (1, false)] {
+        for (k, channels_last, in_place) in [(0, true, false), (1, false, false), (2, true, true)] {
             let s = Instant::now();
-            let loss = loss_of(&forward_plain(&named, &xs, channels_last), &ys);
+            let loss = loss_of(&forward_plain(&named, &xs, channels_last, in_place), &ys);
             let _ = Tensor::run_backward(&[&loss], &vars, false, false);
             if i >= warm {
                 lay[k].push(ms(s));
@@ -184,8 +186,9 @@ fn main() {
     }
     println!("forward + backward, plain tensor calls (median ms):");
     println!(
-        "  channels-last {:7.2} ms, contiguous (NCHW) {:7.2} ms",
+        "  channels-last {:7.2} ms, contiguous (NCHW) {:7.2} ms, channels-last with in-place ReLU {:7.2} ms",
         median(&mut lay[0]),
-        median(&mut lay[1])
+        median(&mut lay[1]),
+        median(&mut lay[2])
     );
 }
