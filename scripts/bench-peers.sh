@@ -5,6 +5,9 @@
 #   scripts/bench-peers.sh [ROUNDS] [THREADS]     (defaults: 3 rounds, 2 threads)
 #   scripts/bench-peers.sh --protocol [ROUNDS]    the whole 5-fold x 10-epoch protocol
 #                                                 (default: 1 round, about 12 minutes)
+#   scripts/bench-peers.sh --recipe mcu [ROUNDS] [THREADS]
+#                                                 one epoch of `trainer fit`'s default recipe
+#                                                 (defaults: 2 rounds, 2 threads)
 #
 # Each round times, in turn: `trainer cv --fold 0 --epochs 1` (the epoch's train_seconds
 # from its record), scripts/peers/epoch.py torch, and scripts/peers/epoch.py keras: the
@@ -13,17 +16,35 @@
 # with its defaults (5 folds x 10 epochs, `--jobs` chosen for the machine) against
 # scripts/peers/protocol.py (Keras 3 with every core), both wall time from start to
 # result, data loading included (CV_OUT=DIR keeps the last round's cv folder there).
+# With --recipe mcu, each round times one epoch of the `mcu` recipe on all 60,000 images
+# (batch norm, AdamW, one-cycle, shifts + flips, label smoothing, batch 128): `trainer fit
+# --epochs 1` (the epoch's train_seconds from fit.json, every step counted) against
+# scripts/peers/mcu_epoch.py (PyTorch written for speed; its 10 warm-up steps untimed).
 # The best of the rounds is compared. The peers live in a git-ignored virtualenv, .peers/
 # (`pip install torch==2.13.0 tensorflow-cpu`, about 7 GB, made on first use).
 # Run it on a quiet machine: anything else running makes the timings meaningless.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 protocol=0
+recipe=
 if [ "${1:-}" = --protocol ]; then protocol=1; shift; fi
-rounds=${1:-$((protocol ? 1 : 3))}
+if [ "${1:-}" = --recipe ]; then
+  recipe=${2:?--recipe needs a name (mcu)}; shift 2
+  [ "$recipe" = mcu ] || { echo "bench-peers: --recipe knows only mcu" >&2; exit 2; }
+fi
+default_rounds=3
+if [ "$protocol" = 1 ]; then default_rounds=1; elif [ -n "$recipe" ]; then default_rounds=2; fi
+rounds=${1:-$default_rounds}
 threads=${2:-2}
 venv=.peers
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import torch, keras' 2>/dev/null; then
+if [ -n "$recipe" ]; then
+  # PyTorch alone is enough here.
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import torch, numpy' 2>/dev/null; then
+    echo "bench-peers: installing PyTorch 2.13.0 into $venv/" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q torch==2.13.0 numpy
+  fi
+elif [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import torch, keras' 2>/dev/null; then
   echo "bench-peers: installing PyTorch 2.13.0 and TensorFlow (CPU) into $venv/" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q torch==2.13.0 tensorflow-cpu
@@ -37,6 +58,26 @@ trap 'rm -rf "$out"' EXIT
 best() { sort -g | head -n1; }
 now() { date +%s.%N; }
 
+if [ -n "$recipe" ]; then
+  : >"$out/trainer" ; : >"$out/torch"
+  for r in $(seq "$rounds"); do
+    rm -rf "$out/models"
+    "$trainer" fit --epochs 1 --threads "$threads" --no-export --test-limit 100 \
+      --models "$out/models" --data "$data" >/dev/null 2>&1
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["history"][0]["train_seconds"])' \
+      "$out/models/mcu/fit.json" >>"$out/trainer"
+    "$venv/bin/python" scripts/peers/mcu_epoch.py "$data" "$threads" | tee -a "$out/torch.json" |
+      python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["seconds"])' >>"$out/torch"
+    printf 'round %d: trainer fit %.2f s, PyTorch %.2f s (%s)\n' "$r" \
+      "$(tail -n1 "$out/trainer")" "$(tail -n1 "$out/torch")" "$(uptime | sed 's/.*load/load/')"
+  done
+  t=$(best <"$out/trainer"); p=$(best <"$out/torch")
+  version=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["version"])' "$out/torch.json")
+  echo "one epoch, mcu recipe, 60,000 images, batch 128, $threads threads, best of $rounds (PyTorch $version):"
+  printf '  trainer fit %.2f s, PyTorch %.2f s\n' "$t" "$p"
+  awk -v t="$t" -v p="$p" 'BEGIN { printf "  ratio trainer/PyTorch %.2f\n", t / p }'
+  exit 0
+fi
 if [ "$protocol" = 1 ]; then
   : >"$out/trainer" ; : >"$out/keras"
   for r in $(seq "$rounds"); do

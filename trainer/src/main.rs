@@ -183,7 +183,8 @@ struct CvArgs {
     out: Option<PathBuf>,
     /// Run N folds at once, each in its own worker process (`trainer cv --fold K`) with
     /// --threads if given, else cores / N libtorch threads (at least 1); each fold's file
-    /// is written as it finishes and all are merged at the end. Default: min(folds, cores).
+    /// is written as it finishes and all are merged at the end. Default: min(folds, cores);
+    /// 1 when training runs on a CUDA device (the folds take turns on the one GPU).
     /// `--jobs 1` runs the folds one after another in this process, with libtorch's
     /// default threads unless --threads says otherwise.
     #[arg(long, value_name = "N", conflicts_with = "fold")]

@@ -160,12 +160,20 @@ struct Plan {
 }
 
 impl Plan {
-    /// `--jobs` (default min(folds, cores)) and, for workers, `--threads` (default
-    /// cores / jobs, at least 1).
+    /// `--jobs` (default min(folds, cores), or 1 when training runs on a CUDA device)
+    /// and, for workers, `--threads` (default cores / jobs, at least 1).
+    ///
+    /// On a GPU the folds run one after another in this process: separate processes
+    /// on one device only take turns on it (time slices, not concurrent kernels, without
+    /// NVIDIA's MPS), each paying its own CUDA context and cuDNN workspace memory, while
+    /// one process keeps the device busy with one fold at a time (docs/performance.md,
+    /// "GPU"). An explicit `--jobs N` still shares the device among N workers.
     fn new(args: &CvArgs, cores: usize) -> Result<Plan> {
         if args.jobs == Some(0) {
             bail!("--jobs must be at least 1");
         }
+        let on_gpu = !args.train.cpu && trainer::train::default_device().is_cuda();
+        let jobs = args.jobs.or(on_gpu.then_some(1));
         if args.folds < 2 {
             bail!("--folds must be at least 2 (got {})", args.folds);
         }
@@ -174,7 +182,7 @@ impl Plan {
             Some(n) => Some(n as usize),
             None => None,
         };
-        Ok(Plan::for_machine(args.jobs, args.folds, cores, threads))
+        Ok(Plan::for_machine(jobs, args.folds, cores, threads))
     }
 
     fn for_machine(
