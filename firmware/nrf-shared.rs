@@ -13,7 +13,7 @@ pub fn start_xclk(i2s: &pac::I2S, pin: u8) {
     i2s.config.mckfreq.write(|w| w.mckfreq()._32mdiv2());
     i2s.config.mcken.write(|w| w.mcken().enabled());
     i2s.psel.mck.write(|w| {
-        // SAFETY: `pin & 0x1F` is below 32 (a pin of port 0); the field takes any such value.
+        // SAFETY: `pin` is below 32 (a pin of port 0); the field takes any such value.
         unsafe { w.pin().bits(pin & 0x1F) }
             .port()
             .clear_bit()

@@ -76,26 +76,24 @@ if [ "$lint" = 1 ]; then
 fi
 
 elf=target/thumbv7em-none-eabihf/release/fw-qemu
+run_feature() { # run_feature FEATURE SECONDS: fw-qemu built with FEATURE, run in QEMU as
+  # $out/FEATURE.elf (its log $out/FEATURE.log, shown); QEMU's exit code in $code
+  cargo build -q --release -p fw-qemu --features "$1"
+  cp "$elf" "$out/$1.elf"
+  set +e
+  QEMU_TIMEOUT=$2 ./qemu-run.sh "$out/$1.elf" >"$out/$1.log" 2>&1
+  code=$?
+  set -e
+  cat "$out/$1.log" >&2
+}
 if [ "$selftest" = 1 ]; then
   for kind in panic hardfault; do
     say "self-test: $kind must exit 1"
-    cargo build -q --release -p fw-qemu --features "selftest-$kind"
-    cp "$elf" "$out/selftest-$kind.elf"
-    set +e
-    QEMU_TIMEOUT=20 ./qemu-run.sh "$out/selftest-$kind.elf" >"$out/selftest-$kind.log" 2>&1
-    code=$?
-    set -e
-    cat "$out/selftest-$kind.log" >&2
+    run_feature "selftest-$kind" 20
     [ "$code" = 1 ] || fail "self-test $kind ended with exit code $code, expected 1"
   done
   say "kernel check: fast kernels against the reference kernels, on the Cortex-M4"
-  cargo build -q --release -p fw-qemu --features kernel-check
-  cp "$elf" "$out/kernel-check.elf"
-  set +e
-  QEMU_TIMEOUT=300 ./qemu-run.sh "$out/kernel-check.elf" >"$out/kernel-check.log" 2>&1
-  code=$?
-  set -e
-  cat "$out/kernel-check.log" >&2
+  run_feature kernel-check 300
   [ "$code" = 0 ] || fail "kernel check ended with exit code $code (see $out/kernel-check.log)"
   grep -q '^INFO  kernel-check ok' "$out/kernel-check.log" || fail "kernel check printed no result"
 fi

@@ -764,6 +764,20 @@ mod tests {
         px
     }
 
+    /// Asserts that `frame` preprocessed in the forced style `mode` has no contrast
+    /// against its `background`.
+    fn assert_no_contrast_as(mode: Mode, frame: &Frame<'_>, background: u8) {
+        let forced = Config {
+            mode: Some(mode),
+            ..Config::default()
+        };
+        let mut out = [0u8; PIXELS];
+        assert_eq!(
+            preprocess(frame, &forced, &mut out),
+            Err(Error::NoContrast { background, mode })
+        );
+    }
+
     #[test]
     fn rejects_bad_sizes() {
         assert_eq!(Frame::new(&[], 0, 0), Err(Error::Empty));
@@ -811,30 +825,10 @@ mod tests {
             }
         );
         assert!(e.nothing_there());
-        let photo = Config {
-            mode: Some(Mode::Photo),
-            ..Config::default()
-        };
-        assert_eq!(
-            preprocess(&frame, &photo, &mut out),
-            Err(Error::NoContrast {
-                background: 20,
-                mode: Mode::Photo
-            })
-        );
+        assert_no_contrast_as(Mode::Photo, &frame, 20);
         let white = vec![250u8; 100];
         let frame = Frame::new(&white, 10, 10).unwrap();
-        let dataset = Config {
-            mode: Some(Mode::Dataset),
-            ..Config::default()
-        };
-        assert_eq!(
-            preprocess(&frame, &dataset, &mut out),
-            Err(Error::NoContrast {
-                background: 250,
-                mode: Mode::Dataset
-            })
-        );
+        assert_no_contrast_as(Mode::Dataset, &frame, 250);
         assert!(!Error::Empty.nothing_there());
     }
 
@@ -928,18 +922,7 @@ mod tests {
         // Forced: the dataset image taken for a photo finds the dark background's
         // pieces, not the garment.
         let frame = Frame::new(&img, SIDE, SIDE).unwrap();
-        let photo = Config {
-            mode: Some(Mode::Photo),
-            ..Config::default()
-        };
-        let mut out = [0u8; PIXELS];
-        assert_eq!(
-            preprocess(&frame, &photo, &mut out),
-            Err(Error::NoContrast {
-                background: 0,
-                mode: Mode::Photo
-            })
-        );
+        assert_no_contrast_as(Mode::Photo, &frame, 0);
     }
 
     #[test]

@@ -76,6 +76,21 @@ pub const IMAGE_SIDE: usize = 28;
 /// Number of input pixels (`IMAGE_SIDE * IMAGE_SIDE`, one channel).
 pub const IMAGE_LEN: usize = IMAGE_SIDE * IMAGE_SIDE;
 
+/// The names of Fashion-MNIST's ten classes, indexed by label (a model file carries
+/// its own names; these are the dataset's).
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
 /// Scale of the input quantization every model uses: `pixel / 255`.
 pub const INPUT_SCALE: f32 = 1.0 / 255.0;
 

@@ -112,6 +112,39 @@ pub struct OwnedModel {
 }
 
 impl OwnedModel {
+    /// The baseline architecture with the given parameters: a 3x3 convolution to 32
+    /// channels (valid padding), max-pool, flatten, dense to 100, dense to 10
+    /// (`fc2`'s outputs, one per class name).
+    pub fn baseline(
+        conv: OwnedParams,
+        fc1: OwnedParams,
+        fc2: OwnedParams,
+        class_names: Vec<String>,
+    ) -> Self {
+        OwnedModel {
+            input: InputSpec::default(),
+            layers: vec![
+                OwnedLayer::Conv2d {
+                    out_channels: 32,
+                    kernel: 3,
+                    padding: Padding::Valid,
+                    params: conv,
+                },
+                OwnedLayer::MaxPool2d,
+                OwnedLayer::Flatten,
+                OwnedLayer::Dense {
+                    out_features: 100,
+                    params: fc1,
+                },
+                OwnedLayer::Dense {
+                    out_features: 10,
+                    params: fc2,
+                },
+            ],
+            class_names,
+        }
+    }
+
     /// Calls `f` with the model borrowed as the [`ModelFile`] that would be
     /// written (no validation), parameters in the file's [`layout`](crate::layout).
     /// Fails with [`Error::Encode`] for more than

@@ -304,18 +304,11 @@ pub struct Comparison {
 pub fn compare(reference: &Run, run: &Run) -> Result<Comparison> {
     check_comparable(reference, run)?;
     let k = reference.folds.len() as f64;
-    let train_len = reference
-        .folds
-        .iter()
-        .map(|f| f.train_len as f64)
-        .sum::<f64>()
-        / k;
-    let val_len = reference
-        .folds
-        .iter()
-        .map(|f| f.val_len as f64)
-        .sum::<f64>()
-        / k;
+    // The mean over the reference's folds of one size.
+    let mean =
+        |len: fn(&Fold) -> u64| reference.folds.iter().map(|f| len(f) as f64).sum::<f64>() / k;
+    let train_len = mean(|f| f.train_len);
+    let val_len = mean(|f| f.val_len);
     let test = stats::paired(
         &reference.accuracies(),
         &run.accuracies(),

@@ -1,10 +1,14 @@
 //! The `trainer` binary end to end: happy paths on small slices, and every kind of bad input.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::OnceLock;
 
 mod common;
-use common::{assert_fails_with, json, text, trainer, trainer_env};
+use common::{
+    assert_fails_with, cv_args, dataset_copy, first_test_image, fit_args, json, names, stdout_ok,
+    text, trainer, trainer_env,
+};
 
 /// A model trained once for all tests here: 1 epoch on 2,000 images, exported to int8.
 fn fixture() -> &'static Path {
@@ -12,23 +16,10 @@ fn fixture() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
         let models = dir.join("models");
-        let out = trainer(&[
-            "fit",
-            "--model",
-            "baseline",
-            "--epochs",
-            "1",
-            "--limit",
-            "2000",
-            "--test-limit",
-            "500",
-            "--calib",
-            "200",
-            "--models",
-            models.to_str().unwrap(),
-        ]);
-        let (stdout, stderr) = text(&out);
-        assert!(out.status.success(), "{stdout}\n{stderr}");
+        let mut args = fit_args("baseline", "1", "2000");
+        args.extend(["--test-limit", "500", "--calib", "200"]);
+        args.extend(["--models", models.to_str().unwrap()]);
+        let stdout = stdout_ok(&trainer(&args));
         assert!(stdout.contains("test accuracy"), "{stdout}");
         models
     })
@@ -36,6 +27,13 @@ fn fixture() -> &'static Path {
 
 fn models_arg() -> String {
     fixture().to_str().unwrap().to_owned()
+}
+
+/// Runs `trainer COMMAND --model baseline --models MODELS` with `extra` arguments.
+fn on_baseline(command: &str, models: &str, extra: &[&str]) -> Output {
+    let mut args = vec![command, "--model", "baseline", "--models", models];
+    args.extend(extra);
+    trainer(&args)
 }
 
 #[test]
@@ -51,15 +49,13 @@ fn fit_writes_weights_records_and_int8_export() {
     ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
-    let eval: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("eval.json")).unwrap()).unwrap();
+    let eval = json(&dir.join("eval.json"));
     assert!(eval["float"]["accuracy"].as_f64().unwrap() > 0.6);
     assert!(eval["int8"]["accuracy"].as_f64().unwrap() > 0.6);
     assert_eq!(eval["float"]["images"], 500);
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+    let leftovers: Vec<_> = names(&dir)
+        .into_iter()
+        .filter(|n| n.starts_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
@@ -70,20 +66,10 @@ fn refitting_without_export_removes_the_stale_int8_model() {
     let dir = root.path().join("baseline");
     std::fs::create_dir(&dir).unwrap();
     std::fs::copy(fixture().join("baseline/model.fmq"), dir.join("model.fmq")).unwrap();
-    let r = trainer(&[
-        "fit",
-        "--model",
-        "baseline",
-        "--no-export",
-        "--epochs",
-        "1",
-        "--limit",
-        "200",
-        "--test-limit",
-        "100",
-        "--models",
-        root.path().to_str().unwrap(),
-    ]);
+    let mut args = fit_args("baseline", "1", "200");
+    args.extend(["--no-export", "--test-limit", "100"]);
+    args.extend(["--models", root.path().to_str().unwrap()]);
+    let r = trainer(&args);
     let (stdout, stderr) = text(&r);
     assert!(r.status.success(), "{stdout}{stderr}");
     assert!(dir.join("model.safetensors").is_file());
@@ -94,18 +80,13 @@ fn refitting_without_export_removes_the_stale_int8_model() {
 fn cv_on_a_slice_writes_json_and_plots_and_folds_merge() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
-    let common = [
-        "--folds", "2", "--epochs", "1", "--limit", "1000", "--out", o,
-    ];
     for k in ["0", "1"] {
-        let mut args = vec!["cv", "--fold", k];
-        args.extend(common);
+        let mut args = cv_args("1000");
+        args.extend(["--fold", k, "--out", o]);
         let r = trainer(&args);
         assert!(r.status.success(), "{:?}", text(&r));
     }
-    let r = trainer(&["cv", "merge", "--out", o]);
-    let (stdout, stderr) = text(&r);
-    assert!(r.status.success(), "{stdout}{stderr}");
+    let stdout = stdout_ok(&trainer(&["cv", "merge", "--out", o]));
     assert!(stdout.contains("fold accuracies"), "{stdout}");
     for f in [
         "cv.json",
@@ -124,20 +105,16 @@ fn cv_on_a_slice_writes_json_and_plots_and_folds_merge() {
 fn cv_jobs_runs_folds_as_workers_with_the_results_of_the_sequential_run() {
     let seq = tempfile::tempdir().unwrap();
     let par = tempfile::tempdir().unwrap();
-    let common = [
-        "cv",
-        "--folds",
-        "2",
-        "--epochs",
-        "1",
-        "--limit",
-        "2000",
-        "--threads",
-        "1",
-    ];
     for (jobs, dir) in [("1", &seq), ("2", &par)] {
-        let mut args = common.to_vec();
-        args.extend(["--jobs", jobs, "--out", dir.path().to_str().unwrap()]);
+        let mut args = cv_args("2000");
+        args.extend([
+            "--threads",
+            "1",
+            "--jobs",
+            jobs,
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
         let r = trainer(&args);
         let (stdout, stderr) = text(&r);
         assert!(r.status.success(), "--jobs {jobs}: {stdout}{stderr}");
@@ -206,12 +183,9 @@ fn cv_jobs_fails_naming_the_fold_with_its_stderr_when_a_worker_fails() {
     ]);
     assert_fails_with(&r, "no-dataset-here");
     // A worker that fails (here: the disk is full when fold 1 writes its result).
-    let r = trainer_env(
-        &[
-            "cv", "--jobs", "2", "--folds", "2", "--epochs", "1", "--limit", "600", "--out", o,
-        ],
-        &[("TRAINER_TEST_DISK_FULL", "fold-1.json")],
-    );
+    let mut args = cv_args("600");
+    args.extend(["--jobs", "2", "--out", o]);
+    let r = trainer_env(&args, &[("TRAINER_TEST_DISK_FULL", "fold-1.json")]);
     assert_fails_with(&r, "failed (exit status: 1); the last lines of its stderr:");
     let (_, stderr) = text(&r);
     let error = &stderr[stderr
@@ -232,20 +206,18 @@ fn cv_jobs_fails_naming_the_fold_with_its_stderr_when_a_worker_fails() {
 #[test]
 fn evaluate_prints_the_confusion_matrix_for_float_and_int8() {
     let out = tempfile::tempdir().unwrap();
-    let r = trainer(&[
+    let r = on_baseline(
         "evaluate",
-        "--model",
-        "baseline",
-        "--int8",
-        "--limit",
-        "300",
-        "--models",
         &models_arg(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    let (stdout, stderr) = text(&r);
-    assert!(r.status.success(), "{stdout}{stderr}");
+        &[
+            "--int8",
+            "--limit",
+            "300",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    let stdout = stdout_ok(&r);
     assert!(
         stdout.contains("Ankle boot") && stdout.contains("int8 model"),
         "{stdout}"
@@ -254,9 +226,7 @@ fn evaluate_prints_the_confusion_matrix_for_float_and_int8() {
 }
 
 fn write_test_images(dir: &Path) -> Vec<PathBuf> {
-    let data = trainer_core::data::locate(None).unwrap();
-    let test = trainer_core::data::load(&data, trainer_core::data::Split::Test).unwrap();
-    let gray = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
+    let gray = first_test_image();
     let big = image::imageops::resize(&gray, 300, 300, image::imageops::FilterType::Triangle);
     let rgb = image::DynamicImage::ImageLuma8(image::imageops::resize(
         &gray,
@@ -278,29 +248,17 @@ fn predict_reads_several_sizes_and_formats() {
     let paths = write_test_images(dir.path());
     let models = models_arg();
     for extra in [&[][..], &["--int8"][..]] {
-        let mut args = vec![
-            "predict", "--model", "baseline", "--models", &models, "--top", "3",
-        ];
+        let mut args = vec!["--top", "3"];
         args.extend(extra);
         let strs: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         args.extend(strs.iter().map(String::as_str));
-        let r = trainer(&args);
-        let (stdout, stderr) = text(&r);
-        assert!(r.status.success(), "{stdout}{stderr}");
+        let stdout = stdout_ok(&on_baseline("predict", &models, &args));
         for p in &strs {
             assert!(stdout.contains(&format!("{p}: ")), "{stdout}");
         }
         assert_eq!(stdout.lines().count(), 9, "3 images x top 3: {stdout}");
     }
-    let r = trainer(&[
-        "predict",
-        "--model",
-        "baseline",
-        "--json",
-        "--models",
-        &models_arg(),
-        paths[0].to_str().unwrap(),
-    ]);
+    let r = on_baseline("predict", &models, &["--json", paths[0].to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert!(v["class"].as_u64().unwrap() < 10);
     assert!(v["probability"].as_f64().unwrap() > 0.0);
@@ -309,19 +267,13 @@ fn predict_reads_several_sizes_and_formats() {
 #[test]
 fn predict_decides_the_style_and_answers_no_garment_found() {
     let dir = tempfile::tempdir().unwrap();
-    let data = trainer_core::data::locate(None).unwrap();
-    let test = trainer_core::data::load(&data, trainer_core::data::Split::Test).unwrap();
-    let img = test.image(0);
+    let img = first_test_image();
     let dataset = dir.path().join("dataset.png");
-    image::GrayImage::from_raw(28, 28, img.to_vec())
-        .unwrap()
-        .save(&dataset)
-        .unwrap();
+    img.save(&dataset).unwrap();
     // A product photo: dark on white, enlarged, with a white margin.
     let photo = dir.path().join("photo.png");
-    let inverted = image::GrayImage::from_fn(28, 28, |x, y| {
-        image::Luma([255 - img[(y * 28 + x) as usize]])
-    });
+    let inverted =
+        image::GrayImage::from_fn(28, 28, |x, y| image::Luma([255 - img.get_pixel(x, y)[0]]));
     let big = image::imageops::resize(&inverted, 84, 84, image::imageops::FilterType::Triangle);
     let mut canvas = image::GrayImage::from_pixel(120, 100, image::Luma([255]));
     image::imageops::replace(&mut canvas, &big, 20, 8);
@@ -339,11 +291,7 @@ fn predict_decides_the_style_and_answers_no_garment_found() {
         .iter()
         .map(|p| p.to_str().unwrap())
         .collect();
-    let mut args = vec!["predict", "--model", "baseline", "--models", &models];
-    args.extend(&paths);
-    let r = trainer(&args);
-    let (stdout, stderr) = text(&r);
-    assert!(r.status.success(), "{stdout}{stderr}");
+    let stdout = stdout_ok(&on_baseline("predict", &models, &paths));
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
     assert!(
@@ -364,11 +312,9 @@ fn predict_decides_the_style_and_answers_no_garment_found() {
     );
 
     // JSON: the class is null, the mode and the reason are given.
-    let mut args = vec![
-        "predict", "--model", "baseline", "--models", &models, "--json", "--int8",
-    ];
+    let mut args = vec!["--json", "--int8"];
     args.extend(&paths);
-    let r = trainer(&args);
+    let r = on_baseline("predict", &models, &args);
     assert!(r.status.success(), "{:?}", text(&r));
     let answers: Vec<serde_json::Value> = r
         .stdout
@@ -390,24 +336,16 @@ fn predict_decides_the_style_and_answers_no_garment_found() {
     }
 
     // Forced styles; `--camera` is the old name of `--mode photo`.
-    let r = trainer(&[
-        "predict", "--model", "baseline", "--models", &models, "--mode", "photo", paths[0],
-    ]);
+    let predict = |extra: &[&str]| on_baseline("predict", &models, extra);
+    let r = predict(&["--mode", "photo", paths[0]]);
     let (stdout, _) = text(&r);
     assert!(r.status.success());
     assert!(stdout.contains("no garment found [photo]"), "{stdout}");
-    let r = trainer(&[
-        "predict", "--model", "baseline", "--models", &models, "--camera", paths[1],
-    ]);
+    let r = predict(&["--camera", paths[1]]);
     assert!(text(&r).0.ends_with("[photo]\n"), "{:?}", text(&r));
-    let r = trainer(&[
-        "predict", "--model", "baseline", "--models", &models, "--mode", "dataset", paths[1],
-    ]);
+    let r = predict(&["--mode", "dataset", paths[1]]);
     assert!(text(&r).0.contains("[dataset]"), "{:?}", text(&r));
-    let r = trainer(&[
-        "predict", "--model", "baseline", "--models", &models, "--camera", "--mode", "dataset",
-        paths[1],
-    ]);
+    let r = predict(&["--camera", "--mode", "dataset", paths[1]]);
     assert_eq!(r.status.code(), Some(2), "{:?}", text(&r));
 }
 
@@ -418,16 +356,15 @@ fn predict_reports_an_unreadable_image_and_still_predicts_the_others() {
     let bad = dir.path().join("broken.png");
     std::fs::write(&bad, b"this is not a png").unwrap();
     let missing = dir.path().join("missing.jpg");
-    let r = trainer(&[
+    let r = on_baseline(
         "predict",
-        "--model",
-        "baseline",
-        "--models",
         &models_arg(),
-        bad.to_str().unwrap(),
-        good.to_str().unwrap(),
-        missing.to_str().unwrap(),
-    ]);
+        &[
+            bad.to_str().unwrap(),
+            good.to_str().unwrap(),
+            missing.to_str().unwrap(),
+        ],
+    );
     assert_fails_with(&r, "broken.png");
     let (stdout, stderr) = text(&r);
     assert!(stderr.contains("missing.jpg"), "{stderr}");
@@ -440,13 +377,7 @@ fn predict_reports_an_unreadable_image_and_still_predicts_the_others() {
 #[test]
 fn missing_or_damaged_models_are_clear_errors() {
     let empty = tempfile::tempdir().unwrap();
-    let r = trainer(&[
-        "evaluate",
-        "--model",
-        "baseline",
-        "--models",
-        empty.path().to_str().unwrap(),
-    ]);
+    let r = on_baseline("evaluate", empty.path().to_str().unwrap(), &[]);
     assert_fails_with(&r, "no such model file");
 
     let damaged = tempfile::tempdir().unwrap();
@@ -460,30 +391,15 @@ fn missing_or_damaged_models_are_clear_errors() {
     std::fs::write(dir.join("model.fmq"), &fmq[..fmq.len() - 7]).unwrap();
     let img = write_test_images(damaged.path()).remove(0);
     let m = damaged.path().to_str().unwrap();
-    let r = trainer(&[
-        "evaluate", "--model", "baseline", "--limit", "10", "--models", m,
-    ]);
+    let r = on_baseline("evaluate", m, &["--limit", "10"]);
     assert_fails_with(&r, "model.safetensors: not a valid baseline model");
-    let r = trainer(&[
-        "predict",
-        "--model",
-        "baseline",
-        "--int8",
-        "--models",
-        m,
-        img.to_str().unwrap(),
-    ]);
+    let r = on_baseline("predict", m, &["--int8", img.to_str().unwrap()]);
     assert_fails_with(&r, "model.fmq");
 }
 
 /// Copies the real dataset into a temporary folder, letting `damage` spoil one file.
 fn dataset_with(damage: impl FnOnce(&Path)) -> tempfile::TempDir {
-    let real = trainer_core::data::locate(None).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    for (stem, _) in trainer_core::data::OFFICIAL_FILES {
-        let src = trainer_core::data::find_file(&real, stem).unwrap();
-        std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
-    }
+    let dir = dataset_copy();
     damage(dir.path());
     dir
 }
@@ -495,19 +411,9 @@ fn bad_datasets_fail_cleanly_and_write_nothing() {
     let models = out.path().join("models");
     let m = models.to_str().unwrap();
     let fit = |data: &Path| {
-        trainer(&[
-            "fit",
-            "--model",
-            "baseline",
-            "--epochs",
-            "1",
-            "--limit",
-            "64",
-            "--data",
-            data.to_str().unwrap(),
-            "--models",
-            m,
-        ])
+        let mut args = fit_args("baseline", "1", "64");
+        args.extend(["--data", data.to_str().unwrap(), "--models", m]);
+        trainer(&args)
     };
 
     assert_fails_with(&fit(missing.path()), "not found");

@@ -7,7 +7,7 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 mod common;
-use common::{text, trainer};
+use common::{stdout_ok, trainer};
 
 /// Asserts a clean failure (as [`common::assert_fails_with`]) naming every needle.
 fn assert_fails_with(out: &Output, needles: &[&str]) {
@@ -95,9 +95,7 @@ fn verdicts_intervals_and_config_diff() {
 
     let mut args = vec!["compare"];
     args.extend(&paths);
-    let r = trainer(&args);
-    let (stdout, stderr) = text(&r);
-    assert!(r.status.success(), "{stdout}{stderr}");
+    let stdout = stdout_ok(&trainer(&args));
     // Mean ± population std of the reference: 90.12 ± 0.2315 (by hand).
     assert!(stdout.contains("90.120 ±  0.232  (reference)"), "{stdout}");
     assert!(
@@ -118,9 +116,11 @@ fn verdicts_intervals_and_config_diff() {
         .collect();
     assert_eq!(verdicts, ["better", "no evidence"], "{stdout}");
 
-    let r = trainer(&["compare", worse_ref.to_str().unwrap(), paths[0]]);
-    let (stdout, stderr) = text(&r);
-    assert!(r.status.success(), "{stdout}{stderr}");
+    let stdout = stdout_ok(&trainer(&[
+        "compare",
+        worse_ref.to_str().unwrap(),
+        paths[0],
+    ]));
     assert!(stdout.contains("verdict: worse"), "{stdout}");
     assert!(
         stdout.contains("train.arch: padded -> baseline"),
@@ -129,9 +129,7 @@ fn verdicts_intervals_and_config_diff() {
 
     let mut args = vec!["compare", "--json"];
     args.extend(&paths);
-    let r = trainer(&args);
-    let (stdout, stderr) = text(&r);
-    assert!(r.status.success(), "{stdout}{stderr}");
+    let stdout = stdout_ok(&trainer(&args));
     let out: Value = serde_json::from_str(&stdout).expect("--json prints JSON only");
     assert_eq!(out["runs"].as_array().unwrap().len(), 3);
     let c = &out["comparisons"];

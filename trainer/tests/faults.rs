@@ -8,23 +8,19 @@ use std::process::{Command, Output};
 
 mod common;
 use common::{
-    assert_fails_with, assert_ok, json, no_temporary_files, stderr, trainer, trainer_env, tree,
+    SMALL_EVAL, assert_fails_with, assert_ok, cv_args, dataset_copy, first_test_image, fit_args,
+    json, no_temporary_files, set_flag, stderr, trainer, trainer_env, tree,
 };
 
-const CV: [&str; 9] = [
-    "cv",
-    "--folds",
-    "2",
-    "--epochs",
-    "1",
-    "--limit",
-    "600",
-    "--threads",
-    "1",
-];
+/// The cv runs here: 2 folds of 1 epoch on 600 images, one thread.
+fn cv_quick() -> Vec<&'static str> {
+    let mut args = cv_args("600");
+    args.extend(["--threads", "1"]);
+    args
+}
 
 fn cv(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut args = CV.to_vec();
+    let mut args = cv_quick();
     args.extend(["--out", out.to_str().unwrap()]);
     args.extend(extra);
     trainer_env(&args, env)
@@ -69,14 +65,14 @@ fn cv_resumes_the_missing_folds_and_refuses_other_settings() {
     assert!(!stderr(&r).contains("worker processes"), "{}", stderr(&r));
 
     // Other settings, another thread count: refused before anything runs.
-    let mut other = CV.to_vec();
-    other[4] = "2";
+    let mut other = cv_quick();
+    set_flag(&mut other, "--epochs", "2");
     other.extend(["--out", out.to_str().unwrap()]);
     let r = trainer(&other);
     assert_fails_with(&r, "train.epochs: 1 there, 2 now");
     assert_fails_with(&r, "use another --out, or delete the folder");
-    let mut other = CV.to_vec();
-    other[8] = "2";
+    let mut other = cv_quick();
+    set_flag(&mut other, "--threads", "2");
     other.extend(["--out", out.to_str().unwrap(), "--jobs", "1"]);
     assert_fails_with(&trainer(&other), "pass --threads 1 to continue it");
     // `--fold K` keeps a finished fold too.
@@ -84,17 +80,6 @@ fn cv_resumes_the_missing_folds_and_refuses_other_settings() {
     assert_ok(&r);
     assert!(stderr(&r).contains("fold 2/2: kept"), "{}", stderr(&r));
     no_temporary_files(&out);
-}
-
-/// Copies the real dataset into a temporary folder.
-fn dataset_copy() -> tempfile::TempDir {
-    let real = trainer_core::data::locate(None).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    for (stem, _) in trainer_core::data::OFFICIAL_FILES {
-        let src = trainer_core::data::find_file(&real, stem).unwrap();
-        std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
-    }
-    dir
 }
 
 #[test]
@@ -120,28 +105,20 @@ fn a_dataset_changed_between_folds_is_refused() {
     }
 }
 
+/// The arguments of a small fit (1 epoch of the baseline on 600 images, the small
+/// evaluation and int8 export) into `root`.
+fn small_fit(root: &Path) -> Vec<&str> {
+    let mut args = fit_args("baseline", "1", "600");
+    args.extend(SMALL_EVAL);
+    args.extend(["--models", root.to_str().unwrap()]);
+    args
+}
+
 /// A small trained model with its int8 export under `root`.
 fn small_model(root: &Path, seed: &str) -> PathBuf {
-    let r = trainer(&[
-        "fit",
-        "--model",
-        "baseline",
-        "--epochs",
-        "1",
-        "--limit",
-        "600",
-        "--test-limit",
-        "100",
-        "--calib",
-        "100",
-        "--threads",
-        "1",
-        "--seed",
-        seed,
-        "--models",
-        root.to_str().unwrap(),
-    ]);
-    assert_ok(&r);
+    let mut args = small_fit(root);
+    args.extend(["--seed", seed]);
+    assert_ok(&trainer(&args));
     root.join("baseline")
 }
 
@@ -153,32 +130,14 @@ fn unwritable_output_and_a_full_disk_leave_the_previous_model_whole() {
     let file = tmp.path().join("a-file");
     std::fs::write(&file, b"").unwrap();
     let blocked = file.join("models");
-    let r = trainer(&[
-        "fit",
-        "--model",
-        "baseline",
-        "--epochs",
-        "1",
-        "--limit",
-        "64",
-        "--models",
-        blocked.to_str().unwrap(),
-    ]);
+    let mut fit = fit_args("baseline", "1", "64");
+    fit.extend(["--models", blocked.to_str().unwrap()]);
+    let r = trainer(&fit);
     assert_fails_with(&r, "a-file/models/.baseline.partial");
     assert_fails_with(&r, "Not a directory");
-    let r = trainer(&[
-        "cv",
-        "--folds",
-        "2",
-        "--epochs",
-        "1",
-        "--limit",
-        "64",
-        "--jobs",
-        "1",
-        "--out",
-        blocked.to_str().unwrap(),
-    ]);
+    let mut cv = cv_args("64");
+    cv.extend(["--jobs", "1", "--out", blocked.to_str().unwrap()]);
+    let r = trainer(&cv);
     assert_fails_with(&r, "a-file/models");
 
     // The disk fills up at the last outputs of a run: the previous model stays whole
@@ -190,23 +149,7 @@ fn unwritable_output_and_a_full_disk_leave_the_previous_model_whole() {
         .into_iter()
         .map(|f| (f.clone(), std::fs::read(dir.join(&f)).unwrap()))
         .collect();
-    let args = [
-        "fit",
-        "--model",
-        "baseline",
-        "--epochs",
-        "1",
-        "--limit",
-        "600",
-        "--test-limit",
-        "100",
-        "--calib",
-        "100",
-        "--threads",
-        "1",
-        "--models",
-        root.to_str().unwrap(),
-    ];
+    let args = small_fit(&root);
     for full in [
         "model.safetensors",
         "model.fmq",
@@ -246,12 +189,7 @@ fn a_model_file_replaced_under_a_reader_is_refused() {
     let a = small_model(&tmp.path().join("a"), "1");
     let b = small_model(&tmp.path().join("b"), "2");
     let img = tmp.path().join("x.png");
-    let data = trainer_core::data::locate(None).unwrap();
-    let test = trainer_core::data::load(&data, trainer_core::data::Split::Test).unwrap();
-    image::GrayImage::from_raw(28, 28, test.image(0).to_vec())
-        .unwrap()
-        .save(&img)
-        .unwrap();
+    first_test_image().save(&img).unwrap();
     let models = tmp.path().join("a");
     let m = models.to_str().unwrap();
     let predict = |int8: bool| {
@@ -299,27 +237,15 @@ fn absurd_flags_are_clear_errors_and_write_nothing() {
         args.extend(flags);
         trainer(&args)
     };
+    let at_least_1 = "--epochs and --batch-size must be at least 1";
+    for flag in ["--epochs", "--batch-size"] {
+        assert_fails_with(&fit(&[flag, "0"]), at_least_1);
+    }
+    for lr in ["-0.1", "NaN", "inf"] {
+        let needle = format!("--lr must be a positive number (got {lr})");
+        assert_fails_with(&fit(&["--lr", lr]), &needle);
+    }
     for (r, needle) in [
-        (
-            fit(&["--epochs", "0"]),
-            "--epochs and --batch-size must be at least 1",
-        ),
-        (
-            fit(&["--batch-size", "0"]),
-            "--epochs and --batch-size must be at least 1",
-        ),
-        (
-            fit(&["--lr", "-0.1"]),
-            "--lr must be a positive number (got -0.1)",
-        ),
-        (
-            fit(&["--lr", "NaN"]),
-            "--lr must be a positive number (got NaN)",
-        ),
-        (
-            fit(&["--lr", "inf"]),
-            "--lr must be a positive number (got inf)",
-        ),
         (
             fit(&["--name", "../x"]),
             "a model name must be a plain folder name",
@@ -338,10 +264,7 @@ fn absurd_flags_are_clear_errors_and_write_nothing() {
             cv(&["--folds", "5", "--limit", "3"]),
             "--limit 3 is smaller than --folds 5",
         ),
-        (
-            cv(&["--epochs", "0"]),
-            "--epochs and --batch-size must be at least 1",
-        ),
+        (cv(&["--epochs", "0"]), at_least_1),
         (cv(&["--jobs", "0"]), "--jobs must be at least 1"),
         (
             cv(&["--threads", "0", "--jobs", "1"]),
@@ -360,10 +283,7 @@ fn predict_keeps_the_model_it_loaded_while_the_folder_is_replaced() {
     let root = tmp.path().join("models");
     small_model(&root, "1");
     let img = tmp.path().join("x.png");
-    let data = trainer_core::data::locate(None).unwrap();
-    let test = trainer_core::data::load(&data, trainer_core::data::Split::Test).unwrap();
-    let gray = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
-    gray.save(&img).unwrap();
+    first_test_image().save(&img).unwrap();
     let png = std::fs::read(&img).unwrap();
     let m = root.to_str().unwrap();
     let answer = |out: &[u8]| -> serde_json::Value {

@@ -8,34 +8,16 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{assert_fails_with, assert_ok};
+use common::{SMALL_EVAL, assert_fails_with, assert_ok, json, names, set_flag};
 
 /// The run under test: a tiny mcu fit (AdamW, one-cycle, batch norm, shifts, flips,
 /// label smoothing, plus dropout) on one thread, with the int8 export.
 fn fit_args(models: &Path, seed: &str) -> Vec<String> {
-    [
-        "fit",
-        "--model",
-        "mcu",
-        "--epochs",
-        "3",
-        "--limit",
-        "600",
-        "--dropout",
-        "0.25",
-        "--test-limit",
-        "100",
-        "--calib",
-        "100",
-        "--threads",
-        "1",
-        "--seed",
-        seed,
-        "--models",
-        models.to_str().unwrap(),
-    ]
-    .map(String::from)
-    .to_vec()
+    let mut args = common::fit_args("mcu", "3", "600");
+    args.extend(["--dropout", "0.25"]);
+    args.extend(SMALL_EVAL);
+    args.extend(["--seed", seed, "--models", models.to_str().unwrap()]);
+    args.into_iter().map(String::from).collect()
 }
 
 fn command(args: &[String], pause: Option<&str>) -> Command {
@@ -47,7 +29,7 @@ fn command(args: &[String], pause: Option<&str>) -> Command {
 }
 
 fn run(args: &[String]) -> Output {
-    command(args, None).output().expect("run trainer")
+    common::trainer(args)
 }
 
 /// Starts a run that pauses at `point`, waits until `ready` exists, and returns it.
@@ -85,15 +67,12 @@ fn sigkill(mut child: Child) {
 /// Asserts that the folder is one run's: a manifest whose digests match every file,
 /// and no other file. Returns the seed in its fit.json.
 fn consistent_seed(dir: &Path) -> u64 {
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let manifest = json(&dir.join("manifest.json"));
     let files = manifest["files"].as_object().unwrap();
-    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let on_disk: Vec<String> = names(dir)
+        .into_iter()
         .filter(|n| n != "manifest.json")
         .collect();
-    on_disk.sort();
     let listed: Vec<String> = files.keys().cloned().collect();
     assert_eq!(on_disk, listed, "files in {}", dir.display());
     for (name, digest) in files {
@@ -104,18 +83,14 @@ fn consistent_seed(dir: &Path) -> u64 {
             "{name} does not belong to the manifest's run"
         );
     }
-    let fit: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("fit.json")).unwrap()).unwrap();
-    fit["config"]["seed"].as_u64().unwrap()
+    json(&dir.join("fit.json"))["config"]["seed"]
+        .as_u64()
+        .unwrap()
 }
 
 fn only_the_model_folder(root: &Path) {
-    let names: Vec<String> = std::fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
     assert_eq!(
-        names,
+        names(root),
         vec!["mcu".to_owned()],
         "leftovers in {}",
         root.display()
@@ -139,9 +114,24 @@ fn reference() -> &'static Path {
     })
 }
 
+/// Resumes with `resume` and asserts that `root` then holds the reference's model (seed
+/// 1, the same bytes of weights and export) and nothing else; `when` names the case.
+fn resume_to_the_reference(resume: &[String], root: &Path, when: &str) {
+    let dir = root.join("mcu");
+    assert_ok(&run(resume));
+    assert_eq!(consistent_seed(&dir), 1);
+    for f in ["model.safetensors", "model.fmq"] {
+        assert!(
+            bytes(&dir, f) == bytes(reference(), f),
+            "{f} differs from the uninterrupted run's {when}"
+        );
+    }
+    only_the_model_folder(root);
+}
+
 #[test]
 fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
-    let want = reference();
+    reference();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("models");
     let dir = root.join("mcu");
@@ -166,13 +156,13 @@ fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
         "holds the checkpoint of an interrupted run (epoch 1 of 3)",
     );
     let mut other = resume.clone();
-    other[4] = "4".into(); // --epochs 4
+    set_flag(&mut other, "--epochs", "4".into());
     assert_fails_with(&run(&other), "epochs: 3 there, 4 now");
     let mut other = resume.clone();
-    other[14] = "2".into(); // --threads 2
+    set_flag(&mut other, "--threads", "2".into());
     assert_fails_with(&run(&other), "pass --threads 1 to resume it");
     let mut other = resume.clone();
-    other[6] = "599".into(); // --limit 599: other training data
+    set_flag(&mut other, "--limit", "599".into()); // other training data
     assert_fails_with(&run(&other), "other training data");
     // Killed again after epoch 2 of the resumed run, then resumed to the end.
     let mut child = command(&resume, Some("checkpoint:60000"))
@@ -188,15 +178,7 @@ fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
     }
     sigkill(child);
     assert_eq!(consistent_seed(&dir), 7);
-    assert_ok(&run(&resume));
-    assert_eq!(consistent_seed(&dir), 1);
-    for f in ["model.safetensors", "model.fmq"] {
-        assert!(
-            bytes(&dir, f) == bytes(want, f),
-            "{f} differs from the uninterrupted run's"
-        );
-    }
-    only_the_model_folder(&root);
+    resume_to_the_reference(&resume, &root, "(killed twice)");
     assert_fails_with(&run(&resume), "no checkpoint to resume");
 
     // 2. Killed after the new weights are staged, before the evaluation and export
@@ -232,15 +214,7 @@ fn a_killed_fit_resumes_to_the_same_bytes_and_never_mixes_two_runs() {
     assert_ok(&r);
     assert!(String::from_utf8_lossy(&r.stderr).contains("restored"));
     assert_eq!(consistent_seed(&dir), 7);
-    assert_ok(&run(&resume));
-    assert_eq!(consistent_seed(&dir), 1);
-    for f in ["model.safetensors", "model.fmq"] {
-        assert!(
-            bytes(&dir, f) == bytes(want, f),
-            "{f} differs after the swap"
-        );
-    }
-    only_the_model_folder(&root);
+    resume_to_the_reference(&resume, &root, "(after the swap)");
 }
 
 #[test]
@@ -283,12 +257,8 @@ fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
     assert!(out.1.contains("--resume"), "{}", out.1);
     assert!(!out.1.contains("panicked"), "{}", out.1);
     assert!(!root.join("mcu").exists());
-    let names: Vec<String> = std::fs::read_dir(&staging)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
     assert_eq!(
-        names,
+        names(&staging),
         vec!["checkpoint.safetensors".to_owned()],
         "only the checkpoint stays"
     );

@@ -143,13 +143,20 @@ fn capture_returns_the_y_plane_byte_for_byte() {
     assert_eq!(capture(&mut sim).0.unwrap(), other);
 }
 
-#[test]
-fn capture_with_pclk_running_in_blanking() {
+/// A configured sensor showing `picture()` (returned too), then register `reg` set to
+/// `value` behind the driver's back.
+fn ready_then(reg: u8, value: u8) -> (Vec<u8>, SimOv7675) {
     let pic = picture();
     let mut sim = ready(&pic, Timing::default(), Fault::None);
     Ov767x::new(&mut sim, Sensor::Ov7675)
-        .write(regs::COM10, 0x00)
+        .write(reg, value)
         .unwrap();
+    (pic, sim)
+}
+
+#[test]
+fn capture_with_pclk_running_in_blanking() {
+    let (pic, mut sim) = ready_then(regs::COM10, 0x00);
     assert!(!sim.pclk_gated());
     assert_eq!(capture(&mut sim).0.unwrap(), pic);
 }
@@ -157,11 +164,7 @@ fn capture_with_pclk_running_in_blanking() {
 #[test]
 fn another_byte_order_is_not_the_y_plane() {
     // The oracle really follows TSLB: with U Y V Y the even bytes are chroma.
-    let pic = picture();
-    let mut sim = ready(&pic, Timing::default(), Fault::None);
-    Ov767x::new(&mut sim, Sensor::Ov7675)
-        .write(regs::TSLB, 0x0C)
-        .unwrap();
+    let (pic, mut sim) = ready_then(regs::TSLB, 0x0C);
     assert_eq!(sim.byte_order(), ov767x::ByteOrder::Uyvy);
     assert_ne!(capture(&mut sim).0.unwrap(), pic);
 }

@@ -128,31 +128,33 @@ mod tests {
     use super::*;
     use ov767x::sim::{Fault, SimOv7675};
 
-    #[test]
-    fn the_camera_source_lends_the_captured_y_plane() {
-        let pic: std::vec::Vec<u8> = (0..WIDTH * HEIGHT).map(|i| (i * 31 % 251) as u8).collect();
-        let mut sim = SimOv7675::new(&pic);
+    /// Configures `sim` for 5 fps and hands `f` an `OvCamera` over it.
+    fn with_camera<R>(
+        mut sim: SimOv7675,
+        f: impl FnOnce(&mut OvCamera<'_, &mut SimOv7675>) -> R,
+    ) -> R {
         ov767x::Ov767x::new(&mut sim, ov767x::Sensor::Ov7675)
             .init(ov767x::FrameRate::Fps5, &mut NoDelay)
             .unwrap();
         let limits = sim.limits();
         let mut y = [0u8; WIDTH * HEIGHT];
-        let mut cam = OvCamera::new(&mut sim, &mut y, limits, NoGuard);
-        let c = cam.next_frame().unwrap().unwrap();
-        assert_eq!(c.frame, Frame::new(&pic, WIDTH, HEIGHT).unwrap());
-        assert_eq!(c.label, None);
+        f(&mut OvCamera::new(&mut sim, &mut y, limits, NoGuard))
+    }
+
+    #[test]
+    fn the_camera_source_lends_the_captured_y_plane() {
+        let pic: std::vec::Vec<u8> = (0..WIDTH * HEIGHT).map(|i| (i * 31 % 251) as u8).collect();
+        with_camera(SimOv7675::new(&pic), |cam| {
+            let c = cam.next_frame().unwrap().unwrap();
+            assert_eq!(c.frame, Frame::new(&pic, WIDTH, HEIGHT).unwrap());
+            assert_eq!(c.label, None);
+        });
     }
 
     #[test]
     fn a_camera_fault_is_an_error_and_its_line() {
-        let mut sim = SimOv7675::new(&[]).with_fault(Fault::NoVsync);
-        ov767x::Ov767x::new(&mut sim, ov767x::Sensor::Ov7675)
-            .init(ov767x::FrameRate::Fps5, &mut NoDelay)
-            .unwrap();
-        let limits = sim.limits();
-        let mut y = [0u8; WIDTH * HEIGHT];
-        let mut cam = OvCamera::new(&mut sim, &mut y, limits, NoGuard);
-        let e = cam.next_frame().unwrap_err();
+        let sim = SimOv7675::new(&[]).with_fault(Fault::NoVsync);
+        let e = with_camera(sim, |cam| cam.next_frame().unwrap_err());
         assert_eq!(e, ov767x::Error::NoFrame);
         assert_eq!(
             fault_line(3, &e).as_str(),

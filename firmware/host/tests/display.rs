@@ -10,13 +10,14 @@ use std::rc::Rc;
 use embedded_graphics::pixelcolor::raw::RawU16;
 use embedded_graphics::pixelcolor::{Gray8, Rgb565};
 use embedded_graphics::prelude::*;
-use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{ErrorType as PinErrorType, OutputPin};
 use embedded_hal::spi::{ErrorType, Operation, SpiDevice};
 use fw_common::display::{self, Framebuffer, GrayOnRgb565, HEIGHT, WIDTH};
 use fw_common::frames::{FlashFrames, FrameSet, FrameSource};
-use fw_common::pipeline::{self, NoStopwatch};
 use infer_core::Model;
+
+mod common;
+use common::{NoDelay, frames_blob, mcu_model_bytes, process};
 
 /// What went over the wire: a DC level change or the bytes of one SPI write.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,8 +30,6 @@ type Log = Rc<RefCell<Vec<Wire>>>;
 
 struct Spi(Log);
 struct Dc(Log);
-struct NoDelay;
-
 impl ErrorType for Spi {
     type Error = Infallible;
 }
@@ -61,10 +60,6 @@ impl OutputPin for Dc {
         self.0.borrow_mut().push(Wire::Dc(true));
         Ok(())
     }
-}
-
-impl DelayNs for NoDelay {
-    fn delay_ns(&mut self, _ns: u32) {}
 }
 
 /// The controller's memory as it fills it, in the landscape coordinates the driver
@@ -128,9 +123,7 @@ fn decode(log: &[Wire]) -> Panel {
 
 #[test]
 fn the_drawn_screen_arrives_on_the_st7735_pixel_for_pixel() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let model_bytes = std::fs::read(root.join("models/mcu/model.fmq")).unwrap();
-    let blob = std::fs::read(root.join("firmware/frames/frames.bin")).unwrap();
+    let (model_bytes, blob) = (mcu_model_bytes(), frames_blob());
     let model = Model::from_bytes(&model_bytes).unwrap();
     let mut source = FlashFrames::new(FrameSet::parse(&blob).unwrap());
     let mut scratch = vec![0i8; model.scratch_len()];
@@ -150,29 +143,22 @@ fn the_drawn_screen_arrives_on_the_st7735_pixel_for_pixel() {
     for index in 0..3 {
         let captured = source.next_frame().unwrap().unwrap();
         log.borrow_mut().clear();
-        let config = camera::Config::default();
-        let on_panel = pipeline::process(
+        let on_panel = process(
             &model,
             index,
             &captured,
-            &config,
             &mut input,
             &mut scratch,
             &mut screen,
-            &mut NoStopwatch,
-        )
-        .unwrap();
-        let in_ram = pipeline::process(
+        );
+        let in_ram = process(
             &model,
             index,
             &captured,
-            &config,
             &mut input,
             &mut scratch,
             &mut reference,
-            &mut NoStopwatch,
-        )
-        .unwrap();
+        );
         assert_eq!(on_panel.confidence_percent, in_ram.confidence_percent);
         let panel = decode(&log.borrow());
         assert!(panel.commands.contains(&0x2C), "no RAMWR");

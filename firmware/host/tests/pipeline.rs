@@ -5,20 +5,16 @@
 //! what `scripts/firmware-check.sh` compares with QEMU line for line), and the board's
 //! serial line is the documented one.
 
-use embedded_hal::delay::DelayNs;
 use fw_common::display::Framebuffer;
 use fw_common::frames::{FlashFrames, FrameSet, FrameSource};
 use fw_common::live::{self, NoGuard, OvCamera};
-use fw_common::pipeline::{self, NoStopwatch};
+use fw_common::pipeline;
 use infer_core::Model;
 use ov767x::sim::{SimOv7675, Timing};
 use ov767x::{FrameRate, HEIGHT, Ov767x, Sensor, WIDTH};
 
-struct NoDelay;
-
-impl DelayNs for NoDelay {
-    fn delay_ns(&mut self, _ns: u32) {}
-}
+mod common;
+use common::{NoDelay, frames_blob, mcu_model_bytes, process};
 
 /// The board's line for each sample frame with the mcu model, timing left at 0 ms:
 /// produced by this pipeline and checked against the QEMU app's `frame=` lines of
@@ -38,16 +34,13 @@ const BOARD_LINES: &[&str] = &[
 
 #[test]
 fn simulated_camera_to_the_board_line_equals_the_flash_frames() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let model_bytes = std::fs::read(root.join("models/mcu/model.fmq")).unwrap();
-    let blob = std::fs::read(root.join("firmware/frames/frames.bin")).unwrap();
+    let (model_bytes, blob) = (mcu_model_bytes(), frames_blob());
     let model = Model::from_bytes(&model_bytes).unwrap();
     let set = FrameSet::parse(&blob).unwrap();
     let mut flash = FlashFrames::new(set);
     let mut scratch = vec![0i8; model.scratch_len()];
     let (mut input_a, mut input_b) = ([0u8; 784], [0u8; 784]);
     let (mut screen_a, mut screen_b) = (Framebuffer::new(), Framebuffer::new());
-    let config = camera::Config::default();
 
     // A PCLK running through the blanking and a capture that starts mid-frame: the
     // board's worst case, not the simulation's default.
@@ -71,28 +64,22 @@ fn simulated_camera_to_the_board_line_equals_the_flash_frames() {
             from_camera.frame, from_flash.frame,
             "frame {index}: capture"
         );
-        let a = pipeline::process(
+        let a = process(
             &model,
             index,
             &from_flash,
-            &config,
             &mut input_a,
             &mut scratch,
             &mut screen_a,
-            &mut NoStopwatch,
-        )
-        .unwrap();
-        let b = pipeline::process(
+        );
+        let b = process(
             &model,
             index,
             &from_camera,
-            &config,
             &mut input_b,
             &mut scratch,
             &mut screen_b,
-            &mut NoStopwatch,
-        )
-        .unwrap();
+        );
         let scores = |o: &pipeline::Outcome<'_>| {
             o.result
                 .as_ref()
@@ -117,10 +104,7 @@ fn simulated_camera_to_the_board_line_equals_the_flash_frames() {
 
 #[test]
 fn board_line_formats() {
-    let model_bytes = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mcu/model.fmq"),
-    )
-    .unwrap();
+    let model_bytes = mcu_model_bytes();
     let model = Model::from_bytes(&model_bytes).unwrap();
     let mut scratch = vec![0i8; model.scratch_len()];
     let mut input = [0u8; 784];
@@ -128,17 +112,14 @@ fn board_line_formats() {
     let grey = vec![180u8; WIDTH * HEIGHT];
     let frame = camera::Frame::new(&grey, WIDTH, HEIGHT).unwrap();
     let captured = fw_common::frames::Captured { frame, label: None };
-    let o = pipeline::process(
+    let o = process(
         &model,
         0,
         &captured,
-        &camera::Config::default(),
         &mut input,
         &mut scratch,
         &mut Framebuffer::new(),
-        &mut NoStopwatch,
-    )
-    .unwrap();
+    );
     assert!(!live::garment(&o));
     assert_eq!(
         live::answer_line(13, &o, 199, 0).as_str(),

@@ -65,28 +65,12 @@ pub fn random_params(rng: &mut Rng, out: usize, fan_in: usize, relu: bool) -> Ow
 /// The baseline architecture with random int8 parameters (seed fixed).
 pub fn baseline_shaped() -> OwnedModel {
     let mut rng = Rng::new(2024);
-    OwnedModel {
-        input: InputSpec::default(),
-        layers: vec![
-            OwnedLayer::Conv2d {
-                out_channels: 32,
-                kernel: 3,
-                padding: Padding::Valid,
-                params: random_params(&mut rng, 32, 9, true),
-            },
-            OwnedLayer::MaxPool2d,
-            OwnedLayer::Flatten,
-            OwnedLayer::Dense {
-                out_features: 100,
-                params: random_params(&mut rng, 100, 13 * 13 * 32, true),
-            },
-            OwnedLayer::Dense {
-                out_features: 10,
-                params: random_params(&mut rng, 10, 100, false),
-            },
-        ],
-        class_names: (0..10).map(|i| format!("class {i}")).collect(),
-    }
+    OwnedModel::baseline(
+        random_params(&mut rng, 32, 9, true),
+        random_params(&mut rng, 100, 13 * 13 * 32, true),
+        random_params(&mut rng, 10, 100, false),
+        (0..10).map(|i| format!("class {i}")).collect(),
+    )
 }
 
 /// A random valid model: 1-2 convolutions (odd kernels, either padding) with

@@ -20,19 +20,8 @@ use sha2::{Digest, Sha256};
 pub use infer_core::{IMAGE_LEN, IMAGE_SIDE};
 /// Number of classes.
 pub const NUM_CLASSES: usize = 10;
-/// Class names, indexed by label.
-pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+/// Class names, indexed by label (defined once in infer-core).
+pub const CLASS_NAMES: [&str; NUM_CLASSES] = infer_core::FASHION_MNIST_CLASSES;
 /// Where Debian's `dataset-fashion-mnist` package puts the files.
 pub const DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// Environment variable naming a directory that holds the files.

@@ -20,7 +20,7 @@ pub fn command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
 }
 
 /// Runs `trainer` with `args` and the given extra environment, and waits for it.
-pub fn trainer_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn trainer_env<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> Output {
     let mut c = command(args);
     for (k, v) in env {
         c.env(k, v);
@@ -29,7 +29,7 @@ pub fn trainer_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Runs `trainer` with `args` and waits for it.
-pub fn trainer(args: &[&str]) -> Output {
+pub fn trainer<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     trainer_env(args, &[])
 }
 
@@ -50,6 +50,12 @@ pub fn stderr(out: &Output) -> String {
 pub fn assert_ok(out: &Output) {
     let (stdout, stderr) = text(out);
     assert!(out.status.success(), "{stdout}{stderr}");
+}
+
+/// Asserts success (as [`assert_ok`]) and returns standard output as text.
+pub fn stdout_ok(out: &Output) -> String {
+    assert_ok(out);
+    text(out).0
 }
 
 /// Asserts a clean failure: exit status 1, an `error:` message containing `needle`, no panic.
@@ -97,4 +103,58 @@ pub fn no_temporary_files(dir: &Path) {
         .filter(|f| f.contains(".tmp"))
         .collect();
     assert!(tmp.is_empty(), "temporary files left: {tmp:?}");
+}
+
+/// The names in `dir` (not recursive), sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The start of a `trainer fit` of `model` for `epochs` on the first `limit` training
+/// images; the callers add the rest.
+pub fn fit_args<'a>(model: &'a str, epochs: &'a str, limit: &'a str) -> Vec<&'a str> {
+    vec![
+        "fit", "--model", model, "--epochs", epochs, "--limit", limit,
+    ]
+}
+
+/// The small evaluation and int8 export of the quick fits, on one thread: 100 test
+/// images, 100 calibration images.
+pub const SMALL_EVAL: [&str; 6] = ["--test-limit", "100", "--calib", "100", "--threads", "1"];
+
+/// The start of a 2-fold, 1-epoch `trainer cv` on the first `limit` images.
+pub fn cv_args(limit: &str) -> Vec<&str> {
+    vec!["cv", "--folds", "2", "--epochs", "1", "--limit", limit]
+}
+
+/// Sets the value that follows `flag` in `args` (the flag must be there).
+pub fn set_flag<S: AsRef<str>>(args: &mut [S], flag: &str, value: S) {
+    let at = args
+        .iter()
+        .position(|a| a.as_ref() == flag)
+        .unwrap_or_else(|| panic!("no {flag} in the arguments"));
+    args[at + 1] = value;
+}
+
+/// Copies the real dataset into a temporary folder.
+pub fn dataset_copy() -> tempfile::TempDir {
+    let real = trainer_core::data::locate(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (stem, _) in trainer_core::data::OFFICIAL_FILES {
+        let src = trainer_core::data::find_file(&real, stem).unwrap();
+        std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+/// The first image of the real dataset's test split.
+pub fn first_test_image() -> image::GrayImage {
+    let data = trainer_core::data::locate(None).unwrap();
+    let test = trainer_core::data::load(&data, trainer_core::data::Split::Test).unwrap();
+    image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap()
 }

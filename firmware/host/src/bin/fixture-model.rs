@@ -5,7 +5,7 @@
 //! `cargo run -p fw-host --bin fixture-model --target x86_64-unknown-linux-gnu -- OUT.fmq`
 
 use infer_core::rng::SplitMix64;
-use infer_core::{InputSpec, OwnedLayer, OwnedModel, OwnedParams, Padding, QuantParams};
+use infer_core::{OwnedModel, OwnedParams, QuantParams};
 
 /// `n` reproducible weights in [-127, 127].
 fn weights(rng: &mut SplitMix64, n: usize) -> Vec<i8> {
@@ -48,41 +48,12 @@ fn main() {
     };
     // Real multipliers 2^-9, 2^-13 and 2^-10 keep activations in range for
     // random weights.
-    let model = OwnedModel {
-        input: InputSpec::default(),
-        layers: vec![
-            OwnedLayer::Conv2d {
-                out_channels: 32,
-                kernel: 3,
-                padding: Padding::Valid,
-                params: params(conv_w, 32, 39, true, relu_out),
-            },
-            OwnedLayer::MaxPool2d,
-            OwnedLayer::Flatten,
-            OwnedLayer::Dense {
-                out_features: 100,
-                params: params(fc1_w, 100, 43, true, relu_out),
-            },
-            OwnedLayer::Dense {
-                out_features: 10,
-                params: params(fc2_w, 10, 40, false, logits),
-            },
-        ],
-        class_names: [
-            "T-shirt/top",
-            "Trouser",
-            "Pullover",
-            "Dress",
-            "Coat",
-            "Sandal",
-            "Shirt",
-            "Sneaker",
-            "Bag",
-            "Ankle boot",
-        ]
-        .map(String::from)
-        .to_vec(),
-    };
+    let model = OwnedModel::baseline(
+        params(conv_w, 32, 39, true, relu_out),
+        params(fc1_w, 100, 43, true, relu_out),
+        params(fc2_w, 10, 40, false, logits),
+        infer_core::FASHION_MNIST_CLASSES.map(String::from).to_vec(),
+    );
     let bytes = match model.to_bytes() {
         Ok(bytes) => bytes,
         Err(e) => {
