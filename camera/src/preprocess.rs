@@ -16,7 +16,8 @@
 //! than the threshold (below), or what does is smaller than
 //! [`Config::min_side_percent`] of the frame (a speck).
 //!
-//! The photo style The dataset has it light on black, centred, its longest side
+//! A photo shows the garment dark on a light background, anywhere in the frame; the
+//! dataset has it light on black, centred, its longest side
 //! filling the 28 pixels (Fashion-MNIST trimmed each product photo, resized its
 //! longest edge to 28 and centred it). [`preprocess`] bridges the two with integer
 //! arithmetic only, and is the same code on the host and on the microcontroller:
@@ -25,16 +26,16 @@
 //!    background level (its median) and the noise (median absolute deviation, MAD).
 //! 2. **Threshold**: a pixel is foreground when it is at least
 //!    `max(min_contrast, noise_factor * MAD)` levels darker than the background.
-//! 4. **Bounding box**: the first and last rows (and then columns) that hold a run of
+//! 3. **Bounding box**: the first and last rows (and then columns) that hold a run of
 //!    at least `min_run` consecutive foreground pixels, so isolated noise pixels (hot or
 //!    dead sensor pixels) do not stretch it.
 //!    A box whose longer side is below `min_side_percent` of the frame's shorter side is
 //!    a speck, not a garment.
-//! 5. **Square crop** centred on the box, side = the box's longer side plus an optional
+//! 4. **Square crop** centred on the box, side = the box's longer side plus an optional
 //!    margin; parts outside the frame count as background.
-//! 6. **Resize** to 28x28 by area averaging: every source pixel contributes with its
+//! 5. **Resize** to 28x28 by area averaging: every source pixel contributes with its
 //!    exact overlap, counted in 1/28 pixel units, so any crop size works.
-//! 7. **Invert and stretch**: darkness below the background, minus a floor of a quarter
+//! 6. **Invert and stretch**: darkness below the background, minus a floor of a quarter
 //!    of the threshold distance, scaled so that the darkest averaged pixel becomes 255 and the
 //!    background 0 — the dataset's convention.
 //!

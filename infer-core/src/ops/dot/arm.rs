@@ -5,7 +5,8 @@
 //! parallel-DSP pass: that pass only pairs *16-bit* loads into `smlad` and
 //! never emits `sxtb16`, so int8 weights would be widened one byte at a time;
 //! assembly also keeps the instruction counts independent of the compiler
-//! version. The only unsafe code of the crate lives here. Each function checks
+//! version. This is the crate's only unsafe code on the target (on x86-64 hosts,
+//! `x86.rs` has its own). Each function checks
 //! the lengths its loop relies on with real assertions before entering it.
 //!
 //! Pair order: `sxtb16 r, w` takes bytes 0 and 2 of `w` (`[w0, w2]` as two

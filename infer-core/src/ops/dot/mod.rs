@@ -2,7 +2,7 @@
 //! orders of [`layout`](crate::layout): pure int8 dot products (the input zero
 //! point is folded into the bias).
 //!
-//! Two implementations with one contract each, chosen at compile time:
+//! Three implementations with one contract each, chosen at compile time:
 //!
 //! - portable Rust (the default), shaped so that compilers vectorize it;
 //! - with the `arm-dsp` feature, Cortex-M4/M7/M33 assembly ([`arm`]) that
@@ -17,14 +17,14 @@
 //! ([`windows`], [`windows_pooled`] on a [`WindowImage`]) and for dense layers
 //! on inputs widened beforehand ([`widen_pairs`], [`dense4_wide`]).
 //!
-//! Both are checked bit for bit against [`reference`](crate::reference) by the
+//! The fast ones are checked bit for bit against [`reference`](crate::reference) by the
 //! kernels' property tests (on the host) and by [`selfcheck`](crate::selfcheck)
 //! (on the target, in QEMU).
 //!
 //! The convolution works on four output pixels at a time: their input patches
 //! are widened to i16 once ([`PatchBuf::widen`]) and then dotted with each
-//! filter row ([`dot4`]), so every weight word is loaded once per four pixels. Where each value goes in the buffer is this module's business: the
-//! portable code keeps four plain rows; the DSP code interleaves the pixels by
+//! filter row ([`dot4`]), so every weight word is loaded once per four pixels.
+//! Where each value goes in the buffer is this module's business: the portable code keeps four plain rows; the DSP code interleaves the pixels by
 //! groups of four values, in the pair order `sxtb16` produces.
 
 #[cfg(feature = "arm-dsp")]
