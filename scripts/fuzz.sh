@@ -78,9 +78,12 @@ fuzz_rustflags=(
   -Ccodegen-units=1
 )
 if [ "$build" = 1 ]; then
+  # Only the targets: the seeds writer (src/bin/seeds.rs) is a plain program and does not
+  # link libFuzzer, so it cannot take the coverage instrumentation.
   echo "==> building the fuzz targets" >&2
   RUSTFLAGS="${fuzz_rustflags[*]} ${RUSTFLAGS:-}" \
-    cargo build --manifest-path fuzz/Cargo.toml --release --target "$triple" --bins
+    cargo build --manifest-path fuzz/Cargo.toml --release --target "$triple" \
+      $(printf -- '--bin %s ' "${all_targets[@]}")
 fi
 [ "$run" = 1 ] || exit 0
 for t in "${targets[@]}"; do
