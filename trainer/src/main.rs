@@ -114,8 +114,9 @@ struct TrainArgs {
     /// Dropout before every dense layer, 0..1 [recipe; seed: 0].
     #[arg(long, allow_negative_numbers = true)]
     dropout: Option<f64>,
-    /// Random shifts of up to N pixels [recipe; seed: 0].
-    #[arg(long, value_name = "N")]
+    /// Random shifts of up to N pixels, which is pad-and-crop: zero padding of N pixels
+    /// on every side, then a 28x28 crop at a random offset [recipe; seed: 0].
+    #[arg(long, value_name = "N", visible_alias = "pad-crop")]
     shift: Option<i64>,
     /// Random left-right flips: true or false [recipe; seed: false].
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
@@ -123,6 +124,39 @@ struct TrainArgs {
     /// Label smoothing of the cross-entropy, 0..1 [recipe; seed: 0].
     #[arg(long, allow_negative_numbers = true)]
     label_smoothing: Option<f64>,
+    /// Random erasing: with probability P, an image gets one rectangle set to 0 (2-33 %
+    /// of its area, aspect ratio 0.3-3.3), after the shift and flip [default: 0, off].
+    #[arg(long, value_name = "P", allow_negative_numbers = true)]
+    erase: Option<f64>,
+    /// Weight averaging: an exponential moving average of the weights and batch-norm
+    /// statistics with this decay (e.g. 0.999, warmed up over the first steps); it is
+    /// what is validated, saved and exported [default: off].
+    #[arg(long, value_name = "DECAY", allow_negative_numbers = true)]
+    ema: Option<f64>,
+    /// Knowledge distillation from a saved model folder (as `trainer fit` writes it):
+    /// the loss becomes (1-A)·CE + A·T²·KL(teacher/T ‖ model/T), the teacher in eval
+    /// mode on the same augmented batch; its path and weights' SHA-256 are recorded
+    /// [default: none].
+    #[arg(long, value_name = "DIR")]
+    teacher: Option<PathBuf>,
+    /// Weight A of the distillation term, 0..1 (with --teacher).
+    #[arg(
+        long,
+        value_name = "A",
+        default_value_t = 0.5,
+        requires = "teacher",
+        allow_negative_numbers = true
+    )]
+    distill_alpha: f64,
+    /// Temperature T of the distillation softmaxes, > 0 (with --teacher).
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 4.0,
+        requires = "teacher",
+        allow_negative_numbers = true
+    )]
+    distill_temperature: f64,
     /// Early stopping: stop after P epochs without a lower loss on a hold-out carved
     /// from the training data, and keep the best epoch's weights [default: off].
     #[arg(long, value_name = "P")]
