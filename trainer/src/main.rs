@@ -206,18 +206,29 @@ struct CvArgs {
     /// Number of folds.
     #[arg(long, default_value_t = 5)]
     folds: usize,
-    /// Run only fold K (0-based) and write fold-K.json; merge later with `trainer cv merge`.
+    /// Run only fold K (0-based) and write fold-K.json (of repeat --repeat R: fold-K-repeat-R.json);
+    /// merge later with `trainer cv merge`.
     #[arg(long, value_name = "K")]
     fold: Option<usize>,
-    /// Seed of the shuffle that assigns images to folds.
+    /// Seed of the shuffle that assigns images to folds (of the first repeat; repeat r
+    /// uses SPLIT_SEED + r).
     #[arg(long, default_value_t = 1)]
     split_seed: u64,
+    /// Repeated k-fold: run the k folds R times, each time on another split (split seed
+    /// SPLIT_SEED + r for repeat r), a fresh model per fold; the report holds all R x k
+    /// folds and `trainer compare` pairs them by (repeat, fold).
+    #[arg(long, value_name = "R", default_value_t = 1)]
+    repeats: usize,
+    /// With --fold: the fold is of repeat R (0-based) and goes to fold-K-repeat-R.json.
+    #[arg(long, value_name = "R", requires = "fold")]
+    repeat: Option<usize>,
     /// Output folder (default: runs/cv-<model>).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Run N folds at once, each in its own worker process (`trainer cv --fold K`) with
     /// --threads if given, else cores / N libtorch threads (at least 1); each fold's file
-    /// is written as it finishes and all are merged at the end. Default: min(folds, cores);
+    /// is written as it finishes and all are merged at the end. Default: min(folds x
+    /// repeats, cores);
     /// 1 when training runs on a CUDA device (the folds take turns on the one GPU).
     /// `--jobs 1` runs the folds one after another in this process, with libtorch's
     /// default threads unless --threads says otherwise.
