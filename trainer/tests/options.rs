@@ -139,14 +139,8 @@ fn cv_records_the_options_in_every_result_file_and_passes_them_to_workers() {
             "--teacher",
             teacher_arg(),
         ]);
-        args.extend([
-            "--threads",
-            "1",
-            "--jobs",
-            jobs,
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        args.extend(["--threads", "1", "--jobs", jobs]);
+        args.extend(["--out", out.to_str().unwrap()]);
         stdout_ok(&trainer(&args));
         for file in ["cv.json", "fold-0.json", "fold-1.json"] {
             let train = &json(&out.join(file))["config"]["train"];

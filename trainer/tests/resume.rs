@@ -373,14 +373,8 @@ fn weight_averaging_erasing_and_distillation_resume_to_the_same_bytes() {
             "0.9",
         ]);
         a.extend(["--teacher", teacher.to_str().unwrap(), "--no-export"]);
-        a.extend([
-            "--test-limit",
-            "50",
-            "--threads",
-            "1",
-            "--models",
-            root.to_str().unwrap(),
-        ]);
+        a.extend(["--test-limit", "50", "--threads", "1"]);
+        a.extend(["--models", root.to_str().unwrap()]);
         a.into_iter().map(String::from).collect()
     };
     let whole = tmp.path().join("whole");
