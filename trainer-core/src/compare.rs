@@ -3,8 +3,12 @@
 //!
 //! A run is read from its `cv.json` as plain JSON, not as `trainer::study::CvReport`, so that
 //! runs written before or after a change of the training settings still compare: only
-//! the fold-defining fields ([`FOLD_FIELDS`]), the training seed and the per-fold results
-//! are read by name; everything else in `config` is diffed generically.
+//! the fold-defining fields ([`FOLD_FIELDS`], `repeats`), the training seed and the
+//! per-fold results are read by name; everything else in `config` is diffed generically.
+//!
+//! A run of repeated k-fold (`trainer cv --repeats R`) holds R x k folds; two such runs
+//! are paired by (repeat, fold), and the test is the corrected repeated k-fold t-test
+//! ([`crate::stats`]) over the R·k pairs.
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -19,6 +23,10 @@ pub const FOLD_FIELDS: [&str; 3] = ["folds", "split_seed", "limit"];
 /// One fold of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fold {
+    /// The repeat it belongs to (0 without repeats).
+    pub repeat: u64,
+    /// Its number within the repeat.
+    pub fold: u64,
     /// Validation accuracy (a fraction).
     pub accuracy: f64,
     /// Images trained on.
@@ -36,7 +44,9 @@ pub struct Run {
     pub label: String,
     /// The run's whole `config` object.
     pub config: Map<String, Value>,
-    /// The folds, in fold order.
+    /// Repeats of the k-fold (1 for a plain k-fold run).
+    pub repeats: usize,
+    /// The folds of every repeat, in (repeat, fold) order.
     pub folds: Vec<Fold>,
 }
 
@@ -44,8 +54,10 @@ impl Run {
     /// Reads a run from the JSON of a `cv.json` file.
     ///
     /// Needs `config` (an object) and `folds` (one entry per fold with `fold`, `accuracy`,
-    /// `train_len` and `val_len`, each fold index once), at least two folds, accuracies
-    /// in [0, 1], and `config.folds`, when present, equal to the number of folds.
+    /// `train_len` and `val_len`, and `repeat` with repeats; each (repeat, fold) once,
+    /// every repeat with the same folds), at least two folds, accuracies in [0, 1],
+    /// `config.folds`, when present, equal to the number of folds per repeat, and
+    /// `config.repeats` (absent: 1) equal to the number of repeats.
     pub fn from_json(label: impl Into<String>, json: &Value) -> Result<Run> {
         let config = json
             .get("config")
@@ -56,7 +68,7 @@ impl Run {
             .get("folds")
             .and_then(Value::as_array)
             .context("no `folds` list: not a merged cv.json report")?;
-        let mut indexed = Vec::with_capacity(entries.len());
+        let mut folds = Vec::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             let field = |name: &str| -> Result<&Value> {
                 e.get(name)
@@ -71,41 +83,65 @@ impl Run {
                 .as_f64()
                 .filter(|a| (0.0..=1.0).contains(a))
                 .with_context(|| format!("folds[{i}].accuracy is not a number in [0, 1]"))?;
-            let fold = Fold {
+            let repeat = match e.get("repeat") {
+                None => 0,
+                Some(_) => uint("repeat")?,
+            };
+            folds.push(Fold {
+                repeat,
+                fold: uint("fold")?,
                 accuracy,
                 train_len: uint("train_len")?,
                 val_len: uint("val_len")?,
                 seed: e.get("seed").and_then(Value::as_u64),
-            };
-            indexed.push((uint("fold")?, fold));
+            });
         }
-        indexed.sort_by_key(|(f, _)| *f);
-        let order: Vec<u64> = indexed.iter().map(|(f, _)| *f).collect();
-        if order != (0..indexed.len() as u64).collect::<Vec<_>>() {
-            bail!("folds must hold each fold index 0..k once, found {order:?}");
-        }
-        if indexed.len() < 2 {
+        folds.sort_by_key(|f| (f.repeat, f.fold));
+        let repeats = folds.last().map_or(1, |f| f.repeat + 1);
+        let k = folds.iter().filter(|f| f.repeat == 0).count() as u64;
+        let order: Vec<(u64, u64)> = folds.iter().map(|f| (f.repeat, f.fold)).collect();
+        let want: Vec<(u64, u64)> = (0..repeats)
+            .flat_map(|r| (0..k).map(move |f| (r, f)))
+            .collect();
+        if order != want {
+            if repeats == 1 {
+                let order: Vec<u64> = order.iter().map(|(_, f)| *f).collect();
+                bail!("folds must hold each fold index 0..k once, found {order:?}");
+            }
             bail!(
-                "a paired comparison needs at least 2 folds, the run has {}",
-                indexed.len()
+                "folds must hold each fold 0..k of each repeat 0..{repeats} once, found \
+                 (repeat, fold) {order:?}"
             );
         }
-        if let Some(k) = config.get("folds").filter(|v| !v.is_null())
-            && k.as_u64() != Some(indexed.len() as u64)
+        if k < 2 {
+            bail!("a paired comparison needs at least 2 folds, the run has {k}");
+        }
+        if let Some(c) = config.get("folds").filter(|v| !v.is_null())
+            && c.as_u64() != Some(k)
         {
+            bail!("config.folds is {c} but the report holds {k} folds");
+        }
+        let recorded = config.get("repeats").filter(|v| !v.is_null());
+        if recorded.map_or(1, |r| r.as_u64().unwrap_or(0)) != repeats {
             bail!(
-                "config.folds is {k} but the report holds {} folds",
-                indexed.len()
+                "config.repeats is {} but the report holds {repeats} repeats",
+                show(recorded)
             );
         }
         Ok(Run {
             label: label.into(),
             config,
-            folds: indexed.into_iter().map(|(_, f)| f).collect(),
+            repeats: repeats as usize,
+            folds,
         })
     }
 
-    /// Fold accuracies, in fold order.
+    /// Folds per repeat (k).
+    pub fn folds_per_repeat(&self) -> usize {
+        self.folds.len() / self.repeats.max(1)
+    }
+
+    /// Fold accuracies, in (repeat, fold) order.
     pub fn accuracies(&self) -> Vec<f64> {
         self.folds.iter().map(|f| f.accuracy).collect()
     }
@@ -157,9 +193,19 @@ fn show(v: Option<&Value>) -> String {
 }
 
 /// Refuses (with the reason) to pair `run` with `reference` unless they share their
-/// folds (the [`FOLD_FIELDS`], the number of folds and every fold's training and
-/// validation sizes) and their training seed.
+/// repeats, their folds (the [`FOLD_FIELDS`], the number of folds and every fold's
+/// training and validation sizes) and their training seed.
 pub fn check_comparable(reference: &Run, run: &Run) -> Result<()> {
+    if run.repeats != reference.repeats {
+        bail!(
+            "its repeats differ from the reference {}: {} here, {} in the reference; folds are \
+             paired by (repeat, fold), so a paired test needs both runs made with the same \
+             --repeats (and the same folds)",
+            reference.label,
+            run.repeats,
+            reference.repeats
+        );
+    }
     let folds_differ = |what: String| -> Result<()> {
         bail!(
             "its folds differ from the reference {}: {what}; a paired test needs the same \
@@ -180,14 +226,19 @@ pub fn check_comparable(reference: &Run, run: &Run) -> Result<()> {
     if run.folds.len() != reference.folds.len() {
         return folds_differ(format!(
             "{} folds here, {} in the reference",
-            run.folds.len(),
-            reference.folds.len()
+            run.folds_per_repeat(),
+            reference.folds_per_repeat()
         ));
     }
-    for (i, (a, b)) in reference.folds.iter().zip(&run.folds).enumerate() {
+    for (a, b) in reference.folds.iter().zip(&run.folds) {
         if (a.train_len, a.val_len) != (b.train_len, b.val_len) {
+            let which = if reference.repeats > 1 {
+                format!("repeat {} fold {}", a.repeat, a.fold)
+            } else {
+                format!("fold {}", a.fold)
+            };
             return folds_differ(format!(
-                "fold {i} trains on {} and validates on {} images here, {} and {} in the \
+                "{which} trains on {} and validates on {} images here, {} and {} in the \
                  reference",
                 b.train_len, b.val_len, a.train_len, a.val_len
             ));
@@ -248,7 +299,8 @@ impl std::fmt::Display for ConfigChange {
 }
 
 /// The fields of `run`'s configuration that differ from `reference`'s, by dotted path in
-/// sorted order, leaving out the fold fields and the training seed (which must match).
+/// sorted order, leaving out the fold fields, the repeats and the training seed (which
+/// must match).
 /// Objects are compared field by field at any depth; anything else as a whole value.
 pub fn config_diff(reference: &Map<String, Value>, run: &Map<String, Value>) -> Vec<ConfigChange> {
     fn walk(
@@ -260,8 +312,8 @@ pub fn config_diff(reference: &Map<String, Value>, run: &Map<String, Value>) -> 
         let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
         for key in keys {
             let field = format!("{prefix}{key}");
-            let skip =
-                FOLD_FIELDS.iter().any(|f| *f == field) || field == "seed" || field == "train.seed";
+            let skip = FOLD_FIELDS.iter().any(|f| *f == field)
+                || ["repeats", "seed", "train.seed"].contains(&field.as_str());
             let (x, y) = (a.get(key), b.get(key));
             if skip || same(x, y) {
                 continue;
@@ -290,6 +342,10 @@ pub struct Comparison {
     pub run: String,
     /// The reference run.
     pub reference: String,
+    /// Repeats of the k-fold in both runs (1: plain k-fold).
+    pub repeats: usize,
+    /// Folds per repeat (k); the test has `repeats` x `folds` pairs.
+    pub folds: usize,
     /// Configuration fields that differ from the reference.
     pub config_diff: Vec<ConfigChange>,
     /// The paired test of the fold accuracies, run minus reference (fractions).
@@ -300,7 +356,8 @@ pub struct Comparison {
 }
 
 /// Checks that `run` may be paired with `reference` ([`check_comparable`]), then tests
-/// the difference of their fold accuracies.
+/// the difference of their fold accuracies, paired by (repeat, fold): with R repeats of
+/// k folds, the corrected test over R·k pairs ([`stats::paired`]).
 pub fn compare(reference: &Run, run: &Run) -> Result<Comparison> {
     check_comparable(reference, run)?;
     let k = reference.folds.len() as f64;
@@ -319,6 +376,8 @@ pub fn compare(reference: &Run, run: &Run) -> Result<Comparison> {
     Ok(Comparison {
         run: run.label.clone(),
         reference: reference.label.clone(),
+        repeats: reference.repeats,
+        folds: reference.folds_per_repeat(),
         config_diff: config_diff(&reference.config, &run.config),
         verdict: test.verdict(stats::ALPHA),
         test,
@@ -394,6 +453,80 @@ mod tests {
         .unwrap();
         let err = compare(&a, &seed).unwrap_err().to_string();
         assert!(err.contains("training seed differs"), "{err}");
+    }
+
+    /// A cv.json of `repeats` x 3 folds (80 / 40 images), fold seeds as `trainer cv`'s.
+    fn repeated(repeats: u64, accs: &[f64]) -> Value {
+        let folds: Vec<Value> = accs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let (r, f) = (i as u64 / 3, i as u64 % 3);
+                json!({"repeat": r, "fold": f, "accuracy": a, "train_len": 80,
+                       "val_len": 40, "seed": 1000 + i as u64})
+            })
+            .collect();
+        json!({
+            "config": {"train": {"seed": 1}, "folds": 3, "split_seed": 1, "repeats": repeats,
+                       "limit": 120},
+            "folds": folds,
+        })
+    }
+
+    #[test]
+    fn repeated_runs_pair_by_repeat_and_fold() {
+        let a = [0.50, 0.52, 0.54, 0.51, 0.53, 0.55];
+        let b = [0.51, 0.54, 0.55, 0.52, 0.55, 0.56];
+        let mut shuffled = repeated(2, &b);
+        shuffled["folds"].as_array_mut().unwrap().reverse();
+        let (ra, rb) = (
+            Run::from_json("a", &repeated(2, &a)).unwrap(),
+            Run::from_json("b", &shuffled).unwrap(),
+        );
+        assert_eq!((rb.repeats, rb.folds_per_repeat()), (2, 3));
+        assert_eq!(
+            rb.accuracies(),
+            b,
+            "(repeat, fold) order whatever the file's"
+        );
+        let c = compare(&ra, &rb).unwrap();
+        assert_eq!((c.repeats, c.folds, c.test.k), (2, 3, 6));
+        // The corrected repeated k-fold test: 1/(kR) + n_val/n_train over kR - 1 df.
+        assert!((c.test.correction - (1.0 / 6.0 + 0.5)).abs() < 1e-12);
+        let want = stats::paired(&a, &b, 80.0, 40.0).unwrap();
+        assert_eq!(c.test, want);
+        assert!(config_diff(&ra.config, &rb.config).is_empty());
+        // Files without repeats are one repeat, whatever their age.
+        let plain = Run::from_json("p", &report(json!({"seed": 1}), 1, [0.5; 3])).unwrap();
+        assert_eq!(plain.repeats, 1);
+    }
+
+    #[test]
+    fn runs_with_other_repeats_are_refused_and_holes_are_found() {
+        let two = Run::from_json("two", &repeated(2, &[0.5; 6])).unwrap();
+        let one = Run::from_json("one", &repeated(1, &[0.5; 3])).unwrap();
+        for (reference, run, here, there) in [(&two, &one, 1, 2), (&one, &two, 2, 1)] {
+            let err = compare(reference, run).unwrap_err().to_string();
+            assert!(err.contains("repeats differ"), "{err}");
+            assert!(
+                err.contains(&format!("{here} here, {there} in the reference")),
+                "{err}"
+            );
+        }
+        let mut sized = repeated(2, &[0.5; 6]);
+        sized["folds"][4]["val_len"] = json!(39);
+        let err = compare(&two, &Run::from_json("s", &sized).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("repeat 1 fold 1 trains on"), "{err}");
+        let mut hole = repeated(2, &[0.5; 6]);
+        hole["folds"].as_array_mut().unwrap().remove(4);
+        let err = Run::from_json("h", &hole).unwrap_err().to_string();
+        assert!(err.contains("each repeat 0..2"), "{err}");
+        let mut count = repeated(2, &[0.5; 6]);
+        count["config"]["repeats"] = json!(3);
+        let err = Run::from_json("c", &count).unwrap_err().to_string();
+        assert!(err.contains("config.repeats is 3"), "{err}");
     }
 
     #[test]

@@ -114,8 +114,9 @@ struct TrainArgs {
     /// Dropout before every dense layer, 0..1 [recipe; seed: 0].
     #[arg(long, allow_negative_numbers = true)]
     dropout: Option<f64>,
-    /// Random shifts of up to N pixels [recipe; seed: 0].
-    #[arg(long, value_name = "N")]
+    /// Random shifts of up to N pixels, which is pad-and-crop: zero padding of N pixels
+    /// on every side, then a 28x28 crop at a random offset [recipe; seed: 0].
+    #[arg(long, value_name = "N", visible_alias = "pad-crop")]
     shift: Option<i64>,
     /// Random left-right flips: true or false [recipe; seed: false].
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
@@ -123,6 +124,39 @@ struct TrainArgs {
     /// Label smoothing of the cross-entropy, 0..1 [recipe; seed: 0].
     #[arg(long, allow_negative_numbers = true)]
     label_smoothing: Option<f64>,
+    /// Random erasing: with probability P, an image gets one rectangle set to 0 (2-33 %
+    /// of its area, aspect ratio 0.3-3.3), after the shift and flip [default: 0, off].
+    #[arg(long, value_name = "P", allow_negative_numbers = true)]
+    erase: Option<f64>,
+    /// Weight averaging: an exponential moving average of the weights and batch-norm
+    /// statistics with this decay (e.g. 0.999, warmed up over the first steps); it is
+    /// what is validated, saved and exported [default: off].
+    #[arg(long, value_name = "DECAY", allow_negative_numbers = true)]
+    ema: Option<f64>,
+    /// Knowledge distillation from a saved model folder (as `trainer fit` writes it):
+    /// the loss becomes (1-A)·CE + A·T²·KL(teacher/T ‖ model/T), the teacher in eval
+    /// mode on the same augmented batch; its path and weights' SHA-256 are recorded
+    /// [default: none].
+    #[arg(long, value_name = "DIR")]
+    teacher: Option<PathBuf>,
+    /// Weight A of the distillation term, 0..1 (with --teacher).
+    #[arg(
+        long,
+        value_name = "A",
+        default_value_t = 0.5,
+        requires = "teacher",
+        allow_negative_numbers = true
+    )]
+    distill_alpha: f64,
+    /// Temperature T of the distillation softmaxes, > 0 (with --teacher).
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 4.0,
+        requires = "teacher",
+        allow_negative_numbers = true
+    )]
+    distill_temperature: f64,
     /// Early stopping: stop after P epochs without a lower loss on a hold-out carved
     /// from the training data, and keep the best epoch's weights [default: off].
     #[arg(long, value_name = "P")]
@@ -172,18 +206,29 @@ struct CvArgs {
     /// Number of folds.
     #[arg(long, default_value_t = 5)]
     folds: usize,
-    /// Run only fold K (0-based) and write fold-K.json; merge later with `trainer cv merge`.
+    /// Run only fold K (0-based) and write fold-K.json (of repeat --repeat R: fold-K-repeat-R.json);
+    /// merge later with `trainer cv merge`.
     #[arg(long, value_name = "K")]
     fold: Option<usize>,
-    /// Seed of the shuffle that assigns images to folds.
+    /// Seed of the shuffle that assigns images to folds (of the first repeat; repeat r
+    /// uses SPLIT_SEED + r).
     #[arg(long, default_value_t = 1)]
     split_seed: u64,
+    /// Repeated k-fold: run the k folds R times, each time on another split (split seed
+    /// SPLIT_SEED + r for repeat r), a fresh model per fold; the report holds all R x k
+    /// folds and `trainer compare` pairs them by (repeat, fold).
+    #[arg(long, value_name = "R", default_value_t = 1)]
+    repeats: usize,
+    /// With --fold: the fold is of repeat R (0-based) and goes to fold-K-repeat-R.json.
+    #[arg(long, value_name = "R", requires = "fold")]
+    repeat: Option<usize>,
     /// Output folder (default: runs/cv-<model>).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Run N folds at once, each in its own worker process (`trainer cv --fold K`) with
     /// --threads if given, else cores / N libtorch threads (at least 1); each fold's file
-    /// is written as it finishes and all are merged at the end. Default: min(folds, cores);
+    /// is written as it finishes and all are merged at the end. Default: min(folds x
+    /// repeats, cores);
     /// 1 when training runs on a CUDA device (the folds take turns on the one GPU).
     /// `--jobs 1` runs the folds one after another in this process, with libtorch's
     /// default threads unless --threads says otherwise.

@@ -347,3 +347,52 @@ fn a_second_fit_of_the_same_name_refuses_while_the_first_runs() {
     assert_ok(&run(&resume));
     only_the_model_folder(&models);
 }
+
+#[test]
+fn weight_averaging_erasing_and_distillation_resume_to_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = "c8,p,f,d10";
+    let teachers = tmp.path().join("teachers");
+    let mut teacher = common::fit_args(small, "1", "600");
+    teacher.extend(["--no-export", "--test-limit", "50", "--threads", "1"]);
+    teacher.extend(["--models", teachers.to_str().unwrap()]);
+    assert_ok(&run(&teacher
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()));
+    let teacher = teachers.join(small);
+    let args = |root: &Path| -> Vec<String> {
+        let mut a = common::fit_args(small, "3", "600");
+        a.extend([
+            "--batch-norm",
+            "--shift",
+            "2",
+            "--erase",
+            "0.5",
+            "--ema",
+            "0.9",
+        ]);
+        a.extend(["--teacher", teacher.to_str().unwrap(), "--no-export"]);
+        a.extend(["--test-limit", "50", "--threads", "1"]);
+        a.extend(["--models", root.to_str().unwrap()]);
+        a.into_iter().map(String::from).collect()
+    };
+    let whole = tmp.path().join("whole");
+    assert_ok(&run(&args(&whole)));
+    let root = tmp.path().join("resumed");
+    let ckpt = root.join(format!(".{small}.partial/checkpoint.safetensors"));
+    sigkill(start_paused(&args(&root), "checkpoint", &ckpt));
+    let saved = trainer::train::checkpoint::load(&ckpt).unwrap();
+    assert_eq!(saved.meta.epoch, 1);
+    for name in ["ema/conv.weight", "ema/bn.running_mean", "ema/fc1.bias"] {
+        assert!(
+            saved.tensors.contains_key(name),
+            "{name} not in the checkpoint"
+        );
+    }
+    let mut resume = args(&root);
+    resume.push("--resume".into());
+    assert_ok(&run(&resume));
+    let file = "model.safetensors";
+    assert!(bytes(&root.join(small), file) == bytes(&whole.join(small), file));
+}

@@ -19,6 +19,7 @@ fn small_cv(epochs: usize) -> CvConfig {
         },
         folds: 2,
         split_seed: 1,
+        repeats: 1,
         limit: Some(2000),
         data: None,
     }

@@ -17,7 +17,10 @@ use crate::CompareArgs;
 #[derive(Debug, Serialize)]
 struct RunSummary {
     run: String,
+    /// Folds per repeat.
     folds: usize,
+    repeats: usize,
+    /// All repeats' fold accuracies, in (repeat, fold) order.
     accuracies: Vec<f64>,
     mean: f64,
     std: f64,
@@ -63,7 +66,8 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
             let (mean, std) = r.mean_std();
             RunSummary {
                 run: r.label.clone(),
-                folds: r.folds.len(),
+                folds: r.folds_per_repeat(),
+                repeats: r.repeats,
                 accuracies: r.accuracies(),
                 mean,
                 std,
@@ -114,15 +118,21 @@ fn print_text(summaries: &[RunSummary], comparisons: &[Comparison]) {
         .max()
         .unwrap_or(0)
         .max(3);
+    // k, or k x R with repeats.
+    let folds = |s: &RunSummary| match s.repeats {
+        1 => s.folds.to_string(),
+        r => format!("{}x{r}", s.folds),
+    };
+    let kw = summaries.iter().map(|s| folds(s).len()).max().unwrap_or(1);
     println!(
-        "{:<width$}  {:>2}  {:>8}   {:>6}",
+        "{:<width$}  {:>kw$}  {:>8}   {:>6}",
         "run", "k", "mean %", "std"
     );
     for (i, s) in summaries.iter().enumerate() {
         println!(
-            "{:<width$}  {:>2}  {:>8.3} ± {:>6.3}{}",
+            "{:<width$}  {:>kw$}  {:>8.3} ± {:>6.3}{}",
             s.run,
-            s.folds,
+            folds(s),
             100.0 * s.mean,
             100.0 * s.std,
             if i == 0 { "  (reference)" } else { "" }
@@ -140,9 +150,13 @@ fn print_text(summaries: &[RunSummary], comparisons: &[Comparison]) {
                 println!("    {change}");
             }
         }
+        let pairs = if c.repeats > 1 {
+            format!("{} pairs ({} repeats x {} folds)", t.k, c.repeats, c.folds)
+        } else {
+            format!("{} folds", t.k)
+        };
         println!(
-            "  difference (run - reference), mean of {} folds: {} pt",
-            t.k,
+            "  difference (run - reference), mean of {pairs}: {} pt",
             pt(t.mean_diff)
         );
         println!(
@@ -164,7 +178,8 @@ fn print_text(summaries: &[RunSummary], comparisons: &[Comparison]) {
         "\nstd: population std of the fold accuracies. verdict: the corrected test at alpha {}: \
          `better`/`worse` when its interval excludes 0, else `no evidence`. The plain paired \
          t-test treats folds as independent, but their training sets overlap, so it is \
-         over-confident; the corrected test scales the variance by 1/k + n_val/n_train.",
+         over-confident; the corrected test scales the variance by 1/n + n_val/n_train for n \
+         pairs (k folds, or k x R with R repeats: the corrected repeated k-fold test).",
         stats::ALPHA
     );
 }

@@ -34,6 +34,7 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
         train: args.train.config("baseline")?,
         folds: args.folds,
         split_seed: args.split_seed,
+        repeats: args.repeats,
         limit: args.train.limit,
         data: None,
     };
@@ -52,6 +53,17 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     }
     if args.folds < 2 {
         bail!("--folds must be at least 2 (got {})", args.folds);
+    }
+    if args.repeats < 1 {
+        bail!("--repeats must be at least 1");
+    }
+    let repeat = args.repeat.unwrap_or(0);
+    if repeat >= args.repeats {
+        bail!(
+            "--repeat {repeat} is out of range for --repeats {} (repeats are numbered 0..{})",
+            args.repeats,
+            args.repeats - 1
+        );
     }
     if let Some(n) = args.train.limit
         && n < args.folds
@@ -75,38 +87,45 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
     let device = args.train.device()?;
     let data = args.train.data.load(Split::Train, args.train.limit)?;
     config.data = Some(data.digest());
-    let splits = study::kfold(data.len(), args.folds, args.split_seed)?;
-    let wanted: Vec<usize> = match args.fold {
-        Some(k) => vec![k],
-        None => (0..args.folds).collect(),
+    let every = config.all_folds();
+    let wanted: Vec<(usize, usize)> = match args.fold {
+        Some(k) => vec![(repeat, k)],
+        None => every.clone(),
     };
     // Every finished fold of the same run is kept; any other file refuses the run
     // before anything is computed.
     let threads = usize::try_from(tch::get_num_threads()).unwrap_or(1);
     let mut kept = Vec::new();
-    for &f in &wanted {
-        kept.push(study::reusable_fold(&out, f, &config, threads)?);
+    for &(r, f) in &wanted {
+        kept.push(study::reusable_fold(&out, r, f, &config, threads)?);
     }
     // The other folds' files (of `--fold` runs) must come from the same settings and data.
-    for f in (0..args.folds).filter(|f| !wanted.contains(f)) {
-        study::same_settings(&out, f, &config)?;
+    for &(r, f) in every.iter().filter(|rf| !wanted.contains(rf)) {
+        study::same_settings(&out, r, f, &config)?;
     }
     let start = Instant::now();
     let mut results = Vec::new();
-    for (f, kept) in wanted.into_iter().zip(kept) {
+    // The split of the repeat being run (made when its first fold needs it).
+    let mut splits: Option<(usize, Vec<Vec<usize>>)> = None;
+    for ((r, f), kept) in wanted.into_iter().zip(kept) {
+        let label = study::fold_label(&config, r, f);
+        let file = out.join(study::fold_file_name(r, f));
         if let Some(result) = kept {
             eprintln!(
-                "fold {}/{}: kept {} (accuracy {:.3}%)",
-                f + 1,
-                args.folds,
-                out.join(study::fold_file_name(f)).display(),
+                "{label}: kept {} (accuracy {:.3}%)",
+                file.display(),
                 100.0 * result.accuracy
             );
             results.push(result);
             continue;
         }
         trainer_core::interrupt::check(resume_hint)?;
-        let result = study::run_fold(&data, &splits, f, &config, device).map_err(|e| {
+        if splits.as_ref().is_none_or(|(had, _)| *had != r) {
+            let seed = study::repeat_split_seed(args.split_seed, r);
+            splits = Some((r, study::kfold(data.len(), args.folds, seed)?));
+        }
+        let (_, split) = splits.as_ref().expect("made above");
+        let result = study::run_repeat_fold(&data, split, r, f, &config, device).map_err(|e| {
             if e.is::<Interrupted>() {
                 Interrupted {
                     hint: resume_hint(),
@@ -117,23 +136,22 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
             }
         })?;
         eprintln!(
-            "fold {}/{}: accuracy {:.3}% ({:.0} s)",
-            f + 1,
-            args.folds,
+            "{label}: accuracy {:.3}% ({:.0} s)",
             100.0 * result.accuracy,
             result.seconds
         );
-        let file = FoldFile {
+        let saved = FoldFile {
             config: config.clone(),
             result: result.clone(),
         };
-        write_json(&out.join(study::fold_file_name(f)), &file)?;
+        write_json(&file, &saved)?;
         results.push(result);
     }
     if args.fold.is_some() {
         println!(
             "wrote {}; run `trainer cv merge --out {}` when every fold is done",
-            out.join(study::fold_file_name(results[0].fold)).display(),
+            out.join(study::fold_file_name(results[0].repeat, results[0].fold))
+                .display(),
             out.display()
         );
         return Ok(ExitCode::SUCCESS);
@@ -160,7 +178,7 @@ struct Plan {
 }
 
 impl Plan {
-    /// `--jobs` (default min(folds, cores), or 1 when training runs on a CUDA device)
+    /// `--jobs` (default min(folds x repeats, cores), or 1 when training runs on a CUDA device)
     /// and, for workers, `--threads` (default cores / jobs, at least 1).
     ///
     /// On a GPU the folds run one after another in this process: separate processes
@@ -182,7 +200,12 @@ impl Plan {
             Some(n) => Some(n as usize),
             None => None,
         };
-        Ok(Plan::for_machine(jobs, args.folds, cores, threads))
+        Ok(Plan::for_machine(
+            jobs,
+            args.folds * args.repeats.max(1),
+            cores,
+            threads,
+        ))
     }
 
     fn for_machine(
@@ -212,27 +235,27 @@ fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> R
     let data = args.train.data.load(Split::Train, args.train.limit)?;
     config.data = Some(data.digest());
     drop(data);
-    let folds = args.folds;
-    let mut results = Vec::with_capacity(folds);
+    let every = config.all_folds();
+    let mut results = Vec::with_capacity(every.len());
     let mut missing = Vec::new();
-    for k in 0..folds {
-        match study::reusable_fold(out, k, &config, plan.threads)? {
+    for &(r, k) in &every {
+        match study::reusable_fold(out, r, k, &config, plan.threads)? {
             Some(result) => {
                 eprintln!(
-                    "fold {}/{folds}: kept {} (accuracy {:.3}%)",
-                    k + 1,
-                    out.join(study::fold_file_name(k)).display(),
+                    "{}: kept {} (accuracy {:.3}%)",
+                    study::fold_label(&config, r, k),
+                    out.join(study::fold_file_name(r, k)).display(),
                     100.0 * result.accuracy
                 );
                 results.push(result);
             }
-            None => missing.push(k),
+            None => missing.push((r, k)),
         }
     }
     // Everything the user typed goes to the workers, except what each worker gets anew.
     let base = workers::without_options(
         &given,
-        &["--jobs", "--threads", "--out", "--fold"],
+        &["--jobs", "--threads", "--out", "--fold", "--repeat"],
         &["--progress-lines"],
     );
     let jobs = plan.jobs.min(missing.len()).max(1);
@@ -246,8 +269,11 @@ fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> R
     }
     let list = missing
         .iter()
-        .map(|&k| {
+        .map(|&(r, k)| {
             let mut argv = base.clone();
+            if config.repeats > 1 {
+                workers::push_option(&mut argv, "--repeat", r.to_string());
+            }
             workers::push_option(&mut argv, "--fold", k.to_string());
             workers::push_option(&mut argv, "--threads", plan.threads.to_string());
             workers::push_option(&mut argv, "--out", out);
@@ -255,21 +281,23 @@ fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> R
             let mut command = Command::new(&exe);
             command.args(argv);
             Worker {
-                label: format!("fold {}/{folds}", k + 1),
+                label: study::fold_label(&config, r, k),
                 command,
             }
         })
         .collect();
     let start = Instant::now();
     let ran = workers::run(list, jobs, |i| {
-        let k = missing[i];
+        let (r, k) = missing[i];
         // The worker has printed its accuracy line; the display relayed it.
-        let result = study::reusable_fold(out, k, &config, plan.threads)?.with_context(|| {
-            format!(
-                "{}: the worker for fold {k} wrote no result",
-                out.join(study::fold_file_name(k)).display()
-            )
-        })?;
+        let result =
+            study::reusable_fold(out, r, k, &config, plan.threads)?.with_context(|| {
+                format!(
+                    "{}: the worker for {} wrote no result",
+                    out.join(study::fold_file_name(r, k)).display(),
+                    study::fold_label(&config, r, k)
+                )
+            })?;
         results.push(result);
         Ok(())
     });
@@ -310,14 +338,18 @@ fn finish(report: &CvReport, out: &Path, wall_seconds: Option<f64>) -> Result<()
     plots::learning_curves(report, &out.join("curves.png"))?;
     let name = report.config.train.arch.name().to_owned();
     plots::box_plot(&[(name, report.accuracies.clone())], &out.join("box.png"))?;
-    let accs: Vec<String> = report
+    let k = report.config.folds.max(1);
+    let lines: Vec<String> = report
         .accuracies
-        .iter()
-        .map(|a| format!("{:.3}", 100.0 * a))
+        .chunks(k)
+        .map(|repeat| {
+            let accs: Vec<String> = repeat.iter().map(|a| format!("{:.3}", 100.0 * a)).collect();
+            accs.join(" ")
+        })
         .collect();
     println!(
         "fold accuracies: {}\nmean {:.3} std {:.3} (n={}), {:.2} s per epoch{}",
-        accs.join(" "),
+        lines.join(" | "),
         100.0 * report.mean,
         100.0 * report.std,
         report.accuracies.len(),

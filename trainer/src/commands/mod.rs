@@ -80,7 +80,18 @@ impl TrainArgs {
                 holdout: self.holdout,
             });
         }
+        if let Some(v) = self.erase {
+            c.erase = v;
+        }
+        if let Some(v) = self.ema {
+            c.ema = Some(v);
+        }
         c.validate()?;
+        if let Some(dir) = &self.teacher {
+            // After the cheap checks; before any output: a bad teacher writes nothing.
+            let d = train::Distill::new(dir, self.distill_alpha, self.distill_temperature)?;
+            c.distill = Some(d);
+        }
         Ok(c)
     }
 

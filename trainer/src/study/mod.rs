@@ -1,4 +1,8 @@
 //! k-fold cross-validation: seeded splits, one fresh model per fold, summary.
+//!
+//! Repeated k-fold (`--repeats R`) runs the whole k-fold R times on R different splits:
+//! repeat r splits with seed `split_seed + r` ([`repeat_split_seed`]) and trains fold f
+//! with seed [`repeat_fold_seed`]; repeat 0 is exactly the plain k-fold run.
 
 pub mod plots;
 pub mod workers;
@@ -51,7 +55,10 @@ pub fn train_indices(folds: &[Vec<usize>], f: usize) -> Vec<usize> {
 /// The outcome of one fold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FoldResult {
-    /// 0-based fold number.
+    /// 0-based repeat (of repeated k-fold; 0 in files written before repeats existed).
+    #[serde(default)]
+    pub repeat: usize,
+    /// 0-based fold number (within its repeat).
     pub fold: usize,
     /// Number of folds in the run.
     pub folds: usize,
@@ -84,8 +91,12 @@ pub struct CvConfig {
     pub train: TrainConfig,
     /// Number of folds.
     pub folds: usize,
-    /// Seed of the fold split.
+    /// Seed of the fold split (of repeat 0; repeat r uses [`repeat_split_seed`]).
     pub split_seed: u64,
+    /// How many times the k-fold runs, each on its own split (1 = plain k-fold; absent,
+    /// so 1, in files written before repeats existed).
+    #[serde(default = "one")]
+    pub repeats: usize,
     /// Use only the first `limit` training images (None: all 60,000).
     pub limit: Option<usize>,
     /// SHA-256 of the training images and labels used ([`Dataset::digest`]); absent in
@@ -94,15 +105,64 @@ pub struct CvConfig {
     pub data: Option<String>,
 }
 
+fn one() -> usize {
+    1
+}
+
+impl CvConfig {
+    /// Every (repeat, fold) of the run, in order.
+    pub fn all_folds(&self) -> Vec<(usize, usize)> {
+        (0..self.repeats)
+            .flat_map(|r| (0..self.folds).map(move |f| (r, f)))
+            .collect()
+    }
+}
+
 /// The seed for fold `f`'s initialisation and batch order.
 pub fn fold_seed(base: u64, f: usize) -> u64 {
     base.wrapping_mul(1000).wrapping_add(f as u64)
 }
 
-/// Runs fold `f`: builds a fresh model, trains it on the other folds and validates on fold `f`.
+/// The split seed of repeat `r`: `split_seed + r` (repeat 0 is the plain k-fold's, and
+/// repeat r's folds are those of a plain run with `--split-seed` `split_seed + r`).
+pub fn repeat_split_seed(split_seed: u64, r: usize) -> u64 {
+    split_seed.wrapping_add(r as u64)
+}
+
+/// The training seed of fold `f` of repeat `r` with `k` folds: [`fold_seed`] of the
+/// fold's index counted over all repeats, `r·k + f` (repeat 0: the plain k-fold's seeds).
+pub fn repeat_fold_seed(base: u64, r: usize, k: usize, f: usize) -> u64 {
+    fold_seed(base, r * k + f)
+}
+
+/// The name of fold `f` of repeat `r` in messages: `fold 2/5`, or `repeat 1/3 fold 2/5`
+/// with repeats.
+pub fn fold_label(cfg: &CvConfig, r: usize, f: usize) -> String {
+    let fold = format!("fold {}/{}", f + 1, cfg.folds);
+    if cfg.repeats > 1 {
+        format!("repeat {}/{} {fold}", r + 1, cfg.repeats)
+    } else {
+        fold
+    }
+}
+
+/// Runs fold `f` of repeat 0 ([`run_repeat_fold`]).
 pub fn run_fold(
     data: &Dataset,
     splits: &[Vec<usize>],
+    f: usize,
+    cfg: &CvConfig,
+    device: Device,
+) -> Result<FoldResult> {
+    run_repeat_fold(data, splits, 0, f, cfg, device)
+}
+
+/// Runs fold `f` of repeat `r`, whose split is `splits`: builds a fresh model, trains it
+/// on the other folds and validates on fold `f`.
+pub fn run_repeat_fold(
+    data: &Dataset,
+    splits: &[Vec<usize>],
+    r: usize,
     f: usize,
     cfg: &CvConfig,
     device: Device,
@@ -111,7 +171,7 @@ pub fn run_fold(
     let train_idx = train_indices(splits, f);
     let train_set = Tensors::new(&data.select(&train_idx), device);
     let val_set = Tensors::new(&data.select(&splits[f]), device);
-    let seed = fold_seed(cfg.train.seed, f);
+    let seed = repeat_fold_seed(cfg.train.seed, r, splits.len(), f);
     // A new VarStore for every fold: nothing learnt in one fold reaches the next.
     let (vs, net) = train::fresh_model(&cfg.train.arch, cfg.train.net, seed, device);
     let initial_params = train::param_digest(&vs);
@@ -119,13 +179,14 @@ pub fn run_fold(
         seed,
         ..cfg.train.clone()
     };
-    let label = format!("fold {}/{}", f + 1, splits.len());
+    let label = fold_label(cfg, r, f);
     let history = train::train(&vs, &net, &train_set, Some(&val_set), &fold_cfg, &label)?;
     let accuracy = history
         .last()
         .and_then(|h| h.val_accuracy)
         .context("no epochs were run")?;
     Ok(FoldResult {
+        repeat: r,
         fold: f,
         folds: splits.len(),
         accuracy,
@@ -145,13 +206,14 @@ pub fn run_fold(
 pub struct CvReport {
     /// The settings.
     pub config: CvConfig,
-    /// One result per fold, in fold order.
+    /// One result per fold of every repeat, in (repeat, fold) order.
     pub folds: Vec<FoldResult>,
-    /// Fold accuracies, in fold order.
+    /// Fold accuracies, in the same order.
     pub accuracies: Vec<f64>,
-    /// Mean fold accuracy.
+    /// Mean fold accuracy (over all repeats' folds).
     pub mean: f64,
-    /// Population standard deviation (numpy's default, as in the seed study) of fold accuracies.
+    /// Population standard deviation (numpy's default, as in the seed study) of fold
+    /// accuracies (over all repeats' folds).
     pub std: f64,
     /// Sum of the folds' wall times, seconds.
     pub fold_seconds: f64,
@@ -161,11 +223,21 @@ pub struct CvReport {
 
 /// Combines fold results (from one process or several) into a report.
 pub fn merge(config: CvConfig, mut folds: Vec<FoldResult>) -> Result<CvReport> {
-    folds.sort_by_key(|f| f.fold);
-    let k = config.folds;
-    let got: Vec<usize> = folds.iter().map(|f| f.fold).collect();
-    if got != (0..k).collect::<Vec<_>>() {
-        bail!("need one result for each of folds 0..{k}, have {got:?}");
+    folds.sort_by_key(|f| (f.repeat, f.fold));
+    let (k, repeats) = (config.folds, config.repeats);
+    if repeats > 1 {
+        let got: Vec<(usize, usize)> = folds.iter().map(|f| (f.repeat, f.fold)).collect();
+        if got != config.all_folds() {
+            bail!(
+                "need one result for each fold 0..{k} of each repeat 0..{repeats}, have \
+                 (repeat, fold) {got:?}"
+            );
+        }
+    } else {
+        let got: Vec<usize> = folds.iter().map(|f| f.fold).collect();
+        if got != (0..k).collect::<Vec<_>>() || folds.iter().any(|f| f.repeat != 0) {
+            bail!("need one result for each of folds 0..{k}, have {got:?}");
+        }
     }
     let accuracies: Vec<f64> = folds.iter().map(|f| f.accuracy).collect();
     let (mean, std) = mean_std(&accuracies);
@@ -193,9 +265,14 @@ pub struct FoldFile {
     pub result: FoldResult,
 }
 
-/// The file name of fold `f`'s result in an output directory.
-pub fn fold_file_name(f: usize) -> String {
-    format!("fold-{f}.json")
+/// The file name of fold `f` of repeat `r` in an output directory: `fold-F.json` for
+/// repeat 0 (as a plain k-fold run), `fold-F-repeat-R.json` for the others.
+pub fn fold_file_name(r: usize, f: usize) -> String {
+    if r == 0 {
+        format!("fold-{f}.json")
+    } else {
+        format!("fold-{f}-repeat-{r}.json")
+    }
 }
 
 /// The first setting in which two JSON values differ, as `path: a vs b` (dotted
@@ -231,20 +308,21 @@ pub fn first_difference(
     walk(found, wanted, "")
 }
 
-/// Fold `k`'s finished result in `dir`, if its file is there and was computed with
-/// exactly `config` and `threads` libtorch threads (the thread count changes the
-/// bits of a result). `Ok(None)`: no file yet. An error names the first setting that
-/// differs and how to go on: the folder belongs to another run.
+/// Fold `k` of repeat `r`: its finished result in `dir`, if its file is there and was
+/// computed with exactly `config` and `threads` libtorch threads (the thread count
+/// changes the bits of a result). `Ok(None)`: no file yet. An error names the first
+/// setting that differs and how to go on: the folder belongs to another run.
 pub fn reusable_fold(
     dir: &Path,
+    r: usize,
     k: usize,
     config: &CvConfig,
     threads: usize,
 ) -> Result<Option<FoldResult>> {
-    let Some(result) = same_settings(dir, k, config)? else {
+    let Some(result) = same_settings(dir, r, k, config)? else {
         return Ok(None);
     };
-    let path = dir.join(fold_file_name(k));
+    let path = dir.join(fold_file_name(r, k));
     let advice = "use another --out, or delete the folder to start over";
     match result.threads {
         Some(had) if had == threads => {}
@@ -263,10 +341,16 @@ pub fn reusable_fold(
     Ok(Some(result))
 }
 
-/// Fold `k`'s result in `dir` if its file is there, checked to come from a run with
-/// exactly `config` (any thread count); an error names the first setting that differs.
-pub fn same_settings(dir: &Path, k: usize, config: &CvConfig) -> Result<Option<FoldResult>> {
-    let path = dir.join(fold_file_name(k));
+/// Fold `k` of repeat `r`: its result in `dir` if its file is there, checked to come
+/// from a run with exactly `config` (any thread count); an error names the first
+/// setting that differs.
+pub fn same_settings(
+    dir: &Path,
+    r: usize,
+    k: usize,
+    config: &CvConfig,
+) -> Result<Option<FoldResult>> {
+    let path = dir.join(fold_file_name(r, k));
     if !path.exists() {
         return Ok(None);
     }
@@ -289,12 +373,13 @@ pub fn same_settings(dir: &Path, k: usize, config: &CvConfig) -> Result<Option<F
             path.display()
         );
     }
-    if file.result.fold != k || file.result.folds != config.folds {
+    if file.result.fold != k || file.result.folds != config.folds || file.result.repeat != r {
         bail!(
-            "{}: holds fold {} of {}, not fold {k} of {}; {advice}",
+            "{}: holds fold {} of {} of repeat {}, not fold {k} of {} of repeat {r}; {advice}",
             path.display(),
             file.result.fold,
             file.result.folds,
+            file.result.repeat,
             config.folds
         );
     }
@@ -368,10 +453,12 @@ mod tests {
             train: TrainConfig::default(),
             folds: 2,
             split_seed: 1,
+            repeats: 1,
             limit: None,
             data: None,
         };
         let fold = |f, acc| FoldResult {
+            repeat: 0,
             fold: f,
             folds: 2,
             accuracy: acc,
@@ -388,6 +475,77 @@ mod tests {
         assert_eq!(r.accuracies, vec![0.9, 0.8]);
         assert!((r.mean - 0.85).abs() < 1e-12);
         assert!(merge(config.clone(), vec![fold(0, 0.9)]).is_err());
-        assert!(merge(config, vec![fold(0, 0.9), fold(0, 0.9)]).is_err());
+        assert!(merge(config.clone(), vec![fold(0, 0.9), fold(0, 0.9)]).is_err());
+
+        // Two repeats: every (repeat, fold) once, in that order.
+        let repeated = CvConfig {
+            repeats: 2,
+            ..config.clone()
+        };
+        let of = |r, f, acc| FoldResult {
+            repeat: r,
+            ..fold(f, acc)
+        };
+        let all = vec![of(1, 1, 0.7), of(0, 1, 0.8), of(1, 0, 0.6), of(0, 0, 0.9)];
+        let r = merge(repeated.clone(), all.clone()).unwrap();
+        assert_eq!(r.accuracies, vec![0.9, 0.8, 0.6, 0.7]);
+        assert!((r.mean - 0.75).abs() < 1e-12);
+        let order: Vec<(usize, usize)> = r.folds.iter().map(|f| (f.repeat, f.fold)).collect();
+        assert_eq!(order, [(0, 0), (0, 1), (1, 0), (1, 1)]);
+        let e = merge(repeated, all[1..].to_vec()).unwrap_err().to_string();
+        assert!(e.contains("each repeat 0..2"), "{e}");
+        // A plain run refuses a fold of another repeat.
+        assert!(merge(config, vec![of(1, 0, 0.9), of(0, 1, 0.9)]).is_err());
+    }
+
+    #[test]
+    fn repeats_have_their_own_splits_seeds_and_files_and_repeat_0_is_the_plain_run() {
+        assert_eq!(repeat_split_seed(7, 0), 7);
+        assert_eq!(repeat_split_seed(7, 2), 9);
+        let n = 100;
+        assert_ne!(
+            kfold(n, 5, repeat_split_seed(1, 0)).unwrap(),
+            kfold(n, 5, repeat_split_seed(1, 1)).unwrap()
+        );
+        for f in 0..5 {
+            assert_eq!(repeat_fold_seed(3, 0, 5, f), fold_seed(3, f));
+        }
+        assert_eq!(repeat_fold_seed(3, 2, 5, 1), 3011);
+        assert_eq!(fold_file_name(0, 3), "fold-3.json");
+        assert_eq!(fold_file_name(2, 3), "fold-3-repeat-2.json");
+        let config = CvConfig {
+            train: TrainConfig::default(),
+            folds: 5,
+            split_seed: 1,
+            repeats: 1,
+            limit: None,
+            data: None,
+        };
+        assert_eq!(fold_label(&config, 0, 1), "fold 2/5");
+        let three = CvConfig {
+            repeats: 3,
+            ..config
+        };
+        assert_eq!(fold_label(&three, 2, 1), "repeat 3/3 fold 2/5");
+    }
+
+    #[test]
+    fn result_files_from_before_repeats_and_the_new_options_still_load() {
+        // A fold file's JSON as written before repeats, erasing, EMA and distillation.
+        let old = serde_json::json!({
+            "config": {
+                "train": {"arch": "baseline", "batch_norm": false, "dropout": 0.0,
+                          "epochs": 1, "batch_size": 32, "lr": 0.01, "momentum": 0.9,
+                          "seed": 1},
+                "folds": 2, "split_seed": 1, "limit": 200
+            },
+            "result": {"fold": 1, "folds": 2, "accuracy": 0.5, "history": [], "seed": 1001,
+                       "initial_params": "a", "final_params": "b", "seconds": 1.0,
+                       "train_len": 100, "val_len": 100}
+        });
+        let file: FoldFile = serde_json::from_value(old).unwrap();
+        assert_eq!((file.config.repeats, file.result.repeat), (1, 0));
+        let t = &file.config.train;
+        assert_eq!((t.erase, t.ema, t.distill.is_none()), (0.0, None, true));
     }
 }

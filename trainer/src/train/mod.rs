@@ -1,12 +1,14 @@
 //! The training loop (SGD with momentum, cross-entropy) and evaluation helpers.
 
 pub mod checkpoint;
+pub mod distill;
 pub mod progress;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -18,6 +20,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::nn::{Arch, Net, NetOptions};
 use crate::train::checkpoint::{Best, Checkpoint, CheckpointMeta, RngState};
+pub use crate::train::distill::Distill;
 use trainer_core::data::{Dataset, IMAGE_SIDE};
 
 /// The optimizer.
@@ -67,10 +70,14 @@ impl Schedule {
     }
 }
 
-/// Random training-time changes of each image (off by default).
+/// Random training-time changes of each image (off by default). Random erasing,
+/// applied after these, is [`TrainConfig::erase`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Augment {
     /// Largest random shift in pixels, each direction (0 = none); uncovered pixels are 0.
+    /// This is pad-and-crop (torchvision's `RandomCrop(28, padding=shift)`): zero
+    /// padding of `shift` pixels on every side, then a 28x28 crop at a uniformly random
+    /// offset (`--shift N`, alias `--pad-crop N`).
     pub shift: i64,
     /// Mirror half of the images left to right, at random.
     pub flip: bool,
@@ -128,6 +135,17 @@ pub struct TrainConfig {
     /// Early stopping, if any.
     #[serde(default)]
     pub early_stopping: Option<EarlyStopping>,
+    /// Random erasing: the probability that an image gets one random rectangle set to 0,
+    /// after the shift and flip ([`erase`]; 0 = off).
+    #[serde(default)]
+    pub erase: f64,
+    /// Weight averaging: the decay of an exponential moving average of the weights and
+    /// batch-norm statistics ([`Ema`]), which replaces the weights at the end (None = off).
+    #[serde(default)]
+    pub ema: Option<f64>,
+    /// Knowledge distillation from a saved teacher model, if any ([`distill`]).
+    #[serde(default)]
+    pub distill: Option<Distill>,
 }
 
 impl Default for TrainConfig {
@@ -147,6 +165,9 @@ impl Default for TrainConfig {
             augment: Augment::default(),
             label_smoothing: 0.0,
             early_stopping: None,
+            erase: 0.0,
+            ema: None,
+            distill: None,
         }
     }
 }
@@ -214,16 +235,30 @@ impl TrainConfig {
         {
             anyhow::bail!("early stopping needs --patience >= 1 and --holdout in (0, 0.5)");
         }
+        if !(finite_nonneg(self.erase) && self.erase <= 1.0) {
+            anyhow::bail!("--erase must be in [0, 1] (got {})", self.erase);
+        }
+        if let Some(d) = self.ema
+            && !(d.is_finite() && d > 0.0 && d < 1.0)
+        {
+            anyhow::bail!("--ema must be in (0, 1), e.g. 0.999 (got {d})");
+        }
+        if let Some(d) = &self.distill {
+            d.validate()?;
+        }
         Ok(())
     }
 }
 
-/// Metrics after one epoch.
+/// Metrics after one epoch. With weight averaging (`ema`), the validation and
+/// hold-out figures are those of the averaged weights (the model the run delivers),
+/// the training figures those of the weights being trained.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
     /// 1-based epoch number.
     pub epoch: usize,
-    /// Mean cross-entropy over the epoch's training batches (as Keras reports it).
+    /// Mean training loss over the epoch's batches (as Keras reports it): the
+    /// cross-entropy (label-smoothed if set), or the distillation loss with a teacher.
     pub train_loss: f64,
     /// Accuracy over the epoch's training batches.
     pub train_accuracy: f64,
@@ -397,6 +432,11 @@ pub struct Checkpointing {
 /// With early stopping, a seeded hold-out split is carved from `train` (never from
 /// `val`); training stops after `patience` epochs without a lower hold-out loss and
 /// the weights of the best epoch are restored.
+///
+/// With weight averaging (`cfg.ema`), validation, the hold-out and the best epoch's
+/// snapshot use the averaged weights ([`Ema`]), and the average replaces the weights at
+/// the end. With a teacher (`cfg.distill`), the loss is the distillation loss
+/// ([`distill::loss`]).
 pub fn train(
     vs: &nn::VarStore,
     net: &Net,
@@ -451,6 +491,13 @@ pub fn train_with(
             .build(vs, cfg.lr)?,
         })
     };
+    // After the optimizer, which may move the variables into its flat buffer.
+    let mut ema = cfg.ema.map(|decay| Ema::new(vs, decay));
+    let teacher = cfg
+        .distill
+        .as_ref()
+        .map(|d| distill::Teacher::load(d, device))
+        .transpose()?;
     // Dropout masks come from the network's own generator, seeded for this run.
     net.seed_dropout(cfg.seed.wrapping_add(0x5eed));
     let mut augment_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xa59_3e17);
@@ -475,6 +522,10 @@ pub fn train_with(
         restore(vs, &vars);
         if let Stepper::Owned(o) = &mut opt {
             o.restore(&saved, device)?;
+        }
+        if let Some(e) = &mut ema {
+            // One average update per optimizer step.
+            e.restore(&saved, m.optimizer_steps, device)?;
         }
         rng = m.batch_rng.restore()?;
         augment_rng = m.augment_rng.restore()?;
@@ -537,22 +588,21 @@ pub fn train_with(
                 cfg.augment,
                 &mut augment_rng,
             );
+            let xs = erase(&xs, cfg.erase, &mut augment_rng);
             let ys = fit.labels.index_select(0, &idx);
             let out = net.forward_t(&xs, true);
-            let loss = if cfg.label_smoothing > 0.0 {
-                out.cross_entropy_loss::<Tensor>(
-                    &ys,
-                    None,
-                    tch::Reduction::Mean,
-                    -100,
-                    cfg.label_smoothing,
-                )
-            } else {
-                out.cross_entropy_for_logits(&ys)
+            let loss = match (&teacher, &cfg.distill) {
+                (Some(t), Some(d)) => {
+                    distill::loss(&out, &t.logits(&xs), &ys, cfg.label_smoothing, d)
+                }
+                _ => distill::hard_loss(&out, &ys, cfg.label_smoothing),
             };
             match &mut opt {
                 Stepper::Torch(o) => o.backward_step(&loss),
                 Stepper::Owned(o) => o.step(&loss, lr)?,
+            }
+            if let Some(e) = &mut ema {
+                e.update();
             }
             tch::no_grad(|| {
                 loss_sum += loss.detach() * take as f64;
@@ -569,6 +619,10 @@ pub fn train_with(
         let train_accuracy = correct.int64_value(&[]) as f64 / n as f64;
         let train_seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
+        // Validated, held out and kept as the best epoch: the averaged weights.
+        if let Some(e) = &mut ema {
+            e.swap();
+        }
         let (val_loss, val_accuracy) = match val {
             Some(v) => {
                 let (l, a) = loss_and_accuracy(net, v);
@@ -589,6 +643,7 @@ pub fn train_with(
         };
         eprintln!("{label} {}", describe(&stats));
         history.push(stats);
+        let mut stop = false;
         if let (Some(e), Some(h)) = (cfg.early_stopping, holdout_loss) {
             if best.as_ref().is_none_or(|(b, _, _)| h < *b) {
                 let snapshot = tch::no_grad(|| {
@@ -606,8 +661,14 @@ pub fn train_with(
                     "{label} early stop: no better hold-out loss for {} epochs",
                     e.patience
                 );
-                break;
+                stop = true;
             }
+        }
+        if let Some(e) = &mut ema {
+            e.swap();
+        }
+        if stop {
+            break;
         }
         if let (Some(c), Stepper::Owned(o)) = (&checkpointing, &opt) {
             let meta = CheckpointMeta {
@@ -632,6 +693,9 @@ pub fn train_with(
                 .map(|(name, t)| (format!("var/{name}"), t))
                 .collect();
             tensors.extend(o.state());
+            if let Some(e) = &ema {
+                tensors.extend(e.state());
+            }
             if let Some((_, _, snapshot)) = &best {
                 tensors.extend(
                     snapshot
@@ -648,6 +712,9 @@ pub fn train_with(
         restore(vs, &snapshot);
         history.truncate(at);
         eprintln!("{label} restored the weights of epoch {at}");
+    } else if let Some(e) = &ema {
+        // Folded into the weights: what is evaluated, saved and exported.
+        e.fold();
     }
     Ok(history)
 }
@@ -707,25 +774,18 @@ impl FlatVar {
         flat.narrow(0, self.offset, self.numel)
             .view(self.shape.as_slice())
     }
-}
 
-const ADAM_BETA1: f64 = 0.9;
-const ADAM_BETA2: f64 = 0.999;
-const ADAM_EPS: f64 = 1e-8;
-
-impl OwnedOptimizer {
-    /// An optimizer for the trainable variables of `vs` with the settings of `cfg`.
-    /// Moves the variables' data into one flat buffer (same values, see the type's docs).
-    pub fn new(vs: &nn::VarStore, cfg: &TrainConfig) -> OwnedOptimizer {
+    /// The variables of `vs` that `keep` selects, sorted by name, with consecutive
+    /// offsets in a flat buffer.
+    fn list(vs: &nn::VarStore, keep: impl Fn(&Tensor) -> bool) -> Vec<FlatVar> {
         let mut vars: Vec<(String, Tensor)> = vs
             .variables()
             .into_iter()
-            .filter(|(_, t)| t.requires_grad())
+            .filter(|(_, t)| keep(t))
             .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let mut offset = 0;
-        let params: Vec<FlatVar> = vars
-            .into_iter()
+        vars.into_iter()
             .map(|(name, var)| {
                 let numel = var.numel() as i64;
                 let p = FlatVar {
@@ -738,15 +798,58 @@ impl OwnedOptimizer {
                 offset += numel;
                 p
             })
-            .collect();
-        let flat = tch::no_grad(|| {
-            let parts: Vec<Tensor> = params.iter().map(|p| p.var.reshape([-1])).collect();
+            .collect()
+    }
+
+    /// The current values of `vars`, concatenated into a new flat buffer on `device`.
+    fn concat(vars: &[FlatVar], device: Device) -> Tensor {
+        tch::no_grad(|| {
+            let parts: Vec<Tensor> = vars.iter().map(|p| p.var.reshape([-1])).collect();
             if parts.is_empty() {
-                Tensor::zeros([0], (Kind::Float, vs.device()))
+                Tensor::zeros([0], (Kind::Float, device))
             } else {
                 Tensor::cat(&parts, 0)
             }
-        });
+        })
+    }
+
+    /// The checkpoint tensors `<prefix>/<name>` of `vars`, concatenated into a flat
+    /// buffer on `device`; None when the checkpoint has none of them.
+    fn saved(
+        vars: &[FlatVar],
+        saved: &Checkpoint,
+        prefix: &str,
+        device: Device,
+    ) -> anyhow::Result<Option<Tensor>> {
+        let mut parts = Vec::with_capacity(vars.len());
+        for p in vars {
+            let Some(t) = saved.tensors.get(&format!("{prefix}/{}", p.name)) else {
+                return Ok(None);
+            };
+            if t.size() != p.shape {
+                anyhow::bail!(
+                    "checkpoint: {prefix}/{} has shape {:?}, the variable {:?}",
+                    p.name,
+                    t.size(),
+                    p.shape
+                );
+            }
+            parts.push(t.reshape([-1]));
+        }
+        Ok((!parts.is_empty()).then(|| Tensor::cat(&parts, 0).to_device(device)))
+    }
+}
+
+const ADAM_BETA1: f64 = 0.9;
+const ADAM_BETA2: f64 = 0.999;
+const ADAM_EPS: f64 = 1e-8;
+
+impl OwnedOptimizer {
+    /// An optimizer for the trainable variables of `vs` with the settings of `cfg`.
+    /// Moves the variables' data into one flat buffer (same values, see the type's docs).
+    pub fn new(vs: &nn::VarStore, cfg: &TrainConfig) -> OwnedOptimizer {
+        let params = FlatVar::list(vs, Tensor::requires_grad);
+        let flat = FlatVar::concat(&params, vs.device());
         for p in &params {
             // The variable keeps its identity (autograd leaf, the network's handle),
             // only its storage changes.
@@ -849,32 +952,99 @@ impl OwnedOptimizer {
     /// Takes the state saved in `saved` (the step count and every buffer).
     fn restore(&mut self, saved: &Checkpoint, device: Device) -> anyhow::Result<()> {
         self.steps = saved.meta.optimizer_steps;
-        let flat = |prefix: &str| -> anyhow::Result<Option<Tensor>> {
-            let mut parts = Vec::with_capacity(self.params.len());
-            for p in &self.params {
-                let Some(t) = saved.tensors.get(&format!("{prefix}/{}", p.name)) else {
-                    return Ok(None);
-                };
-                if t.size() != p.shape {
-                    anyhow::bail!(
-                        "checkpoint: {prefix}/{} has shape {:?}, the variable {:?}",
-                        p.name,
-                        t.size(),
-                        p.shape
-                    );
-                }
-                parts.push(t.reshape([-1]));
-            }
-            Ok((!parts.is_empty()).then(|| Tensor::cat(&parts, 0).to_device(device)))
-        };
-        self.first = flat("opt.m")?;
-        self.second = flat("opt.v")?;
+        self.first = FlatVar::saved(&self.params, saved, "opt.m", device)?;
+        self.second = FlatVar::saved(&self.params, saved, "opt.v", device)?;
         let needs_state = self.steps > 0
             && (self.kind == Optimizer::Adamw || self.momentum != 0.0)
             && (self.first.is_none() || (self.kind == Optimizer::Adamw && self.second.is_none()));
         if needs_state {
             anyhow::bail!("checkpoint: optimizer state missing");
         }
+        Ok(())
+    }
+}
+
+/// An exponential moving average of a network's weights and batch-norm running
+/// statistics (every float variable), for weight averaging (`--ema DECAY`).
+///
+/// After every optimizer step, `average ← d·average + (1 - d)·current` with
+/// `d = min(decay, (1 + n) / (10 + n))` at the n-th update (TensorFlow's
+/// `ExponentialMovingAverage` with `num_updates`): the warm-up keeps a short run from
+/// averaging in its random initial weights. The average lives in one flat buffer, so an
+/// update is one concatenation and one `lerp_`, whatever the number of variables.
+/// Averaging the batch-norm statistics too (as timm's `ModelEma` does) keeps them those
+/// of the averaged trajectory without an extra pass over the data. The training
+/// loop evaluates the average after every epoch ([`Ema::swap`]) and folds it into the
+/// weights at the end ([`Ema::fold`]); checkpoints hold it as `ema/<name>`.
+#[derive(Debug)]
+pub struct Ema {
+    decay: f64,
+    updates: u64,
+    /// Every float variable, by name (sorted), with its offset in `average`.
+    vars: Vec<FlatVar>,
+    /// The average, flat.
+    average: Tensor,
+}
+
+impl Ema {
+    /// An average of the variables of `vs`, starting at their current values.
+    pub fn new(vs: &nn::VarStore, decay: f64) -> Ema {
+        let vars = FlatVar::list(vs, |t| t.kind() == Kind::Float);
+        let average = FlatVar::concat(&vars, vs.device());
+        Ema {
+            decay,
+            updates: 0,
+            vars,
+            average,
+        }
+    }
+
+    /// The decay of the next update (with the warm-up of the type's docs).
+    fn next_decay(&self) -> f64 {
+        let n = (self.updates + 1) as f64;
+        self.decay.min((1.0 + n) / (10.0 + n))
+    }
+
+    /// Moves the average towards the variables' current values (after a step).
+    pub fn update(&mut self) {
+        let d = self.next_decay();
+        self.updates += 1;
+        let current = FlatVar::concat(&self.vars, self.average.device());
+        tch::no_grad(|| {
+            let _ = self.average.lerp_(&current, 1.0 - d);
+        });
+    }
+
+    /// Exchanges the variables' values and the average: the network then computes with
+    /// the averaged weights; a second call gives the trained ones back (bit for bit).
+    pub fn swap(&mut self) {
+        let current = FlatVar::concat(&self.vars, self.average.device());
+        self.fold();
+        self.average = current;
+    }
+
+    /// Copies the average into the variables (the end of training).
+    pub fn fold(&self) {
+        tch::no_grad(|| {
+            for p in &self.vars {
+                p.var.shallow_clone().copy_(&p.of(&self.average));
+            }
+        });
+    }
+
+    /// The state to checkpoint: `ema/<name>` (views of the flat average).
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.vars
+            .iter()
+            .map(|p| (format!("ema/{}", p.name), p.of(&self.average)))
+            .collect()
+    }
+
+    /// Takes the average saved in `saved`, after `updates` updates.
+    fn restore(&mut self, saved: &Checkpoint, updates: u64, device: Device) -> anyhow::Result<()> {
+        self.average = FlatVar::saved(&self.vars, saved, "ema", device)?
+            .context("checkpoint: the weight average (ema/) is missing")?;
+        self.updates = updates;
         Ok(())
     }
 }
@@ -942,6 +1112,72 @@ pub fn augment(xs: &Tensor, aug: Augment, rng: &mut ChaCha8Rng) -> Tensor {
         .reshape([b, ph * pw])
         .gather(1, &index, false)
         .view([b, 1, h, w])
+}
+
+/// The area of a random-erasing rectangle, as a fraction of the image (Zhong et al.,
+/// "Random erasing data augmentation", 2020, and torchvision's `RandomErasing`).
+pub const ERASE_AREA: (f64, f64) = (0.02, 0.33);
+/// The aspect ratio (height / width) of a random-erasing rectangle, drawn log-uniformly.
+pub const ERASE_ASPECT: (f64, f64) = (0.3, 3.3);
+
+/// Random erasing of a batch `[B, 1, H, W]`: each image, with probability `p`, gets one
+/// rectangle set to 0 (the background of Fashion-MNIST, as the shifts' fill).
+///
+/// A rectangle's area is drawn uniformly from [`ERASE_AREA`] of the image and its
+/// aspect ratio log-uniformly from [`ERASE_ASPECT`]; its height and width are rounded,
+/// and a rectangle that does not fit is drawn again, at most 10 times (then the image
+/// is left as it is), as torchvision's `RandomErasing` does; its corner is uniform
+/// among the places where it fits. The draws come from `rng`, image by image (the
+/// coin, then the rectangle's area, aspect, row and column); `p` = 0 draws nothing and
+/// returns `xs`. The rectangles are drawn into a 0/1 mask on the host and applied with
+/// one multiplication, whatever the batch size.
+pub fn erase(xs: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> Tensor {
+    if p <= 0.0 {
+        return xs.shallow_clone();
+    }
+    let size = xs.size();
+    let (b, h, w) = (size[0], size[2], size[3]);
+    let mut mask = vec![1f32; (b * h * w) as usize];
+    for image in mask.chunks_exact_mut((h * w) as usize) {
+        if let Some((top, left, eh, ew)) = erase_rectangle(h, w, p, rng) {
+            for row in image.chunks_exact_mut(w as usize).skip(top).take(eh) {
+                row[left..left + ew].fill(0.0);
+            }
+        }
+    }
+    let mask = Tensor::from_slice(&mask)
+        .to_device(xs.device())
+        .view([b, 1, h, w]);
+    xs * mask
+}
+
+/// The rectangle erased from one `h` x `w` image (row, column, height, width), if any:
+/// the draws of [`erase`] for one image.
+pub fn erase_rectangle(
+    h: i64,
+    w: i64,
+    p: f64,
+    rng: &mut ChaCha8Rng,
+) -> Option<(usize, usize, usize, usize)> {
+    use rand::Rng;
+    if !rng.random_bool(p) {
+        return None;
+    }
+    let area = (h * w) as f64;
+    let (lo, hi) = (ERASE_ASPECT.0.ln(), ERASE_ASPECT.1.ln());
+    for _ in 0..10 {
+        let target = area * rng.random_range(ERASE_AREA.0..ERASE_AREA.1);
+        let aspect = rng.random_range(lo..hi).exp();
+        let eh = (target * aspect).sqrt().round() as i64;
+        let ew = (target / aspect).sqrt().round() as i64;
+        if !(eh >= 1 && ew >= 1 && eh < h && ew < w) {
+            continue;
+        }
+        let top = rng.random_range(0..=h - eh);
+        let left = rng.random_range(0..=w - ew);
+        return Some((top as usize, left as usize, eh as usize, ew as usize));
+    }
+    None
 }
 
 fn describe(s: &EpochStats) -> String {
@@ -1021,5 +1257,120 @@ mod tests {
         }
         let off = augment(&xs, Augment::default(), &mut ChaCha8Rng::seed_from_u64(0));
         assert!(off.equal(&xs));
+    }
+
+    /// [`erase`] one image at a time with tensor operations (`narrow` + `fill_`): the oracle.
+    fn erase_per_image(xs: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> Tensor {
+        let size = xs.size();
+        let out = xs.copy();
+        for i in 0..size[0] {
+            if let Some((top, left, eh, ew)) = erase_rectangle(size[2], size[3], p, rng) {
+                let _ = out
+                    .get(i)
+                    .narrow(1, top as i64, eh as i64)
+                    .narrow(2, left as i64, ew as i64)
+                    .fill_(0.0);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn batched_erasing_is_exactly_the_per_image_one_and_draws_nothing_when_off() {
+        tch::manual_seed(12);
+        let xs = Tensor::rand([41, 1, 28, 28], tch::kind::FLOAT_CPU) + 0.5;
+        for p in [0.5, 1.0, 0.1] {
+            let mut a = ChaCha8Rng::seed_from_u64(3);
+            let mut b = a.clone();
+            let got = erase(&xs, p, &mut a);
+            let want = erase_per_image(&xs, p, &mut b);
+            assert!(got.equal(&want), "p {p}");
+            assert_eq!(a.get_word_pos(), b.get_word_pos(), "the same draws");
+            // The same draws again: seeded and repeatable.
+            let again = erase(&xs, p, &mut ChaCha8Rng::seed_from_u64(3));
+            assert!(again.equal(&got));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let off = erase(&xs, 0.0, &mut rng);
+        assert!(off.equal(&xs));
+        assert_eq!(rng.get_word_pos(), 0, "p = 0 draws nothing");
+    }
+
+    #[test]
+    fn erased_rectangles_follow_the_usual_ranges() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (mut erased, n) = (0, 4000);
+        for _ in 0..n {
+            if let Some((top, left, h, w)) = erase_rectangle(28, 28, 0.5, &mut rng) {
+                erased += 1;
+                assert!(top + h <= 28 && left + w <= 28 && h < 28 && w < 28);
+                // Rounding the sides moves the area a little off the drawn fraction.
+                let area = (h * w) as f64 / 784.0;
+                assert!((0.01..0.40).contains(&area), "{h}x{w}");
+                let aspect = h as f64 / w as f64;
+                assert!((0.2..5.0).contains(&aspect), "{h}x{w}");
+            }
+        }
+        let rate = erased as f64 / n as f64;
+        assert!((rate - 0.5).abs() < 0.04, "{rate}");
+        assert!(erase_rectangle(28, 28, 1.0, &mut rng).is_some());
+    }
+
+    #[test]
+    fn the_weight_average_follows_its_formula_swaps_exactly_and_folds() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let root = vs.root();
+        let mut w = root.zeros("w", &[3]);
+        // A batch-norm statistic (not trainable) is averaged too.
+        let mut stat = root.zeros_no_train("running_mean", &[2]);
+        let mut ema = Ema::new(&vs, 0.9);
+        let (mut avg_w, mut avg_s) = (0.0f64, 0.0f64);
+        for step in 1..=30u64 {
+            let (x, y) = (step as f64, -2.0 * step as f64);
+            tch::no_grad(|| {
+                let _ = w.fill_(x);
+                let _ = stat.fill_(y);
+            });
+            ema.update();
+            let n = step as f64;
+            let d = 0.9f64.min((1.0 + n) / (10.0 + n));
+            avg_w = d * avg_w + (1.0 - d) * x;
+            avg_s = d * avg_s + (1.0 - d) * y;
+        }
+        let live = |t: &Tensor| t.double_value(&[0]);
+        let before = (w.copy(), stat.copy());
+        ema.swap();
+        assert!((live(&w) - avg_w).abs() < 1e-4, "{} vs {avg_w}", live(&w));
+        assert!((live(&stat) - avg_s).abs() < 1e-4);
+        ema.swap();
+        assert!(
+            w.equal(&before.0) && stat.equal(&before.1),
+            "swapped back bit for bit"
+        );
+        ema.fold();
+        assert!((live(&w) - avg_w).abs() < 1e-4);
+        let names: Vec<String> = ema.state().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["ema/running_mean", "ema/w"]);
+    }
+
+    #[test]
+    fn the_one_cycle_schedule_fits_any_length() {
+        for total in [100, 469 * 30, 469 * 200, 469 * 1000] {
+            let rate = |step| Schedule::Onecycle.rate(0.003, step, total);
+            let peak = (0..total).map(rate).fold(0.0, f64::max);
+            assert!((peak - 0.003).abs() < 0.003 * 0.05, "{total}: {peak}");
+            assert!((rate(0) - 0.003 / 25.0).abs() < 1e-12);
+            assert!(
+                rate(total - 1) < 0.003 / 100.0,
+                "{total}: {}",
+                rate(total - 1)
+            );
+            let warm = (total as f64 * 0.3) as usize;
+            assert!((1..warm).all(|s| rate(s) >= rate(s - 1)), "rises");
+            assert!(
+                (warm + 2..total).all(|s| rate(s) <= rate(s - 1)),
+                "then falls"
+            );
+        }
     }
 }
