@@ -115,9 +115,9 @@ fn images() -> [[u8; 784]; 2] {
 }
 
 /// Encodes `owned`, compares the bytes with the committed file at `path`
-/// (`UPDATE_GOLDEN=1` writes it), decodes it and runs it on [`images`]
-/// against the reference; returns the decoded file's bytes.
-fn check_golden(owned: &OwnedModel, path: &str) -> Vec<u8> {
+/// (`UPDATE_GOLDEN=1` writes it), decodes it, checks its scratch length and
+/// MACs, and runs it on [`images`] against the reference; returns the bytes.
+fn check_golden(owned: &OwnedModel, path: &str, scratch_len: usize, macs: u64) -> Vec<u8> {
     let bytes = owned.to_bytes().unwrap();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(path, &bytes).unwrap();
@@ -125,38 +125,38 @@ fn check_golden(owned: &OwnedModel, path: &str) -> Vec<u8> {
     let golden = std::fs::read(path).expect("the golden file (UPDATE_GOLDEN=1 writes it)");
     assert_eq!(bytes, golden, "encoding changed");
 
-    {
-        let model = Model::from_bytes(&golden).unwrap();
-        owned.with_file(|f| assert_eq!(model.file(), f)).unwrap();
-        let mut scratch = vec![0i8; model.scratch_len()];
-        for img in images() {
-            let p = model.classify(&img, &mut scratch).unwrap();
-            assert_eq!(
-                p.scores.as_slice(),
-                reference_logits(owned, &img).as_slice()
-            );
-        }
+    let model = Model::from_bytes(&bytes).unwrap();
+    owned.with_file(|f| assert_eq!(model.file(), f)).unwrap();
+    assert_eq!(model.scratch_len(), scratch_len);
+    assert_eq!(model.macs(), macs);
+    let mut scratch = vec![0i8; model.scratch_len()];
+    for img in images() {
+        let p = model.classify(&img, &mut scratch).unwrap();
+        assert_eq!(
+            p.scores.as_slice(),
+            reference_logits(owned, &img).as_slice()
+        );
     }
     golden
 }
 
 #[test]
 fn golden_bytes() {
-    let golden = check_golden(&tiny(), GOLDEN);
-    let model = Model::from_bytes(&golden).unwrap();
     // The max-pool runs fused into the convolution: its 26x26x2 output is
-    // never stored, only the pooled 13x13x2.
-    assert_eq!(model.scratch_len(), 784 + 13 * 13 * 2);
-    // conv 26 * 26 * 2 outputs of 3 * 3 * 1 terms, dense 18 * 3.
-    assert_eq!(model.macs(), 26 * 26 * 2 * 9 + 18 * 3);
+    // never stored, only the pooled 13x13x2. MACs: conv 26 * 26 * 2 outputs
+    // of 3 * 3 * 1 terms, dense 18 * 3.
+    check_golden(&tiny(), GOLDEN, 784 + 13 * 13 * 2, 26 * 26 * 2 * 9 + 18 * 3);
 }
 
 #[test]
 fn golden_global_avg_pool_bytes() {
-    let golden = check_golden(&tiny_gap(), GOLDEN_GAP);
+    let golden = check_golden(
+        &tiny_gap(),
+        GOLDEN_GAP,
+        784 + 13 * 13 * 2,
+        26 * 26 * 2 * 9 + 2 * 3,
+    );
     let model = Model::from_bytes(&golden).unwrap();
-    assert_eq!(model.scratch_len(), 784 + 13 * 13 * 2);
-    assert_eq!(model.macs(), 26 * 26 * 2 * 9 + 2 * 3);
     // Three steps: the fused conv and pool, the global average pool, the dense layer.
     let mut steps = vec![];
     let mut scratch = vec![0i8; model.scratch_len()];

@@ -196,6 +196,31 @@ fn early_stopping_keeps_the_best_epoch_and_never_sees_the_validation_fold() {
     assert!(history.len() < 6 || best.is_finite());
 }
 
+/// The quantizer's float replay of the weights saved at `path` (batch norm folded into
+/// the convolutions) gives tch's logits on the first 20 images of `data`.
+fn replay_matches_torch(
+    path: &std::path::Path,
+    cfg: &TrainConfig,
+    net: &trainer::nn::Net,
+    data: &data::Dataset,
+    t: &Tensors,
+) {
+    let names: Vec<&str> = data::CLASS_NAMES.to_vec();
+    let float =
+        trainer_core::quantize::FloatModel::load_arch(path, &cfg.arch, true, &names).unwrap();
+    let torch = train::logits(net, &t.images.narrow(0, 0, 20), 20);
+    for i in 0..20 {
+        let ours = float.forward(data.image(i));
+        for (c, v) in ours.iter().enumerate() {
+            let want = torch.double_value(&[i as i64, c as i64]) as f32;
+            assert!(
+                (v - want).abs() < 1e-3 * (1.0 + want.abs()),
+                "image {i} class {c}: {v} vs {want}"
+            );
+        }
+    }
+}
+
 #[test]
 fn batch_norm_folds_into_the_convolution_at_export() {
     let data = train_slice(800);
@@ -210,20 +235,7 @@ fn batch_norm_folds_into_the_convolution_at_export() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     trainer::nn::saved::save_weights(&vs, &path).unwrap();
-    let names: Vec<&str> = data::CLASS_NAMES.to_vec();
-    let float =
-        trainer_core::quantize::FloatModel::load_arch(&path, &cfg.arch, true, &names).unwrap();
-    let torch = train::logits(&net, &t.images.narrow(0, 0, 20), 20);
-    for i in 0..20 {
-        let ours = float.forward(data.image(i));
-        for (c, v) in ours.iter().enumerate() {
-            let want = torch.double_value(&[i as i64, c as i64]) as f32;
-            assert!(
-                (v - want).abs() < 1e-3 * (1.0 + want.abs()),
-                "image {i} class {c}: {v} vs {want}"
-            );
-        }
-    }
+    replay_matches_torch(&path, &cfg, &net, &data, &t);
     // And the int8 export of the folded model agrees with the float one.
     let bytes = trainer::eval::int8::export(&path, &cfg, &data.head(200)).unwrap();
     let int8 = trainer::eval::int8::classify_all(&bytes, &data.head(200)).unwrap();
@@ -260,20 +272,8 @@ fn global_average_pooling_trains_exports_version_3_and_agrees_with_float() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     trainer::nn::saved::save_weights(&vs, &path).unwrap();
-    let names: Vec<&str> = data::CLASS_NAMES.to_vec();
     // The float replay (batch norm folded, the mean over the pixels) is tch's forward.
-    let float =
-        trainer_core::quantize::FloatModel::load_arch(&path, &cfg.arch, true, &names).unwrap();
-    let torch = train::logits(&net, &t.images.narrow(0, 0, 20), 20);
-    for i in 0..20 {
-        for (c, v) in float.forward(data.image(i)).iter().enumerate() {
-            let want = torch.double_value(&[i as i64, c as i64]) as f32;
-            assert!(
-                (v - want).abs() < 1e-3 * (1.0 + want.abs()),
-                "image {i} class {c}: {v} vs {want}"
-            );
-        }
-    }
+    replay_matches_torch(&path, &cfg, &net, &data, &t);
     // The int8 export is a version-3 file that answers like the float model.
     let calib = data.head(200);
     let bytes = trainer::eval::int8::export(&path, &cfg, &calib).unwrap();
