@@ -326,8 +326,9 @@ pub struct Model<'a> {
 impl<'a> Model<'a> {
     /// Parses and validates a `.fmq` file without copying its parameters.
     ///
-    /// Checks the magic, version, length and CRC-32, decodes the payload, and
-    /// checks that every layer fits the shape of its input, that every
+    /// Checks the magic, version (2 or 3), length and CRC-32, decodes the
+    /// payload, and checks that every layer exists in the file's version
+    /// ([`Error::LayerVersion`]), that every layer fits the shape of its input, that every
     /// parameter array has the right length, that weights lie in [-127, 127],
     /// that multipliers and shifts are in range, that no accumulator can
     /// overflow, and that the last layer's width equals the number of class
