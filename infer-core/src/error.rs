@@ -13,8 +13,20 @@ pub enum Error {
     Truncated,
     /// The first four bytes are not [`MAGIC`](crate::MAGIC).
     BadMagic,
-    /// The file has a format version this crate cannot read.
+    /// The file has a format version this crate cannot read (it reads
+    /// [`OLDEST_FORMAT_VERSION`](crate::OLDEST_FORMAT_VERSION) to
+    /// [`FORMAT_VERSION`](crate::FORMAT_VERSION)).
     UnsupportedVersion {
+        /// The version found in the header.
+        found: u16,
+    },
+    /// A layer that the file's format version does not have (a
+    /// `GlobalAvgPool` in a version-2 file).
+    LayerVersion {
+        /// Index of the offending layer.
+        layer: u8,
+        /// The oldest format version with that layer.
+        needs: u16,
         /// The version found in the header.
         found: u16,
     },
@@ -41,8 +53,8 @@ pub enum Error {
     NoLayers,
     /// A layer does not fit the shape of its input (for example an even or zero
     /// kernel, a kernel larger than a valid-padded input, a dense layer on an
-    /// input that is not flat, a max-pool on an input smaller than 2x2, or zero
-    /// output channels).
+    /// input that is not flat, a max-pool on an input smaller than 2x2, a
+    /// global average pool on an input that is flat, or zero output channels).
     Shape {
         /// Index of the offending layer.
         layer: u8,
@@ -104,16 +116,29 @@ impl fmt::Display for Error {
         match *self {
             Error::Truncated => f.write_str("model file truncated"),
             Error::BadMagic => f.write_str("not a model file (bad magic)"),
-            Error::UnsupportedVersion { found } if found < crate::FORMAT_VERSION => write!(
-                f,
-                "model format version {found} is no longer read (expected {}): \
-                 re-export the model with `trainer export`",
-                crate::FORMAT_VERSION
-            ),
+            Error::UnsupportedVersion { found } if found < crate::OLDEST_FORMAT_VERSION => {
+                write!(
+                    f,
+                    "model format version {found} is no longer read (expected {} to {}): \
+                     re-export the model with `trainer export`",
+                    crate::OLDEST_FORMAT_VERSION,
+                    crate::FORMAT_VERSION
+                )
+            }
             Error::UnsupportedVersion { found } => write!(
                 f,
-                "unsupported model format version {found} (expected {})",
+                "unsupported model format version {found} (expected {} to {})",
+                crate::OLDEST_FORMAT_VERSION,
                 crate::FORMAT_VERSION
+            ),
+            Error::LayerVersion {
+                layer,
+                needs,
+                found,
+            } => write!(
+                f,
+                "layer {layer}: this layer type needs model format version {needs} \
+                 or later, but the file says version {found}"
             ),
             Error::BadHeader => f.write_str("reserved header field is not zero"),
             Error::Checksum { expected, computed } => write!(

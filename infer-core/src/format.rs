@@ -5,7 +5,7 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0 | 4 | [`MAGIC`] `b"FMQ8"` |
-//! | 4 | 2 | [`FORMAT_VERSION`], u16 little-endian |
+//! | 4 | 2 | format version, u16 little-endian: [`OLDEST_FORMAT_VERSION`] (2) or [`FORMAT_VERSION`] (3) |
 //! | 6 | 2 | reserved, zero |
 //! | 8 | 4 | payload length in bytes, u32 little-endian |
 //! | 12 | 4 | CRC-32 (IEEE) of the payload, u32 little-endian |
@@ -14,6 +14,14 @@
 //! Multi-byte parameter arrays are stored as postcard byte strings holding
 //! little-endian values and are read in place ([`I8Array`], [`I32Array`]), so
 //! decoding copies no parameter and needs no alignment.
+//!
+//! Versions 2 and 3 share one payload grammar; version 3 adds the
+//! [`Layer::GlobalAvgPool`] variant. A file says the oldest version that has
+//! all its layers ([`ModelFile::format_version`]): [`encode`] writes version 2
+//! for a model without global average pooling, so such files stay readable by
+//! version-2 readers, byte for byte what they were, and version 3 for one with
+//! it. A version-2 file holding a `GlobalAvgPool` is refused
+//! ([`Error::LayerVersion`]).
 
 use heapless::Vec;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -23,11 +31,23 @@ use crate::{Error, MAX_CLASSES, MAX_LAYERS};
 /// First four bytes of every `.fmq` file.
 pub const MAGIC: [u8; 4] = *b"FMQ8";
 
-/// The format version this crate reads and writes. Version 2 stores the
-/// parameters in the kernels' [`layout`](crate::layout); files of version 1
-/// (natural order, unfolded bias) are rejected with
-/// [`Error::UnsupportedVersion`]: re-export them with `trainer export`.
-pub const FORMAT_VERSION: u16 = 2;
+/// The newest format version this crate reads and writes: version 3, which
+/// adds [`Layer::GlobalAvgPool`] to version 2's grammar.
+///
+/// The crate reads versions [`OLDEST_FORMAT_VERSION`]`..=FORMAT_VERSION` and
+/// writes the oldest one a model needs ([`ModelFile::format_version`]).
+/// Version 2 stores the parameters in the kernels'
+/// [`layout`](crate::layout); files of version 1 (natural order, unfolded
+/// bias) are rejected with [`Error::UnsupportedVersion`]: re-export them with
+/// `trainer export`.
+pub const FORMAT_VERSION: u16 = 3;
+
+/// The oldest format version this crate reads (and writes, for a model
+/// without global average pooling).
+pub const OLDEST_FORMAT_VERSION: u16 = 2;
+
+/// The first format version with [`Layer::GlobalAvgPool`].
+const GLOBAL_AVG_POOL_VERSION: u16 = 3;
 
 /// Length of the fixed header before the postcard payload.
 pub const HEADER_LEN: usize = 16;
@@ -293,6 +313,25 @@ pub enum Layer<'a> {
     Flatten,
     /// Fully connected layer (variant 3).
     Dense(#[serde(borrow)] Dense<'a>),
+    /// Global average pooling, `[H][W][C]` to `[C]`: each channel's mean over
+    /// the `H * W` pixels, rounded to the nearest integer, ties away from zero
+    /// (as TFLite's int8 average pool); keeps the input quantization (variant
+    /// 4, format version 3 and later). Its input must be spatial (not after a
+    /// `Flatten`, a `Dense` or another `GlobalAvgPool`); its output is flat,
+    /// so a `Dense` layer may follow directly.
+    GlobalAvgPool,
+}
+
+impl Layer<'_> {
+    /// The oldest format version that has this layer.
+    pub const fn format_version(&self) -> u16 {
+        match self {
+            Layer::GlobalAvgPool => GLOBAL_AVG_POOL_VERSION,
+            Layer::Conv2d(_) | Layer::MaxPool2d | Layer::Flatten | Layer::Dense(_) => {
+                OLDEST_FORMAT_VERSION
+            }
+        }
+    }
 }
 
 /// The decoded payload of a `.fmq` file; parameters borrow from the file bytes.
@@ -311,9 +350,20 @@ pub struct ModelFile<'a> {
     pub class_names: Vec<&'a str, MAX_CLASSES>,
 }
 
-/// Splits a `.fmq` file into its checked payload, verifying magic, version,
-/// length and (with `check_crc`) the CRC.
-fn payload(bytes: &[u8], check_crc: bool) -> Result<&[u8], Error> {
+impl ModelFile<'_> {
+    /// The format version [`encode`] writes for this model: the oldest that
+    /// has all its layers (2 without global average pooling, 3 with it).
+    pub fn format_version(&self) -> u16 {
+        self.layers
+            .iter()
+            .map(Layer::format_version)
+            .fold(OLDEST_FORMAT_VERSION, u16::max)
+    }
+}
+
+/// Splits a `.fmq` file into its version and checked payload, verifying magic,
+/// version, length and (with `check_crc`) the CRC.
+fn payload(bytes: &[u8], check_crc: bool) -> Result<(u16, &[u8]), Error> {
     if bytes.len() < HEADER_LEN {
         return Err(if bytes.len() >= 4 && bytes[..4] != MAGIC {
             Error::BadMagic
@@ -326,7 +376,7 @@ fn payload(bytes: &[u8], check_crc: bool) -> Result<&[u8], Error> {
         return Err(Error::BadMagic);
     }
     let version = u16::from_le_bytes([header[4], header[5]]);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion { found: version });
     }
     if header[6] != 0 || header[7] != 0 {
@@ -347,18 +397,32 @@ fn payload(bytes: &[u8], check_crc: bool) -> Result<&[u8], Error> {
             return Err(Error::Checksum { expected, computed });
         }
     }
-    Ok(rest)
+    Ok((version, rest))
 }
 
 /// Decodes a `.fmq` file without checking shapes (see `Model::from_bytes`);
 /// `check_crc: false` skips only the payload's CRC (see
-/// `Model::from_bytes_unverified`).
+/// `Model::from_bytes_unverified`). Every layer must exist in the file's
+/// format version.
 pub(crate) fn decode(bytes: &[u8], check_crc: bool) -> Result<ModelFile<'_>, Error> {
-    let body = payload(bytes, check_crc)?;
+    let (version, body) = payload(bytes, check_crc)?;
     let (file, rest) =
         postcard::take_from_bytes::<ModelFile<'_>>(body).map_err(|_| Error::Decode)?;
     if !rest.is_empty() {
         return Err(Error::TrailingBytes);
+    }
+    if let Some((i, layer)) = file
+        .layers
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l.format_version() > version)
+    {
+        return Err(Error::LayerVersion {
+            // MAX_LAYERS <= 256, so the index fits.
+            layer: i as u8,
+            needs: layer.format_version(),
+            found: version,
+        });
     }
     Ok(file)
 }
@@ -371,7 +435,9 @@ pub fn encoded_len(model: &ModelFile<'_>) -> Result<usize, Error> {
 }
 
 /// Writes `model` as a `.fmq` file into `out` and returns the number of bytes
-/// written. Needs no allocator.
+/// written. Needs no allocator. The header says
+/// [`model.format_version()`](ModelFile::format_version): version 2 unless the
+/// model has a layer that needs version 3.
 ///
 /// The model is validated first with the same checks as
 /// [`Model::from_bytes`](crate::Model::from_bytes), so every file this writes
@@ -390,7 +456,7 @@ pub fn encode(model: &ModelFile<'_>, out: &mut [u8]) -> Result<usize, Error> {
     let len = u32::try_from(n).map_err(|_| Error::Encode)?;
     let crc = crate::crc32(&body[..n]);
     header[0..4].copy_from_slice(&MAGIC);
-    header[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[4..6].copy_from_slice(&model.format_version().to_le_bytes());
     header[6..8].copy_from_slice(&[0, 0]);
     header[8..12].copy_from_slice(&len.to_le_bytes());
     header[12..16].copy_from_slice(&crc.to_le_bytes());

@@ -1,4 +1,4 @@
-//! How a layer's parameters are stored in a `.fmq` file (format version 2):
+//! How a layer's parameters are stored in a `.fmq` file (format versions 2 and 3):
 //! in the order the fast kernels read them, with the input zero point folded
 //! into the bias.
 //!

@@ -55,7 +55,7 @@ pub use error::Error;
 pub use format::to_vec;
 pub use format::{
     Conv2d, Dense, FORMAT_VERSION, HEADER_LEN, I8Array, I32Array, InputSpec, Layer, MAGIC,
-    ModelFile, Padding, QuantParams, encode, encoded_len,
+    ModelFile, OLDEST_FORMAT_VERSION, Padding, QuantParams, encode, encoded_len,
 };
 /// The bounded collections of the public API ([`ModelFile::layers`],
 /// [`Prediction::scores`], ...), re-exported so that users name the same version.

@@ -4,11 +4,12 @@ use heapless::Vec;
 
 use crate::format::{self, Layer, ModelFile, QuantParams};
 use crate::layout::{self, Kind};
+use crate::ops::avgpool;
 use crate::ops::conv2d::{self, ConvOp};
 use crate::ops::dense::{self, DenseOp};
 use crate::ops::maxpool;
 use crate::ops::requant::Requant;
-use crate::reference::{ConvShape, PoolShape};
+use crate::reference::{ConvShape, GlobalPoolShape, PoolShape};
 use crate::{Error, I8Array, I32Array, IMAGE_LEN, IMAGE_SIDE, INPUT_SCALE, INPUT_ZERO_POINT};
 use crate::{MAX_CLASSES, MAX_LAYERS};
 
@@ -18,6 +19,7 @@ use crate::{MAX_CLASSES, MAX_LAYERS};
 enum Op<'a> {
     Conv(ConvOp<'a>),
     Pool(PoolShape),
+    GlobalPool(GlobalPoolShape),
     Dense(DenseOp<'a>),
 }
 
@@ -26,6 +28,7 @@ impl Op<'_> {
         match self {
             Op::Conv(c) => c.shape.in_len(),
             Op::Pool(p) => p.in_len(),
+            Op::GlobalPool(p) => p.in_len(),
             Op::Dense(d) => d.n_in,
         }
     }
@@ -34,15 +37,17 @@ impl Op<'_> {
         match self {
             Op::Conv(c) => c.out_len(),
             Op::Pool(p) => p.out_len(),
+            Op::GlobalPool(p) => p.out_len(),
             Op::Dense(d) => d.n_out,
         }
     }
 
-    /// Multiply-accumulates of this step (none for a max-pool).
+    /// Multiply-accumulates of this step (none for a max-pool or a global
+    /// average pool).
     fn macs(&self) -> u64 {
         match self {
             Op::Conv(c) => c.shape.out_len() as u64 * c.shape.patch_len() as u64,
-            Op::Pool(_) => 0,
+            Op::Pool(_) | Op::GlobalPool(_) => 0,
             Op::Dense(d) => d.n_in as u64 * d.n_out as u64,
         }
     }
@@ -153,8 +158,11 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
         return Err(Error::NoLayers);
     }
 
-    // Current tensor: shape (h, w, c), its length and quantization.
+    // Current tensor: shape (h, w, c), its length and quantization, and
+    // whether it is a vector (after Flatten, Dense or GlobalAvgPool) rather
+    // than an image.
     let (mut h, mut w, mut c) = (IMAGE_SIDE, IMAGE_SIDE, 1usize);
+    let mut flat = false;
     let mut len = IMAGE_LEN;
     let mut quant = input.quant;
     let mut ops = Vec::new();
@@ -189,6 +197,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                 let in_zp = i32::from(quant.zero_point);
                 (h, w, c) = (shape.out_h, shape.out_w, out_c);
                 quant = conv.output;
+                flat = false;
                 Op::Conv(ConvOp {
                     shape,
                     row: layout::row_len(patch).ok_or(too_large)?,
@@ -206,6 +215,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                 let shape = PoolShape { h, w, c };
                 (h, w) = (h / 2, w / 2);
                 len = h * w * c;
+                flat = false;
                 // Right after a convolution whose kernels can pool: fused.
                 if let Some(Op::Conv(conv)) = ops.last_mut()
                     && !conv.pool
@@ -218,7 +228,19 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
             }
             Layer::Flatten => {
                 (h, w, c) = (1, 1, len);
+                flat = true;
                 continue;
+            }
+            Layer::GlobalAvgPool => {
+                if flat {
+                    return Err(Error::Shape { layer: li });
+                }
+                // h, w, c >= 1 here (every layer before checked its output);
+                // more than MAX_POOL_PIXELS pixels cannot come from a 28x28 image.
+                let shape = GlobalPoolShape::new(h, w, c).ok_or(too_large)?;
+                (h, w) = (1, 1);
+                flat = true;
+                Op::GlobalPool(shape)
             }
             Layer::Dense(ref dense) => {
                 let out = usize::from(dense.out_features);
@@ -247,6 +269,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                 };
                 c = out;
                 quant = dense.output;
+                flat = true;
                 Op::Dense(op)
             }
         };
@@ -303,8 +326,9 @@ pub struct Model<'a> {
 impl<'a> Model<'a> {
     /// Parses and validates a `.fmq` file without copying its parameters.
     ///
-    /// Checks the magic, version, length and CRC-32, decodes the payload, and
-    /// checks that every layer fits the shape of its input, that every
+    /// Checks the magic, version (2 or 3), length and CRC-32, decodes the
+    /// payload, and checks that every layer exists in the file's version
+    /// ([`Error::LayerVersion`]), that every layer fits the shape of its input, that every
     /// parameter array has the right length, that weights lie in [-127, 127],
     /// that multipliers and shifts are in range, that no accumulator can
     /// overflow, and that the last layer's width equals the number of class
@@ -357,7 +381,7 @@ impl<'a> Model<'a> {
 
     /// Multiply-accumulates of one inference: for each convolution
     /// `out_h * out_w * out_c * k * k * in_c`, for each dense layer
-    /// `in * out` (max-pool and flatten count none).
+    /// `in * out` (max-pool, global average pool and flatten count none).
     pub fn macs(&self) -> u64 {
         self.ops.iter().map(Op::macs).sum()
     }
@@ -407,9 +431,10 @@ impl<'a> Model<'a> {
     }
 
     /// [`logits`](Self::logits), calling `after` once after each step the
-    /// network runs (a convolution, max-pool or dense layer; `Flatten` runs
-    /// nothing; a max-pool right after a convolution with an even output
-    /// size runs fused into it, as one step), to time the layers on a device.
+    /// network runs (a convolution, max-pool, global average pool or dense
+    /// layer; `Flatten` runs nothing; a max-pool right after a convolution
+    /// with an even output size runs fused into it, as one step), to time the
+    /// layers on a device.
     pub fn logits_observed<'s>(
         &self,
         pixels: &[u8; IMAGE_LEN],
@@ -458,6 +483,10 @@ impl<'a> Model<'a> {
                     maxpool::maxpool2x2(p, input, output);
                     "maxpool2d"
                 }
+                Op::GlobalPool(p) => {
+                    avgpool::global_avg_pool(p, input, output);
+                    "globalavgpool"
+                }
                 Op::Dense(d) => {
                     dense::dense(d, input, output);
                     "dense"
@@ -486,8 +515,9 @@ impl<'a> Model<'a> {
 pub struct Step {
     /// Position among the steps run (layers other than `Flatten`), from 0.
     pub index: usize,
-    /// `"conv2d"`, `"maxpool2d"`, `"dense"`, or `"conv2d+maxpool2d"` for a
-    /// convolution with the max-pool after it fused into its kernel.
+    /// `"conv2d"`, `"maxpool2d"`, `"globalavgpool"`, `"dense"`, or
+    /// `"conv2d+maxpool2d"` for a convolution with the max-pool after it
+    /// fused into its kernel.
     pub kind: &'static str,
     /// Its multiply-accumulates.
     pub macs: u64,

@@ -98,6 +98,8 @@ pub enum OwnedLayer {
         /// Parameters.
         params: OwnedParams,
     },
+    /// Global average pooling, `[H][W][C]` to `[C]` (format version 3).
+    GlobalAvgPool,
 }
 
 /// A model with owned, typed parameters: the one way to build a `.fmq` file.
@@ -159,7 +161,7 @@ impl OwnedModel {
             let (kind, params) = match l {
                 OwnedLayer::Conv2d { params, .. } => (Kind::Conv, params),
                 OwnedLayer::Dense { params, .. } => (Kind::Dense, params),
-                OwnedLayer::MaxPool2d | OwnedLayer::Flatten => {
+                OwnedLayer::MaxPool2d | OwnedLayer::Flatten | OwnedLayer::GlobalAvgPool => {
                     bytes.push(ParamBytes::default());
                     continue;
                 }
@@ -188,6 +190,7 @@ impl OwnedModel {
                 }),
                 OwnedLayer::MaxPool2d => Layer::MaxPool2d,
                 OwnedLayer::Flatten => Layer::Flatten,
+                OwnedLayer::GlobalAvgPool => Layer::GlobalAvgPool,
                 OwnedLayer::Dense {
                     out_features,
                     params: p,

@@ -27,6 +27,11 @@
 //! [`dense`]), `M[o] >= 0` is a Q31 multiplier and `n[o]` in `1..=62` a right
 //! shift ([`requantize`]). The rounding is single, half up (toward +infinity).
 //!
+//! Max-pool ([`maxpool2x2`]) and global average pooling ([`global_avg_pool`])
+//! have no parameters and keep the input quantization; the average rounds the
+//! exact mean of each channel once, to the nearest integer with ties away from
+//! zero.
+//!
 //! # Invariants (the caller's side)
 //!
 //! [`Model::from_bytes`](crate::Model::from_bytes) proves all of these for
@@ -149,6 +154,51 @@ impl PoolShape {
     /// Output length.
     pub fn out_len(&self) -> usize {
         self.out_h() * self.out_w() * self.c
+    }
+}
+
+/// Most pixels (`h * w`) a global average pool may average: every sum of
+/// `h * w` int8 values then fits an i32 with room to spare (`128 * 65535 <
+/// 2^23`). The models' 28x28 input keeps every tensor at 784 pixels or fewer.
+pub const MAX_POOL_PIXELS: usize = 65535;
+
+/// Geometry of a global average pool on an `h x w x c` input: the output is
+/// `[c]`, each channel's mean over the `h * w` pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct GlobalPoolShape {
+    /// Input rows.
+    pub h: usize,
+    /// Input columns.
+    pub w: usize,
+    /// Channels.
+    pub c: usize,
+}
+
+impl GlobalPoolShape {
+    /// The geometry of a global average pool on an `h x w x c` input; `None`
+    /// unless `h, w, c >= 1` and `h * w <= MAX_POOL_PIXELS`.
+    pub fn new(h: usize, w: usize, c: usize) -> Option<Self> {
+        let pixels = h.checked_mul(w)?;
+        if h == 0 || w == 0 || c == 0 || pixels > MAX_POOL_PIXELS {
+            return None;
+        }
+        Some(Self { h, w, c })
+    }
+
+    /// Pixels averaged per channel, `h * w`.
+    pub fn pixels(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Input length `h * w * c`.
+    pub fn in_len(&self) -> usize {
+        self.pixels() * self.c
+    }
+
+    /// Output length `c`.
+    pub fn out_len(&self) -> usize {
+        self.c
     }
 }
 
@@ -347,9 +397,61 @@ pub fn maxpool2x2(s: &PoolShape, input: &[i8], output: &mut [i8]) {
     }
 }
 
+/// Global average pool: `out[c] = round(sum_{y,x} in[y][x][c] / (h * w))`,
+/// rounded to the nearest integer, **ties away from zero** (as TFLite's int8
+/// average pool), computed exactly in integers:
+///
+/// ```text
+/// q = sign(s) * floor((2 * |s| + n) / (2 * n)),   s = sum of the n = h * w values
+/// ```
+///
+/// The mean of int8 values is an int8 value, so the result needs no clamp,
+/// and the output keeps the input's quantization: `scale * (q - zp)` is the
+/// real mean, rounded to the grid.
+///
+/// # Panics
+/// If `input` or `output` is shorter than the shape says.
+pub fn global_avg_pool(s: &GlobalPoolShape, input: &[i8], output: &mut [i8]) {
+    let n = s.pixels() as i64;
+    for c in 0..s.c {
+        let mut sum = 0i64;
+        for y in 0..s.h {
+            for x in 0..s.w {
+                sum += i64::from(input[(y * s.w + x) * s.c + c]);
+            }
+        }
+        let q = sum.signum() * ((2 * sum.abs() + n) / (2 * n));
+        output[c] = i8::try_from(q).expect("the mean of int8 values is an int8 value");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn global_avg_pool_rounds_ties_away_from_zero() {
+        // Hand-computed: 2x1 pixels, four channels with sums 3, -3, 5, -256
+        // over n = 2: 1.5 -> 2, -1.5 -> -2, 2.5 -> 3, -128 exactly.
+        let s = GlobalPoolShape::new(2, 1, 4).unwrap();
+        let input = [1, -1, 2, -128, 2, -2, 3, -128];
+        let mut out = [0i8; 4];
+        global_avg_pool(&s, &input, &mut out);
+        assert_eq!(out, [2, -2, 3, -128]);
+        // Three pixels (no ties): sums 4, -4, 381 over 3: 1.33 -> 1, -1.33 -> -1, 127.
+        let s = GlobalPoolShape::new(1, 3, 3).unwrap();
+        let input = [1, -1, 127, 1, -1, 127, 2, -2, 127];
+        let mut out = [0i8; 3];
+        global_avg_pool(&s, &input, &mut out);
+        assert_eq!(out, [1, -1, 127]);
+        assert!(GlobalPoolShape::new(0, 3, 1).is_none());
+        assert!(GlobalPoolShape::new(3, 3, 0).is_none());
+        assert!(GlobalPoolShape::new(256, 257, 1).is_none());
+        assert_eq!(
+            GlobalPoolShape::new(255, 257, 2).unwrap().in_len(),
+            2 * 65535
+        );
+    }
 
     #[test]
     fn ties_round_up() {

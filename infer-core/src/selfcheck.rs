@@ -8,16 +8,21 @@
 //! direct kernel too) and compares every output byte with the reference
 //! kernel's on the natural parameters. A convolution whose output size lets
 //! the kernels fuse a 2x2 max-pool is also run pooled half of the time,
-//! against the reference convolution followed by the reference max-pool. The
-//! host property tests call [`conv_case`], [`first_layer_case`] and
-//! [`dense_case`] on proptest's seeds; the QEMU firmware's `kernel-check`
-//! build calls [`run`] on the Cortex-M4.
+//! against the reference convolution followed by the reference max-pool.
+//! Global average pooling cases draw a random input (sometimes of extreme
+//! values only, sometimes of more than 256 pixels, where the DSP kernel's
+//! 16-bit sums must start a new run) and compare the fast kernel with the
+//! reference. The host property tests call [`conv_case`],
+//! [`first_layer_case`], [`dense_case`] and [`global_avg_pool_case`] on
+//! proptest's seeds; the QEMU firmware's `kernel-check` build calls [`run`]
+//! on the Cortex-M4.
 
 use crate::layout::{self, Kind};
+use crate::ops::avgpool;
 use crate::ops::conv2d::{self, ConvOp};
 use crate::ops::dense::{self, DenseOp};
 use crate::ops::requant::Requant;
-use crate::reference::{self, ConvShape, LayerParams, PoolShape};
+use crate::reference::{self, ConvShape, GlobalPoolShape, LayerParams, PoolShape};
 use crate::rng::SplitMix64;
 use crate::{I8Array, I32Array, Padding};
 
@@ -35,9 +40,10 @@ const MAX_OUT: usize = 2400;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Mismatch {
     /// Which kernel: `"conv2d"`, `"conv2d+maxpool2d"`, `"conv2d-direct"`,
-    /// `"dense"` or `"dense-small-chunks"`.
+    /// `"dense"`, `"dense-small-chunks"` or `"globalavgpool"`.
     pub kernel: &'static str,
-    /// The case's seed (rerun it with [`conv_case`] or [`dense_case`]).
+    /// The case's seed (rerun it with [`conv_case`], [`first_layer_case`],
+    /// [`dense_case`] or [`global_avg_pool_case`]).
     pub seed: u64,
     /// Index of the first differing output value.
     pub index: usize,
@@ -57,6 +63,8 @@ pub struct Summary {
     pub first_layer_cases: u32,
     /// Dense cases.
     pub dense_cases: u32,
+    /// Global average pooling cases.
+    pub global_avg_pool_cases: u32,
     /// Output values compared.
     pub outputs: u64,
 }
@@ -319,9 +327,52 @@ pub fn dense_case(seed: u64) -> Result<usize, Mismatch> {
     Ok(n_out)
 }
 
-/// `cases` convolution, `cases` first-layer and `cases` dense cases, seeds
-/// drawn from `seed`;
-/// stops at the first mismatch.
+/// One random global average pool: 1x1 to 8x8 pixels of 1 to 64 channels,
+/// or (one case in four) 16x16 to 24x24 pixels of 1 to 8 channels, more than
+/// one 256-pixel run of the DSP kernel. Values uniform (half of the cases),
+/// or only -128 and 127: all one of them (the largest sums, which overflow 16
+/// bits beyond 256 pixels), or seven in eight one of them. Returns the number
+/// of outputs compared.
+pub fn global_avg_pool_case(seed: u64) -> Result<usize, Mismatch> {
+    let mut rng = SplitMix64::new(seed);
+    let (side, channels) = if rng.range(0, 3) == 0 {
+        ((16, 24), 8)
+    } else {
+        ((1, 8), 64)
+    };
+    let h = rng.range(side.0, side.1) as usize;
+    let w = rng.range(side.0, side.1) as usize;
+    let c = rng.range(1, channels) as usize;
+    let shape = GlobalPoolShape::new(h, w, c).expect("a valid geometry");
+    let n_in = shape.in_len();
+    assert!(n_in <= MAX_IN && c <= MAX_OUT);
+    let mode = rng.range(0, 3);
+    let (main, other) = if rng.range(0, 1) == 0 {
+        (-128, 127)
+    } else {
+        (127, -128)
+    };
+    let mut input = [0i8; MAX_IN];
+    for x in &mut input[..n_in] {
+        let r = rng.next_u64();
+        *x = match mode {
+            0 => main,
+            1 if r.is_multiple_of(8) => other,
+            1 => main,
+            _ => r as i8,
+        };
+    }
+    let mut expected = [0i8; MAX_OUT];
+    reference::global_avg_pool(&shape, &input[..n_in], &mut expected[..c]);
+    let mut out = [0i8; MAX_OUT];
+    avgpool::global_avg_pool(&shape, &input[..n_in], &mut out[..c]);
+    compare("globalavgpool", seed, &out[..c], &expected[..c])?;
+    Ok(c)
+}
+
+/// `cases` convolution, `cases` first-layer, `cases` dense and then `cases`
+/// global average pooling cases, seeds drawn from `seed`; stops at the first
+/// mismatch.
 pub fn run(seed: u64, cases: u32) -> Result<Summary, Mismatch> {
     let mut seeds = SplitMix64::new(seed);
     let mut summary = Summary::default();
@@ -332,6 +383,11 @@ pub fn run(seed: u64, cases: u32) -> Result<Summary, Mismatch> {
         summary.first_layer_cases += 1;
         summary.outputs += dense_case(seeds.next_u64())? as u64;
         summary.dense_cases += 1;
+    }
+    // After the others, so that their seeds stay what they were.
+    for _ in 0..cases {
+        summary.outputs += global_avg_pool_case(seeds.next_u64())? as u64;
+        summary.global_avg_pool_cases += 1;
     }
     Ok(summary)
 }

@@ -1,8 +1,9 @@
-//! Golden bytes of the format: a small fixed model is encoded and compared
-//! with the committed `tests/golden/tiny.fmq`, decoded again, and run on two
-//! fixed images.
+//! Golden bytes of the format: two small fixed models are encoded and compared
+//! with the committed `tests/golden/tiny.fmq` (format version 2) and
+//! `tests/golden/tiny-gap.fmq` (version 3: global average pooling), decoded
+//! again, and run on two fixed images.
 //!
-//! The committed file was produced by this test itself with
+//! The committed files were produced by this test itself with
 //! `UPDATE_GOLDEN=1 cargo test -p infer-core --test golden` and checked
 //! against `docs/model-format.md` by hand. A diff here means the on-disk format
 //! changed: bump `FORMAT_VERSION` and regenerate deliberately.
@@ -14,11 +15,11 @@ use infer_core::{InputSpec, Model, Padding, QuantParams};
 use infer_core::{OwnedLayer, OwnedModel};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/tiny.fmq");
+const GOLDEN_GAP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/tiny-gap.fmq");
 
-/// conv 3x3 valid 1->2 + ReLU, max-pool x3 (26 -> 13 -> 6 -> 3), flatten (18),
-/// dense 18->3 without ReLU.
-fn tiny() -> OwnedModel {
-    let conv = params(
+/// The convolution of both models: 3x3 valid 1->2 + ReLU.
+fn tiny_conv() -> OwnedLayer {
+    let params = params(
         true,
         // Filter 0: vertical edge; filter 1: box blur.
         vec![-1, 0, 1, -2, 0, 2, -1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
@@ -30,6 +31,17 @@ fn tiny() -> OwnedModel {
             zero_point: -128,
         },
     );
+    OwnedLayer::Conv2d {
+        out_channels: 2,
+        kernel: 3,
+        padding: Padding::Valid,
+        params,
+    }
+}
+
+/// conv 3x3 valid 1->2 + ReLU, max-pool x3 (26 -> 13 -> 6 -> 3), flatten (18),
+/// dense 18->3 without ReLU.
+fn tiny() -> OwnedModel {
     let dense = params(
         false,
         (0..54).map(|i| ((i * 37) % 255 - 127) as i8).collect(),
@@ -44,16 +56,40 @@ fn tiny() -> OwnedModel {
     OwnedModel {
         input: InputSpec::default(),
         layers: vec![
-            OwnedLayer::Conv2d {
-                out_channels: 2,
-                kernel: 3,
-                padding: Padding::Valid,
-                params: conv,
-            },
+            tiny_conv(),
             OwnedLayer::MaxPool2d,
             OwnedLayer::MaxPool2d,
             OwnedLayer::MaxPool2d,
             OwnedLayer::Flatten,
+            OwnedLayer::Dense {
+                out_features: 3,
+                params: dense,
+            },
+        ],
+        class_names: vec!["left".into(), "right".into(), "none".into()],
+    }
+}
+
+/// conv 3x3 valid 1->2 + ReLU, max-pool (26 -> 13), global average pool (2),
+/// dense 2->3 without ReLU: format version 3.
+fn tiny_gap() -> OwnedModel {
+    let dense = params(
+        false,
+        vec![3, -2, -1, 4, 2, 2],
+        vec![-300, 100, 0],
+        vec![1 << 30, 1 << 30, 1 << 30],
+        vec![33, 33, 34],
+        QuantParams {
+            scale: 0.5,
+            zero_point: -4,
+        },
+    );
+    OwnedModel {
+        input: InputSpec::default(),
+        layers: vec![
+            tiny_conv(),
+            OwnedLayer::MaxPool2d,
+            OwnedLayer::GlobalAvgPool,
             OwnedLayer::Dense {
                 out_features: 3,
                 params: dense,
@@ -78,31 +114,70 @@ fn images() -> [[u8; 784]; 2] {
     [square, ramp]
 }
 
-#[test]
-fn golden_bytes() {
-    let owned = tiny();
+/// Encodes `owned`, compares the bytes with the committed file at `path`
+/// (`UPDATE_GOLDEN=1` writes it), decodes it, checks its scratch length and
+/// MACs, and runs it on [`images`] against the reference; returns the bytes.
+fn check_golden(owned: &OwnedModel, path: &str, scratch_len: usize, macs: u64) -> Vec<u8> {
     let bytes = owned.to_bytes().unwrap();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN, &bytes).unwrap();
+        std::fs::write(path, &bytes).unwrap();
     }
-    let golden = std::fs::read(GOLDEN).expect("tests/golden/tiny.fmq (UPDATE_GOLDEN=1 writes it)");
+    let golden = std::fs::read(path).expect("the golden file (UPDATE_GOLDEN=1 writes it)");
     assert_eq!(bytes, golden, "encoding changed");
 
-    let model = Model::from_bytes(&golden).unwrap();
+    let model = Model::from_bytes(&bytes).unwrap();
     owned.with_file(|f| assert_eq!(model.file(), f)).unwrap();
-    // The max-pool runs fused into the convolution: its 26x26x2 output is
-    // never stored, only the pooled 13x13x2.
-    assert_eq!(model.scratch_len(), 784 + 13 * 13 * 2);
-    // conv 26 * 26 * 2 outputs of 3 * 3 * 1 terms, dense 18 * 3.
-    assert_eq!(model.macs(), 26 * 26 * 2 * 9 + 18 * 3);
+    assert_eq!(model.scratch_len(), scratch_len);
+    assert_eq!(model.macs(), macs);
     let mut scratch = vec![0i8; model.scratch_len()];
     for img in images() {
         let p = model.classify(&img, &mut scratch).unwrap();
         assert_eq!(
             p.scores.as_slice(),
-            reference_logits(&owned, &img).as_slice()
+            reference_logits(owned, &img).as_slice()
         );
     }
+    golden
+}
+
+#[test]
+fn golden_bytes() {
+    // The max-pool runs fused into the convolution: its 26x26x2 output is
+    // never stored, only the pooled 13x13x2. MACs: conv 26 * 26 * 2 outputs
+    // of 3 * 3 * 1 terms, dense 18 * 3.
+    check_golden(&tiny(), GOLDEN, 784 + 13 * 13 * 2, 26 * 26 * 2 * 9 + 18 * 3);
+}
+
+#[test]
+fn golden_global_avg_pool_bytes() {
+    let golden = check_golden(
+        &tiny_gap(),
+        GOLDEN_GAP,
+        784 + 13 * 13 * 2,
+        26 * 26 * 2 * 9 + 2 * 3,
+    );
+    let model = Model::from_bytes(&golden).unwrap();
+    // Three steps: the fused conv and pool, the global average pool, the dense layer.
+    let mut steps = vec![];
+    let mut scratch = vec![0i8; model.scratch_len()];
+    model
+        .logits_observed(&images()[0], &mut scratch, |s| steps.push(s))
+        .unwrap();
+    let kinds: Vec<(&str, u64, usize)> =
+        steps.iter().map(|s| (s.kind, s.macs, s.outputs)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("conv2d+maxpool2d", 26 * 26 * 2 * 9, 13 * 13 * 2),
+            ("globalavgpool", 0, 2),
+            ("dense", 6, 3),
+        ]
+    );
+    // Version 3; four layers: the same 56-byte Conv2d as tiny.fmq at 0x19
+    // (tag 0), then MaxPool2d (1), GlobalAvgPool (4) and Dense (3).
+    assert_eq!(u16::from_le_bytes([golden[4], golden[5]]), 3);
+    assert_eq!(&golden[0x18..0x1A], &[4, 0]);
+    assert_eq!(&golden[0x51..0x54], &[1, 4, 3]);
 }
 
 #[test]

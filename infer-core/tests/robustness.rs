@@ -3,24 +3,30 @@
 
 mod common;
 
-use common::{Rng, image, random_model};
+use common::{Rng, image, random_gap_model, random_model};
 use infer_core::{
     Error, FORMAT_VERSION, HEADER_LEN, Layer, MAGIC, Model, ModelFile, Padding, crc32,
 };
 use infer_core::{OwnedLayer, OwnedModel};
 use proptest::prelude::*;
 
-/// Header + postcard payload without validating the model (the format
-/// written out by hand, to build files that `encode` would refuse).
+/// Header (the version `encode` would write) + postcard payload without
+/// validating the model (the format written out by hand, to build files that
+/// `encode` would refuse).
 fn raw_encode(file: &ModelFile<'_>) -> Vec<u8> {
     let payload = postcard::to_stdvec(file).unwrap();
-    with_header(&payload)
+    with_version_header(file.format_version(), &payload)
 }
 
+/// The newest version's header before `payload`.
 fn with_header(payload: &[u8]) -> Vec<u8> {
+    with_version_header(FORMAT_VERSION, payload)
+}
+
+fn with_version_header(version: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&[0, 0]);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32(payload).to_le_bytes());
@@ -36,6 +42,10 @@ fn fix_crc(bytes: &mut [u8]) {
 
 fn model(seed: u64) -> OwnedModel {
     random_model(&mut Rng::new(seed))
+}
+
+fn gap_model(seed: u64) -> OwnedModel {
+    random_gap_model(&mut Rng::new(seed))
 }
 
 /// `from_bytes` of `m` encoded without validation, and `encode`'s verdict.
@@ -85,8 +95,9 @@ fn last_dense(m: &mut OwnedModel) -> (&mut u16, &mut infer_core::OwnedParams) {
 
 #[test]
 fn raw_encoding_matches_encode() {
-    let m = model(1);
-    assert_eq!(m.with_file(raw_encode).unwrap(), m.to_bytes().unwrap());
+    for m in [model(1), gap_model(1)] {
+        assert_eq!(m.with_file(raw_encode).unwrap(), m.to_bytes().unwrap());
+    }
 }
 
 #[test]
@@ -110,7 +121,7 @@ fn header_errors() {
     assert_eq!(Model::from_bytes(&b).unwrap_err(), Error::BadMagic);
     assert_eq!(Model::from_bytes(b"NOPE").unwrap_err(), Error::BadMagic);
 
-    for version in [1u16, 3] {
+    for version in [0u16, 1, 4, u16::MAX] {
         let mut b = good.clone();
         b[4..6].copy_from_slice(&version.to_le_bytes());
         assert_eq!(
@@ -118,6 +129,15 @@ fn header_errors() {
             Error::UnsupportedVersion { found: version }
         );
     }
+    // A model without global average pooling is written as version 2, and
+    // reads the same as version 3 (the version is outside the CRC).
+    assert_eq!(&good[4..6], &[2, 0]);
+    let mut b = good.clone();
+    b[4..6].copy_from_slice(&3u16.to_le_bytes());
+    assert_eq!(
+        Model::from_bytes(&b).unwrap().file(),
+        Model::from_bytes(&good).unwrap().file()
+    );
 
     let mut b = good.clone();
     b[7] = 1;
@@ -260,6 +280,81 @@ struct Unbounded<'a> {
 }
 
 #[test]
+fn global_avg_pool_needs_version_3_and_a_spatial_input() {
+    let m = gap_model(7);
+    let gap = m
+        .layers
+        .iter()
+        .position(|l| *l == OwnedLayer::GlobalAvgPool)
+        .unwrap();
+    let good = m.to_bytes().unwrap();
+    assert_eq!(&good[4..6], &[3, 0]);
+    assert!(Model::from_bytes(&good).is_ok());
+    // The same payload under a version-2 header: refused, by either parse.
+    let mut v2 = good.clone();
+    v2[4..6].copy_from_slice(&2u16.to_le_bytes());
+    let err = Error::LayerVersion {
+        layer: gap as u8,
+        needs: 3,
+        found: 2,
+    };
+    assert_eq!(Model::from_bytes(&v2).unwrap_err(), err);
+    assert_eq!(Model::from_bytes_unverified(&v2).unwrap_err(), err);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "layer {gap}: this layer type needs model format version 3 or later, \
+             but the file says version 2"
+        )
+    );
+
+    // After a flatten, a dense layer or another global pool, the input is a
+    // vector: refused.
+    let mut m = gap_model(7);
+    m.layers.insert(gap, OwnedLayer::Flatten);
+    assert_eq!(
+        parse_raw(&m),
+        Err(Error::Shape {
+            layer: gap as u8 + 1
+        })
+    );
+    let mut m = gap_model(7);
+    m.layers.insert(gap + 1, OwnedLayer::GlobalAvgPool);
+    assert_eq!(
+        parse_raw(&m),
+        Err(Error::Shape {
+            layer: gap as u8 + 1
+        })
+    );
+    let mut m = gap_model(7);
+    m.layers.push(OwnedLayer::GlobalAvgPool);
+    assert_eq!(
+        parse_raw(&m),
+        Err(Error::Shape {
+            layer: m.layers.len() as u8 - 1
+        })
+    );
+    // A flatten after it changes nothing.
+    let mut m = gap_model(7);
+    m.layers.insert(gap + 1, OwnedLayer::Flatten);
+    assert_eq!(parse_raw(&m), Ok(()));
+    // The dense layer after it takes C inputs: four more are refused (the
+    // stored rows are C rounded up to four long).
+    let mut m = gap_model(7);
+    let Some(OwnedLayer::Dense { params, .. }) = m.layers.get_mut(gap + 1) else {
+        unreachable!("a dense layer follows the global pool")
+    };
+    let out = params.bias.len();
+    params.weights.extend(std::iter::repeat_n(1, 4 * out));
+    assert_eq!(
+        parse_raw(&m),
+        Err(Error::ParamLength {
+            layer: gap as u8 + 1
+        })
+    );
+}
+
+#[test]
 fn parameter_errors() {
     // -128 is a valid weight (the accumulator bound allows |w| <= 128).
     let mut m = model(5);
@@ -366,11 +461,11 @@ fn errors_display() {
     let e = Error::UnsupportedVersion { found: 9 };
     assert_eq!(
         e.to_string(),
-        "unsupported model format version 9 (expected 2)"
+        "unsupported model format version 9 (expected 2 to 3)"
     );
     assert_eq!(
         Error::UnsupportedVersion { found: 1 }.to_string(),
-        "model format version 1 is no longer read (expected 2): \
+        "model format version 1 is no longer read (expected 2 to 3): \
          re-export the model with `trainer export`"
     );
     let boxed: Box<dyn std::error::Error> = Box::new(Error::Truncated);
@@ -385,8 +480,10 @@ proptest! {
         seed in any::<u64>(),
         flips in proptest::collection::vec(any::<u64>(), 1..8),
         fix in any::<bool>(),
+        gap in any::<bool>(),
     ) {
-        let mut bytes = model(seed).to_bytes().unwrap();
+        let m = if gap { gap_model(seed) } else { model(seed) };
+        let mut bytes = m.to_bytes().unwrap();
         let bits = bytes.len() as u64 * 8;
         for f in flips {
             let bit = f % bits;

@@ -9,7 +9,12 @@
 //! | `cNv` | the same with "valid" padding (no padding) |
 //! | `p` | max-pool 2x2, stride 2 |
 //! | `f` | flatten (channel-major, as `torch.flatten`) |
+//! | `g` | global average pooling: each channel's mean over the pixels, a vector of C (instead of `f`) |
 //! | `dN` | dense layer with N outputs; ReLU on every dense layer but the last |
+//!
+//! Convolutions and max-pools come first, then either `f` or `g` (which turns the
+//! image into a vector), then the dense layers; the last is `d10`. For example
+//! `c8,p,c16,p,g,d10` ends in a global average pool of 16 channels and one dense layer.
 //!
 //! Named models (`--model NAME`) are fixed strings of this grammar; any other string
 //! is parsed as a description, so a new shape can be tried without new code.
@@ -36,6 +41,8 @@ pub enum LayerSpec {
     Pool,
     /// Flatten to a vector (CHW order).
     Flatten,
+    /// Global average pooling: `[C][H][W]` to the vector of the C channel means.
+    GlobalAvgPool,
     /// Fully connected layer; ReLU unless it is the last layer.
     Dense {
         /// Outputs.
@@ -136,6 +143,7 @@ impl Arch {
                 }
                 LayerSpec::Pool => "p".to_owned(),
                 LayerSpec::Flatten => "f".to_owned(),
+                LayerSpec::GlobalAvgPool => "g".to_owned(),
                 LayerSpec::Dense { outputs } => format!("d{outputs}"),
             })
             .collect::<Vec<_>>()
@@ -167,6 +175,7 @@ impl Arch {
                 }
                 LayerSpec::Pool => side /= 2,
                 LayerSpec::Flatten => flat = Some(c * side * side),
+                LayerSpec::GlobalAvgPool => flat = Some(c),
                 LayerSpec::Dense { outputs } => {
                     let n_in = flat.unwrap_or(c);
                     params += n_in * outputs + outputs;
@@ -207,7 +216,8 @@ impl<'de> Deserialize<'de> for Arch {
 }
 
 /// Parses and checks a layer string: every convolution fits its input, exactly one
-/// flatten before the first dense layer, and the last layer is `d10`.
+/// flatten or global average pool before the first dense layer, and the last layer
+/// is `d10`.
 fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
     let mut layers = Vec::new();
     for token in s.split(',').map(str::trim) {
@@ -220,6 +230,7 @@ fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
         let layer = match token {
             "p" => LayerSpec::Pool,
             "f" => LayerSpec::Flatten,
+            "g" => LayerSpec::GlobalAvgPool,
             t if t.starts_with('c') && t.ends_with('v') => LayerSpec::Conv {
                 filters: number(&t[1..t.len() - 1])?,
                 padding: 0,
@@ -251,11 +262,12 @@ fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
                     return Err(format!("{s:?}: a max-pool has no input left"));
                 }
             }
-            LayerSpec::Flatten if !flat => flat = true,
+            LayerSpec::Flatten | LayerSpec::GlobalAvgPool if !flat => flat = true,
             LayerSpec::Dense { .. } if flat => {}
             _ => {
                 return Err(format!(
-                    "{s:?}: convolutions and pools come first, then one flatten (f), then dense layers"
+                    "{s:?}: convolutions and pools come first, then one flatten (f) or global \
+                     average pool (g), then dense layers"
                 ));
             }
         }
@@ -299,6 +311,34 @@ mod tests {
             "c-3,f,d10",
         ] {
             assert!(Arch::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn global_average_pooling_takes_the_place_of_flatten() {
+        let a = Arch::parse("c8,p,c16,p,g,d10").unwrap();
+        assert_eq!(a.spec(), "c8,p,c16,p,g,d10");
+        assert_eq!(a.layers()[4], LayerSpec::GlobalAvgPool);
+        // The dense layer takes the 16 channel means.
+        assert_eq!(
+            a.parameters(),
+            (8 * 9 + 8) + (16 * 8 * 9 + 16) + (16 * 10 + 10)
+        );
+        assert_eq!(a.macs(), 8 * 9 * 28 * 28 + 16 * 8 * 9 * 14 * 14 + 16 * 10);
+        assert!(Arch::parse("c8,g,d32,d10").is_ok());
+        for bad in [
+            "c8,g,f,d10",
+            "c8,f,g,d10",
+            "c8,g,g,d10",
+            "c8,g",
+            "c8,g,c8,d10",
+            "c8,d10,g",
+        ] {
+            let e = Arch::parse(bad).unwrap_err();
+            assert!(
+                e.contains("global average pool (g)") || e.contains("must be d10"),
+                "{bad:?}: {e}"
+            );
         }
     }
 }

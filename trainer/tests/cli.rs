@@ -61,6 +61,34 @@ fn fit_writes_weights_records_and_int8_export() {
 }
 
 #[test]
+fn fit_of_a_global_average_pooling_model_exports_a_version_3_file_infer_core_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let spec = "c8,p,c16,p,g,d10";
+    let mut args = fit_args(spec, "1", "500");
+    args.extend(common::SMALL_EVAL);
+    args.extend(["--batch-norm", "--models", root.path().to_str().unwrap()]);
+    let stdout = stdout_ok(&trainer(&args));
+    assert!(stdout.contains("test accuracy"), "{stdout}");
+    let fmq = std::fs::read(root.path().join(spec).join("model.fmq")).unwrap();
+    assert_eq!(&fmq[4..6], &[3, 0], "a version-3 file");
+    let model = infer_core::Model::from_bytes(&fmq).unwrap();
+    assert!(
+        model
+            .file()
+            .layers
+            .contains(&infer_core::Layer::GlobalAvgPool)
+    );
+    assert_eq!(model.num_classes(), 10);
+    let image: [u8; 784] = first_test_image().into_raw().try_into().unwrap();
+    let mut scratch = vec![0i8; model.scratch_len()];
+    let p = model.classify(&image, &mut scratch).unwrap();
+    assert!(p.class < 10 && p.scores.len() == 10);
+    // `fit` evaluated the export too (through infer-core).
+    let eval = json(&root.path().join(spec).join("eval.json"));
+    assert_eq!(eval["int8"]["images"], 100);
+}
+
+#[test]
 fn refitting_without_export_removes_the_stale_int8_model() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("baseline");

@@ -99,7 +99,8 @@ mod demo {
     }
 }
 
-/// Cases of the kernel check (each a random convolution and a random dense layer).
+/// Cases of the kernel check (each a random convolution, first layer, dense layer and
+/// global average pool).
 #[cfg(feature = "kernel-check")]
 const KERNEL_CHECK_CASES: u32 = 300;
 

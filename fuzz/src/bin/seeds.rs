@@ -1,5 +1,5 @@
 //! Writes the seed inputs of the fuzz targets into `corpus-seed/<target>/seed-*`:
-//! small valid `.fmq` models, IDX file pairs (raw and gzip), small pictures in every
+//! small valid `.fmq` models (and infer-core's golden ones), IDX file pairs (raw and gzip), small pictures in every
 //! format `trainer predict` reads, and camera frames. Deterministic; run from `fuzz/`:
 //!
 //! ```text
@@ -295,11 +295,15 @@ fn main() {
     let out = root.join("corpus-seed");
     let mut rng = Rng(0x5EED);
     let mut fmq = models(&mut rng);
-    let tiny = root.join("../infer-core/tests/golden/tiny.fmq");
-    fmq.push((
-        "tiny.fmq",
-        std::fs::read(tiny).expect("infer-core's golden tiny.fmq"),
-    ));
+    // infer-core's golden files: format version 2, and version 3 with a global
+    // average pool (so the fuzzer starts from a file that holds one).
+    for name in ["tiny.fmq", "tiny-gap.fmq"] {
+        let golden = root.join("../infer-core/tests/golden").join(name);
+        fmq.push((
+            name,
+            std::fs::read(golden).expect("infer-core's golden files"),
+        ));
+    }
     write_all(&out, "from_bytes_classify", &fmq);
     write_all(&out, "idx", &idx_seeds(&mut rng));
     write_all(&out, "image_input", &image_seeds(&mut rng));

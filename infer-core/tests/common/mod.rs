@@ -2,7 +2,7 @@
 //! evaluator that chains infer-core's public reference kernels.
 #![allow(dead_code)]
 
-use infer_core::reference::{self, ConvShape, LayerParams, PoolShape};
+use infer_core::reference::{self, ConvShape, GlobalPoolShape, LayerParams, PoolShape};
 use infer_core::{
     IMAGE_SIDE, INPUT_ZERO_POINT, InputSpec, OwnedLayer, OwnedModel, OwnedParams, Padding,
     QuantParams,
@@ -76,6 +76,22 @@ pub fn baseline_shaped() -> OwnedModel {
 /// A random valid model: 1-2 convolutions (odd kernels, either padding) with
 /// max-pools, flatten, 1-2 dense layers, 1-12 classes.
 pub fn random_model(rng: &mut Rng) -> OwnedModel {
+    let (mut layers, [h, w, c]) = random_convs(rng);
+    layers.push(OwnedLayer::Flatten);
+    random_dense_head(rng, layers, h * w * c)
+}
+
+/// A random valid model with global average pooling: 1-2 convolutions with
+/// max-pools as in [`random_model`], a global average pool, 1-2 dense layers.
+pub fn random_gap_model(rng: &mut Rng) -> OwnedModel {
+    let (mut layers, [_, _, c]) = random_convs(rng);
+    layers.push(OwnedLayer::GlobalAvgPool);
+    random_dense_head(rng, layers, c)
+}
+
+/// 1-2 random convolutions (odd kernels, either padding, 1-4 filters), each
+/// followed by a max-pool two times in three; and the `[h, w, c]` they give.
+fn random_convs(rng: &mut Rng) -> (Vec<OwnedLayer>, [usize; 3]) {
     let (mut h, mut w, mut c) = (IMAGE_SIDE, IMAGE_SIDE, 1usize);
     let mut layers = vec![];
     for _ in 0..rng.range(1, 2) {
@@ -98,8 +114,12 @@ pub fn random_model(rng: &mut Rng) -> OwnedModel {
             (h, w) = (h / 2, w / 2);
         }
     }
-    layers.push(OwnedLayer::Flatten);
-    let mut n = h * w * c;
+    (layers, [h, w, c])
+}
+
+/// `layers` (ending in a flat tensor of `n` values) followed by an optional
+/// hidden dense layer with ReLU and a dense layer to 1-12 classes.
+fn random_dense_head(rng: &mut Rng, mut layers: Vec<OwnedLayer>, mut n: usize) -> OwnedModel {
     if rng.range(0, 1) == 1 {
         let hidden = rng.range(1, 20) as usize;
         layers.push(OwnedLayer::Dense {
@@ -167,6 +187,12 @@ pub fn reference_logits(model: &OwnedModel, pixels: &[u8; 784]) -> Vec<i8> {
                 (h, w, x) = (s.out_h(), s.out_w(), y);
             }
             OwnedLayer::Flatten => (h, w, c) = (1, 1, h * w * c),
+            OwnedLayer::GlobalAvgPool => {
+                let s = GlobalPoolShape::new(h, w, c).expect("a valid global pool");
+                let mut y = vec![0i8; s.out_len()];
+                reference::global_avg_pool(&s, &x, &mut y);
+                (h, w, x) = (1, 1, y);
+            }
             OwnedLayer::Dense {
                 out_features,
                 params: p,

@@ -56,6 +56,8 @@ pub enum FloatLayer {
     MaxPool2d,
     /// `[C][H][W]` to `[C*H*W]` (CHW order, as `torch.flatten`).
     Flatten,
+    /// Global average pooling: `[C][H][W]` to `[C]`, each channel's mean.
+    GlobalAvgPool,
     /// Fully connected layer with optional ReLU.
     Dense(FloatDense),
 }
@@ -212,6 +214,21 @@ pub fn maxpool2x2(x: &Activation) -> Activation {
     }
 }
 
+/// Global average pooling of a CHW tensor: `[c, 1, 1]`, each channel's mean
+/// over its `h * w` pixels (as `mean` over the spatial dimensions in tch).
+pub fn global_avg_pool(x: &Activation) -> Activation {
+    let [c, h, w] = x.shape;
+    let data = x
+        .data
+        .chunks_exact(h * w)
+        .map(|plane| plane.iter().sum::<f32>() / (h * w) as f32)
+        .collect();
+    Activation {
+        shape: [c, 1, 1],
+        data,
+    }
+}
+
 /// ReLU in place.
 pub fn relu(x: &mut Activation) {
     for v in &mut x.data {
@@ -239,6 +256,7 @@ impl FloatModel {
                     [c, h / 2, w / 2]
                 }
                 FloatLayer::Flatten => [shape.iter().product(), 1, 1],
+                FloatLayer::GlobalAvgPool => [shape[0], 1, 1],
                 FloatLayer::Dense(d) => {
                     let [c, h, w] = shape;
                     if h != 1 || w != 1 {
@@ -280,6 +298,7 @@ impl FloatModel {
                 y
             }
             FloatLayer::MaxPool2d => maxpool2x2(x),
+            FloatLayer::GlobalAvgPool => global_avg_pool(x),
             FloatLayer::Flatten => Activation {
                 shape: [x.data.len(), 1, 1],
                 data: x.data.clone(),

@@ -209,6 +209,10 @@ impl FloatModel {
                     n_in = c * side * side;
                     layers.push(FloatLayer::Flatten);
                 }
+                LayerSpec::GlobalAvgPool => {
+                    n_in = c;
+                    layers.push(FloatLayer::GlobalAvgPool);
+                }
                 LayerSpec::Dense { outputs } => {
                     denses += 1;
                     let out = outputs as usize;

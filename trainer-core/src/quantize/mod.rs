@@ -19,7 +19,11 @@
 //!   removes the systematic shift that rounding weights and activations adds;
 //! - requantization: `in_scale * w_scale[o] / out_scale` as a Q31 multiplier
 //!   and shift ([`quantize_multiplier`]), rounded half up once, exactly as
-//!   infer-core does.
+//!   infer-core does;
+//! - max-pool and global average pooling: no parameters, the input's
+//!   quantization kept (the int8 mean is rounded to that grid, ties away from
+//!   zero); the float side takes the plain mean, so the next layer's bias
+//!   correction and the logits' range see the rounding.
 //!
 //! While quantizing, the integer network is simulated layer by layer on the
 //! calibration images with infer-core's reference kernels
@@ -37,7 +41,7 @@ mod tests;
 
 use std::path::PathBuf;
 
-use infer_core::reference::{self, ConvShape, LayerParams, PoolShape};
+use infer_core::reference::{self, ConvShape, GlobalPoolShape, LayerParams, PoolShape};
 use infer_core::{
     IMAGE_LEN, IMAGE_SIDE, INPUT_SCALE, INPUT_ZERO_POINT, InputSpec, Model, OwnedLayer, OwnedModel,
     OwnedParams, QuantParams,
@@ -372,6 +376,20 @@ impl Simulation {
         self.shape = [c, h / 2, w / 2];
     }
 
+    /// Global average pooling on both sides: CHW and HWC vectors agree, so
+    /// the next dense layer needs no permutation.
+    fn global_avg_pool(&mut self) {
+        let [c, h, w] = self.shape;
+        let s = GlobalPoolShape::new(h, w, c).expect("the float shapes were checked");
+        self.fx = par_map(&self.fx, float::global_avg_pool);
+        self.qx = par_map(&self.qx, |x| {
+            let mut out = vec![0i8; s.out_len()];
+            reference::global_avg_pool(&s, x, &mut out);
+            out
+        });
+        self.shape = [c, 1, 1];
+    }
+
     /// Flatten (layer `li` of `model`): a no-op on the HWC int8 data; the
     /// next dense layer's weights are permuted from CHW to HWC order.
     fn flatten(&mut self, model: &FloatModel, li: usize) {
@@ -461,10 +479,12 @@ fn int_layout<'a>(
                 bias: &dense.bias,
             })
         }
-        FloatLayer::MaxPool2d | FloatLayer::Flatten => Err(QuantizeError::Shape {
-            layer: li,
-            reason: "not a convolution or dense layer".into(),
-        }),
+        FloatLayer::MaxPool2d | FloatLayer::Flatten | FloatLayer::GlobalAvgPool => {
+            Err(QuantizeError::Shape {
+                layer: li,
+                reason: "not a convolution or dense layer".into(),
+            })
+        }
     }
 }
 
@@ -473,7 +493,7 @@ fn float_pre_activations(layer: &FloatLayer, fx: &[Activation]) -> Vec<Activatio
     match layer {
         FloatLayer::Conv2d(conv) => par_map(fx, |a| conv.pre_activation(a)),
         FloatLayer::Dense(dense) => par_map(fx, |a| dense.pre_activation(a)),
-        FloatLayer::MaxPool2d | FloatLayer::Flatten => fx.to_vec(),
+        FloatLayer::MaxPool2d | FloatLayer::Flatten | FloatLayer::GlobalAvgPool => fx.to_vec(),
     }
 }
 
@@ -744,6 +764,10 @@ pub fn quantize_with_report(
             FloatLayer::Flatten => {
                 sim.flatten(model, li);
                 layers.push(OwnedLayer::Flatten);
+            }
+            FloatLayer::GlobalAvgPool => {
+                sim.global_avg_pool();
+                layers.push(OwnedLayer::GlobalAvgPool);
             }
             FloatLayer::Conv2d(_) | FloatLayer::Dense(_) => {
                 let (owned, report) = quantize_layer(model, li, &mut sim, options)?;

@@ -35,6 +35,7 @@ enum Block {
     },
     Pool,
     Flatten,
+    GlobalAvgPool,
     Dense {
         linear: nn::Linear,
         relu: bool,
@@ -117,6 +118,10 @@ impl Net {
                 LayerSpec::Flatten => {
                     n_in = c * side * side;
                     blocks.push(Block::Flatten);
+                }
+                LayerSpec::GlobalAvgPool => {
+                    n_in = c;
+                    blocks.push(Block::GlobalAvgPool);
                 }
                 LayerSpec::Dense { outputs } => {
                     let last = i + 1 == layers.len();
@@ -205,7 +210,8 @@ impl Net {
 /// max-pools, ReLUs and their backward passes in its channels-last (oneDNN NHWC) kernels,
 /// which are much faster here than the channels-first ones (`docs/performance.md`);
 /// every later activation keeps that layout, and `flatten` copies back to the
-/// channels-first order that the dense layers and the export expect. Other shapes are
+/// channels-first order that the dense layers and the export expect (a global average
+/// pool's `(N, C)` means have no spatial order to restore). Other shapes are
 /// returned as they are.
 fn channels_last(xs: &Tensor) -> Tensor {
     match xs.size().as_slice() {
@@ -243,6 +249,9 @@ impl ModuleT for Net {
                 }
                 Block::Pool => x.max_pool2d_default(2),
                 Block::Flatten => x.flatten(1, -1),
+                // The mean over the spatial dimensions: (N, C) whatever the
+                // memory format (channels last here), in channel order.
+                Block::GlobalAvgPool => x.mean_dim(&[2i64, 3][..], false, None),
                 Block::Dense { linear, relu } => {
                     let y = self.dropout(&x, train).apply(linear);
                     if *relu { y.relu() } else { y }
@@ -360,6 +369,41 @@ mod tests {
                 .sum(tch::Kind::Float)
                 .double_value(&[]),
             0.0
+        );
+    }
+
+    #[test]
+    fn global_average_pooling_is_the_spatial_mean_in_channel_order() {
+        tch::manual_seed(11);
+        let arch = Arch::parse("c8,p,c16,p,g,d10").unwrap();
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let net = Net::new(&vs.root(), &arch, NetOptions::default());
+        assert_eq!(count(&vs), arch.parameters());
+        // The channels-last forward against a channels-first computation with the
+        // mean written out over the 7x7 pixels of each channel.
+        let x = Tensor::rand([3, 1, 28, 28], tch::kind::FLOAT_CPU);
+        let v = vs.variables();
+        let conv = |t: &Tensor, name: &str| {
+            t.conv2d(
+                &v[&format!("{name}.weight")],
+                Some(&v[&format!("{name}.bias")]),
+                [1, 1],
+                [1, 1],
+                [1, 1],
+                1,
+            )
+            .max_pool2d_default(2)
+            .relu()
+        };
+        let features = conv(&conv(&x, "conv"), "conv2");
+        assert_eq!(features.size(), [3, 16, 7, 7]);
+        let expected = (features.view([3, 16, 49]).sum_dim_intlist(2, false, None) / 49.0)
+            .linear(&v["fc1.weight"], Some(&v["fc1.bias"]));
+        let got = net.forward_t(&x, false);
+        assert_eq!(got.size(), [3, 10]);
+        assert!(
+            got.allclose(&expected, 1e-5, 1e-5, false),
+            "{got} vs {expected}"
         );
     }
 

@@ -530,3 +530,102 @@ unsafe fn window3x3_pool<const CLAMP128: bool>(x: *const i16, f: &WindowFilter) 
     }
     y as i8
 }
+
+/// Most pixels [`channel_sums`] adds in one run: 256 int8 values sum to a
+/// value in `[-32768, 32512]`, which the 16-bit halves of its pair
+/// accumulators hold exactly.
+pub(crate) const PAIR_SUM_PIXELS: usize = 256;
+
+/// The sums of channels `0..N` (`N` = 4 or 8) over `pixels` pixels
+/// (`1..=PAIR_SUM_PIXELS`) stored `stride` bytes apart from `values[0]` on
+/// (global average pooling of an HWC tensor of `stride` channels).
+///
+/// Each word of four channels `[c0, c1, c2, c3]` is added into two pair
+/// accumulators with `sxtab16` (`[c0, c2]`, and `[c1, c3]` with `ror #8`):
+/// per pixel, one `ldr` per four channels, one `sxtab16` per two, and the
+/// loop's `subs`/`bpl`: 8 instructions for 8 channels, 5 for 4. The 16-bit
+/// halves add without carries between them (modulo 2^16), and no run's sum
+/// leaves the i16 range, so the halves are the exact sums.
+#[inline(always)]
+pub(crate) fn channel_sums<const N: usize>(
+    values: &[i8],
+    stride: usize,
+    pixels: usize,
+) -> [i32; N] {
+    assert!(
+        (N == 4 || N == 8)
+            && (N..1 << 16).contains(&stride)
+            && (1..=PAIR_SUM_PIXELS).contains(&pixels)
+            && values.len() >= (pixels - 1) * stride + N
+    );
+    // Byte offset of the last pixel: below 2^24, so it and every offset the
+    // loop counts down through (down to -stride) are exact as i32, and `bpl`
+    // sees their sign.
+    let last = (pixels - 1) * stride;
+    let (mut a0, mut a1, mut a2, mut a3) = (0u32, 0u32, 0u32, 0u32);
+    if N == 8 {
+        // SAFETY: the loop runs for the offsets `last, last - stride, ..., 0`
+        // (`pixels` passes) and reads the word at `values + off` and the one
+        // at `values + 4 + off`: bytes `off..off + 8`, inside `values` as
+        // `off + 8 <= last + N <= values.len()` (unaligned `ldr` is allowed on
+        // the Cortex-M). Nothing is written to memory.
+        unsafe {
+            asm!(
+                "2:",
+                "ldr {w0}, [{p}, {off}]",
+                "ldr {w1}, [{q}, {off}]",
+                "sxtab16 {a0}, {a0}, {w0}",
+                "sxtab16 {a1}, {a1}, {w0}, ror #8",
+                "sxtab16 {a2}, {a2}, {w1}",
+                "sxtab16 {a3}, {a3}, {w1}, ror #8",
+                "subs {off}, {off}, {stride}",
+                "bpl 2b",
+                p = in(reg) values.as_ptr(),
+                q = in(reg) values.as_ptr().wrapping_add(4),
+                off = inout(reg) last => _,
+                stride = in(reg) stride,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                options(nostack, readonly, pure),
+            );
+        }
+    } else {
+        // SAFETY: as above with one word, bytes `off..off + 4` for the offsets
+        // `last, ..., 0`: inside `values` as `last + 4 <= values.len()`.
+        unsafe {
+            asm!(
+                "2:",
+                "ldr {w0}, [{p}, {off}]",
+                "sxtab16 {a0}, {a0}, {w0}",
+                "sxtab16 {a1}, {a1}, {w0}, ror #8",
+                "subs {off}, {off}, {stride}",
+                "bpl 2b",
+                p = in(reg) values.as_ptr(),
+                off = inout(reg) last => _,
+                stride = in(reg) stride,
+                w0 = out(reg) _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                options(nostack, readonly, pure),
+            );
+        }
+    }
+    let lo = |a: u32| i32::from(a as u16 as i16);
+    let hi = |a: u32| i32::from((a >> 16) as u16 as i16);
+    // a0 = [c0, c2], a1 = [c1, c3], a2 = [c4, c6], a3 = [c5, c7].
+    let all = [
+        lo(a0),
+        lo(a1),
+        hi(a0),
+        hi(a1),
+        lo(a2),
+        lo(a3),
+        hi(a2),
+        hi(a3),
+    ];
+    core::array::from_fn(|i| all[i])
+}

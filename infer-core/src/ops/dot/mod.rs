@@ -14,8 +14,9 @@
 //!   features are on).
 //!
 //! The DSP build also has its own kernels for 3x3 one-channel convolutions
-//! ([`windows`], [`windows_pooled`] on a [`WindowImage`]) and for dense layers
-//! on inputs widened beforehand ([`widen_pairs`], [`dense4_wide`]).
+//! ([`windows`], [`windows_pooled`] on a [`WindowImage`]), for dense layers
+//! on inputs widened beforehand ([`widen_pairs`], [`dense4_wide`]) and for
+//! the per-channel sums of global average pooling ([`channel_sums`]).
 //!
 //! The fast ones are checked bit for bit against [`reference`](crate::reference) by the
 //! kernels' property tests (on the host) and by [`selfcheck`](crate::selfcheck)
@@ -37,7 +38,9 @@ use crate::layout::DENSE_BLOCK;
 use crate::layout::GROUP;
 
 #[cfg(feature = "arm-dsp")]
-pub(crate) use arm::{dense4_wide, widen_pairs, windows, windows_pooled};
+pub(crate) use arm::{
+    PAIR_SUM_PIXELS, channel_sums, dense4_wide, widen_pairs, windows, windows_pooled,
+};
 
 /// Values per row of a [`WindowImage`] (even, so that every even column of
 /// every row starts a word-aligned pair).
