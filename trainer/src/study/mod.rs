@@ -225,19 +225,12 @@ pub struct CvReport {
 pub fn merge(config: CvConfig, mut folds: Vec<FoldResult>) -> Result<CvReport> {
     folds.sort_by_key(|f| (f.repeat, f.fold));
     let (k, repeats) = (config.folds, config.repeats);
-    if repeats > 1 {
-        let got: Vec<(usize, usize)> = folds.iter().map(|f| (f.repeat, f.fold)).collect();
-        if got != config.all_folds() {
-            bail!(
-                "need one result for each fold 0..{k} of each repeat 0..{repeats}, have \
-                 (repeat, fold) {got:?}"
-            );
-        }
-    } else {
-        let got: Vec<usize> = folds.iter().map(|f| f.fold).collect();
-        if got != (0..k).collect::<Vec<_>>() || folds.iter().any(|f| f.repeat != 0) {
-            bail!("need one result for each of folds 0..{k}, have {got:?}");
-        }
+    let got: Vec<(usize, usize)> = folds.iter().map(|f| (f.repeat, f.fold)).collect();
+    if got != config.all_folds() {
+        bail!(
+            "need one result for each fold 0..{k} of each repeat 0..{repeats}, have \
+             (repeat, fold) {got:?}"
+        );
     }
     let accuracies: Vec<f64> = folds.iter().map(|f| f.accuracy).collect();
     let (mean, std) = mean_std(&accuracies);
