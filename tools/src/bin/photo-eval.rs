@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! cargo run --release -p tools --bin photo-eval -- [--limit N] [--empty N]
-//!     [--model mcu] [--models models] [--seed S] [--samples DIR]
+//!     [--kinds a,b,...] [--model mcu] [--models models] [--seed S] [--samples DIR]
 //! ```
+//!
+//! `--kinds` evaluates only the named kinds (below; default: all of them).
 //!
 //! `--samples DIR` only writes example pictures into DIR (test images 0, 1 and 2 as
 //! `plain-28`, `product-photo` and `colour-jpeg`, and a low-contrast noise frame) and
@@ -26,12 +28,25 @@
 //! - `camera-160x120`: the firmware's sample-frame synthesis: 60..100 pixels, off-centre
 //!   in a noisy, unevenly lit 160x120 frame with dead and hot pixels;
 //! - `colour-jpeg`: the same frame in colour (a random dark garment colour on a random
-//!   light background colour), JPEG quality 75.
+//!   light background colour), JPEG quality 75;
+//! - `sensor-ov7675`: the test image as an OV7675's 160x120 Y plane shows a real garment,
+//!   dark (reflectance 0.02..0.25 at its darkest) on a light background (0.55..0.90), 56..104
+//!   pixels anywhere in the frame: a slight lens blur (3x3 binomial), vignetting (the
+//!   corners 15..45 % darker), an exposure that puts the background at the centre at
+//!   150..235 levels, a gain of 1..6 that scales the shot noise (variance = signal x gain
+//!   / 20) and the read noise (σ = 0.6 x gain), an uncorrected black level of 4..20, and
+//!   clipping to 0..255;
+//! - `colour-photo`: a colour picture made another way than `colour-jpeg`: 120..320 x
+//!   100..320 pixels, a light, nearly grey background (185..250, each channel within ±12,
+//!   with a lighting gradient), the garment in a saturated colour (any hue, saturation
+//!   55..100 %, value 45..100 %: yellow, cyan and light green among them) at 45..90 % of the
+//!   shorter side anywhere in the picture, noise ±3 per channel, JPEG quality 60..90.
 //!
-//! Empty frames (the seed `seed + 1,000,000 + k`), sizes 28..200 a side: uniform of any
+//! Empty frames (the seed `seed + 1,000,000 + k`), 28..200 pixels a side: uniform of any
 //! level, low-contrast noise (±2..15 levels around any level), linear gradients of any
-//! direction and span, and a speck (1..4 pixels a side, any contrast) on a plain or
-//! noisy background.
+//! direction and span, a speck (1..4 pixels a side, any contrast) on a plain or
+//! noisy background, and the bare background of `sensor-ov7675` (160x120, vignetting,
+//! noise and all).
 
 use std::io::Cursor;
 
@@ -44,7 +59,7 @@ use trainer::nn::saved;
 use trainer_core::data::photo::{self, Prepared};
 use trainer_core::data::{self, IMAGE_LEN, IMAGE_SIDE, Split};
 
-const KINDS: [&str; 7] = [
+const KINDS: [&str; 9] = [
     "plain-28",
     "enlarged-112",
     "low-contrast-56",
@@ -52,8 +67,10 @@ const KINDS: [&str; 7] = [
     "gray-photo",
     "camera-160x120",
     "colour-jpeg",
+    "sensor-ov7675",
+    "colour-photo",
 ];
-const EMPTY_KINDS: [&str; 4] = ["uniform", "noise", "gradient", "speck"];
+const EMPTY_KINDS: [&str; 5] = ["uniform", "noise", "gradient", "speck", "sensor"];
 
 fn gray(img: &[u8; IMAGE_LEN]) -> GrayImage {
     GrayImage::from_raw(IMAGE_SIDE as u32, IMAGE_SIDE as u32, img.to_vec()).expect("28x28")
@@ -65,11 +82,112 @@ fn map(img: &GrayImage, f: impl Fn(u8) -> u8) -> GrayImage {
     })
 }
 
-fn jpeg(img: &RgbImage) -> Result<DynamicImage> {
+fn jpeg(img: &RgbImage, quality: u8) -> Result<DynamicImage> {
     let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut Cursor::new(&mut bytes), 75)
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut Cursor::new(&mut bytes), quality)
         .encode_image(img)?;
     trainer_core::data::image_input::decode(&bytes)
+}
+
+/// Approximately standard normal: a sum of four uniforms, scaled to variance 1.
+fn normal(rng: &mut SplitMix64) -> f64 {
+    let sum: i64 = (0..4).map(|_| rng.range(-1000, 1000)).sum();
+    sum as f64 / 1000.0 * 0.75f64.sqrt()
+}
+
+/// The `sensor-ov7675` kind (see the module documentation): a 160x120 Y plane of
+/// `garment`, or of the bare background (an empty frame).
+fn sensor_frame(garment: Option<&GrayImage>, rng: &mut SplitMix64) -> GrayImage {
+    let (w, h) = (160u32, 120u32);
+    let side = rng.range(56, 104) as u32;
+    let left = rng.range(2, i64::from(w - side - 2)) as u32;
+    let top = rng.range(2, i64::from(h - side - 2)) as u32;
+    let paper = rng.range(550, 900) as f64 / 1000.0;
+    let cloth = rng.range(20, 250) as f64 / 1000.0;
+    let vignetting = rng.range(15, 45) as f64 / 100.0;
+    let level = rng.range(150, 235) as f64;
+    let gain = rng.range(10, 60) as f64 / 10.0;
+    let black = rng.range(4, 20) as f64;
+    let big = garment.map(|g| image::imageops::resize(g, side, side, FilterType::Triangle));
+    // The scene's reflectance: the garment dark on the light background.
+    let scene = |x: i64, y: i64| {
+        let (x, y) = (x.clamp(0, i64::from(w) - 1), y.clamp(0, i64::from(h) - 1));
+        let (gx, gy) = (x - i64::from(left), y - i64::from(top));
+        let inside = (0..i64::from(side)).contains(&gx) && (0..i64::from(side)).contains(&gy);
+        if let (true, Some(big)) = (inside, &big) {
+            let v = f64::from(big.get_pixel(gx as u32, gy as u32).0[0]) / 255.0;
+            paper - v * (paper - cloth)
+        } else {
+            paper
+        }
+    };
+    let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
+    let corner = cx * cx + cy * cy;
+    GrayImage::from_fn(w, h, |x, y| {
+        let (x, y) = (i64::from(x), i64::from(y));
+        // The lens: a 3x3 binomial blur.
+        let mut blurred = 0.0;
+        for (dy, wy) in [(-1, 1.0), (0, 2.0), (1, 1.0)] {
+            for (dx, wx) in [(-1, 1.0), (0, 2.0), (1, 1.0)] {
+                blurred += wx * wy * scene(x + dx, y + dy);
+            }
+        }
+        blurred /= 16.0;
+        let (rx, ry) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
+        let falloff = 1.0 - vignetting * (rx * rx + ry * ry) / corner;
+        let signal = level * blurred / paper * falloff;
+        let variance = signal * gain / 20.0 + (0.6 * gain).powi(2);
+        let v = signal + variance.sqrt() * normal(rng) + black;
+        Luma([v.round().clamp(0.0, 255.0) as u8])
+    })
+}
+
+/// An RGB colour from a hue in degrees, a saturation and a value in percent.
+fn hsv(hue: i64, saturation: i64, value: i64) -> [i64; 3] {
+    let v = value * 255 / 100;
+    let c = v * saturation / 100;
+    let sector = hue / 60;
+    let x = c * (60 - (hue % 120 - 60).abs()) / 60;
+    let (r, g, b) = match sector {
+        0 => (c, x, 0),
+        1 => (x, c, 0),
+        2 => (0, c, x),
+        3 => (0, x, c),
+        4 => (x, 0, c),
+        _ => (c, 0, x),
+    };
+    let m = v - c;
+    [r + m, g + m, b + m]
+}
+
+/// The `colour-photo` kind (see the module documentation).
+fn colour_photo(g: &GrayImage, rng: &mut SplitMix64) -> Result<DynamicImage> {
+    let (w, h) = (rng.range(120, 320), rng.range(100, 320));
+    let short = w.min(h);
+    let side = rng.range(short * 45 / 100, short * 90 / 100);
+    let left = rng.range(3, w - side - 3);
+    let top = rng.range(3, h - side - 3);
+    let base = rng.range(185, 250);
+    let paper: [i64; 3] = std::array::from_fn(|_| base + rng.range(-12, 12));
+    let (grad_x, grad_y) = (rng.range(-15, 15), rng.range(-15, 15));
+    let ink = hsv(rng.range(0, 359), rng.range(55, 100), rng.range(45, 100));
+    let quality = rng.range(60, 90) as u8;
+    let big = image::imageops::resize(g, side as u32, side as u32, FilterType::Triangle);
+    let picture = RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let (x, y) = (i64::from(x), i64::from(y));
+        let light = grad_x * (2 * x - w) / (2 * w) + grad_y * (2 * y - h) / (2 * h);
+        let (gx, gy) = (x - left, y - top);
+        let t = if (0..side).contains(&gx) && (0..side).contains(&gy) {
+            i64::from(big.get_pixel(gx as u32, gy as u32).0[0])
+        } else {
+            0
+        };
+        Rgb(std::array::from_fn(|c| {
+            let bg = paper[c] + light;
+            (bg + (ink[c] - bg) * t / 255 + rng.range(-3, 3)).clamp(0, 255) as u8
+        }))
+    });
+    jpeg(&picture, quality)
 }
 
 /// Picture of kind `kind` made from test image `img` with `rng`.
@@ -119,13 +237,15 @@ fn render(kind: &str, img: &[u8; IMAGE_LEN], seed: u64) -> Result<DynamicImage> 
                     ((ink[c] * (255 - t) + paper[c] * t) / 255) as u8
                 }))
             });
-            jpeg(&colour)?
+            jpeg(&colour, 75)?
         }
+        "sensor-ov7675" => DynamicImage::ImageLuma8(sensor_frame(Some(&g), &mut rng)),
+        "colour-photo" => colour_photo(&g, &mut rng)?,
         other => bail!("unknown kind {other}"),
     })
 }
 
-/// Empty frame number `k` (kind `k % 4`).
+/// Empty frame number `k` (kind `k % 5`).
 fn empty_frame(k: usize, seed: u64) -> (usize, DynamicImage) {
     let mut rng = SplitMix64::new(seed);
     let (w, h) = (rng.range(28, 200) as u32, rng.range(28, 200) as u32);
@@ -149,6 +269,7 @@ fn empty_frame(k: usize, seed: u64) -> (usize, DynamicImage) {
                 Luma([(a + (b - a) * t / span).clamp(0, 255) as u8])
             })
         }
+        4 => sensor_frame(None, &mut rng),
         _ => {
             let amp = rng.range(0, 6);
             let mut img = GrayImage::from_fn(w, h, |_, _| {
@@ -174,6 +295,7 @@ fn empty_frame(k: usize, seed: u64) -> (usize, DynamicImage) {
 struct Args {
     limit: usize,
     empty: usize,
+    kinds: Vec<&'static str>,
     model: String,
     models: std::path::PathBuf,
     seed: u64,
@@ -184,6 +306,7 @@ fn parse_args() -> Result<Args> {
     let mut args = Args {
         limit: 10_000,
         empty: 4_000,
+        kinds: KINDS.to_vec(),
         model: trainer::nn::DEFAULT_MODEL.to_owned(),
         models: "models".into(),
         seed: 2026,
@@ -195,6 +318,16 @@ fn parse_args() -> Result<Args> {
         match flag.as_str() {
             "--limit" => args.limit = value.parse()?,
             "--empty" => args.empty = value.parse()?,
+            "--kinds" => {
+                args.kinds = value
+                    .split(',')
+                    .map(|name| {
+                        KINDS.into_iter().find(|k| *k == name).with_context(|| {
+                            format!("unknown kind {name:?} (kinds: {})", KINDS.join(", "))
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+            }
             "--model" => args.model = value,
             "--models" => args.models = value.into(),
             "--seed" => args.seed = value.parse()?,
@@ -241,7 +374,7 @@ fn main() -> Result<()> {
     );
     println!("|---|---:|---:|---:|---:|---:|");
     let (mut all_rejects, mut all_total) = (0usize, 0usize);
-    for kind in KINDS {
+    for &kind in &args.kinds {
         let mut inputs: Vec<u8> = Vec::with_capacity(n * IMAGE_LEN);
         let mut labels: Vec<i64> = Vec::with_capacity(n);
         let (mut rejects, mut dataset, mut int8_right) = (0usize, 0usize, 0usize);
