@@ -32,7 +32,9 @@
 //!    squared distance from the centre, and step 1 is redone on the corrected ring. All
 //!    later steps read the corrected frame.
 //! 3. **Threshold**: a pixel is foreground when it is at least
-//!    `max(min_contrast, noise_factor * MAD)` levels darker than the background.
+//!    `max(min_contrast, noise_factor * MAD)` levels darker than the background — in the
+//!    photo style, it and the mean of its 3x3 neighbourhood, so that a lone hot or dead
+//!    pixel, even smeared over its neighbours by JPEG, is not.
 //! 4. **Bounding box**: the first and last rows (and then columns) that hold a run of
 //!    at least `min_run` consecutive foreground pixels, so isolated noise pixels (hot or
 //!    dead sensor pixels) do not stretch it.
@@ -42,9 +44,15 @@
 //!    margin; parts outside the frame count as background.
 //! 6. **Resize** to 28x28 by area averaging: every source pixel contributes with its
 //!    exact overlap, counted in 1/28 pixel units, so any crop size works.
-//! 7. **Invert and stretch**: darkness below the background, minus a floor of a quarter
-//!    of the threshold distance, scaled so that the darkest averaged pixel becomes 255 and the
-//!    background 0 — the dataset's convention.
+//! 7. **Follow the contrast** (photo style): the box grows, side by side, over the
+//!    rows and columns just outside it that hold a run of pixels (each by itself, no
+//!    3x3 mean) darker than the background by a quarter of the resized object's peak darkness (at least half the
+//!    threshold distance, at most all of it); a faint garment's light parts thus join
+//!    its box, what lies apart from it does not. When the box grew, steps 5 and 6 are
+//!    redone.
+//! 8. **Invert and stretch**: darkness below the background, minus a floor of a quarter
+//!    of the distance of step 7, scaled so that the darkest averaged pixel becomes 255
+//!    and the background 0 — the dataset's convention.
 //!
 //! No float, no allocation, no panic: every input size is either processed or answered
 //! with an [`Error`].
@@ -332,7 +340,8 @@ pub struct Detection {
     /// correction).
     pub background: u8,
     /// Pixels at or below (photo style) or at or above (dataset style) this level were
-    /// foreground.
+    /// foreground; in the photo style the level the box finally grew to (step 7 of the
+    /// [module documentation](self)), at or above the detection's `background - distance`.
     pub threshold: u8,
     /// The object's bounding box, inside the frame.
     pub object: Rect,
@@ -450,21 +459,37 @@ fn photo(
         return Err(Error::NoContrast { background, mode });
     }
     // `distance <= background <= 255`, so this fits a u8.
-    let threshold = (u32::from(background) - distance) as u8;
+    let detect = (u32::from(background) - distance) as u8;
     let no_object = Error::NoObject {
         background,
-        threshold,
+        threshold: detect,
         mode,
     };
     let (w, h) = (frame.width, frame.height);
-    let dark = |x: usize, y: usize| view.at(x, y) <= threshold;
-    let object = bounding_box(w, h, dark, config.min_run.max(1)).ok_or(no_object)?;
+    let min_run = config.min_run.max(1);
+    let mut object =
+        bounding_box(w, h, |x, y| view.dark(x, y, detect), min_run).ok_or(no_object)?;
     check_size(frame, &object, config, mode)?;
-    let crop = square_around(&object, config.margin_percent);
+    let mut crop = square_around(&object, config.margin_percent);
     resize_area(view, &crop, background, out);
+    // Follow the object's contrast: a quarter of its peak darkness, between half the
+    // detection distance and all of it.
+    let peak = out
+        .iter()
+        .map(|&p| u32::from(background.saturating_sub(p)))
+        .max()
+        .unwrap_or(0);
+    let follow = (peak / 4).max(distance / 2).max(1).min(distance);
+    // `follow <= distance <= background`.
+    let threshold = (u32::from(background) - follow) as u8;
+    let grown = grow(object, w, h, |x, y| view.at(x, y) <= threshold, min_run);
+    if grown != object {
+        object = grown;
+        crop = square_around(&object, config.margin_percent);
+        resize_area(view, &crop, background, out);
+    }
     // Averaged darkness can fall below the floor when the object is very thin.
-    let floor = distance / 4;
-    if !invert_and_stretch(out, background, floor) {
+    if !invert_and_stretch(out, background, follow / 4) {
         return Err(no_object);
     }
     Ok(Detection {
@@ -576,6 +601,30 @@ impl View<'_> {
     /// The corrected pixel at `(x, y)`.
     fn at(&self, x: usize, y: usize) -> u8 {
         self.correct(self.raw(x, y), x, y)
+    }
+
+    /// Photo-style foreground: the corrected pixel at `(x, y)` is at or below
+    /// `threshold`, and so is the mean of its 3x3 neighbourhood (coordinates clamped to
+    /// the frame; the correction taken at the centre), so that a lone dark pixel
+    /// smeared over a few neighbours (by JPEG, or a lens) does not count.
+    fn dark(&self, x: usize, y: usize, threshold: u8) -> bool {
+        let c = self.correction(x, y);
+        let t = u32::from(threshold);
+        if u32::from(self.raw(x, y)) + c > t {
+            return false;
+        }
+        let (w, h) = (self.frame.width, self.frame.height);
+        let xs = [x.saturating_sub(1), x, (x + 1).min(w.saturating_sub(1))];
+        let ys = [y.saturating_sub(1), y, (y + 1).min(h.saturating_sub(1))];
+        let sum: u32 = ys
+            .iter()
+            .map(|&yy| {
+                xs.iter()
+                    .map(|&xx| u32::from(self.raw(xx, yy)))
+                    .sum::<u32>()
+            })
+            .sum();
+        sum + 9 * c <= 9 * t
     }
 }
 
@@ -736,6 +785,49 @@ fn bounding_box(
     let left = (0..w).find(column_hit)?;
     let right = (left..w).rev().find(column_hit)?;
     Some(rect(left, top, right, bottom))
+}
+
+/// Grows `object` (inside a `w`x`h` frame) side by side while the row or column just
+/// outside a side, across the box's current extent, holds a run of at least `min_run`
+/// foreground pixels: the box takes in what adjoins it, not what lies apart.
+fn grow(
+    object: Rect,
+    w: usize,
+    h: usize,
+    is_fg: impl Fn(usize, usize) -> bool,
+    min_run: u16,
+) -> Rect {
+    let is_fg = &is_fg;
+    let at = |v: i32| usize::try_from(v).unwrap_or(0);
+    let (mut left, mut top) = (at(object.left), at(object.top));
+    let mut right = left + (object.width as usize).saturating_sub(1);
+    let mut bottom = top + (object.height as usize).saturating_sub(1);
+    let row_hit = |y: usize, l: usize, r: usize| has_run((l..=r).map(|x| is_fg(x, y)), min_run);
+    let column_hit = |x: usize, t: usize, b: usize| has_run((t..=b).map(|y| is_fg(x, y)), min_run);
+    // Every pass that changes nothing ends it; each other one moves a side outwards, so
+    // at most w + h passes.
+    loop {
+        let mut grew = false;
+        if top > 0 && row_hit(top - 1, left, right) {
+            top -= 1;
+            grew = true;
+        }
+        if bottom + 1 < h && row_hit(bottom + 1, left, right) {
+            bottom += 1;
+            grew = true;
+        }
+        if left > 0 && column_hit(left - 1, top, bottom) {
+            left -= 1;
+            grew = true;
+        }
+        if right + 1 < w && column_hit(right + 1, top, bottom) {
+            right += 1;
+            grew = true;
+        }
+        if !grew {
+            return rect(left, top, right, bottom);
+        }
+    }
 }
 
 /// The box from `left`, `top` to `right`, `bottom` (inclusive).
@@ -1162,26 +1254,39 @@ mod tests {
     }
 
     #[test]
-    fn single_dark_pixel_fills_the_input() {
-        // Hand-computed: one dark pixel on a 6x6 white frame.
-        // The object box is the single dark pixel (min_run = 1), so the crop is
-        // 1x1 and every output pixel is that pixel: full darkness -> 255 everywhere.
-        let mut px = [255u8; 36];
-        px[2 * 6 + 3] = 0;
-        let frame = Frame::new(&px, 6, 6).unwrap();
+    fn a_lone_dark_pixel_is_no_object_but_a_small_square_fills_the_input() {
         let config = Config {
             min_run: 1,
             ..Config::default()
         };
         let mut out = [0u8; PIXELS];
+        // Hand-computed: one black pixel on a 6x6 white frame passes the threshold
+        // (255 - 40 = 215), but the mean of its 3x3 neighbourhood, 8 * 255 / 9 = 227,
+        // does not: nothing there.
+        let mut px = [255u8; 36];
+        px[2 * 6 + 3] = 0;
+        let frame = Frame::new(&px, 6, 6).unwrap();
+        assert_eq!(
+            preprocess(&frame, &config, &mut out),
+            Err(Error::NoObject {
+                background: 255,
+                threshold: 215,
+                mode: Mode::Photo
+            })
+        );
+        // A black 3x3 square on a 9x9 white frame: its corner pixels' neighbourhoods
+        // hold 4 black pixels (mean 5 * 255 / 9 = 142), so the box is the square, the
+        // crop 3x3, and every output pixel full darkness -> 255 everywhere.
+        let px = frame_with_rect(9, 9, 255, 0, (4, 2, 3, 3));
+        let frame = Frame::new(&px, 9, 9).unwrap();
         let d = preprocess(&frame, &config, &mut out).unwrap();
         assert_eq!(
             d.crop,
             Rect {
-                left: 3,
+                left: 4,
                 top: 2,
-                width: 1,
-                height: 1
+                width: 3,
+                height: 3
             }
         );
         assert!(out.iter().all(|&p| p == 255));
@@ -1264,6 +1369,61 @@ mod tests {
             let frame = Frame::new(&ramp, 160, 120).unwrap();
             assert_eq!(estimate_shading(&frame), 0, "{gx} {gy}");
         }
+    }
+
+    #[test]
+    fn a_smeared_dead_pixel_does_not_stretch_the_box() {
+        // A dead pixel after JPEG: 100 levels dark, its four neighbours 50. A row of it
+        // is a run of three pixels below the threshold (200 - 40), but the mean of its
+        // 3x3 neighbourhood is only (100 + 4 * 50) / 9 = 33 levels dark.
+        let mut px = frame_with_rect(160, 120, 200, 40, (60, 30, 50, 60));
+        let (x, y) = (140, 100);
+        px[y * 160 + x] = 100;
+        for (dx, dy) in [(-1i32, 0i32), (1, 0), (0, -1), (0, 1)] {
+            px[(y as i32 + dy) as usize * 160 + (x as i32 + dx) as usize] = 150;
+        }
+        let frame = Frame::new(&px, 160, 120).unwrap();
+        let mut out = [0u8; PIXELS];
+        let d = preprocess(&frame, &Config::default(), &mut out).unwrap();
+        assert_eq!(
+            d.object,
+            Rect {
+                left: 60,
+                top: 30,
+                width: 50,
+                height: 60
+            }
+        );
+    }
+
+    #[test]
+    fn a_faint_garment_keeps_its_light_parts() {
+        // 60 levels dark at most, with a part only 25 levels dark below it: the
+        // detection (40 levels) finds the dark part; the box then follows the contrast
+        // down to 60 / 4 -> 20 levels (half the distance) and takes in the light part.
+        let mut px = frame_with_rect(160, 120, 200, 140, (40, 20, 50, 60));
+        for y in 80..95 {
+            for x in 40..90 {
+                px[y * 160 + x] = 175;
+            }
+        }
+        let frame = Frame::new(&px, 160, 120).unwrap();
+        let mut out = [0u8; PIXELS];
+        let d = preprocess(&frame, &Config::default(), &mut out).unwrap();
+        assert_eq!(d.threshold, 180);
+        assert_eq!(
+            d.object,
+            Rect {
+                left: 40,
+                top: 20,
+                width: 50,
+                height: 75
+            }
+        );
+        // The light part is in the input, lighter than the rest (darkness 25 and 60,
+        // less the floor of 5, scaled by 255 / 55).
+        assert_eq!(out[27 * SIDE + 14], 93);
+        assert_eq!(out[10 * SIDE + 14], 255);
     }
 
     #[test]
