@@ -10,7 +10,8 @@
 //! - [`prepare`] turns any picture (an [`image::DynamicImage`]) into the model's 28x28
 //!   input through [`camera::preprocess()`], the very code the firmware runs: it
 //!   decides whether the picture is dataset-style or a photo, and may find nothing
-//!   there.
+//!   there. A colour picture becomes gray with [`to_gray`] first, which keeps a
+//!   saturated garment dark against a light background.
 //! - [`firmware_frame`] fits any picture into a 160x120 frame for the firmware
 //!   (`scripts/run-firmware.sh`), and [`write_picture_frames`] writes such frames as a
 //!   blob.
@@ -55,9 +56,9 @@ impl CameraFrame {
         Frame::new(&self.pixels, self.width, self.height)
     }
 
-    /// Converts any image to a grayscale frame (luma, no resizing).
+    /// Converts any image to a grayscale frame ([`to_gray`], no resizing).
     pub fn from_image(img: &DynamicImage) -> Self {
-        let gray = img.to_luma8();
+        let gray = to_gray(img);
         Self {
             width: gray.width() as usize,
             height: gray.height() as usize,
@@ -70,6 +71,62 @@ impl CameraFrame {
         GrayImage::from_raw(self.width as u32, self.height as u32, self.pixels.clone())
             .expect("width * height pixels")
     }
+}
+
+/// Converts a picture to grayscale the way the garment stands out best.
+///
+/// A grey picture, or a colour one with a dark border ring (the dataset style), becomes
+/// its luma. In a colour picture with a light border (the ring's luma median at least
+/// [`preprocess::DARK_BORDER`]) the garment is what is darker than the background in
+/// *some* channel: luma averages the channels' contrast, and a saturated garment (yellow,
+/// cyan, light green) can have nearly the luma of a white background. So each pixel
+/// becomes the border's luma plus its largest drop below the border's colour (the
+/// channels' medians over the ring) in any channel: `luma(border) + min_c (p_c -
+/// border_c)`; on a grey background that is `min(R, G, B)` up to a constant.
+pub fn to_gray(img: &DynamicImage) -> GrayImage {
+    let luma = img.to_luma8();
+    if !img.color().has_color() {
+        return luma;
+    }
+    let rgb = img.to_rgb8();
+    let (w, h) = rgb.dimensions();
+    let band = preprocess::BORDER as u32;
+    // Red, green, blue and luma over the border ring.
+    let mut hist = [[0u32; 256]; 4];
+    for ((x, y, p), l) in rgb.enumerate_pixels().zip(luma.pixels()) {
+        if x < band || y < band || x + band >= w || y + band >= h {
+            for (c, &v) in p.0.iter().enumerate() {
+                hist[c][usize::from(v)] += 1;
+            }
+            hist[3][usize::from(l.0[0])] += 1;
+        }
+    }
+    let [red, green, blue, border] = hist.map(|h| lower_median(&h));
+    if border < preprocess::DARK_BORDER {
+        return luma;
+    }
+    let colour = [red, green, blue].map(i32::from);
+    GrayImage::from_fn(w, h, |x, y| {
+        let p = rgb.get_pixel(x, y).0;
+        let drop = (0..3)
+            .map(|c| i32::from(p[c]) - colour[c])
+            .min()
+            .unwrap_or(0);
+        image::Luma([(i32::from(border) + drop).clamp(0, 255) as u8])
+    })
+}
+
+/// The lower median of a histogram (as the camera crate takes it).
+fn lower_median(hist: &[u32; 256]) -> u8 {
+    let half = hist.iter().sum::<u32>().div_ceil(2);
+    let mut seen = 0;
+    for (v, &k) in hist.iter().enumerate() {
+        seen += k;
+        if seen >= half && seen > 0 {
+            return v as u8;
+        }
+    }
+    255
 }
 
 /// What [`synthesize_frame`] chose for a frame (for manifests and tests).
@@ -235,8 +292,8 @@ pub fn prepare(img: &DynamicImage, mode: Option<Mode>) -> anyhow::Result<Prepare
     prepare_frame(&frame_from_photo(img), mode)
 }
 
-/// Fits any picture into a [`FRAME_WIDTH`]x[`FRAME_HEIGHT`] grayscale frame, as the
-/// firmware's camera delivers: scaled (aspect kept) to fill it along one side, the rest
+/// Fits any picture into a [`FRAME_WIDTH`]x[`FRAME_HEIGHT`] grayscale frame (luma,
+/// the camera's Y plane, not [`to_gray`]), as the firmware's camera delivers: scaled (aspect kept) to fill it along one side, the rest
 /// filled by repeating the picture's edge pixels, so the border still shows the
 /// picture's own background.
 pub fn firmware_frame(img: &DynamicImage) -> CameraFrame {
@@ -564,6 +621,41 @@ mod tests {
                 assert!(matches!(p, Prepared::Nothing(_)), "{level} {mode:?}: {p:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_saturated_garment_stands_out_in_gray() {
+        // A yellow garment on an off-white background: nearly the same luma, but far
+        // darker in blue.
+        let (paper, ink) = ([235u8, 230, 225], [255u8, 240, 40]);
+        let colour = image::RgbImage::from_fn(120, 90, |x, y| {
+            let inside = (40..80).contains(&x) && (15..75).contains(&y);
+            image::Rgb(if inside { ink } else { paper })
+        });
+        let img = DynamicImage::ImageRgb8(colour);
+        let luma = img.to_luma8();
+        assert!(luma.get_pixel(60, 40).0[0].abs_diff(luma.get_pixel(5, 5).0[0]) < 10);
+        let gray = to_gray(&img);
+        let (bg, garment) = (gray.get_pixel(5, 5).0[0], gray.get_pixel(60, 40).0[0]);
+        assert_eq!(bg, luma.get_pixel(5, 5).0[0]);
+        // The border's luma plus the blue channel's drop, 40 - 225.
+        assert_eq!(i32::from(garment), i32::from(bg) - 185);
+        let Prepared::Garment { detection, .. } = prepare(&img, None).unwrap() else {
+            panic!("the yellow garment was not found")
+        };
+        assert_eq!(detection.mode, Mode::Photo);
+        assert_eq!((detection.object.width, detection.object.height), (40, 60));
+        // Grey pictures, and colour ones with a dark border, are their luma.
+        let grey = DynamicImage::ImageLuma8(luma.clone());
+        assert_eq!(to_gray(&grey), luma);
+        let dark = DynamicImage::ImageRgb8(image::RgbImage::from_fn(50, 40, |x, _| {
+            image::Rgb(if (20..30).contains(&x) {
+                ink
+            } else {
+                [10, 20, 0]
+            })
+        }));
+        assert_eq!(to_gray(&dark), dark.to_luma8());
     }
 
     #[test]
