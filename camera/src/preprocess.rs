@@ -40,19 +40,23 @@
 //!    dead sensor pixels) do not stretch it.
 //!    A box whose longer side is below `min_side_percent` of the frame's shorter side is
 //!    a speck, not a garment.
-//! 5. **Square crop** centred on the box, side = the box's longer side plus an optional
-//!    margin; parts outside the frame count as background.
-//! 6. **Resize** to 28x28 by area averaging: every source pixel contributes with its
-//!    exact overlap, counted in 1/28 pixel units, so any crop size works.
-//! 7. **Follow the contrast** (photo style): the box grows, side by side, over the
+//! 5. **Follow the contrast** (photo style): the box grows, side by side, over the
 //!    rows and columns just outside it that hold a run of pixels (each by itself, no
-//!    3x3 mean) darker than the background by a quarter of the resized object's peak darkness (at least half the
-//!    threshold distance, at most all of it); a faint garment's light parts thus join
-//!    its box, what lies apart from it does not. When the box grew, steps 5 and 6 are
-//!    redone.
+//!    3x3 mean) darker than the background by a quarter of the object's peak darkness
+//!    (its darkest 3x3 block; at least half the threshold distance, at most all of it):
+//!    a faint garment's light parts thus join its box, what lies apart from it does not.
+//! 6. **Square crop** centred on the box, side = the box's longer side plus an optional
+//!    margin; parts outside the frame count as background.
+//! 7. **Resize** to 28x28 by area averaging: every source pixel contributes with its
+//!    exact overlap, counted in 1/28 pixel units, so any crop size works.
 //! 8. **Invert and stretch**: darkness below the background, minus a floor of a quarter
-//!    of the distance of step 7, scaled so that the darkest averaged pixel becomes 255
+//!    of the distance of step 5, scaled so that the darkest averaged pixel becomes 255
 //!    and the background 0 — the dataset's convention.
+//!
+//! The shading correction follows each row and column by forward differences (two
+//! additions a pixel), the 3x3 mean is taken only for pixels dark by themselves, and the
+//! style decision counts every second pixel of every second row: a QQVGA frame takes
+//! about a million instructions on the Cortex-M4 (`firmware/README.md`).
 //!
 //! No float, no allocation, no panic: every input size is either processed or answered
 //! with an [`Error`].
@@ -340,7 +344,7 @@ pub struct Detection {
     /// correction).
     pub background: u8,
     /// Pixels at or below (photo style) or at or above (dataset style) this level were
-    /// foreground; in the photo style the level the box finally grew to (step 7 of the
+    /// foreground; in the photo style the level the box finally grew to (step 5 of the
     /// [module documentation](self)), at or above the detection's `background - distance`.
     pub threshold: u8,
     /// The object's bounding box, inside the frame.
@@ -399,8 +403,9 @@ pub const DARK_BORDER: u8 = 96;
 /// [`Config::mode`] is `None`: a dark border ring (median below 96) means the dataset
 /// style; otherwise the style whose foreground has more pixels (pixels lighter than the
 /// background by the threshold distance for the dataset style, darker for the photo
-/// style, both after the shading correction), a tie (a uniform frame) going to the
-/// dataset style when the border is below mid-gray.
+/// style, both after the shading correction; counted on every second pixel of every
+/// second row), a tie (a uniform frame) going to the dataset style when the border is
+/// below mid-gray.
 pub fn decide_mode(frame: &Frame<'_>, config: &Config) -> Mode {
     let (view, background, mad) = estimate_background(frame);
     decide(&view, background, threshold_distance(config, mad))
@@ -412,9 +417,9 @@ fn decide(view: &View<'_>, background: u8, distance: u32) -> Mode {
     }
     let bg = u32::from(background);
     let (mut lighter, mut darker) = (0u32, 0u32);
-    for y in 0..view.frame.height {
-        for (x, &p) in view.frame.row(y).iter().enumerate() {
-            let p = u32::from(view.correct(p, x, y));
+    for y in (0..view.frame.height).step_by(2) {
+        for p in view.pixels(Line::row(y, 0, view.frame.width).every(2)) {
+            let p = u32::from(p);
             lighter += u32::from(p >= bg + distance);
             darker += u32::from(p + distance <= bg);
         }
@@ -467,27 +472,24 @@ fn photo(
     };
     let (w, h) = (frame.width, frame.height);
     let min_run = config.min_run.max(1);
-    let mut object =
-        bounding_box(w, h, |x, y| view.dark(x, y, detect), min_run).ok_or(no_object)?;
+    let detected = |line: Line| {
+        view.line_has_run(line, min_run, |pos, p| {
+            let (x, y) = line.point(pos);
+            view.dark(x, y, p, detect)
+        })
+    };
+    let object = bounding_box(w, h, detected).ok_or(no_object)?;
     check_size(frame, &object, config, mode)?;
-    let mut crop = square_around(&object, config.margin_percent);
-    resize_area(view, &crop, background, out);
     // Follow the object's contrast: a quarter of its peak darkness, between half the
     // detection distance and all of it.
-    let peak = out
-        .iter()
-        .map(|&p| u32::from(background.saturating_sub(p)))
-        .max()
-        .unwrap_or(0);
+    let peak = peak_darkness(view, &object, background);
     let follow = (peak / 4).max(distance / 2).max(1).min(distance);
     // `follow <= distance <= background`.
     let threshold = (u32::from(background) - follow) as u8;
-    let grown = grow(object, w, h, |x, y| view.at(x, y) <= threshold, min_run);
-    if grown != object {
-        object = grown;
-        crop = square_around(&object, config.margin_percent);
-        resize_area(view, &crop, background, out);
-    }
+    let adjoining = |line: Line| view.line_has_run(line, min_run, |_, p| p <= threshold);
+    let object = grow(object, w, h, adjoining);
+    let crop = square_around(&object, config.margin_percent);
+    resize_area(view, &crop, background, out);
     // Averaged darkness can fall below the floor when the object is very thin.
     if !invert_and_stretch(out, background, follow / 4) {
         return Err(no_object);
@@ -516,8 +518,9 @@ fn dataset(
         return Err(Error::NoContrast { background, mode });
     };
     let (w, h) = (frame.width, frame.height);
-    let light = |x: usize, y: usize| view.at(x, y) >= threshold;
-    let object = bounding_box(w, h, light, config.min_run.max(1)).ok_or(Error::NoObject {
+    let min_run = config.min_run.max(1);
+    let light = |line: Line| view.line_has_run(line, min_run, |_, p| p >= threshold);
+    let object = bounding_box(w, h, light).ok_or(Error::NoObject {
         background,
         threshold,
         mode,
@@ -562,18 +565,20 @@ fn stretch_light(out: &mut [u8; PIXELS], background: u8) {
     }
 }
 
-/// Largest shading coefficient: keeps `shading * radius2` below 2^64 (`radius2` is
-/// below 2^25).
-const MAX_SHADING: u64 = (1 << 39) - 1;
+/// Fraction bits of the shading coefficient: a correction is `shading * radius2 >>
+/// SHADING_BITS` levels.
+const SHADING_BITS: u32 = 22;
 
 /// The frame as the steps after the border estimate read it: every pixel lightened by
-/// the shading correction `(shading * radius2(x, y)) >> 32` levels (saturating at 255),
-/// which undoes a falloff of light that grows with the squared distance from the
-/// frame's centre (vignetting). `shading == 0` reads the frame as it is.
+/// the shading correction `(shading * radius2(x, y)) >> SHADING_BITS` levels (saturating
+/// at 255), which undoes a falloff of light that grows with the squared distance from
+/// the frame's centre (vignetting). `shading == 0` reads the frame as it is;
+/// [`estimate_shading`] keeps `shading * radius2` at most 2^30 inside the frame, so the
+/// products fit 32 bits.
 #[derive(Debug, Clone, Copy)]
 struct View<'a> {
     frame: Frame<'a>,
-    shading: u64,
+    shading: u32,
 }
 
 impl View<'_> {
@@ -584,7 +589,7 @@ impl View<'_> {
         }
         let r2 = radius2(x, y, self.frame.width, self.frame.height);
         // At most 255 after `min`, so the cast is exact.
-        ((self.shading * r2) >> 32).min(255) as u32
+        ((u64::from(self.shading) * r2) >> SHADING_BITS).min(255) as u32
     }
 
     /// Pixel `p` at `(x, y)` with the correction.
@@ -598,21 +603,10 @@ impl View<'_> {
         self.frame.pixels.get(i).copied().unwrap_or(255)
     }
 
-    /// The corrected pixel at `(x, y)`.
-    fn at(&self, x: usize, y: usize) -> u8 {
-        self.correct(self.raw(x, y), x, y)
-    }
-
-    /// Photo-style foreground: the corrected pixel at `(x, y)` is at or below
-    /// `threshold`, and so is the mean of its 3x3 neighbourhood (coordinates clamped to
-    /// the frame; the correction taken at the centre), so that a lone dark pixel
-    /// smeared over a few neighbours (by JPEG, or a lens) does not count.
-    fn dark(&self, x: usize, y: usize, threshold: u8) -> bool {
-        let c = self.correction(x, y);
-        let t = u32::from(threshold);
-        if u32::from(self.raw(x, y)) + c > t {
-            return false;
-        }
+    /// Whether the mean of the corrected 3x3 neighbourhood of `(x, y)` (coordinates
+    /// clamped to the frame; the correction taken at the centre) is at or below
+    /// `threshold`.
+    fn mean_at_most(&self, x: usize, y: usize, threshold: u8) -> bool {
         let (w, h) = (self.frame.width, self.frame.height);
         let xs = [x.saturating_sub(1), x, (x + 1).min(w.saturating_sub(1))];
         let ys = [y.saturating_sub(1), y, (y + 1).min(h.saturating_sub(1))];
@@ -624,7 +618,163 @@ impl View<'_> {
                     .sum::<u32>()
             })
             .sum();
-        sum + 9 * c <= 9 * t
+        sum + 9 * self.correction(x, y) <= 9 * u32::from(threshold)
+    }
+
+    /// Photo-style foreground at `(x, y)`, whose corrected pixel is `p`: `p` is at or
+    /// below `threshold`, and so is the mean of its 3x3 neighbourhood, so that a lone
+    /// dark pixel smeared over a few neighbours (by JPEG, or a lens) does not count.
+    fn dark(&self, x: usize, y: usize, p: u8, threshold: u8) -> bool {
+        p <= threshold && self.mean_at_most(x, y, threshold)
+    }
+
+    /// The frame's pixels along `line` (clipped to the frame), from its first pixel to
+    /// its last, every `stride`-th of them being the line's, and the correction's
+    /// forward differences from one of the line's pixels to the next.
+    fn line_parts(&self, line: Line) -> (&[u8], usize, Differences) {
+        let (w, h) = (self.frame.width, self.frame.height);
+        let k = line.every.max(1);
+        let (along, across, stride) = if line.vertical {
+            (h, w, k.saturating_mul(w))
+        } else {
+            (w, h, k)
+        };
+        let end = line.to.min(along);
+        let (x, y) = line.point(line.from);
+        let first = y.saturating_mul(w).saturating_add(x);
+        let steps = end.saturating_sub(line.from + 1) / k;
+        let last = first.saturating_add(steps.saturating_mul(stride));
+        let pixels = match self.frame.pixels.get(first..=last) {
+            Some(p) if end > line.from => p,
+            _ => &[],
+        };
+        // The offsets from the centre in half pixels, along and across the line; one
+        // step along it adds 2k: (d + 2k)^2 - d^2 = 4kd + 4k^2, and that grows by 8k^2.
+        let d = (2 * line.from + 1) as i64 - along as i64;
+        let e = (2 * line.at + 1) as i64 - across as i64;
+        let k = k as i64;
+        let a = i64::from(self.shading);
+        // Wrapping: the values inside the frame fit 32 bits, and only those are used.
+        let differences = Differences {
+            acc: a.wrapping_mul(d * d + e * e) as u32,
+            delta: a.wrapping_mul(4 * k * d + 4 * k * k) as u32,
+            step: a.wrapping_mul(8 * k * k) as u32,
+        };
+        (pixels, stride, differences)
+    }
+
+    /// The corrected pixels along `line`.
+    fn pixels(&self, line: Line) -> LinePixels<core::iter::StepBy<core::slice::Iter<'_, u8>>> {
+        let (pixels, stride, differences) = self.line_parts(line);
+        LinePixels {
+            pixels: pixels.iter().step_by(stride),
+            differences,
+        }
+    }
+
+    /// The corrected pixels of row `y`, columns `from..to` (clipped to the frame).
+    fn row(&self, y: usize, from: usize, to: usize) -> LinePixels<core::slice::Iter<'_, u8>> {
+        let (pixels, _, differences) = self.line_parts(Line::row(y, from, to));
+        LinePixels {
+            pixels: pixels.iter(),
+            differences,
+        }
+    }
+
+    /// Whether `line` holds a run of at least `min_run` consecutive pixels for which
+    /// `fg(position along the line, corrected pixel)` is true.
+    fn line_has_run(&self, line: Line, min_run: u16, fg: impl Fn(usize, u8) -> bool) -> bool {
+        let at = |(i, p): (usize, u8)| fg(line.from + i * line.every.max(1), p);
+        if line.vertical || line.every > 1 {
+            has_run(self.pixels(line).enumerate().map(at), min_run)
+        } else {
+            let pixels = self.row(line.at, line.from, line.to);
+            has_run(pixels.enumerate().map(at), min_run)
+        }
+    }
+}
+
+/// A row (`vertical` false: the pixels `(from..to, at)`) or a column (`(at, from..to)`)
+/// of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Line {
+    vertical: bool,
+    at: usize,
+    from: usize,
+    to: usize,
+    /// Every `every`-th pixel from `from` (1: all of them).
+    every: usize,
+}
+
+impl Line {
+    /// Row `y`, columns `from..to`.
+    fn row(y: usize, from: usize, to: usize) -> Self {
+        Self {
+            vertical: false,
+            at: y,
+            from,
+            to,
+            every: 1,
+        }
+    }
+
+    /// Column `x`, rows `from..to`.
+    fn column(x: usize, from: usize, to: usize) -> Self {
+        Self {
+            vertical: true,
+            at: x,
+            from,
+            to,
+            every: 1,
+        }
+    }
+
+    /// Every `k`-th pixel of the line, from its first.
+    fn every(self, k: usize) -> Self {
+        Self { every: k, ..self }
+    }
+
+    /// The frame coordinates of position `pos` along the line.
+    fn point(&self, pos: usize) -> (usize, usize) {
+        if self.vertical {
+            (self.at, pos)
+        } else {
+            (pos, self.at)
+        }
+    }
+}
+
+/// The correction along a line by forward differences: `acc` is `shading * radius2` at
+/// the next pixel (its correction is `acc >> SHADING_BITS`), `delta` the change of `acc`
+/// to the pixel after, `step` the change of `delta` (all wrapping: only values inside
+/// the frame are used, and those fit).
+#[derive(Debug, Clone, Copy)]
+struct Differences {
+    acc: u32,
+    delta: u32,
+    step: u32,
+}
+
+/// Corrected pixels along a row or column ([`View::row`], [`View::column`]).
+#[derive(Debug)]
+struct LinePixels<I> {
+    pixels: I,
+    differences: Differences,
+}
+
+impl<'a, I: Iterator<Item = &'a u8>> Iterator for LinePixels<I> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        let &raw = self.pixels.next()?;
+        let d = &mut self.differences;
+        if d.step == 0 {
+            return Some(raw);
+        }
+        let c = (d.acc >> SHADING_BITS).min(255) as u8;
+        d.acc = d.acc.wrapping_add(d.delta);
+        d.delta = d.delta.wrapping_add(d.step);
+        Some(raw.saturating_add(c))
     }
 }
 
@@ -689,19 +839,23 @@ fn estimate_background<'a>(frame: &Frame<'a>) -> (View<'a>, u8, u8) {
 /// Vignetting, from the border ring: the ring is split into its parts nearer the
 /// frame's centre (the middles of the sides, `radius2` below three quarters of the
 /// corners') and the rest (towards the corners). Each pixel counts as the mean of
-/// itself and its point reflection through the centre, which cancels any linear
+/// itself and its point reflection through the centre (each such pair once), which cancels any linear
 /// gradient of light (a tilted lamp or a ramp: the reflection is as much lighter as
 /// the pixel is darker); what is left, the median of the outer part below that of the
 /// inner part, is a falloff with the distance from the centre. Returns the shading
 /// coefficient of [`View`] that lifts the outer median to the inner one (0: no falloff).
-fn estimate_shading(frame: &Frame<'_>) -> u64 {
+fn estimate_shading(frame: &Frame<'_>) -> u32 {
     let (w, h) = (frame.width, frame.height);
     let corner = radius2(0, 0, w, h);
     let (mut inner, mut outer) = ([0u16; 256], [0u16; 256]);
     let (mut sum_inner, mut sum_outer) = (0u64, 0u64);
     for_each_ring_pixel(frame, |x, y, p| {
-        let i = (h - 1 - y) * w + (w - 1 - x);
-        let mirror = frame.pixels.get(i).copied().unwrap_or(p);
+        // Each pair once: from the pixel that comes first.
+        let (i, mirror) = (y * w + x, (h - 1 - y) * w + (w - 1 - x));
+        if i > mirror {
+            return;
+        }
+        let mirror = frame.pixels.get(mirror).copied().unwrap_or(p);
         let mean = (u16::from(p) + u16::from(mirror)).div_ceil(2) as u8;
         let r2 = radius2(x, y, w, h);
         // A ring holds fewer than 2^16 pixels (4 * 2 * 4096), so the counts fit.
@@ -727,7 +881,9 @@ fn estimate_shading(frame: &Frame<'_>) -> u64 {
     if m_inner <= m_outer || r_outer <= r_inner {
         return 0;
     }
-    ((u64::from(m_inner - m_outer) << 32) / (r_outer - r_inner)).min(MAX_SHADING)
+    // At most 2^30 / corner: `shading * radius2` stays at most 2^30 inside the frame.
+    let shading = (u64::from(m_inner - m_outer) << SHADING_BITS) / (r_outer - r_inner);
+    shading.min((1 << 30) / corner.max(1)) as u32
 }
 
 /// Lower median and median absolute deviation of a histogram over 0..=255.
@@ -756,6 +912,33 @@ fn median_of(count: u32, bin: impl Fn(usize) -> u32) -> u8 {
     255
 }
 
+/// The object's peak darkness: how far the darkest mean of its 3x3 blocks (tiled from
+/// its top left corner, partial ones at the right and bottom left out; the correction
+/// taken at each block's centre) lies below `background`.
+fn peak_darkness(view: &View<'_>, object: &Rect, background: u8) -> u32 {
+    let at = |v: i32| usize::try_from(v).unwrap_or(0);
+    let (left, top) = (at(object.left), at(object.top));
+    let right = left + object.width as usize;
+    let segment = |y: usize| view.frame.row(y).get(left..right).unwrap_or(&[]);
+    let mut darkest = u32::MAX;
+    for y in (top..(top + object.height as usize).saturating_sub(2)).step_by(3) {
+        let rows = [segment(y), segment(y + 1), segment(y + 2)];
+        let blocks = rows[0]
+            .chunks_exact(3)
+            .zip(rows[1].chunks_exact(3))
+            .zip(rows[2].chunks_exact(3));
+        for (k, ((a, b), c)) in blocks.enumerate() {
+            let sum: u32 = a.iter().chain(b).chain(c).map(|&p| u32::from(p)).sum();
+            let correction = view.correction(left + 3 * k + 1, y + 1);
+            darkest = darkest.min(sum + 9 * correction);
+        }
+    }
+    if darkest == u32::MAX {
+        return 0;
+    }
+    (9 * u32::from(background)).saturating_sub(darkest) / 9
+}
+
 /// Whether `hits` holds a run of at least `min_run` consecutive `true`s.
 fn has_run(hits: impl Iterator<Item = bool>, min_run: u16) -> bool {
     let (mut run, min_run) = (0usize, usize::from(min_run));
@@ -769,58 +952,43 @@ fn has_run(hits: impl Iterator<Item = bool>, min_run: u16) -> bool {
 }
 
 /// The box spanned by the rows, then the columns (within those rows), of a `w`x`h`
-/// frame that hold a run of at least `min_run` consecutive foreground pixels.
-fn bounding_box(
-    w: usize,
-    h: usize,
-    is_fg: impl Fn(usize, usize) -> bool,
-    min_run: u16,
-) -> Option<Rect> {
-    let is_fg = &is_fg;
-    let row_hit = |y: &usize| has_run((0..w).map(|x| is_fg(x, *y)), min_run);
+/// frame for which `hit` is true (they hold a run of foreground pixels).
+fn bounding_box(w: usize, h: usize, hit: impl Fn(Line) -> bool) -> Option<Rect> {
+    let row_hit = |y: &usize| hit(Line::row(*y, 0, w));
     let top = (0..h).find(row_hit)?;
     let bottom = (top..h).rev().find(row_hit)?;
-    let column_hit = |x: &usize| has_run((top..=bottom).map(|y| is_fg(*x, y)), min_run);
+    let column_hit = |x: &usize| hit(Line::column(*x, top, bottom + 1));
     // Rows with a run exist, yet no column within them need have one.
     let left = (0..w).find(column_hit)?;
     let right = (left..w).rev().find(column_hit)?;
     Some(rect(left, top, right, bottom))
 }
 
-/// Grows `object` (inside a `w`x`h` frame) side by side while the row or column just
-/// outside a side, across the box's current extent, holds a run of at least `min_run`
-/// foreground pixels: the box takes in what adjoins it, not what lies apart.
-fn grow(
-    object: Rect,
-    w: usize,
-    h: usize,
-    is_fg: impl Fn(usize, usize) -> bool,
-    min_run: u16,
-) -> Rect {
-    let is_fg = &is_fg;
+/// Grows `object` (inside a `w`x`h` frame) side by side while `hit` is true for the row
+/// or column just outside a side, across the box's current extent: the box takes in
+/// what adjoins it, not what lies apart.
+fn grow(object: Rect, w: usize, h: usize, hit: impl Fn(Line) -> bool) -> Rect {
     let at = |v: i32| usize::try_from(v).unwrap_or(0);
     let (mut left, mut top) = (at(object.left), at(object.top));
     let mut right = left + (object.width as usize).saturating_sub(1);
     let mut bottom = top + (object.height as usize).saturating_sub(1);
-    let row_hit = |y: usize, l: usize, r: usize| has_run((l..=r).map(|x| is_fg(x, y)), min_run);
-    let column_hit = |x: usize, t: usize, b: usize| has_run((t..=b).map(|y| is_fg(x, y)), min_run);
     // Every pass that changes nothing ends it; each other one moves a side outwards, so
     // at most w + h passes.
     loop {
         let mut grew = false;
-        if top > 0 && row_hit(top - 1, left, right) {
+        if top > 0 && hit(Line::row(top - 1, left, right + 1)) {
             top -= 1;
             grew = true;
         }
-        if bottom + 1 < h && row_hit(bottom + 1, left, right) {
+        if bottom + 1 < h && hit(Line::row(bottom + 1, left, right + 1)) {
             bottom += 1;
             grew = true;
         }
-        if left > 0 && column_hit(left - 1, top, bottom) {
+        if left > 0 && hit(Line::column(left - 1, top, bottom + 1)) {
             left -= 1;
             grew = true;
         }
-        if right + 1 < w && column_hit(right + 1, top, bottom) {
+        if right + 1 < w && hit(Line::column(right + 1, top, bottom + 1)) {
             right += 1;
             grew = true;
         }
@@ -910,12 +1078,14 @@ fn weighted_columns(
     // Fast path: the crop's columns lie inside the row.
     let inside = usize::try_from(left)
         .ok()
-        .and_then(|l| Some((l, row.get(l..l.checked_add(side as usize)?)?)));
+        .and_then(|l| Some((l, l.checked_add(side as usize)?)))
+        .filter(|&(_, r)| r <= row.len());
     match inside {
-        Some((l, segment)) => {
-            let pixels = segment.iter().enumerate();
-            spread(pixels.map(|(i, &p)| view.correct(p, l + i, y)), side, sums);
+        // Without shading, the row as it is (the common case, kept fast).
+        Some((l, r)) if view.shading == 0 => {
+            spread(row.get(l..r).unwrap_or(&[]).iter().copied(), side, sums);
         }
+        Some((l, r)) => spread(view.row(y, l, r), side, sums),
         None => {
             let pixel = |sx: u32| {
                 usize::try_from(i64::from(left) + i64::from(sx))
@@ -1474,6 +1644,43 @@ mod tests {
                 })
                 .collect();
             prop_assert_eq!(&fast[..], &slow[..]);
+        }
+
+        #[test]
+        fn line_pixels_equal_the_per_pixel_correction(
+            w in 1usize..200,
+            h in 1usize..200,
+            shading in any::<u32>(),
+            seed in any::<u64>(),
+        ) {
+            let px: Vec<u8> = (0..w * h).map(|i| (i as u64 ^ seed) as u8).collect();
+            let shading = shading.min((1 << 30) / radius2(0, 0, w, h).max(1) as u32);
+            let view = View { frame: Frame::new(&px, w, h).unwrap(), shading };
+            let (at_x, at_y) = ((seed % w as u64) as usize, (seed % h as u64) as usize);
+            let lines = [
+                Line::row(at_y, 0, w),
+                Line::row(at_y, w / 3, w + 5),
+                Line::row(at_y, 1, w).every(2),
+                Line::column(at_x, 0, h),
+                Line::column(at_x, h / 2, h),
+                Line::column(at_x, 0, h).every(3),
+            ];
+            for line in lines {
+                let got: Vec<u8> = if line.vertical || line.every > 1 {
+                    view.pixels(line).collect()
+                } else {
+                    view.row(line.at, line.from, line.to).collect()
+                };
+                let along = if line.vertical { h } else { w };
+                let want: Vec<u8> = (line.from..line.to.min(along))
+                    .step_by(line.every)
+                    .map(|pos| {
+                        let (x, y) = line.point(pos);
+                        view.correct(view.raw(x, y), x, y)
+                    })
+                    .collect();
+                prop_assert_eq!(got, want);
+            }
         }
 
         #[test]
