@@ -969,31 +969,32 @@ fn bounding_box(w: usize, h: usize, hit: impl Fn(Line) -> bool) -> Option<Rect> 
 /// what adjoins it, not what lies apart.
 fn grow(object: Rect, w: usize, h: usize, hit: impl Fn(Line) -> bool) -> Rect {
     let at = |v: i32| usize::try_from(v).unwrap_or(0);
-    let (mut left, mut top) = (at(object.left), at(object.top));
-    let mut right = left + (object.width as usize).saturating_sub(1);
-    let mut bottom = top + (object.height as usize).saturating_sub(1);
+    let (left, top) = (at(object.left), at(object.top));
+    let right = left + (object.width as usize).saturating_sub(1);
+    let bottom = top + (object.height as usize).saturating_sub(1);
+    // The box's edges, inclusive: top, bottom, left, right.
+    let mut edges = [top, bottom, left, right];
     // Every pass that changes nothing ends it; each other one moves a side outwards, so
     // at most w + h passes.
     loop {
         let mut grew = false;
-        if top > 0 && hit(Line::row(top - 1, left, right + 1)) {
-            top -= 1;
-            grew = true;
-        }
-        if bottom + 1 < h && hit(Line::row(bottom + 1, left, right + 1)) {
-            bottom += 1;
-            grew = true;
-        }
-        if left > 0 && hit(Line::column(left - 1, top, bottom + 1)) {
-            left -= 1;
-            grew = true;
-        }
-        if right + 1 < w && hit(Line::column(right + 1, top, bottom + 1)) {
-            right += 1;
-            grew = true;
+        for side in 0..4 {
+            let [t, b, l, r] = edges;
+            // The line just outside this side; its `at` is where the side moves to.
+            let outside = match side {
+                0 => t.checked_sub(1).map(|y| Line::row(y, l, r + 1)),
+                1 => (b + 1 < h).then(|| Line::row(b + 1, l, r + 1)),
+                2 => l.checked_sub(1).map(|x| Line::column(x, t, b + 1)),
+                _ => (r + 1 < w).then(|| Line::column(r + 1, t, b + 1)),
+            };
+            if let Some(line) = outside.filter(|&line| hit(line)) {
+                edges[side] = line.at;
+                grew = true;
+            }
         }
         if !grew {
-            return rect(left, top, right, bottom);
+            let [t, b, l, r] = edges;
+            return rect(l, t, r, b);
         }
     }
 }
@@ -1485,6 +1486,15 @@ mod tests {
         assert!(out.iter().all(|&p| p == 255));
     }
 
+    /// The object box that `preprocess` finds in a 160x120 frame (default configuration).
+    fn object_in(px: &[u8]) -> Rect {
+        let mut out = [0u8; PIXELS];
+        let frame = Frame::new(px, 160, 120).unwrap();
+        preprocess(&frame, &Config::default(), &mut out)
+            .unwrap()
+            .object
+    }
+
     /// A 160x120 frame lit `level` at the centre and `falloff` levels less at the
     /// corners, growing with the squared distance from the centre (vignetting).
     fn vignetted(level: i32, falloff: i32) -> Vec<u8> {
@@ -1516,17 +1526,7 @@ mod tests {
                 px[y * 160 + x] /= 4;
             }
         }
-        let frame = Frame::new(&px, 160, 120).unwrap();
-        let d = preprocess(&frame, &Config::default(), &mut out).unwrap();
-        assert_eq!(
-            d.object,
-            Rect {
-                left: 12,
-                top: 10,
-                width: 40,
-                height: 50
-            }
-        );
+        assert_eq!(object_in(&px), rect(12, 10, 51, 59));
         // A linear ramp (about the centre) is as much lighter on one side as darker on
         // the other: no shading, whatever its direction.
         for (gx, gy) in [(1, 0), (0, 1), (1, 1), (-1, 1)] {
@@ -1552,18 +1552,7 @@ mod tests {
         for (dx, dy) in [(-1i32, 0i32), (1, 0), (0, -1), (0, 1)] {
             px[(y as i32 + dy) as usize * 160 + (x as i32 + dx) as usize] = 150;
         }
-        let frame = Frame::new(&px, 160, 120).unwrap();
-        let mut out = [0u8; PIXELS];
-        let d = preprocess(&frame, &Config::default(), &mut out).unwrap();
-        assert_eq!(
-            d.object,
-            Rect {
-                left: 60,
-                top: 30,
-                width: 50,
-                height: 60
-            }
-        );
+        assert_eq!(object_in(&px), rect(60, 30, 109, 89));
     }
 
     #[test]
