@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Writes the small-model search's table (Markdown, to stdout) and its Pareto plot.
+
+    scripts/search-table.py [SEARCH_DIR]        (default docs/results/search)
+
+One row per candidate (each SEARCH_DIR/<name>/ as scripts/search.sh leaves it: fold-0.json
+and command.txt), plus the shipped models' runs on the same fold: `mcu` at 12 epochs
+(docs/results/cv-mcu, the earlier search's protocol) and `baseline` (docs/results/cv-baseline,
+the seed's 10 epochs). Columns: layers, flags, epochs, parameters, MACs, the int8 `.fmq`
+size (computed from the file format by scripts/sweep-table.py, checked there against the
+committed models), the validation accuracy on fold 1 and the command.
+
+The plot, SEARCH_DIR/pareto.svg, is validation accuracy against MACs (log scale), marker
+area proportional to the `.fmq` size; candidates no other point beats at fewer or equal
+MACs are filled (the Pareto front). Plain SVG, so nothing needs installing.
+"""
+import importlib.util
+import json
+import math
+import os
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def load_sweep_table():
+    path = os.path.join(ROOT, "scripts", "sweep-table.py")
+    spec = importlib.util.spec_from_file_location("sweep_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SWEEP = load_sweep_table()
+
+# The `mcu` recipe as scripts/search.sh spells it for layer strings; shown as "recipe".
+RECIPE = ("--batch-norm --optimizer adamw --lr 0.003 --weight-decay 0.05 --schedule onecycle "
+          "--shift 2 --flip --label-smoothing 0.1 --batch-size 128")
+
+# Shipped models' fold-1 runs, made before the search with these commands.
+SHIPPED = [
+    ("mcu", "docs/results/cv-mcu",
+     "trainer cv --model mcu --fold 0 --epochs 12 --threads 1"),
+    ("baseline", "docs/results/cv-baseline", "trainer cv --model baseline"),
+]
+
+
+def flags_of(command):
+    """The command's training flags: without the model, epochs, fold, threads and output."""
+    words, flags = command.split()[2:], []
+    while words:
+        word = words.pop(0)
+        if word in ("--model", "--epochs", "--fold", "--threads", "--out"):
+            words.pop(0)
+        else:
+            flags.append(word)
+    return flags
+
+
+def row(name, fold_file, command, shipped):
+    with open(fold_file) as f:
+        fold = json.load(f)
+    train = fold["config"]["train"]
+    result = fold["result"]
+    if result["fold"] != 0 or fold["config"]["split_seed"] != 1 or fold["config"]["folds"] != 5:
+        sys.exit(f"search-table: {fold_file} is not fold 0 of the 5-fold split with seed 1")
+    spec = SWEEP.NAMED.get(train["arch"], train["arch"])
+    params, macs, fmq = SWEEP.walk(spec)
+    flags = " ".join(flags_of(command)).replace(RECIPE, "recipe")
+    return {
+        "name": name, "layers": spec, "flags": flags, "epochs": train["epochs"],
+        "params": params, "macs": macs, "fmq": fmq, "accuracy": result["accuracy"],
+        "command": command, "shipped": shipped,
+    }
+
+
+def rows(search):
+    out = []
+    for name, directory, command in SHIPPED:
+        out.append(row(name, os.path.join(ROOT, directory, "fold-0.json"), command, True))
+    for name in sorted(os.listdir(search)):
+        fold_file = os.path.join(search, name, "fold-0.json")
+        if not os.path.exists(fold_file):
+            continue
+        with open(os.path.join(search, name, "command.txt")) as f:
+            command = f.read().strip()
+        out.append(row(name, fold_file, command, False))
+    return out
+
+
+def pareto(points):
+    """Names of the points that no other point beats at fewer or equal MACs."""
+    front = set()
+    for p in points:
+        if not any(q["macs"] <= p["macs"] and q["accuracy"] > p["accuracy"] for q in points):
+            front.add(p["name"])
+    return front
+
+
+def svg(points, front):
+    width, height, left, right, top, bottom = 760, 480, 70, 20, 20, 50
+    lo_x = math.log10(min(p["macs"] for p in points) / 1.5)
+    hi_x = math.log10(max(p["macs"] for p in points) * 1.5)
+    accs = [100 * p["accuracy"] for p in points]
+    lo_y, hi_y = math.floor(min(accs) - 0.5), math.ceil(max(accs) + 0.5)
+    max_fmq = max(p["fmq"] for p in points)
+
+    def x(macs):
+        return left + (math.log10(macs) - lo_x) / (hi_x - lo_x) * (width - left - right)
+
+    def y(acc):
+        return top + (hi_y - acc) / (hi_y - lo_y) * (height - top - bottom)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             'font-family="DejaVu Sans, sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>']
+    for tick in range(lo_y, hi_y + 1):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" '
+                     f'y2="{y(tick):.1f}" stroke="#ddd"/>')
+        parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>')
+    for macs in (0.5e6, 1e6, 2e6, 5e6, 1e7, 2e7):
+        if lo_x <= math.log10(macs) <= hi_x:
+            parts.append(f'<line x1="{x(macs):.1f}" x2="{x(macs):.1f}" y1="{top}" '
+                         f'y2="{height - bottom}" stroke="#ddd"/>')
+            parts.append(f'<text x="{x(macs):.1f}" y="{height - bottom + 16}" '
+                         f'text-anchor="middle">{macs / 1e6:g} M</text>')
+    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 10}" '
+                 'text-anchor="middle">MACs per image (log scale)</text>')
+    parts.append(f'<text transform="translate(16 {(top + height - bottom) / 2}) rotate(-90)" '
+                 'text-anchor="middle">validation accuracy, fold 1 (%)</text>')
+    for p in points:
+        r = 4 + 14 * math.sqrt(p["fmq"] / max_fmq)
+        colour = "#1f77b4" if not p["shipped"] else "#d62728"
+        fill = colour if p["name"] in front else "none"
+        cx, cy = x(p["macs"]), y(100 * p["accuracy"])
+        parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{fill}" '
+                     f'fill-opacity="0.35" stroke="{colour}"/>')
+        parts.append(f'<text x="{cx + r + 3:.1f}" y="{cy + 4:.1f}">{p["name"]} '
+                     f'({100 * p["accuracy"]:.2f} %, {p["fmq"] / 1000:.1f} KB)</text>')
+    parts.append(f'<text x="{left + 8}" y="{top + 14}" fill="#d62728">red: shipped models</text>')
+    parts.append(f'<text x="{left + 8}" y="{top + 30}" fill="#1f77b4">blue: candidates; '
+                 'filled: Pareto front; area: .fmq bytes</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def main():
+    search = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "docs/results/search")
+    SWEEP.check_formula(ROOT)
+    points = rows(search)
+    front = pareto(points)
+    print("| candidate | layers | flags on top of the layers | epochs | parameters | MACs "
+          "| int8 `.fmq` | validation accuracy (fold 1) | command |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---|")
+    for p in sorted(points, key=lambda p: -p["accuracy"]):
+        name = p["name"] + (" (shipped)" if p["shipped"] else "")
+        print(f"| {name} | `{p['layers']}` | `{p['flags'] or 'its defaults'}` | {p['epochs']} | "
+              f"{p['params']:,} | {p['macs']:,} | {p['fmq']:,} B | "
+              f"{100 * p['accuracy']:.2f} % | `{p['command']}` |")
+    path = os.path.join(search, "pareto.svg")
+    with open(path + ".tmp", "w") as f:
+        f.write(svg(points, front))
+    os.replace(path + ".tmp", path)
+
+
+if __name__ == "__main__":
+    main()
