@@ -57,6 +57,14 @@ def flags_of(command):
     return flags
 
 
+def made_by(name, command, shipped):
+    """The table's last column: the command, or the search stage and the command's file."""
+    if shipped:
+        return f"`{command}`"
+    stage = 1 if " --epochs 12 " in command else 2
+    return f"`scripts/search.sh {stage}` ([command](results/search/{name}/command.txt))"
+
+
 def row(name, fold_file, command, shipped):
     with open(fold_file) as f:
         fold = json.load(f)
@@ -70,7 +78,7 @@ def row(name, fold_file, command, shipped):
     return {
         "name": name, "layers": spec, "flags": flags, "epochs": train["epochs"],
         "params": params, "macs": macs, "fmq": fmq, "accuracy": result["accuracy"],
-        "command": command, "shipped": shipped,
+        "command": command, "shipped": shipped, "made_by": made_by(name, command, shipped),
     }
 
 
@@ -128,15 +136,23 @@ def svg(points, front):
                  'text-anchor="middle">MACs per image (log scale)</text>')
     parts.append(f'<text transform="translate(16 {(top + height - bottom) / 2}) rotate(-90)" '
                  'text-anchor="middle">validation accuracy, fold 1 (%)</text>')
-    for p in points:
+    # Labels sit right of their markers; markers at the same MACs get their labels pushed
+    # apart (14 px at least) and joined to them by a thin line.
+    last_label_y = {}
+    for p in sorted(points, key=lambda p: -p["accuracy"]):
         r = 4 + 14 * math.sqrt(p["fmq"] / max_fmq)
         colour = "#1f77b4" if not p["shipped"] else "#d62728"
         fill = colour if p["name"] in front else "none"
         cx, cy = x(p["macs"]), y(100 * p["accuracy"])
+        label_y = max(cy, last_label_y.get(p["macs"], -1e9) + 14)
+        last_label_y[p["macs"]] = label_y
+        label_x = cx + 22
         parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{fill}" '
                      f'fill-opacity="0.35" stroke="{colour}"/>')
-        parts.append(f'<text x="{cx + r + 3:.1f}" y="{cy + 4:.1f}">{p["name"]} '
-                     f'({100 * p["accuracy"]:.2f} %, {p["fmq"] / 1000:.1f} KB)</text>')
+        parts.append(f'<line x1="{cx:.1f}" y1="{cy:.1f}" x2="{label_x - 2:.1f}" '
+                     f'y2="{label_y:.1f}" stroke="#999" stroke-width="0.5"/>')
+        parts.append(f'<text x="{label_x:.1f}" y="{label_y + 4:.1f}">{p["name"]}, {p["epochs"]} '
+                     f'epochs ({100 * p["accuracy"]:.2f} %, {p["fmq"] / 1000:.1f} KB)</text>')
     parts.append(f'<text x="{left + 8}" y="{top + 14}" fill="#d62728">red: shipped models</text>')
     parts.append(f'<text x="{left + 8}" y="{top + 30}" fill="#1f77b4">blue: candidates; '
                  'filled: Pareto front; area: .fmq bytes</text>')
@@ -150,13 +166,13 @@ def main():
     points = rows(search)
     front = pareto(points)
     print("| candidate | layers | flags on top of the layers | epochs | parameters | MACs "
-          "| int8 `.fmq` | validation accuracy (fold 1) | command |")
+          "| int8 `.fmq` | validation accuracy (fold 1) | made by |")
     print("|---|---|---|---:|---:|---:|---:|---:|---|")
     for p in sorted(points, key=lambda p: -p["accuracy"]):
         name = p["name"] + (" (shipped)" if p["shipped"] else "")
         print(f"| {name} | `{p['layers']}` | `{p['flags'] or 'its defaults'}` | {p['epochs']} | "
               f"{p['params']:,} | {p['macs']:,} | {p['fmq']:,} B | "
-              f"{100 * p['accuracy']:.2f} % | `{p['command']}` |")
+              f"{100 * p['accuracy']:.2f} % | {p['made_by']} |")
     path = os.path.join(search, "pareto.svg")
     with open(path + ".tmp", "w") as f:
         f.write(svg(points, front))

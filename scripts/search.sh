@@ -2,7 +2,8 @@
 # The small-model search (issue 21): candidates judged on validation data only, never on
 # the test set. Every candidate is one `trainer cv --fold 0` run (fold 1 of the 5-fold
 # split: 48,000 training and 12,000 validation images, split seed 1, seed 1), one
-# libtorch thread, two candidates at a time (the machine has 2 cores).
+# libtorch thread, two candidates at a time (the machine has 2 cores; $SEARCH_JOBS
+# changes that: stage 2 ran its three candidates at once).
 #
 #   scripts/search.sh STAGE [OUT]     STAGE: 1 (12 epochs) or 2 (30 epochs);
 #                                     OUT defaults to docs/results/search
@@ -35,7 +36,8 @@ case "$stage" in
      ) ;;
   2) candidates=(
        "mcu-30|30|--model $mcu $recipe"
-       "${SEARCH_STAGE2:?stage 2 runs mcu-30 and the candidate SEARCH_STAGE2=\"name|30|flags\"}"
+       "erase-0.25-30|30|--model $mcu $recipe --erase 0.25"
+       "erase-0.25-ema-30|30|--model $mcu $recipe --erase 0.25 --ema 0.999"
      ) ;;
   *) echo "search.sh: STAGE is 1 or 2, not '$stage'" >&2; exit 2 ;;
 esac
@@ -48,7 +50,8 @@ else
   cp target/release/trainer "$trainer"
 fi
 
-# Runs the candidates two at a time; fails if any of them failed.
+# Runs the candidates $SEARCH_JOBS at a time (default 2); fails if any of them failed.
+jobs=${SEARCH_JOBS:-2}
 pids=() failed=0
 for c in "${candidates[@]}"; do
   IFS='|' read -r name epochs flags <<<"$c"
@@ -65,7 +68,7 @@ for c in "${candidates[@]}"; do
   "$trainer" cv $flags --epochs "$epochs" --fold 0 --threads 1 --out "$dir" \
     >"$dir/log.txt" 2>&1 &
   pids+=($!)
-  if [ "${#pids[@]}" = 2 ]; then
+  if [ "${#pids[@]}" = "$jobs" ]; then
     for p in "${pids[@]}"; do wait "$p" || failed=1; done
     pids=()
   fi
