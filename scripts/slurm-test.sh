@@ -3,7 +3,7 @@
 #
 # Starts munged, slurmctld and slurmd on this machine (Debian's munge and slurm-wlm,
 # installed if missing; no systemd), all state, sockets, logs and results in one
-# temporary folder; submits a 2-fold x 1-epoch cv on a 2,000-image slice with
+# temporary folder; submits a 2-repeat x 2-fold x 1-epoch cv on a 2,000-image slice with
 # scripts/slurm/submit-cv.sh (one array task per fold, then the merge job); runs the
 # same cv locally (--jobs 1) with the same seed and thread count; and checks that both
 # cv.json files hold the same accuracies, losses and final weight digests. The daemons
@@ -145,16 +145,16 @@ done
 [ "$state" = idle ] || die "the node did not come up (sinfo says '${state:-nothing}')"
 log "one-node cluster up: slurmctld pid ${pids[1]}, slurmd pid ${pids[2]}, node $host idle"
 
-args=(--folds 2 --epochs 1 --limit 2000 --seed 3 --split-seed 5)
+args=(--folds 2 --repeats 2 --epochs 1 --limit 2000 --seed 3 --split-seed 5)
 
-log "cv on the cluster: 2 array tasks of 1 cpu each, then the merge"
+log "cv on the cluster: 4 array tasks (2 repeats x 2 folds) of 1 cpu each, then the merge"
 scripts/slurm/submit-cv.sh --trainer "$TRAINER" --cpus 1 --wait -- "${args[@]}" --out "$tmp/cluster" >&2
 
 log "the same cv locally, in one process, 1 thread"
 "$TRAINER" cv --jobs 1 --threads 1 "${args[@]}" --out "$tmp/local" >/dev/null 2>"$tmp/local.log"
 
 summary() {
-  jq -S '{config, accuracies, mean, std, folds: [.folds[] | {fold, accuracy, seed, threads,
+  jq -S '{config, accuracies, mean, std, folds: [.folds[] | {repeat, fold, accuracy, seed, threads,
     initial_params, final_params, history: [.history[] | del(.train_seconds)]}]}' "$1"
 }
 summary "$tmp/local/cv.json" >"$tmp/local.summary"
@@ -162,7 +162,7 @@ summary "$tmp/cluster/cv.json" >"$tmp/cluster.summary"
 if ! diff -u "$tmp/local.summary" "$tmp/cluster.summary" >&2; then
   die "the cluster's merged cv.json differs from the local run's"
 fi
-[ "$(jq '[.folds[].threads] == [1, 1]' "$tmp/cluster/cv.json")" = true ] || die "folds did not run with 1 thread"
+[ "$(jq '[.folds[].threads] == [1, 1, 1, 1]' "$tmp/cluster/cv.json")" = true ] || die "folds did not run with 1 thread"
 log "merged on the cluster = local run: accuracies $(jq -c '.accuracies' "$tmp/cluster/cv.json"), final weight digests $(jq -r '[.folds[].final_params[0:12]] | join(" ")' "$tmp/cluster/cv.json")"
 
 log "a failing fold: the merge job is cancelled and submit-cv.sh fails"

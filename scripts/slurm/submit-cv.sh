@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Submits a cross-validation run to Slurm: a job array with one task per fold
-# (cv-fold.sbatch, SLURM_ARRAY_TASK_ID -> --fold) and a merge job (cv-merge.sbatch) that
-# runs only after every fold succeeded (--dependency=afterok).
+# Submits a cross-validation run to Slurm: a job array with one task per fold of every
+# repeat (cv-fold.sbatch, SLURM_ARRAY_TASK_ID -> --repeat and --fold) and a merge job
+# (cv-merge.sbatch) that runs only after every fold succeeded (--dependency=afterok).
 #
 #   scripts/slurm/submit-cv.sh [OPTIONS] [--] CV-ARGS...
 #
@@ -12,7 +12,8 @@
 #   --wait             wait for the merge job and exit with its status
 #
 # CV-ARGS are `trainer cv` arguments and must include --out DIR (on a file system the
-# nodes share; a relative DIR is taken from the current folder); --folds defaults to 5.
+# nodes share; a relative DIR is taken from the current folder); --folds defaults to 5,
+# --repeats to 1 (with --repeats R the array has R x folds tasks, repeat-major).
 # sbatch reads its usual SBATCH_* variables (SBATCH_PARTITION, SBATCH_ACCOUNT,
 # SBATCH_TIMELIMIT, ...), so site settings need no option here. Logs go to DIR/logs/.
 set -euo pipefail
@@ -31,7 +32,7 @@ while [ "$#" -gt 0 ]; do
     --cpus) [ "$#" -ge 2 ] || die "--cpus needs a number"; cpus=$2; shift 2 ;;
     --max-parallel) [ "$#" -ge 2 ] || die "--max-parallel needs a number"; max_parallel=$2; shift 2 ;;
     --wait) wait=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     --) shift; break ;;
     *) break ;;
   esac
@@ -46,8 +47,9 @@ number "$cpus" || die "--cpus must be a positive number (got '$cpus')"
 trainer=$(cd "$(dirname "$trainer")" && pwd)/$(basename "$trainer")
 
 [ "${cv_args[0]:-}" != merge ] || die "give the arguments of 'trainer cv', not of 'cv merge'"
-# Read --folds and --out from the cv arguments; refuse what each task sets itself.
+# Read --folds, --repeats and --out from the cv arguments; refuse what each task sets itself.
 folds=5
+repeats=1
 out=""
 has_threads=0
 for ((i = 0; i < ${#cv_args[@]}; i++)); do
@@ -56,23 +58,29 @@ for ((i = 0; i < ${#cv_args[@]}; i++)); do
   case "$arg" in
     --folds) folds=$next ;;
     --folds=*) folds=${arg#--folds=} ;;
+    --repeats) repeats=$next ;;
+    --repeats=*) repeats=${arg#--repeats=} ;;
     --out) out=$next ;;
     --out=*) out=${arg#--out=} ;;
     --threads|--threads=*) has_threads=1 ;;
-    --fold|--fold=*|--jobs|--jobs=*) die "$arg is set per task; leave it out" ;;
+    --fold|--fold=*|--repeat|--repeat=*|--jobs|--jobs=*) die "$arg is set per task; leave it out" ;;
   esac
 done
 number "$folds" && [ "$folds" -ge 2 ] || die "--folds must be a number of at least 2 (got '$folds')"
+number "$repeats" || die "--repeats must be a positive number (got '$repeats')"
 [ -n "$out" ] || die "the cv arguments need --out DIR (a folder every node can reach)"
 [ "$has_threads" = 1 ] || cv_args+=(--threads "$cpus")
 mkdir -p "$out/logs"
 
-array_spec="0-$((folds - 1))${max_parallel:+%$max_parallel}"
+tasks=$((folds * repeats))
+array_spec="0-$((tasks - 1))${max_parallel:+%$max_parallel}"
+# cv-fold.sbatch turns its task number into (repeat, fold) with these (sbatch exports them).
+export CV_FOLDS=$folds CV_REPEATS=$repeats
 array_job=$(sbatch --parsable --array="$array_spec" --cpus-per-task="$cpus" \
   --chdir="$PWD" --output="$out/logs/fold-%a.log" \
   "$here/cv-fold.sbatch" "$trainer" "${cv_args[@]}")
 array_job=${array_job%%;*}
-echo "submitted $folds folds as array job $array_job (--array=$array_spec, $cpus cpus each)"
+echo "submitted $tasks folds ($repeats x $folds) as array job $array_job (--array=$array_spec, $cpus cpus each)"
 
 merge_opts=(--parsable --dependency="afterok:$array_job" --kill-on-invalid-dep=yes
   --cpus-per-task=1 --chdir="$PWD" --output="$out/logs/merge.log")
