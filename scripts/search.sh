@@ -5,7 +5,7 @@
 # libtorch thread, two candidates at a time (the machine has 2 cores; $SEARCH_JOBS
 # changes that: stage 2 ran its three candidates at once).
 #
-#   scripts/search.sh STAGE [OUT]     STAGE: 1 (12 epochs) or 2 (30 epochs);
+#   scripts/search.sh STAGE [OUT]     STAGE: 1 (12 epochs), 2 (30 epochs) or 3 (60 epochs);
 #                                     OUT defaults to docs/results/search
 #
 # Each candidate writes OUT/<name>/fold-0.json, its command in command.txt and its
@@ -39,7 +39,11 @@ case "$stage" in
        "erase-0.25-30|30|--model $mcu $recipe --erase 0.25"
        "erase-0.25-ema-30|30|--model $mcu $recipe --erase 0.25 --ema 0.999"
      ) ;;
-  *) echo "search.sh: STAGE is 1 or 2, not '$stage'" >&2; exit 2 ;;
+  3) candidates=(
+       "mcu-60|60|--model $mcu $recipe"
+       "erase-0.25-60|60|--model $mcu $recipe --erase 0.25"
+     ) ;;
+  *) echo "search.sh: STAGE is 1, 2 or 3, not '$stage'" >&2; exit 2 ;;
 esac
 
 if [ -n "${TRAINER:-}" ]; then

@@ -32,7 +32,7 @@ while [ "$#" -gt 0 ]; do
     --cpus) [ "$#" -ge 2 ] || die "--cpus needs a number"; cpus=$2; shift 2 ;;
     --max-parallel) [ "$#" -ge 2 ] || die "--max-parallel needs a number"; max_parallel=$2; shift 2 ;;
     --wait) wait=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     --) shift; break ;;
     *) break ;;
   esac
