@@ -61,7 +61,8 @@ def made_by(name, command, shipped):
     """The table's last column: the command, or the search stage and the command's file."""
     if shipped:
         return f"`{command}`"
-    stage = 1 if " --epochs 12 " in command else 2
+    stages = {"12": 1, "30": 2, "60": 3}  # epochs -> scripts/search.sh STAGE
+    stage = stages[command.split(" --epochs ")[1].split()[0]]
     return f"`scripts/search.sh {stage}` ([command](results/search/{name}/command.txt))"
 
 
