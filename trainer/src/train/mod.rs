@@ -198,6 +198,12 @@ pub fn recipe(arch: &Arch) -> TrainConfig {
             label_smoothing: 0.1,
             ..seed
         },
+        // The second search's best (docs/results.md): the same recipe, 60 epochs.
+        "mcu-long" => TrainConfig {
+            arch: arch.clone(),
+            epochs: 60,
+            ..recipe(&Arch::parse("mcu").expect("named"))
+        },
         _ => seed,
     }
 }
