@@ -2,7 +2,7 @@
 //
 // 1. Puts the app's `memory.x` on the linker's search path (cortex-m-rt's `link.x`
 //    includes it).
-// 2. Finds the model (`FW_MODEL`, default `models/mcu/model.fmq`) and the sample
+// 2. Finds the model (`FW_MODEL`, default `models/mcu-long/model.fmq`) and the sample
 //    frames (`FW_FRAMES`, default `firmware/frames/frames.bin`), validates both with
 //    the very code the firmware runs, and writes `$OUT_DIR/assets.rs` with
 //    `include_bytes!` of both and the model's exact scratch size and MAC count, so
@@ -33,7 +33,10 @@ fn configure() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
 
-    let model_path = asset("FW_MODEL", &manifest.join("../../models/mcu/model.fmq"));
+    let model_path = asset(
+        "FW_MODEL",
+        &manifest.join("../../models/mcu-long/model.fmq"),
+    );
     let frames_path = asset("FW_FRAMES", &manifest.join("../frames/frames.bin"));
     let model_bytes = fs::read(&model_path).expect("reading the model");
     let model = infer_core::Model::from_bytes(&model_bytes)

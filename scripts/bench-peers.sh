@@ -62,7 +62,7 @@ if [ -n "$recipe" ]; then
   : >"$out/trainer" ; : >"$out/torch"
   for r in $(seq "$rounds"); do
     rm -rf "$out/models"
-    "$trainer" fit --epochs 1 --threads "$threads" --no-export --test-limit 100 \
+    "$trainer" fit --model mcu --epochs 1 --threads "$threads" --no-export --test-limit 100 \
       --models "$out/models" --data "$data" >/dev/null 2>&1
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["history"][0]["train_seconds"])' \
       "$out/models/mcu/fit.json" >>"$out/trainer"

@@ -22,7 +22,7 @@
 #    and the stack high-water mark the firmware measures), also as a Markdown table in
 #    $FW_REPORT when that is set.
 #
-# Model: $FW_MODEL, else models/mcu/model.fmq (the default model). --fixture uses a seeded random
+# Model: $FW_MODEL, else models/mcu-long/model.fmq (the default model). --fixture uses a seeded random
 # model of the baseline's shape instead (meaningless classes, same parity check).
 # Logs and the table go to firmware/target/check/.
 set -euo pipefail
@@ -58,7 +58,7 @@ if [ "$fixture" = 1 ]; then
   FW_MODEL=$out/fixture.fmq
   cargo run -q --release -p fw-host --bin fixture-model --target "$host" -- "$FW_MODEL"
 fi
-FW_MODEL=${FW_MODEL:-$root/models/mcu/model.fmq}
+FW_MODEL=${FW_MODEL:-$root/models/mcu-long/model.fmq}
 [ -f "$FW_MODEL" ] || fail "no model at $FW_MODEL (train and export one, set FW_MODEL, or use --fixture)"
 FW_MODEL=$(realpath "$FW_MODEL")
 export FW_MODEL

@@ -11,7 +11,7 @@
 # 3. Builds the trainer in its own target folder (target/gpu: a build against the
 #    CPU-only libtorch would be reused otherwise); trainer/build_libtorch.rs links
 #    libtorch_cuda.so with --no-as-needed, without which libtorch sees no device.
-# 4. Trains one epoch of the default `mcu` recipe (`trainer fit --epochs 1`, no int8
+# 4. Trains one epoch of the `mcu` recipe (`trainer fit --model mcu --epochs 1`, no int8
 #    export, 1,000 test images) while nvidia-smi is sampled every half second.
 # 5. Prints the GPU's name, the device the trainer reported (its `device:` line and
 #    fit.json's `device`), the GPU memory its process held (or, where nvidia-smi cannot
@@ -64,7 +64,7 @@ watch=$!
 limit=()
 [ -n "$images" ] && limit=(--limit "$images")
 start=$(date +%s.%N)
-"$trainer" fit --epochs 1 --no-export --test-limit 1000 "${limit[@]}" \
+"$trainer" fit --model mcu --epochs 1 --no-export --test-limit 1000 "${limit[@]}" \
   --models "$out/models" 2>"$out/stderr" &
 pid=$!
 echo "gpu-check: training one epoch (trainer pid $pid)"

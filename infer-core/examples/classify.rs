@@ -2,7 +2,7 @@
 //! with infer-core.
 //!
 //! ```sh
-//! cargo run -p infer-core --example classify -- models/mcu/model.fmq docs/pictures/product-photo.png
+//! cargo run -p infer-core --example classify -- models/mcu-long/model.fmq docs/pictures/product-photo.png
 //! ```
 //!
 //! 1. Read the `.fmq` file and check it once with [`Model::from_bytes`] (magic, version,

@@ -2,8 +2,9 @@
 //! Any change to the arithmetic or the file format shows here bit for bit.
 //!
 //! `mcu`: a pinned copy of the committed export, `tests/golden/mcu.fmq`, so that the check
-//! does not depend on `models/mcu/`, which the quick start's `trainer fit` rewrites (a refit
-//! gives other weights; the parity tests check those). `baseline`: the committed
+//! does not depend on a model folder that a `trainer fit` may rewrite (a refit gives other
+//! weights; the parity tests check those; the quick start refits the default, `mcu-long`,
+//! which has `mcu`'s layers, so the same kernels). `baseline`: the committed
 //! `models/baseline/model.fmq` (the quick start does not refit it).
 //!
 //! The score files were produced by this test itself with `UPDATE_GOLDEN=1 cargo test -p

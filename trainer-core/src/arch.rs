@@ -52,7 +52,7 @@ pub enum LayerSpec {
 
 /// The model `trainer fit`, `evaluate`, `predict`, `export`, the parity tests and the
 /// firmware use unless told otherwise: the microcontroller-class model.
-pub const DEFAULT_MODEL: &str = "mcu";
+pub const DEFAULT_MODEL: &str = "mcu-long";
 
 /// Named architectures: (name, layer string, what it is).
 pub const NAMED: &[(&str, &str, &str)] = &[

@@ -79,11 +79,12 @@ struct DataArgs {
 ///
 /// Every value left out comes from the model's recipe: the seed study's settings
 /// (SGD lr 0.01, momentum 0.9, batch 32, 10 epochs, nothing else) for every model but
-/// `mcu`, whose recipe is in `trainer::train::recipe` (and in `docs/trainer.md`). Without
-/// `--model`, `trainer cv` runs `baseline` (the seed study) and `trainer fit` fits `mcu`.
+/// `mcu` and `mcu-long`, whose recipes are in `trainer::train::recipe` (and in
+/// `docs/trainer.md`). Without `--model`, `trainer cv` runs `baseline` (the seed study)
+/// and `trainer fit` fits `mcu-long`.
 #[derive(Debug, Clone, Args)]
 struct TrainArgs {
-    /// Model: baseline, padded, wide, deep, dense2, mcu, or a layer string such as
+    /// Model: baseline, padded, wide, deep, dense2, mcu, mcu-long, or a layer string such as
     /// c32v,p,f,d100,d10 (cN conv 3x3 same, cNv valid, p max-pool, f flatten, dN dense).
     #[arg(long, value_name = "MODEL")]
     model: Option<Arch>,

@@ -3,7 +3,7 @@
 //! instructions, which unlike wall time does not depend on the machine's load.
 //!
 //! `cargo run --release -p tools --bin classify-count -- MODEL [K]`
-//! (`MODEL`: `mcu`, `baseline` or `padded`; `K` defaults to 10). Count with
+//! (`MODEL`: `mcu-long`, `mcu`, `baseline` or `padded`; `K` defaults to 10). Count with
 //! `valgrind --tool=callgrind --toggle-collect='infer_core::model::Model::classify*'
 //! target/release/classify-count MODEL K` and divide the total `Ir` by
 //! `10 * K` for instructions per image.
@@ -23,8 +23,8 @@ fn main() -> Result<()> {
             .with_context(|| format!("K must be a count, not {k:?}"))?,
         None => 10,
     };
-    if !["mcu", "baseline", "padded"].contains(&name.as_str()) {
-        bail!("unknown model {name:?} (mcu, baseline or padded)");
+    if !["mcu-long", "mcu", "baseline", "padded"].contains(&name.as_str()) {
+        bail!("unknown model {name:?} (mcu-long, mcu, baseline or padded)");
     }
     let dir = saved::model_dir(&parity_tests::models_root(), &name);
     let fmq = trainer_core::files::folder::read_checked(&dir, saved::INT8_FILE)?;
