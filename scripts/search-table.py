@@ -18,6 +18,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -33,9 +34,19 @@ def load_sweep_table():
 
 SWEEP = load_sweep_table()
 
-# The `mcu` recipe as scripts/search.sh spells it for layer strings; shown as "recipe".
-RECIPE = ("--batch-norm --optimizer adamw --lr 0.003 --weight-decay 0.05 --schedule onecycle "
-          "--shift 2 --flip --label-smoothing 0.1 --batch-size 128")
+def load_recipe():
+    """The `mcu` recipe as scripts/search.sh spells it for layer strings (its `recipe=`
+    variable; a trainer unit test checks it against the trainer's own recipe)."""
+    with open(os.path.join(ROOT, "scripts", "search.sh")) as f:
+        script = f.read()
+    value = re.search(r'^recipe="([^"]*)"', script, re.M)
+    if value is None:
+        sys.exit("search-table.py: scripts/search.sh sets no recipe")
+    return " ".join(value.group(1).replace("\\\n", " ").split())
+
+
+# Shown as "recipe" in the table.
+RECIPE = load_recipe()
 
 # Shipped models' fold-1 runs, made before the search with these commands.
 SHIPPED = [

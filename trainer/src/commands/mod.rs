@@ -124,3 +124,48 @@ pub fn command_line() -> String {
     }
     args.join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use trainer::nn::Arch;
+    use trainer::train;
+
+    use crate::{Cli, Command};
+
+    /// A shell variable's value in `scripts/search.sh` (`NAME=value` or `NAME="..."`,
+    /// with `\` line continuations).
+    fn search_sh_variable(script: &str, name: &str) -> String {
+        let start = script
+            .find(&format!("\n{name}="))
+            .unwrap_or_else(|| panic!("scripts/search.sh sets no {name}"))
+            + name.len()
+            + 2;
+        let rest = &script[start..];
+        let value = match rest.strip_prefix('"') {
+            Some(quoted) => &quoted[..quoted.find('"').expect("a closing quote")],
+            None => rest.lines().next().expect("a value"),
+        };
+        value.replace("\\\n", " ")
+    }
+
+    #[test]
+    fn the_search_scripts_spelled_out_recipe_is_the_trainers_mcu_recipe() {
+        let script = include_str!("../../../scripts/search.sh");
+        let layers = search_sh_variable(script, "mcu");
+        let recipe = search_sh_variable(script, "recipe");
+        let argv = ["trainer", "cv", "--model", &layers]
+            .into_iter()
+            .chain(recipe.split_whitespace());
+        let Command::Cv(cv) = Cli::try_parse_from(argv).expect("the flags parse").cmd else {
+            panic!("not a cv command");
+        };
+        let spelled_out = cv.args.train.config("mcu").expect("a valid config");
+        let mut expected = train::recipe(&Arch::parse("mcu").unwrap());
+        expected.arch = Arch::parse(&layers).unwrap();
+        // Every candidate gives its own --epochs and runs with the default seed.
+        expected.epochs = spelled_out.epochs;
+        expected.seed = spelled_out.seed;
+        assert_eq!(spelled_out, expected);
+    }
+}
