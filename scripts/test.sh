@@ -3,7 +3,12 @@
 #
 #   scripts/test.sh          every check CI runs, among them a short fuzzing run (every
 #                            fuzz target for 60 s on its committed corpus, before the tests)
-#   scripts/test.sh --full   the same, with every fuzz target for 5 minutes instead
+#   scripts/test.sh --full   the same, with every fuzz target for 5 minutes instead, and
+#                            the property tests with a fresh random seed (printed) and,
+#                            where a test does not set its own count, 2048 cases each
+#
+# Property tests (proptest) run with a fixed seed, printed below, so that a run repeats
+# exactly: PROPTEST_RNG_SEED=<seed> scripts/test.sh reproduces any run, --full's too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -12,13 +17,26 @@ full=0
 for arg in "$@"; do
   case "$arg" in
     --full) full=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
 
 # Each step is stamped with the time since the start, so a CI log shows where time goes.
 step() { printf '\n==> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
+
+# Property tests: the same cases in every run unless --full explores fresh ones. Cases
+# that once failed are kept in each crate's proptest-regressions/ and always replayed.
+if [ -z "${PROPTEST_RNG_SEED:-}" ]; then
+  if [ "$full" = 1 ]; then
+    PROPTEST_RNG_SEED=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
+  else
+    PROPTEST_RNG_SEED=2026
+  fi
+fi
+export PROPTEST_RNG_SEED
+if [ "$full" = 1 ] && [ -z "${PROPTEST_CASES:-}" ]; then export PROPTEST_CASES=2048; fi
+echo "property tests: PROPTEST_RNG_SEED=$PROPTEST_RNG_SEED (rerun with it to repeat them)" >&2
 
 step "setup"
 scripts/setup.sh --test
