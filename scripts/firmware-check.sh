@@ -3,10 +3,11 @@
 #
 #   scripts/firmware-check.sh [--fixture] [--no-lint] [--no-selftest]
 #
-# 1. lint: cargo fmt --check and clippy -D warnings for the firmware workspace (both
-#    apps on thumbv7em-none-eabihf, fw-common and fw-host on the host), their host
-#    tests (among them the board pipeline through the simulated OV7675 and the
-#    nRF52840-DK's display path through mipidsi);
+# 1. lint: cargo fmt --check and clippy -D warnings for the firmware workspace (the
+#    apps and fw-nrf on thumbv7em-none-eabihf, fw-common, fw-host and fw-nrf on the
+#    host), their host tests (among them the board pipeline through the simulated
+#    OV7675, the nRF52840-DK's display path through mipidsi, and fw-nrf's start-up
+#    plans, register addresses against the PAC and the 1200-baud touch);
 # 2. builds the apps in release: fw-qemu (run below), fw-nrf52840 and fw-nano33ble
 #    (build only; their flash and RAM are printed);
 # 3. self-tests: a panic and a HardFault must end QEMU with exit code 1, not hang;
@@ -69,10 +70,10 @@ if [ "$lint" = 1 ]; then
   say "lint and host tests"
   # Only this workspace's members (--all would also reach the root workspace).
   cargo fmt --check
-  rustfmt --edition 2024 --check build-support.rs nrf-shared.rs
+  rustfmt --edition 2024 --check build-support.rs
   cargo clippy -q --release -- -D warnings
-  cargo clippy -q -p fw-common -p fw-host --target "$host" --all-targets -- -D warnings
-  cargo test -q -p fw-common -p fw-host --target "$host"
+  cargo clippy -q -p fw-common -p fw-host -p fw-nrf --target "$host" --all-targets -- -D warnings
+  cargo test -q -p fw-common -p fw-host -p fw-nrf --target "$host"
 fi
 
 elf=target/thumbv7em-none-eabihf/release/fw-qemu

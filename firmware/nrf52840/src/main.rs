@@ -1,27 +1,32 @@
 //! The camera classification demo on an nRF52840-DK.
 //!
 //! An OV7675 or OV7670 wired to the DK's Arduino header (see the wiring table in
-//! firmware/README.md): XCLK 16 MHz from the I2S master clock, SCCB on TWIM0, the
-//! parallel bus polled with interrupts off, QQVGA YUV422 at 5 fps, Y plane only. Each
-//! frame goes through `camera::preprocess` and the int8 model and is drawn on an
-//! ST7735 160x128 panel over SPIM2 (`mipidsi`, the grayscale screen converted to
-//! RGB565); the line a board prints (`frame 12: Sneaker 87 % (capture 201 ms,
-//! classify 158 ms)`) and the cycle counts go over defmt/RTT (`probe-rs run`). LED1
-//! lights for a garment, LED2 for none, LED3 while the camera fails (it is retried).
+//! firmware/README.md): the clean start of `fw_nrf::startup` (the instruction cache
+//! on), XCLK 16 MHz from the I2S master clock, SCCB on TWIM0, the parallel bus polled
+//! with interrupts off, QQVGA YUV422 at 5 fps, Y plane only. Each frame goes through
+//! `camera::preprocess` and the int8 model and is drawn on an ST7735 160x128 panel over
+//! SPIM2 (`mipidsi`, the grayscale screen converted to RGB565); the line a board prints
+//! (`frame 12: Sneaker 87 % (capture 201 ms, classify 158 ms)`) and the cycle counts go
+//! over defmt/RTT (`probe-rs run`). LED1 lights for a garment, LED2 for none, LED3
+//! while the camera fails (it is retried); all three while starting (`fw_nrf::signal`).
 #![no_std]
 #![no_main]
 
 use cortex_m_rt::entry;
 use defmt_rtt as _;
 use embedded_hal::delay::DelayNs;
-use embedded_hal::digital::OutputPin;
 use embedded_hal_bus::spi::ExclusiveDevice;
-use fw_common::app::{self, DwtStopwatch};
+use fw_common::app::DwtStopwatch;
 use fw_common::display::{self, GrayOnRgb565};
 use fw_common::infer_core::IMAGE_LEN as PIXELS;
 use fw_common::infer_core::Model;
 use fw_common::live::OvCamera;
 use fw_common::ov767x::{FrameRate, HEIGHT, Limits, Ov767x, Sensor, WIDTH};
+use fw_nrf::target::camera::{self, InterruptsOff};
+use fw_nrf::target::leds::Leds;
+use fw_nrf::target::live::{Board, Console};
+use fw_nrf::target::mmio;
+use fw_nrf::{startup, wiring};
 use nrf52840_hal::clocks::Clocks;
 use nrf52840_hal::delay::Delay;
 use nrf52840_hal::gpio::{Level, p0, p1};
@@ -34,45 +39,38 @@ mod assets {
     include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 }
 
-mod nrf {
-    include!("../../nrf-shared.rs");
-}
-
 /// Core clock.
 const CORE_HZ: u32 = 64_000_000;
 /// The frame rate the capture keeps up with.
 const RATE: FrameRate = FrameRate::Fps5;
-/// Camera faults in a row after which the sensor is configured afresh.
-const REINIT_AFTER: u32 = 3;
 
-// Camera wiring on the DK's Arduino header (firmware/README.md): VSYNC A0 = P0.03,
-// HREF A1 = P0.04, PCLK A2 = P0.28, XCLK A3 = P0.29, SDA P0.26, SCL P0.27,
-// D0..D7 = Arduino D0..D7 = P1.01..P1.08 (one shift of P1.IN).
-const VSYNC: u32 = 3;
-const HREF: u32 = 4;
-const PCLK: u32 = 28;
-const XCLK: u8 = 29;
+/// Lines go over defmt/RTT.
+struct Rtt;
 
-#[inline(always)]
-fn dk_data(p1: u32) -> u8 {
-    (p1 >> 1) as u8
+impl Console for Rtt {
+    fn line(&mut self, line: &str) {
+        defmt::println!("{=str}", line);
+    }
 }
 
 #[entry]
 fn main() -> ! {
+    mmio::apply(&startup::CLEAN_START);
     let (Some(mut core), Some(p)) = (cortex_m::Peripherals::take(), pac::Peripherals::take())
     else {
         panic!("peripherals taken twice");
     };
     let _clocks = Clocks::new(p.CLOCK).enable_ext_hfosc();
-    let mut stopwatch = DwtStopwatch::start(&mut core.DCB, &mut core.DWT, CORE_HZ);
+    let stopwatch = DwtStopwatch::start(&mut core.DCB, &mut core.DWT, CORE_HZ);
     let mut delay = Delay::new(core.SYST);
     let port0 = p0::Parts::new(p.P0);
     let port1 = p1::Parts::new(p.P1);
-    // LED1..LED3, active low.
-    let mut led1 = port0.p0_13.into_push_pull_output(Level::High);
-    let mut led2 = port0.p0_14.into_push_pull_output(Level::High);
-    let mut led3 = port0.p0_15.into_push_pull_output(Level::High);
+    // LED1..LED3 (P0.13..P0.15), active low.
+    let leds = Leds::new(
+        port0.p0_13.into_push_pull_output(Level::High),
+        port0.p0_14.into_push_pull_output(Level::High),
+        port0.p0_15.into_push_pull_output(Level::High),
+    );
 
     // The display: ST7735 on SPIM2, SCK D13 = P1.15, MOSI D11 = P1.13, CS D10 = P1.12,
     // DC D9 = P1.11, RESET D8 = P1.10.
@@ -96,23 +94,9 @@ fn main() -> ! {
     let Ok(panel) = display::st7735(di).reset_pin(rst).init(&mut delay) else {
         panic!("display init")
     };
-    let mut screen = GrayOnRgb565::new(panel);
 
-    // The camera.
-    let _bus_pins = (
-        port0.p0_03.into_floating_input(),
-        port0.p0_04.into_floating_input(),
-        port0.p0_28.into_floating_input(),
-        port1.p1_01.into_floating_input(),
-        port1.p1_02.into_floating_input(),
-        port1.p1_03.into_floating_input(),
-        port1.p1_04.into_floating_input(),
-        port1.p1_05.into_floating_input(),
-        port1.p1_06.into_floating_input(),
-        port1.p1_07.into_floating_input(),
-        port1.p1_08.into_floating_input(),
-    );
-    nrf::start_xclk(&p.I2S, XCLK);
+    // The camera (firmware/README.md, "Wiring"; fw_nrf::wiring::NRF52840_DK).
+    let bus = camera::start(&wiring::NRF52840_DK, p.I2S);
     delay.delay_ms(10);
     let twim = Twim::new(
         p.TWIM0,
@@ -122,21 +106,6 @@ fn main() -> ! {
         },
         twim::Frequency::K100,
     );
-    let mut sensor = Ov767x::new(twim, Sensor::Ov7670);
-    let mut bring_up = |sensor: &mut Ov767x<Twim<pac::TWIM0>>, delay: &mut Delay| loop {
-        match sensor.init(RATE, delay) {
-            Ok(id) => {
-                defmt::info!("camera ready: {}", id);
-                return;
-            }
-            Err(e) => {
-                let _ = led3.set_low();
-                defmt::warn!("camera init: {}; retrying", e);
-                delay.delay_ms(1000);
-            }
-        }
-    };
-    bring_up(&mut sensor, &mut delay);
 
     let model = match Model::from_bytes_unverified(assets::MODEL) {
         Ok(m) => m,
@@ -146,49 +115,16 @@ fn main() -> ! {
         .expect("first use");
     let y = cortex_m::singleton!(: [u8; WIDTH * HEIGHT] = [0; WIDTH * HEIGHT]).expect("first use");
     let mut input = [0u8; PIXELS];
-    let bus = nrf::GpioBus {
-        vsync: VSYNC,
-        href: HREF,
-        pclk: PCLK,
-        data: dk_data,
-    };
     let limits = Limits::for_rate(RATE, CORE_HZ / 2);
-    let mut camera = OvCamera::new(bus, y, limits, nrf::InterruptsOff);
-    let (mut faults, mut index) = (0u32, 0u32);
-    loop {
-        let frame = match app::live_frame(
-            &model,
-            index,
-            &mut camera,
-            &mut screen,
-            &mut stopwatch,
-            scratch,
-            &mut input,
-        ) {
-            Ok(f) => f,
-            Err(_) => {
-                defmt::error!("display write failed");
-                continue;
-            }
-        };
-        defmt::println!("{=str}", frame.line.as_str());
-        let on = |pin: &mut dyn OutputPin<Error = core::convert::Infallible>, on: bool| {
-            let _ = if on { pin.set_low() } else { pin.set_high() };
-        };
-        match frame.garment {
-            Some(g) => {
-                faults = 0;
-                on(&mut led1, g);
-                on(&mut led2, !g);
-            }
-            None => {
-                faults += 1;
-                if faults >= REINIT_AFTER {
-                    faults = 0;
-                    bring_up(&mut sensor, &mut delay);
-                }
-            }
-        }
-        index = index.wrapping_add(1);
-    }
+    let board = Board {
+        sensor: Ov767x::new(twim, Sensor::Ov7670),
+        rate: RATE,
+        delay,
+        camera: OvCamera::new(bus, y, limits, InterruptsOff),
+        screen: GrayOnRgb565::new(panel),
+        stopwatch,
+        leds,
+        console: Rtt,
+    };
+    board.run(&model, scratch, &mut input)
 }
