@@ -201,17 +201,17 @@ pub const fn camera_inputs(pins: &crate::wiring::CameraPins) -> [Step; 11] {
     ]
 }
 
-/// The value in GPREGRET that makes the Arduino bootloader stay (ArduinoCore-mbed
-/// `cores/arduino/USB/USBSerial.cpp`, the 1200-baud touch: `NRF_POWER->GPREGRET =
-/// DFU_MAGIC_SERIAL_ONLY_RESET`, 0xB0, then a reset).
+/// The value in GPREGRET that makes the Arduino bootloader stay: `DFU_MAGIC_SERIAL_ONLY_RESET`
+/// (ArduinoCore-mbed `variants/ARDUINO_NANO33BLE/pins_arduino.h`: 0xb0).
 pub const GPREGRET_BOOTLOADER: u32 = 0xB0;
 
-/// The first half of "enter the bootloader": GPREGRET = 0xB0 (kept through a system
-/// reset: PS, POWER "GPREGRET"); the caller then resets (`SCB::sys_reset`).
+/// The register half of "enter the bootloader": GPREGRET = 0xB0 (kept through a system
+/// reset: PS, POWER "GPREGRET"); the caller has turned interrupts off and resets next
+/// (`target::mmio::enter_bootloader`).
 pub const ENTER_BOOTLOADER: [Step; 1] = [Step::write(
     regs::POWER_GPREGRET,
     GPREGRET_BOOTLOADER,
-    "USBSerial.cpp: GPREGRET = 0xB0 (DFU_MAGIC_SERIAL_ONLY_RESET), then NVIC_SystemReset",
+    "variant.cpp _ontouch1200bps_: __disable_irq(); NRF_POWER->GPREGRET = DFU_MAGIC_SERIAL_ONLY_RESET; NVIC_SystemReset()",
 )];
 
 #[cfg(test)]
@@ -315,8 +315,7 @@ mod tests {
                 s.starts_with("PS ")
                     || s.starts_with("variant.cpp")
                     || s.starts_with("ARMv7-M")
-                    || s.starts_with("OV767X.cpp")
-                    || s.starts_with("USBSerial.cpp"),
+                    || s.starts_with("OV767X.cpp"),
                 "{}: {s}",
                 step.reg().name
             );

@@ -3,17 +3,19 @@
 //!
 //! The host opens the port at 1200 baud and closes it (DTR drops): `arduino-cli upload`
 //! does it for the Nano 33 BLE (its `boards.txt` sets `upload.use_1200bps_touch`), or
-//! `stty -F /dev/ttyACM0 1200` by hand. ArduinoCore-mbed's `USBSerial.cpp` (~L31–47)
-//! answers when the line coding is 1200 baud and DTR is low, after 200 ms (time for the
-//! host to finish closing), with GPREGRET = 0xB0 and a reset
-//! ([`crate::startup::ENTER_BOOTLOADER`]).
+//! `stty -F /dev/ttyACM0 1200` by hand (open, set 1200 baud, close). ArduinoCore-mbed
+//! (`cores/arduino/USB/USBSerial.cpp`, `usbPortChanged` and `waitForPortClose`): when
+//! the host sets 1200 baud, wait until DTR is low and 200 ms have passed, then
+//! `_ontouch1200bps_` (the Nano's `variant.cpp`: GPREGRET = 0xB0 and a reset,
+//! [`crate::startup::ENTER_BOOTLOADER`]).
 //!
 //! Here the same as a state machine fed with what usbd-serial reports after each poll
-//! (`SerialPort::line_coding().data_rate()`, `SerialPort::dtr()`) and a time: a fall
-//! of DTR while the port is at 1200 baud arms it; [`HOLD_MS`] later, with the port
-//! still at 1200 baud and DTR still low, it says "enter the bootloader". Anything else
+//! (`SerialPort::line_coding().data_rate()`, `SerialPort::dtr()`) and a time, a little
+//! stricter than Arduino's so that nothing but a touch restarts the board: a fall of
+//! DTR while the port is at 1200 baud arms it; [`HOLD_MS`] later, with the port still
+//! at 1200 baud and DTR still low, it says "enter the bootloader". Anything else
 //! disarms it: DTR raised again, another baud rate. A port merely set to 1200 baud (DTR
-//! high, or never raised) is not a touch.
+//! high, or never raised) is not a touch; Arduino would restart for the latter.
 
 /// How long DTR must stay low at 1200 baud (USBSerial.cpp waits 200 ms).
 pub const HOLD_MS: u32 = 200;

@@ -39,9 +39,11 @@ pub fn read(reg: crate::plan::Reg) -> u32 {
     Mmio.read(reg.addr)
 }
 
-/// Restarts into the Arduino bootloader: GPREGRET = 0xB0, then a system reset
-/// ([`crate::startup::ENTER_BOOTLOADER`]).
+/// Restarts into the Arduino bootloader as ArduinoCore-mbed's `_ontouch1200bps_`
+/// (Nano 33 BLE `variant.cpp`) does: interrupts off, GPREGRET = 0xB0
+/// ([`crate::startup::ENTER_BOOTLOADER`]), a system reset.
 pub fn enter_bootloader() -> ! {
+    cortex_m::interrupt::disable();
     apply(&crate::startup::ENTER_BOOTLOADER);
     cortex_m::peripheral::SCB::sys_reset()
 }
