@@ -8,7 +8,8 @@
 //!   as plans;
 //! - [`touch`]: the 1200-baud touch that restarts the board into its bootloader;
 //! - [`wiring`]: each board's camera pins and its byte assembly;
-//! - [`signal`]: the LED signals; [`wait`]: a bounded wait.
+//! - [`signal`]: the LED signals and the camera-fault counter of the live loop;
+//!   [`wait`]: a bounded wait.
 //!
 //! On the microcontroller only (`target_os = "none"`), `target`: the plans run by
 //! volatile writes, the GPIO camera bus and the interrupts-off guard, USB serial (built

@@ -43,9 +43,83 @@ impl Signal {
     }
 }
 
+/// Camera faults in a row after which the sensor is configured afresh.
+pub const REINIT_AFTER: u32 = 3;
+
+/// What the live loop does after a frame: the signal to show, and whether to configure
+/// the sensor afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Next {
+    /// The LEDs' new state.
+    pub signal: Signal,
+    /// True after [`REINIT_AFTER`] camera faults in a row.
+    pub reinit: bool,
+}
+
+/// Counts camera faults in a row and decides each frame's [`Next`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultCounter {
+    in_a_row: u32,
+}
+
+impl FaultCounter {
+    /// After a frame: `Some(true)` a garment, `Some(false)` none (or an error of the
+    /// pipeline), `None` a camera fault.
+    pub fn after_frame(&mut self, garment: Option<bool>) -> Next {
+        match garment {
+            Some(g) => {
+                self.in_a_row = 0;
+                Next {
+                    signal: if g {
+                        Signal::Garment
+                    } else {
+                        Signal::NoGarment
+                    },
+                    reinit: false,
+                }
+            }
+            None => {
+                self.in_a_row += 1;
+                let reinit = self.in_a_row >= REINIT_AFTER;
+                if reinit {
+                    self.in_a_row = 0;
+                }
+                Next {
+                    signal: Signal::CameraFault,
+                    reinit,
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sensor_is_configured_afresh_after_three_faults_in_a_row() {
+        let mut c = FaultCounter::default();
+        let reinits: std::vec::Vec<bool> = [None, None, None, None, Some(true), None, None, None]
+            .into_iter()
+            .map(|g| c.after_frame(g).reinit)
+            .collect();
+        assert_eq!(
+            reinits,
+            [false, false, true, false, false, false, false, true]
+        );
+    }
+
+    #[test]
+    fn a_frame_resets_the_count_and_shows_its_answer() {
+        let mut c = FaultCounter::default();
+        assert_eq!(c.after_frame(None).signal, Signal::CameraFault);
+        assert_eq!(c.after_frame(None).signal, Signal::CameraFault);
+        assert_eq!(c.after_frame(Some(false)).signal, Signal::NoGarment);
+        assert!(!c.after_frame(None).reinit);
+        assert!(!c.after_frame(None).reinit);
+        assert_eq!(c.after_frame(Some(true)).signal, Signal::Garment);
+    }
 
     #[test]
     fn every_signal_looks_different() {

@@ -11,12 +11,10 @@ use fw_common::infer_core::Model;
 use fw_common::live::{self, OvCamera};
 use fw_common::ov767x::{FrameRate, Ov767x};
 
-use crate::signal::Signal;
+use crate::signal::{FaultCounter, Signal};
 use crate::target::camera::{GpioBus, InterruptsOff};
 use crate::target::leds::Show;
 
-/// Camera faults in a row after which the sensor is configured afresh.
-pub const REINIT_AFTER: u32 = 3;
 /// Wait between two attempts to configure the sensor.
 pub const RETRY_MS: u32 = 1000;
 
@@ -85,10 +83,11 @@ where
     fn check_wiring(&mut self) {}
 
     /// Runs the demo forever: frame after frame, one line each; the sensor is
-    /// configured afresh after [`REINIT_AFTER`] camera faults in a row.
+    /// configured afresh after [`crate::signal::REINIT_AFTER`] camera faults in a row.
     pub fn run(mut self, model: &Model<'_>, scratch: &mut [i8], input: &mut [u8; PIXELS]) -> ! {
         self.bring_up(0);
-        let (mut faults, mut index) = (0u32, 0u32);
+        let mut faults = FaultCounter::default();
+        let mut index = 0u32;
         loop {
             match app::live_frame(
                 model,
@@ -101,23 +100,10 @@ where
             ) {
                 Ok(frame) => {
                     self.console.line(frame.line.as_str());
-                    match frame.garment {
-                        Some(garment) => {
-                            faults = 0;
-                            self.leds.show(if garment {
-                                Signal::Garment
-                            } else {
-                                Signal::NoGarment
-                            });
-                        }
-                        None => {
-                            faults += 1;
-                            self.leds.show(Signal::CameraFault);
-                            if faults >= REINIT_AFTER {
-                                faults = 0;
-                                self.bring_up(index);
-                            }
-                        }
+                    let next = faults.after_frame(frame.garment);
+                    self.leds.show(next.signal);
+                    if next.reinit {
+                        self.bring_up(index);
                     }
                 }
                 Err(_) => defmt::error!("display write failed"),
