@@ -52,7 +52,7 @@ pub const UARTE0_PSEL_RXD: Reg = reg(UARTE0 + 0x514, "UARTE0.PSEL.RXD");
 
 /// RTC1.TASKS_STOP (PS, RTC "Registers", offset 0x004).
 pub const RTC1_TASKS_STOP: Reg = reg(RTC1 + 0x004, "RTC1.TASKS_STOP");
-/// RTC1.EVENTS_COMPARE[0] (offset 0x140).
+/// RTC1.EVENTS_COMPARE\[0\] (offset 0x140).
 pub const RTC1_EVENTS_COMPARE0: Reg = reg(RTC1 + 0x140, "RTC1.EVENTS_COMPARE[0]");
 /// RTC1.INTENCLR (offset 0x308).
 pub const RTC1_INTENCLR: Reg = reg(RTC1 + 0x308, "RTC1.INTENCLR");
@@ -88,7 +88,7 @@ pub const NVIC_ICPR: [Reg; 2] = [
     reg(0xE000_E284, "NVIC.ICPR1"),
 ];
 
-/// P0.PIN_CNF[n] or P1.PIN_CNF[n] (PS, GPIO "Registers", offset 0x700 + 4n).
+/// P0.PIN_CNF\[n\] or P1.PIN_CNF\[n\] (PS, GPIO "Registers", offset 0x700 + 4n).
 pub const fn pin_cnf(port: Port, pin: u8) -> Reg {
     let base = match port {
         Port::P0 => P0,

@@ -139,7 +139,7 @@ pub const CLEAN_START: [Step; 21] = [
 ];
 
 /// GPIO PIN_CNF "output, input buffer disconnected, no pull, standard drive"
-/// (DIR = 1, INPUT = 1: PS, GPIO "PIN_CNF[n]").
+/// (DIR = 1, INPUT = 1: PS, GPIO "PIN_CNF\[n\]").
 pub const PIN_OUTPUT: u32 = 0b11;
 /// GPIO PIN_CNF "input, input buffer connected, no pull" (all fields 0).
 pub const PIN_INPUT: u32 = 0;

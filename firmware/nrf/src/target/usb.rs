@@ -194,7 +194,7 @@ pub fn write(bytes: &[u8]) -> usize {
     })
 }
 
-/// Writes `line` and CR LF ([`write`]: what does not fit is dropped).
+/// Writes `line` and CR LF ([`write()`]: what does not fit is dropped).
 pub fn print(line: &str) {
     write(line.as_bytes());
     write(b"\r\n");
