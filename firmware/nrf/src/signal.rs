@@ -3,7 +3,7 @@
 //!
 //! | signal | Nano 33 BLE RGB LED | nRF52840-DK |
 //! | --- | --- | --- |
-//! | [`Signal::Starting`] | white | LED1 + LED2 + LED3 |
+//! | [`Signal::Starting`] | white, until the first frame | LED1 + LED2 + LED3 |
 //! | [`Signal::Garment`] | green | LED1 |
 //! | [`Signal::NoGarment`] | red | LED2 |
 //! | [`Signal::CameraFault`] | blue | LED3 |
@@ -13,7 +13,8 @@
 /// A state the board shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
-    /// Starting: from reset until the camera answers.
+    /// Starting: from reset until the first frame (again after the camera is configured
+    /// afresh).
     Starting,
     /// The last frame held a garment.
     Garment,

@@ -57,12 +57,14 @@ where
     C: Console,
 {
     /// Configures the sensor until it answers (each attempt bounded), reporting every
-    /// failure as a line (`frame K: camera fault: …; retrying`) and on the LEDs.
+    /// failure as a line (`frame K: camera fault: …; retrying`) and on the LEDs
+    /// ([`Signal::CameraFault`]); [`Signal::Starting`] again once it answers.
     pub fn bring_up(&mut self, index: u32) {
         loop {
             match self.sensor.init(self.rate, &mut self.delay) {
                 Ok(id) => {
                     defmt::info!("camera {} ready: {}", self.sensor.sensor(), id);
+                    self.leds.show(Signal::Starting);
                     self.check_wiring();
                     return;
                 }
