@@ -80,6 +80,13 @@ pub const TSLB_SEQ: u8 = 0x08;
 /// `TSLB[4]`: "Use fixed UV value set in registers MANU and MANV as UV output instead
 /// of chip output" (0: normal UV output).
 pub const TSLB_FIXED_UV: u8 = 0x10;
+/// `SCALING_YSC[7]` alone: the 8-bar colour bar test pattern. Datasheet table 8-2 makes
+/// `SCALING_XSC[7]` and `SCALING_YSC[7]` the two test-pattern bits (none, shifting 1,
+/// 8-bar colour bar, fade to grey) with an ambiguous bit order; every working driver
+/// (Linux `ov7670_s_test_pattern`, Arduino_OV767X, esp32-camera, Adafruit) sets
+/// `SCALING_YSC[7]` alone for the 8-bar colour bar (board.md). Bits 6:0 are the scale
+/// factor: read-modify-write.
+pub const SCALING_YSC_COLOR_BAR: u8 = 0x80;
 /// `COM13[0]`: UV swap bit (see [`ByteOrder`](crate::ByteOrder)).
 pub const COM13_UVSWAP: u8 = 0x01;
 

@@ -13,7 +13,9 @@
 //!   `COM10[5]` says. Unless the registers select QQVGA YUV (COM7 YUV, COM3 DCW, the
 //!   scaling values of the table) the lines are VGA-long (1280 bytes). Time advances by
 //!   one tick at every bus call ([`ParallelBus::levels`] or [`ParallelBus::data`]).
-//!   `TSLB[4]` replaces every U and V byte by `MANU` / `MANV` (datasheet table 8-2).
+//!   `TSLB[4]` replaces every U and V byte by `MANU` / `MANV` (datasheet table 8-2);
+//!   `SCALING_YSC[7]` replaces the picture by the 8-bar colour bar (luma undocumented:
+//!   the simulation's own ramp).
 //! - [`Fault`]s of the sensor for the error paths: no VSYNC, a short or long line, one
 //!   line too few or too many, PCLK stuck, `TSLB[4]` ignored.
 //! - [`BusFault`]s of the board between the sensor and the port: data lines permuted,
@@ -405,7 +407,15 @@ impl SimOv7675 {
         let scale = (self.line_bytes() / LINE_BYTES as u32).max(1);
         let pair = (p / bytes_per_pixel_pair / scale) as usize;
         let row = (line as usize).min(HEIGHT - 1);
-        let at = |x: usize| self.picture[row * WIDTH + (x).min(WIDTH - 1)];
+        let bars = self.reg(regs::SCALING_YSC) & regs::SCALING_YSC_COLOR_BAR != 0;
+        let at = |x: usize| {
+            let x = x.min(WIDTH - 1);
+            if bars {
+                color_bar(x)
+            } else {
+                self.picture[row * WIDTH + x]
+            }
+        };
         let (y0, y1) = (at(2 * pair), at(2 * pair + 1));
         // Chroma that is never equal to the Y next to it by construction; or the
         // fixed values of MANU and MANV when TSLB[4] says so (datasheet table 8-2).
@@ -460,6 +470,15 @@ impl SimOv7675 {
         let data = if href { self.byte(a, p) } else { 0x10 };
         (levels, data)
     }
+}
+
+/// Luma of the 8-bar colour bar at column `x` (`SCALING_YSC[7]`): vertical bars of 20
+/// columns from white on the left to black on the right, as every working driver
+/// describes it (board.md). The sensor's real luma values are undocumented: these are
+/// the simulation's own, an even ramp from 235 to 16.
+fn color_bar(x: usize) -> u8 {
+    let bar = (x * 8 / WIDTH) as u32;
+    (235 - bar * (235 - 16) / 7) as u8
 }
 
 fn nack_data() -> SimI2cError {

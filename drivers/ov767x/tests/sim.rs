@@ -174,6 +174,25 @@ fn another_byte_order_is_not_the_y_plane() {
 }
 
 #[test]
+fn the_colour_bar_is_eight_vertical_bars_from_white_to_black() {
+    // Coarse: the luma values themselves are undocumented.
+    let (_, mut sim) = ready_then(regs::SCALING_YSC, 0x35 | regs::SCALING_YSC_COLOR_BAR);
+    let y = capture(&mut sim).0.unwrap();
+    let row = &y[..WIDTH];
+    assert!(y.chunks_exact(WIDTH).all(|r| r == row), "vertical bars");
+    let mut bars = row.to_vec();
+    bars.dedup();
+    assert_eq!(bars.len(), 8);
+    assert!(bars.windows(2).all(|w| w[0] > w[1]), "{bars:?}");
+    assert!(bars[0] > 200 && bars[7] < 40, "{bars:?}");
+    // Bit 7 clear again: the picture.
+    Ov767x::new(&mut sim, Sensor::Ov7675)
+        .write(regs::SCALING_YSC, 0x35)
+        .unwrap();
+    assert_eq!(capture(&mut sim).0.unwrap(), picture());
+}
+
+#[test]
 fn capture_before_init_sees_vga_lines() {
     let mut sim = SimOv7675::new(&picture());
     let (r, ticks) = capture(&mut sim);
