@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 
 use embedded_hal::delay::DelayNs;
+use embedded_hal::i2c::{ErrorType, I2c, Operation};
 use ov767x::sim::{BusFault, Fault, SimHandle, SimOv7675, Timing};
 use ov767x::wiring::TEST_FRAMES;
 use ov767x::{
@@ -209,6 +210,58 @@ fn registers_are_restored_after_a_capture_error() {
     let (r, sim) = check(board(Fault::NoVsync, BusFault::None));
     assert_eq!(r, Err(Error::NoFrame));
     assert_restored(&sim);
+}
+
+/// The simulation's SCCB side, except that register `reg` keeps bit 0 of every value
+/// inverted (a register that does not read back what was written).
+struct Stubborn<'a> {
+    sim: SimHandle<'a>,
+    reg: u8,
+}
+
+impl ErrorType for Stubborn<'_> {
+    type Error = ov767x::sim::SimI2cError;
+}
+
+impl I2c for Stubborn<'_> {
+    fn transaction(&mut self, address: u8, ops: &mut [Operation<'_>]) -> Result<(), Self::Error> {
+        for op in ops.iter_mut() {
+            if let Operation::Write(bytes) = op
+                && let [reg, value] = **bytes
+                && reg == self.reg
+            {
+                return self.sim.write(address, &[reg, value ^ 1]);
+            }
+        }
+        self.sim.transaction(address, ops)
+    }
+}
+
+#[test]
+fn a_register_that_does_not_read_back_is_an_error_and_the_others_are_restored() {
+    let cell = RefCell::new(board(Fault::None, BusFault::None));
+    let limits = cell.borrow().limits();
+    let mut y = Box::new([0u8; WIDTH * HEIGHT]);
+    let stubborn = Stubborn {
+        sim: SimHandle(&cell),
+        reg: regs::MANV,
+    };
+    let r =
+        Ov767x::new(stubborn, Sensor::Ov7675).check_wiring(&mut SimHandle(&cell), &limits, &mut y);
+    // The first test value, 0x55, reads 0x54: the test stops there.
+    assert_eq!(
+        r,
+        Err(Error::Verify {
+            reg: regs::MANV,
+            wrote: 0x55,
+            read: 0x54
+        })
+    );
+    let sim = cell.into_inner();
+    assert_eq!(sim.reg(regs::TSLB), 0x04);
+    assert_eq!(sim.reg(regs::MANU), 0x80);
+    // Written back as read (0x80), which the register turns into 0x81.
+    assert_eq!(sim.writes().last(), Some(&(regs::MANV, 0x81)));
 }
 
 #[test]
