@@ -13,6 +13,7 @@ use ov767x::{
     ByteOrder, Error, FrameRate, HEIGHT, Ov767x, Sensor, WIDTH, Wiring, WiringReport, capture_y,
     regs,
 };
+use proptest::prelude::*;
 
 struct NoDelay;
 
@@ -331,4 +332,43 @@ fn the_frame_after_the_test_is_the_picture_again() {
     let mut y = Box::new([0u8; WIDTH * HEIGHT]);
     capture_y(&mut sim, &mut y, &limits).unwrap();
     assert_eq!(&y[..], &pic[..]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Any permutation of the lines is found, and its correction gives back the picture.
+    #[test]
+    fn any_permutation_is_found_and_undone(lines in Just([0u8, 1, 2, 3, 4, 5, 6, 7]).prop_shuffle()) {
+        let pic = picture();
+        let (r, mut sim) = check(board(Fault::None, BusFault::Permuted { lines }));
+        let r = r.unwrap();
+        prop_assert_eq!(r.wiring().lines(), lines);
+        let limits = sim.limits();
+        let mut y = Box::new([0u8; WIDTH * HEIGHT]);
+        capture_y(&mut sim, &mut y, &limits).unwrap();
+        r.wiring().correction().apply(&mut y[..]);
+        prop_assert_eq!(&y[..], &pic[..]);
+    }
+
+    /// A sensor that ignores TSLB[4], whatever it sees (random pictures, flat ones),
+    /// never gives a named fault.
+    #[test]
+    fn image_chroma_is_never_a_fault(seed in any::<u64>(), flat in any::<bool>()) {
+        let mut x = seed | 1;
+        let pic: Vec<u8> = (0..WIDTH * HEIGHT)
+            .map(|_| {
+                if !flat {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                }
+                (x >> 24) as u8
+            })
+            .collect();
+        let mut sim = board(Fault::IgnoresFixedUv, BusFault::None);
+        sim.set_picture(&pic);
+        let (r, _) = check(sim);
+        prop_assert_eq!(r.unwrap(), WiringReport::Inconclusive);
+    }
 }
