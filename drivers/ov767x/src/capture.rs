@@ -107,10 +107,32 @@ fn wait<B: ParallelBus>(
 /// per byte for PCLK low (read the data) and PCLK high. Every wait is bounded by
 /// `limits`; a frame that does not look like 120 lines of 320 bytes ends in an
 /// [`Error`]. On a board, run it with interrupts off: a missed PCLK edge shifts the line.
+///
+/// The same as [`capture_y_with`] with a hook that does nothing.
 pub fn capture_y<B: ParallelBus>(
     bus: &mut B,
     y: &mut [u8; WIDTH * HEIGHT],
     limits: &Limits,
+) -> Result<(), Error> {
+    capture_y_with(bus, y, limits, || {})
+}
+
+/// [`capture_y`], calling `between_lines` once in each line's horizontal blanking:
+/// after the line's HREF has fallen, before the wait for the next line's HREF (120
+/// calls a frame, the last one after line 119).
+///
+/// For work that cannot wait a whole frame while interrupts are off, such as polling a
+/// USB device (usb-device asks for a poll at least every 10 ms; a frame takes about
+/// 200 ms at 5 fps). The hook must return well within the blanking, about 1.3 ms at
+/// QQVGA 5 fps (XCLK 16 MHz): if the next line's HREF has risen when it returns, the
+/// capture joins that line late and ends in [`Error::ShortLine`] (or another
+/// [`Error`]), never in a shifted frame. The wait for the next line starts after the
+/// hook returns, so its time does not count against `limits.line`.
+pub fn capture_y_with<B: ParallelBus>(
+    bus: &mut B,
+    y: &mut [u8; WIDTH * HEIGHT],
+    limits: &Limits,
+    mut between_lines: impl FnMut(),
 ) -> Result<(), Error> {
     wait(bus, limits.frame, |l| l.vsync).map_err(|_| Error::NoFrame)?;
     wait(bus, limits.frame, |l| !l.vsync).map_err(|_| Error::VsyncStuck)?;
@@ -136,6 +158,7 @@ pub fn capture_y<B: ParallelBus>(
         .ok()
         .filter(|l| !l.href)
         .ok_or(Error::LongLine { line })?;
+        between_lines();
     }
     // A 121st line would start within a line period; VSYNC or nothing is fine.
     match wait(bus, limits.line, |l| l.href || l.vsync) {

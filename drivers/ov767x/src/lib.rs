@@ -9,7 +9,11 @@
 //! - Capture: [`capture_y`] polls a [`ParallelBus`] (VSYNC, HREF and PCLK levels, the
 //!   eight data lines as a byte) and keeps the Y bytes of the YUYV stream in a
 //!   caller-owned 160x120 buffer. Every wait is bounded by a poll count from
-//!   [`Limits`] and ends in a typed [`Error`], never a hang.
+//!   [`Limits`] and ends in a typed [`Error`], never a hang. [`capture_y_with`] also
+//!   runs a caller's short function in each horizontal blanking (a USB poll, say).
+//! - Wiring: [`Ov767x::check_wiring`] finds swapped, stuck or floating data lines
+//!   with frames of known bytes ([`wiring`]); a [`Wiring`]'s [`Correction`] undoes a
+//!   permutation in every captured frame.
 //! - `sim` feature (std): `sim::SimOv7675`, a simulated OV7675 (register map over
 //!   `I2c`, pixel timing driven by a picture), the oracle of the tests.
 //!
@@ -28,9 +32,11 @@ pub mod regs;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod tables;
+pub mod wiring;
 
-pub use capture::{Levels, Limits, ParallelBus, capture_y};
+pub use capture::{Levels, Limits, ParallelBus, capture_y, capture_y_with};
 pub use tables::{FrameRate, RegWrite};
+pub use wiring::{Correction, Wiring, WiringReport};
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{self, I2c};

@@ -42,7 +42,8 @@ pub const MIDH: u8 = 0x1C;
 pub const MIDL: u8 = 0x1D;
 /// HREF control: `HREF[5:3]` HSTOP low bits, `HREF[2:0]` HSTART low bits.
 pub const HREF: u8 = 0x32;
-/// Line buffer test option: `TSLB[3]` output sequence (with `COM13[0]`).
+/// Line buffer test option: `TSLB[3]` output sequence (with `COM13[0]`), `TSLB[4]`
+/// fixed U/V output (the values of [`MANU`] and [`MANV`]).
 pub const TSLB: u8 = 0x3A;
 /// Common control 13: `COM13[0]` UV swap (with `TSLB[3]`).
 pub const COM13: u8 = 0x3D;
@@ -51,6 +52,10 @@ pub const COM13: u8 = 0x3D;
 pub const COM14: u8 = 0x3E;
 /// Common control 15: `COM15[7:6]` output range (11 = 00 to FF).
 pub const COM15: u8 = 0x40;
+/// Manual U value (default 0x80), "effective only when register `TSLB[4]` is high".
+pub const MANU: u8 = 0x67;
+/// Manual V value (default 0x80), "effective only when register `TSLB[4]` is high".
+pub const MANV: u8 = 0x68;
 /// PLL control: `DBLV[7:6]` PLL multiplier (00 = bypass).
 pub const DBLV: u8 = 0x6B;
 /// Horizontal scale factor.
@@ -72,6 +77,16 @@ pub const COM10_PCLK_HB: u8 = 0x20;
 pub const COM10_VSYNC_NEG: u8 = 0x02;
 /// `TSLB[3]`: output sequence bit (see [`ByteOrder`](crate::ByteOrder)).
 pub const TSLB_SEQ: u8 = 0x08;
+/// `TSLB[4]`: "Use fixed UV value set in registers MANU and MANV as UV output instead
+/// of chip output" (0: normal UV output).
+pub const TSLB_FIXED_UV: u8 = 0x10;
+/// `SCALING_YSC[7]` alone: the 8-bar colour bar test pattern. Datasheet table 8-2 makes
+/// `SCALING_XSC[7]` and `SCALING_YSC[7]` the two test-pattern bits (none, shifting 1,
+/// 8-bar colour bar, fade to grey) with an ambiguous bit order; every working driver
+/// (Linux `ov7670_s_test_pattern`, Arduino_OV767X, esp32-camera, Adafruit) sets
+/// `SCALING_YSC[7]` alone for the 8-bar colour bar (board.md). Bits 6:0 are the scale
+/// factor: read-modify-write.
+pub const SCALING_YSC_COLOR_BAR: u8 = 0x80;
 /// `COM13[0]`: UV swap bit (see [`ByteOrder`](crate::ByteOrder)).
 pub const COM13_UVSWAP: u8 = 0x01;
 

@@ -13,9 +13,17 @@
 //!   `COM10[5]` says. Unless the registers select QQVGA YUV (COM7 YUV, COM3 DCW, the
 //!   scaling values of the table) the lines are VGA-long (1280 bytes). Time advances by
 //!   one tick at every bus call ([`ParallelBus::levels`] or [`ParallelBus::data`]).
-//! - [`Fault`]s for the error paths: no VSYNC, a short or long line, one line too few
-//!   or too many, PCLK stuck.
+//!   `TSLB[4]` replaces every U and V byte by `MANU` / `MANV` (datasheet table 8-2);
+//!   `SCALING_YSC[7]` replaces the picture by the 8-bar colour bar (luma undocumented:
+//!   the simulation's own ramp).
+//! - [`Fault`]s of the sensor for the error paths: no VSYNC, a short or long line, one
+//!   line too few or too many, PCLK stuck, `TSLB[4]` ignored.
+//! - [`BusFault`]s of the board between the sensor and the port: data lines permuted,
+//!   a line stuck high or low, a floating line.
+//! - [`SimHandle`]: the simulation as `I2c` and `ParallelBus` at once (a shared
+//!   `RefCell`), for code that holds both sides, such as the wiring self-test.
 
+use std::cell::RefCell;
 use std::vec::Vec;
 
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, NoAcknowledgeSource, Operation};
@@ -46,6 +54,8 @@ const DEFAULTS: &[(u8, u8)] = &[
     (regs::TSLB, 0x0D),
     (regs::COM13, 0x88),
     (regs::COM15, 0xC0),
+    (regs::MANU, 0x80),
+    (regs::MANV, 0x80),
     (regs::DBLV, 0x0A),
     (regs::SCALING_XSC, 0x3A),
     (regs::SCALING_YSC, 0x35),
@@ -100,6 +110,71 @@ pub enum Fault {
         /// The byte.
         byte: u16,
     },
+    /// `TSLB[4]` has no effect: U and V stay the picture's chroma.
+    IgnoresFixedUv,
+}
+
+/// Something wrong with the board's data lines between the sensor and the port (the
+/// bus side of the simulation: the sensor and its registers are unaffected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BusFault {
+    /// Every line where it belongs.
+    #[default]
+    None,
+    /// Bit `i` of the byte read is the sensor's line `D(lines[i])` (a permutation of
+    /// 0..8; see [`BusFault::swap`]).
+    Permuted {
+        /// The sensor line each bit reads.
+        lines: [u8; 8],
+    },
+    /// Bit `line` reads 1.
+    StuckHigh {
+        /// The bit.
+        line: u8,
+    },
+    /// Bit `line` reads 0.
+    StuckLow {
+        /// The bit.
+        line: u8,
+    },
+    /// Bit `line` reads a level that changes from read to read (a pseudo-random
+    /// function of the time), whatever the sensor sends.
+    Floating {
+        /// The bit.
+        line: u8,
+    },
+}
+
+impl BusFault {
+    /// Lines `a` and `b` exchanged (both below 8).
+    pub fn swap(a: u8, b: u8) -> Self {
+        let mut lines = [0, 1, 2, 3, 4, 5, 6, 7];
+        lines.swap(usize::from(a), usize::from(b));
+        Self::Permuted { lines }
+    }
+
+    /// The byte the port reads at tick `t` when the sensor drives `sent`.
+    fn read(self, sent: u8, t: u64) -> u8 {
+        let bit = |line: u8| 1u8 << (line & 7);
+        match self {
+            Self::None => sent,
+            Self::Permuted { lines } => (0..8).fold(0, |b, i| {
+                let level = (sent >> (lines[i] & 7)) & 1;
+                b | level << i
+            }),
+            Self::StuckHigh { line } => sent | bit(line),
+            Self::StuckLow { line } => sent & !bit(line),
+            Self::Floating { line } => {
+                // A multiplicative hash of the tick: its top bit changes often.
+                let high = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63 == 1;
+                if high {
+                    sent | bit(line)
+                } else {
+                    sent & !bit(line)
+                }
+            }
+        }
+    }
 }
 
 /// Frame timing of the simulation, in ticks (bus calls) and PCLK periods.
@@ -147,6 +222,7 @@ pub struct SimOv7675 {
     picture: Vec<u8>,
     timing: Timing,
     fault: Fault,
+    bus_fault: BusFault,
     tick: u64,
     frozen: Option<Levels>,
 }
@@ -165,6 +241,7 @@ impl SimOv7675 {
             picture: pic,
             timing: Timing::default(),
             fault: Fault::None,
+            bus_fault: BusFault::None,
             tick: 0,
             frozen: None,
         };
@@ -182,6 +259,12 @@ impl SimOv7675 {
     /// With a fault.
     pub fn with_fault(mut self, fault: Fault) -> Self {
         self.fault = fault;
+        self
+    }
+
+    /// With a fault of the board's data lines.
+    pub fn with_bus_fault(mut self, fault: BusFault) -> Self {
+        self.bus_fault = fault;
         self
     }
 
@@ -324,10 +407,25 @@ impl SimOv7675 {
         let scale = (self.line_bytes() / LINE_BYTES as u32).max(1);
         let pair = (p / bytes_per_pixel_pair / scale) as usize;
         let row = (line as usize).min(HEIGHT - 1);
-        let at = |x: usize| self.picture[row * WIDTH + (x).min(WIDTH - 1)];
+        let bars = self.reg(regs::SCALING_YSC) & regs::SCALING_YSC_COLOR_BAR != 0;
+        let at = |x: usize| {
+            let x = x.min(WIDTH - 1);
+            if bars {
+                color_bar(x)
+            } else {
+                self.picture[row * WIDTH + x]
+            }
+        };
         let (y0, y1) = (at(2 * pair), at(2 * pair + 1));
-        // Chroma that is never equal to the Y next to it by construction.
-        let (u, v) = (!y0, y1.wrapping_add(97));
+        // Chroma that is never equal to the Y next to it by construction; or the
+        // fixed values of MANU and MANV when TSLB[4] says so (datasheet table 8-2).
+        let fixed =
+            self.reg(regs::TSLB) & regs::TSLB_FIXED_UV != 0 && self.fault != Fault::IgnoresFixedUv;
+        let (u, v) = if fixed {
+            (self.reg(regs::MANU), self.reg(regs::MANV))
+        } else {
+            (!y0, y1.wrapping_add(97))
+        };
         let seq = match self.byte_order() {
             ByteOrder::Yuyv => [y0, u, y1, v],
             ByteOrder::Yvyu => [y0, v, y1, u],
@@ -372,6 +470,15 @@ impl SimOv7675 {
         let data = if href { self.byte(a, p) } else { 0x10 };
         (levels, data)
     }
+}
+
+/// Luma of the 8-bar colour bar at column `x` (`SCALING_YSC[7]`): vertical bars of 20
+/// columns from white on the left to black on the right, as every working driver
+/// describes it (board.md). The sensor's real luma values are undocumented: these are
+/// the simulation's own, an even ramp from 235 to 16.
+fn color_bar(x: usize) -> u8 {
+    let bar = (x * 8 / WIDTH) as u32;
+    (235 - bar * (235 - 16) / 7) as u8
 }
 
 fn nack_data() -> SimI2cError {
@@ -430,6 +537,37 @@ impl ParallelBus for SimOv7675 {
 
     fn data(&mut self) -> u8 {
         self.tick += 1;
-        self.state(self.tick).1
+        let sent = self.state(self.tick).1;
+        self.bus_fault.read(sent, self.tick)
+    }
+}
+
+/// The simulation behind a shared `RefCell`, as [`I2c`] and [`ParallelBus`] at once:
+/// copies of one handle can configure and capture the same sensor (and a capture
+/// hook can spend bus time).
+#[derive(Debug, Clone, Copy)]
+pub struct SimHandle<'a>(pub &'a RefCell<SimOv7675>);
+
+impl ErrorType for SimHandle<'_> {
+    type Error = SimI2cError;
+}
+
+impl I2c for SimHandle<'_> {
+    fn transaction(
+        &mut self,
+        address: u8,
+        operations: &mut [Operation<'_>],
+    ) -> Result<(), Self::Error> {
+        self.0.borrow_mut().transaction(address, operations)
+    }
+}
+
+impl ParallelBus for SimHandle<'_> {
+    fn levels(&mut self) -> Levels {
+        self.0.borrow_mut().levels()
+    }
+
+    fn data(&mut self) -> u8 {
+        self.0.borrow_mut().data()
     }
 }

@@ -3,8 +3,12 @@
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{ErrorKind, NoAcknowledgeSource};
-use ov767x::sim::{Fault, SimOv7675, Timing};
-use ov767x::{Error, FrameRate, HEIGHT, Ov767x, Sensor, WIDTH, capture_y, regs};
+use std::cell::RefCell;
+
+use ov767x::sim::{Fault, SimHandle, SimOv7675, Timing};
+use ov767x::{
+    Error, FrameRate, HEIGHT, Ov767x, ParallelBus, Sensor, WIDTH, capture_y, capture_y_with, regs,
+};
 use proptest::prelude::*;
 
 /// Sums the delays asked for.
@@ -170,6 +174,25 @@ fn another_byte_order_is_not_the_y_plane() {
 }
 
 #[test]
+fn the_colour_bar_is_eight_vertical_bars_from_white_to_black() {
+    // Coarse: the luma values themselves are undocumented.
+    let (_, mut sim) = ready_then(regs::SCALING_YSC, 0x35 | regs::SCALING_YSC_COLOR_BAR);
+    let y = capture(&mut sim).0.unwrap();
+    let row = &y[..WIDTH];
+    assert!(y.chunks_exact(WIDTH).all(|r| r == row), "vertical bars");
+    let mut bars = row.to_vec();
+    bars.dedup();
+    assert_eq!(bars.len(), 8);
+    assert!(bars.windows(2).all(|w| w[0] > w[1]), "{bars:?}");
+    assert!(bars[0] > 200 && bars[7] < 40, "{bars:?}");
+    // Bit 7 clear again: the picture.
+    Ov767x::new(&mut sim, Sensor::Ov7675)
+        .write(regs::SCALING_YSC, 0x35)
+        .unwrap();
+    assert_eq!(capture(&mut sim).0.unwrap(), picture());
+}
+
+#[test]
 fn capture_before_init_sees_vga_lines() {
     let mut sim = SimOv7675::new(&picture());
     let (r, ticks) = capture(&mut sim);
@@ -284,6 +307,57 @@ fn a_stuck_pclk() {
 fn too_few_and_too_many_lines() {
     faulty(Fault::MissingLine, Error::TooFewLines { lines: 119 });
     faulty(Fault::ExtraLine, Error::TooManyLines);
+}
+
+/// Captures through `capture_y_with` with a hook that checks it runs in the horizontal
+/// blanking (HREF low) and then spends `spend` ticks of bus time; returns the result
+/// and the hook's calls.
+fn capture_with_hook(pic: &[u8], spend: u64) -> (Result<Vec<u8>, Error>, usize) {
+    let cell = RefCell::new(ready(pic, Timing::default(), Fault::None));
+    let limits = cell.borrow().limits();
+    let mut y = Box::new([0u8; WIDTH * HEIGHT]);
+    let mut calls = 0;
+    let r = capture_y_with(&mut SimHandle(&cell), &mut y, &limits, || {
+        calls += 1;
+        let mut bus = SimHandle(&cell);
+        assert!(!bus.levels().href, "hook call {calls} while HREF is high");
+        for _ in 0..spend {
+            bus.levels();
+        }
+    });
+    (r.map(|()| y.to_vec()), calls)
+}
+
+/// Ticks of horizontal blanking with the default timing.
+fn hblank_ticks() -> u64 {
+    let t = Timing::default();
+    u64::from(t.hblank) * u64::from(2 * t.half)
+}
+
+#[test]
+fn the_hook_runs_once_per_line_in_the_blanking_and_the_frame_is_exact() {
+    let pic = picture();
+    let (y, calls) = capture_with_hook(&pic, 0);
+    assert_eq!(y.unwrap(), pic);
+    assert_eq!(calls, HEIGHT);
+}
+
+#[test]
+fn a_hook_that_spends_most_of_the_blanking_leaves_the_frame_exact() {
+    let pic = picture();
+    let (y, calls) = capture_with_hook(&pic, hblank_ticks() * 9 / 10);
+    assert_eq!(y.unwrap(), pic);
+    assert_eq!(calls, HEIGHT);
+}
+
+#[test]
+fn a_hook_longer_than_the_blanking_is_an_error_not_a_shifted_frame() {
+    let pic = picture();
+    // Into the next line, and past a whole line.
+    for spend in [hblank_ticks() + 100, hblank_ticks() + 1568 * 4] {
+        let (y, _) = capture_with_hook(&pic, spend);
+        assert!(y.is_err(), "spent {spend}: {y:?}");
+    }
 }
 
 proptest! {
