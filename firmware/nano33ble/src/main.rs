@@ -138,7 +138,8 @@ fn main() -> ! {
         sensor: Ov767x::new(twim, Sensor::Ov7675),
         rate: RATE,
         delay,
-        camera: OvCamera::new(bus, y, limits, InterruptsOff),
+        // USB is polled in every horizontal blanking of a capture (interrupts are off).
+        camera: OvCamera::new(bus, y, limits, InterruptsOff).with_hook(usb::service),
         screen: NoDisplay,
         stopwatch,
         leds,

@@ -10,6 +10,8 @@
 //! | [`Signal::NoSerial`] | yellow (green + red), 2 s at start-up | (no USB) |
 //! | [`Signal::WiringFault`] | magenta (red + blue), 3 s after the camera starts | LED2 + LED3 |
 
+use fw_common::ov767x::WiringReport;
+
 /// A state the board shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -30,6 +32,19 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// [`Signal::WiringFault`] for a wiring self-test report that names a fault no
+    /// correction repairs (a stuck or floating data line); `None` for a good, corrected
+    /// or inconclusive one.
+    pub fn for_wiring(report: &WiringReport) -> Option<Signal> {
+        matches!(
+            report,
+            WiringReport::StuckHigh { .. }
+                | WiringReport::StuckLow { .. }
+                | WiringReport::Floating { .. }
+        )
+        .then_some(Signal::WiringFault)
+    }
+
     /// The three lights `[first, second, third]`: the Nano's green, red, blue; the DK's
     /// LED1, LED2, LED3. `true` is on.
     pub const fn lights(self) -> [bool; 3] {
@@ -120,6 +135,30 @@ mod tests {
         assert!(!c.after_frame(None).reinit);
         assert!(!c.after_frame(None).reinit);
         assert_eq!(c.after_frame(Some(true)).signal, Signal::Garment);
+    }
+
+    #[test]
+    fn only_an_uncorrectable_wiring_fault_lights_the_led() {
+        let swapped = fw_common::ov767x::Wiring::swapped(0, 1).unwrap();
+        for (report, signal) in [
+            (WiringReport::Ok, None),
+            (WiringReport::Corrected(swapped), None),
+            (WiringReport::Inconclusive, None),
+            (
+                WiringReport::StuckHigh { line: 5 },
+                Some(Signal::WiringFault),
+            ),
+            (
+                WiringReport::StuckLow { line: 0 },
+                Some(Signal::WiringFault),
+            ),
+            (
+                WiringReport::Floating { line: 7 },
+                Some(Signal::WiringFault),
+            ),
+        ] {
+            assert_eq!(Signal::for_wiring(&report), signal, "{report}");
+        }
     }
 
     #[test]

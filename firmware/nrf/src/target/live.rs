@@ -1,6 +1,8 @@
 //! The live loop both board apps run: configure the camera (retrying), then frame
 //! after frame capture, classify, print a line and show the result on the LEDs.
 
+use core::fmt::Write as _;
+
 use embedded_graphics::pixelcolor::Gray8;
 use embedded_graphics::prelude::DrawTarget;
 use embedded_hal::delay::DelayNs;
@@ -8,7 +10,7 @@ use embedded_hal::i2c::I2c;
 use fw_common::app::{self, DwtStopwatch};
 use fw_common::infer_core::IMAGE_LEN as PIXELS;
 use fw_common::infer_core::Model;
-use fw_common::live::{self, OvCamera};
+use fw_common::live::{self, Line, LineHook, OvCamera};
 use fw_common::ov767x::{FrameRate, Ov767x};
 
 use crate::signal::{FaultCounter, Signal};
@@ -17,6 +19,8 @@ use crate::target::leds::Show;
 
 /// Wait between two attempts to configure the sensor.
 pub const RETRY_MS: u32 = 1000;
+/// How long [`Signal::WiringFault`] shows after the wiring self-test found a fault.
+pub const WIRING_FAULT_MS: u32 = 3000;
 
 /// Where a board's lines go.
 pub trait Console {
@@ -29,15 +33,15 @@ pub trait Console {
 /// A board running the demo: the camera (configuration and capture), the screen, the
 /// LEDs and the console.
 #[derive(Debug)]
-pub struct Board<'a, I, Dl, D, L, C> {
+pub struct Board<'a, I, Dl, D, L, C, H> {
     /// The sensor's configuration side (SCCB).
     pub sensor: Ov767x<I>,
     /// The frame rate to configure.
     pub rate: FrameRate,
     /// A delay (SysTick).
     pub delay: Dl,
-    /// The capture side.
-    pub camera: OvCamera<'a, GpioBus, InterruptsOff>,
+    /// The capture side, with its hook between lines (the Nano: the USB poll).
+    pub camera: OvCamera<'a, GpioBus, InterruptsOff, H>,
     /// Where each frame is drawn (`NoDisplay` on the Nano).
     pub screen: D,
     /// The DWT cycle counter.
@@ -48,8 +52,9 @@ pub struct Board<'a, I, Dl, D, L, C> {
     pub console: C,
 }
 
-impl<I, Dl, D, L, C> Board<'_, I, Dl, D, L, C>
+impl<I, Dl, D, L, C, H> Board<'_, I, Dl, D, L, C, H>
 where
+    H: LineHook,
     I: I2c,
     Dl: DelayNs,
     D: DrawTarget<Color = Gray8>,
@@ -65,7 +70,6 @@ where
                 Ok(id) => {
                     defmt::info!("camera {} ready: {}", self.sensor.sensor(), id);
                     self.leds.show(Signal::Starting);
-                    self.check_wiring();
                     return;
                 }
                 Err(e) => {
@@ -78,16 +82,41 @@ where
         }
     }
 
-    /// The place of the wiring self-test (`drivers/ov767x`, branch `wiring`): after
-    /// the sensor is configured, run it, print its report line, show
-    /// [`Signal::WiringFault`] for a fault, and hand its correction to the capture.
-    /// Empty until the self-test is on main.
-    fn check_wiring(&mut self) {}
+    /// The wiring self-test (`ov767x::wiring`, docs/camera-wiring.md: six frames,
+    /// through the camera's guard and hook): its report as a line (`camera wiring:
+    /// ok`, `… D0/D1 swapped, corrected`, `… D5 stuck low — check the shield's
+    /// connector`, `… self-test inconclusive`), and [`Signal::WiringFault`] for
+    /// [`WIRING_FAULT_MS`] when a line is stuck or floating. Every later frame is
+    /// corrected for the wiring found. A capture or SCCB error of the test is a line
+    /// (`camera wiring: self-test failed: …`); the standard wiring stays.
+    pub fn check_wiring(&mut self) {
+        let mut line = Line::new();
+        match self.camera.check_wiring(&mut self.sensor) {
+            Ok(report) => {
+                defmt::info!("{}", report);
+                let _ = write!(line, "{report}");
+                self.console.line(line.as_str());
+                if let Some(fault) = Signal::for_wiring(&report) {
+                    self.leds.show(fault);
+                    self.delay.delay_ms(WIRING_FAULT_MS);
+                    self.leds.show(Signal::Starting);
+                }
+            }
+            Err(e) => {
+                defmt::warn!("camera wiring: self-test failed: {}", e);
+                let _ = write!(line, "camera wiring: self-test failed: {e}");
+                self.console.line(line.as_str());
+            }
+        }
+    }
 
-    /// Runs the demo forever: frame after frame, one line each; the sensor is
-    /// configured afresh after [`crate::signal::REINIT_AFTER`] camera faults in a row.
+    /// Runs the demo forever: configures the sensor, runs the wiring self-test once,
+    /// then frame after frame, one line each; the sensor is configured afresh after
+    /// [`crate::signal::REINIT_AFTER`] camera faults in a row (the wiring found at
+    /// boot stays).
     pub fn run(mut self, model: &Model<'_>, scratch: &mut [i8], input: &mut [u8; PIXELS]) -> ! {
         self.bring_up(0);
+        self.check_wiring();
         let mut faults = FaultCounter::default();
         let mut index = 0u32;
         loop {
