@@ -13,7 +13,7 @@ use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The prefix of every progress line.
 pub const PREFIX: &str = "@progress ";
@@ -118,6 +118,21 @@ fn reporter() {
         }
         last = Some(now);
     }
+}
+
+/// A progress bar on stderr (drawn only on a terminal), or reported as lines to a
+/// parent process when [`crate::train::progress::report_as_lines`] is on.
+pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_owned());
+    // In a `cv --jobs` worker, the parent draws the bar from progress lines instead.
+    crate::train::progress::watch(&bar);
+    bar
 }
 
 #[cfg(test)]
