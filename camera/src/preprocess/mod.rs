@@ -3,62 +3,59 @@
 //! Pictures come in two styles ([`Mode`]), decided per frame by [`decide_mode`] unless
 //! [`Config::mode`] forces one:
 //!
-//! - **Photo**: a camera sees the garment dark on a light background, somewhere in the
-//!   frame, with sensor noise.
-//! - **Dataset**: a light garment on a dark background, filling the picture (a
-//!   Fashion-MNIST image, maybe enlarged): the whole frame, padded to a square with the
-//!   background level, is area-resized to 28x28 and its levels stretched so that the
-//!   background becomes 0 and the lightest pixel 255 (a Fashion-MNIST image passes
-//!   unchanged).
+//! - **Dataset**: a light garment filling a flat dark picture (a Fashion-MNIST image,
+//!   maybe enlarged): the whole frame, padded to a square with the background level, is
+//!   area-resized to 28x28 and its levels stretched so that the background becomes 0
+//!   and the lightest pixel 255 (a Fashion-MNIST image passes unchanged).
+//! - **Scene** ([`Mode::Photo`]): everything else. The garment lies anywhere on a
+//!   background of any level, plain or textured (wood, fabric, paper), unevenly lit
+//!   (a gradient, a bright spot, vignetting, a cast shadow), and is lighter or darker
+//!   than it. One path for all of them, in stages, each its own module:
 //!
-//! Either way, a frame without a garment is answered with an error for which
-//! [`Error::nothing_there`] is true: nothing stands out from the background by more
-//! than the threshold (below), or what does is smaller than
-//! [`Config::min_side_percent`] of the frame (a speck).
+//! 1. **Background** (`background`): a grid of cells over the frame (4 pixels a side
+//!    in a QQVGA frame, at most 40 cells along a side), each cell's level the median of
+//!    16 of its pixels. The border cells are background; a flood spreads from them over
+//!    every neighbouring cell whose level is within a step of the one it comes from
+//!    (the step measured on the border: 1.5 times the 90th percentile of the steps
+//!    between neighbouring border cells, plus 4, at least 8 levels), so the light's slow
+//!    changes and a cast shadow that reaches the border are followed and a garment's
+//!    edge is not. The cells left over are filled in from around them, ring by ring: the
+//!    background under the garment. Opened by one cell (so a shadow's edge, a line, is
+//!    dropped), the left-over cells' largest connected region is the garment's (regions
+//!    touching it join it); the sign of its cells' summed departure from the background
+//!    is its polarity. The noise is the median departure of the border ring's pixels
+//!    from their cells' levels.
+//! 2. **Contrast view** (`view`): every pixel read as `255 - contrast`, the contrast
+//!    being its departure from its cell's background level in the garment's polarity
+//!    (clamped to 0..=255): the garment is dark on a background of 255, light or dark
+//!    as it was.
+//! 3. **Mask and box** (`mask`): in the garment's region (widened by two cells), a pixel
+//!    is foreground when its contrast and the mean contrast of its 3x3 neighbourhood
+//!    reach `max(min_contrast, noise_factor * noise)`; the box spans the rows, then the
+//!    columns, holding a run of at least `min_run` foreground pixels; a box whose longer
+//!    side is below `min_side_percent` of the frame's shorter side is a speck. The box
+//!    then grows, side by side, over the adjoining rows and columns that hold a run of
+//!    pixels with a quarter of the object's peak contrast (its strongest 3x3 block; at
+//!    least half the detection's, at most all of it), within the region.
+//! 4. **Resample** (`resample`): a square crop centred on the box (its longer side plus
+//!    an optional margin; outside the frame counts as background), area-averaged to
+//!    28x28 (every source pixel weighted by its exact overlap, counted in 1/28 pixel
+//!    units), the contrast less a floor of a quarter of step 3's growth contrast scaled
+//!    so that the strongest averaged pixel becomes 255 and the background 0: the
+//!    garment light on black from its contrast against the local background, as the
+//!    dataset shows it, whatever the absolute levels.
 //!
-//! A photo shows the garment dark on a light background, anywhere in the frame; the
-//! dataset has it light on black, centred, its longest side
-//! filling the 28 pixels (Fashion-MNIST trimmed each product photo, resized its
-//! longest edge to 28 and centred it). [`preprocess`] bridges the two with integer
-//! arithmetic only, and is the same code on the host and on the microcontroller:
+//! A frame without a garment is answered with an error for which
+//! [`Error::nothing_there`] is true: every cell is background, nothing in the region
+//! reaches the threshold, or what does is a speck. A cast shadow's edge alone is a line
+//! of cells that the opening drops.
 //!
-//! 1. **Background and noise**: a histogram of the frame's border ring gives the
-//!    background level (its median) and the noise (median absolute deviation, MAD).
-//! 2. **Shading** (a light border only): a camera's lens lets less light reach the
-//!    corners (vignetting). Each ring pixel is averaged with its point reflection
-//!    through the frame's centre, which cancels any linear gradient of light; when the
-//!    ring's outer parts (towards the corners) are then darker than its inner parts (the
-//!    middles of the sides), every pixel is lightened by that falloff, growing with its
-//!    squared distance from the centre, and step 1 is redone on the corrected ring. All
-//!    later steps read the corrected frame.
-//! 3. **Threshold**: a pixel is foreground when it is at least
-//!    `max(min_contrast, noise_factor * MAD)` levels darker than the background — in the
-//!    photo style, it and the mean of its 3x3 neighbourhood, so that a lone hot or dead
-//!    pixel, even smeared over its neighbours by JPEG, is not.
-//! 4. **Bounding box**: the first and last rows (and then columns) that hold a run of
-//!    at least `min_run` consecutive foreground pixels, so isolated noise pixels (hot or
-//!    dead sensor pixels) do not stretch it.
-//!    A box whose longer side is below `min_side_percent` of the frame's shorter side is
-//!    a speck, not a garment.
-//! 5. **Follow the contrast** (photo style): the box grows, side by side, over the
-//!    rows and columns just outside it that hold a run of pixels (each by itself, no
-//!    3x3 mean) darker than the background by a quarter of the object's peak darkness
-//!    (its darkest 3x3 block; at least half the threshold distance, at most all of it):
-//!    a faint garment's light parts thus join its box, what lies apart from it does not.
-//! 6. **Square crop** centred on the box, side = the box's longer side plus an optional
-//!    margin; parts outside the frame count as background.
-//! 7. **Resize** to 28x28 by area averaging: every source pixel contributes with its
-//!    exact overlap, counted in 1/28 pixel units, so any crop size works.
-//! 8. **Invert and stretch**: darkness below the background, minus a floor of a quarter
-//!    of the distance of step 5, scaled so that the darkest averaged pixel becomes 255
-//!    and the background 0 — the dataset's convention.
-//!
-//! The shading correction follows each row and column by forward differences (two
-//! additions a pixel), and the 3x3 mean is taken only for pixels dark by themselves: a
-//! QQVGA frame takes about a million instructions on the Cortex-M4
-//! (`firmware/README.md`). The style decision counts every pixel (it once counted every
-//! second pixel of every second row, which let a thin garment's position decide the
-//! style).
+//! Work is bounded: one pass over the frame for the cells' samples, a few passes over a
+//! grid of at most 1,600 cells, then the row and column scans of the region and the
+//! resize of the crop: about 1.3 million instructions a QQVGA frame on the Cortex-M4
+//! (`firmware/README.md`); the grid and its queues take about 10 KiB of stack. Moving a
+//! garment by whole cells changes nothing, nor, on a plain background, moving a garment
+//! of a few cells by any number of pixels (property tests).
 //!
 //! No float, no allocation, no panic: every input size is either processed or answered
 //! with an [`Error`].
@@ -103,21 +100,22 @@ pub enum Error {
         /// The frame's height.
         height: usize,
     },
-    /// The background is too dark for a dark object (photo style), or too light for a
-    /// light object (dataset style), to stand out against it: nothing there.
+    /// The background is too light for a light object to stand out against it (dataset
+    /// style; a scene is never answered so, as its garment may be light or dark):
+    /// nothing there.
     NoContrast {
         /// The estimated background level.
         background: u8,
         /// The style the frame was taken for.
         mode: Mode,
     },
-    /// Nothing in the frame is darker (photo style) or lighter (dataset style) than the
-    /// threshold: nothing there.
+    /// Nothing in the frame stands out from the background by the threshold (scene), or
+    /// is lighter than it (dataset style): nothing there.
     NoObject {
-        /// The estimated background level.
+        /// The estimated background level (a scene: 255, that of its contrast view).
         background: u8,
-        /// Pixels at or below (photo) or at or above (dataset) this level count as
-        /// foreground.
+        /// Pixels at or above this level count as foreground (dataset style); a scene's
+        /// pixels at or below it in the contrast view, `255 - contrast`.
         threshold: u8,
         /// The style the frame was taken for.
         mode: Mode,
@@ -161,7 +159,8 @@ impl Error {
 pub enum Mode {
     /// Like the dataset: a light garment on a dark background, filling the picture.
     Dataset,
-    /// Like a photo: a dark garment on a light background, anywhere in the frame.
+    /// A photo or camera scene: a garment lighter or darker than a background of any
+    /// level, texture and lighting, anywhere in the frame (named `photo` as before).
     Photo,
 }
 
@@ -207,19 +206,22 @@ impl fmt::Display for Error {
                 "nothing there: the background (level {background}) is too light for a dataset-style picture"
             ),
             Error::NoObject {
+                threshold,
+                mode: Mode::Photo,
+                ..
+            } => write!(
+                f,
+                "nothing there: nothing stands out from the background (by {} levels)",
+                255 - threshold
+            ),
+            Error::NoObject {
                 background,
                 threshold,
-                mode,
-            } => {
-                let (how, prep) = match mode {
-                    Mode::Photo => ("darker", "at or below"),
-                    Mode::Dataset => ("lighter", "at or above"),
-                };
-                write!(
-                    f,
-                    "nothing there: no object {how} than the background (level {background}; foreground {prep} {threshold})"
-                )
-            }
+                mode: Mode::Dataset,
+            } => write!(
+                f,
+                "nothing there: no object lighter than the background (level {background}; foreground at or above {threshold})"
+            ),
             Error::TooSmall {
                 side,
                 min_side,
@@ -291,15 +293,17 @@ impl<'a> Frame<'a> {
     }
 }
 
-/// Tuning of [`preprocess`]; [`Config::default`] suits the sample frames and a typical
-/// camera with a light, evenly lit background.
+/// Tuning of [`preprocess`]; [`Config::default`] suits the sample frames, pictures and
+/// camera scenes of every kind `photo-eval` makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
-    /// Least darkness (levels below the background) of a foreground pixel.
+    /// Least contrast (levels away from the background) of a foreground pixel.
     pub min_contrast: u8,
-    /// The threshold distance is at least this many times the border's median absolute
-    /// deviation (about 0.67 standard deviations of Gaussian noise).
+    /// The threshold distance is at least this many times the noise: the border ring's
+    /// median absolute deviation (dataset style; about 0.67 standard deviations of
+    /// Gaussian noise), or its pixels' median departure from the background model
+    /// (scene).
     pub noise_factor: u8,
     /// A row or column is part of the object when it holds a run of at least this many
     /// consecutive foreground pixels (0 is treated as 1).
@@ -348,12 +352,12 @@ pub struct Rect {
 pub struct Detection {
     /// The picture style the frame was taken for.
     pub mode: Mode,
-    /// The estimated background level (median of the border ring, after the shading
-    /// correction).
+    /// The background level: in the dataset style the median of the border ring; in a
+    /// scene 255, the background of the contrast view (step 2 of the
+    /// [module documentation](self)), whatever the frame's own levels.
     pub background: u8,
-    /// Pixels at or below (photo style) or at or above (dataset style) this level were
-    /// foreground; in the photo style the level the box finally grew to (step 5 of the
-    /// [module documentation](self)), at or above the detection's `background - distance`.
+    /// Dataset style: pixels at or above this level were the object. Scene: the
+    /// contrast view's level the box finally grew to (step 3), `255 - contrast`.
     pub threshold: u8,
     /// The object's bounding box, inside the frame.
     pub object: Rect,
@@ -363,8 +367,9 @@ pub struct Detection {
 }
 
 /// Turns a frame into a 28x28 model input in dataset convention, written to `out`:
-/// a photo-style frame is cropped around the object and inverted (0 = background,
-/// 255 = darkest part of the object); a dataset-style frame is resized whole.
+/// a scene is cropped around the garment and its contrast against the local background
+/// becomes the level (0 = background, 255 = the strongest part of the garment); a
+/// dataset-style frame is resized whole.
 ///
 /// On error `out` is all zeros; [`Error::nothing_there`] tells "no garment" apart from
 /// a frame that cannot be processed.
