@@ -14,6 +14,10 @@ pub(super) const MAX_GRID: usize = 40;
 const MAX_CELLS: usize = MAX_GRID * MAX_GRID;
 /// Least level step between neighbouring cells that keeps the flood from crossing.
 const MIN_STEP: u32 = 8;
+const SMOOTH: bool = true;
+const RELATIVE: bool = true;
+/// Half the window of border cells whose median a seed must be near.
+const SEED_WINDOW: usize = 8;
 /// At most this many candidate regions are kept (the largest ones).
 const MAX_REGIONS: usize = 32;
 /// A region's box, in cells, is widened by this many cells on each side for the pixel
@@ -120,6 +124,12 @@ pub(super) struct Grid {
     cols: usize,
     rows: usize,
     level: [u8; MAX_CELLS],
+    /// Per cell, `reference * 256 / level`: a departure from the cell's level times this,
+    /// shifted right by 8, is the departure as it would be at the reference level.
+    gain: [u16; MAX_CELLS],
+    /// The border ring's median level: contrasts are measured as if the background
+    /// were lit to it everywhere.
+    reference: u8,
 }
 
 /// What [`Grid::estimate`] found besides the grid.
@@ -138,10 +148,41 @@ impl Grid {
         self.level.get(i).copied().unwrap_or(0)
     }
 
+    /// The gain of the cell holding pixel `(x, y)` (see [`Grid::gain`]).
+    pub(super) fn gain(&self, x: usize, y: usize) -> u16 {
+        let i = (y >> self.shift) * self.cols + (x >> self.shift);
+        self.gain.get(i).copied().unwrap_or(256)
+    }
+
+    /// The gains of the cells along row `y`.
+    pub(super) fn row_gains(&self, y: usize) -> &[u16] {
+        let start = (y >> self.shift) * self.cols;
+        self.gain.get(start..start + self.cols).unwrap_or(&[])
+    }
+
     /// The levels of the cells along row `y`: cell `x >> shift` is that of column `x`.
     pub(super) fn row_levels(&self, y: usize) -> &[u8] {
         let start = (y >> self.shift) * self.cols;
         self.level.get(start..start + self.cols).unwrap_or(&[])
+    }
+
+    #[cfg(test)]
+    pub(super) fn debug_string(&self, frame: &Frame<'_>) -> std::string::String {
+        use core::fmt::Write;
+        let mut g = self.clone();
+        g.cell_medians(frame);
+        let mut s = std::string::String::new();
+        let smooth = g.smoothed();
+        let mut reached = [false; MAX_CELLS];
+        g.flood(&smooth, &mut reached);
+        for y in 0..self.rows {
+            for x in 0..self.cols {
+                let i = y * self.cols + x;
+                let _ = write!(s, "{:4}{}", smooth[i], if reached[i] { ' ' } else { '*' });
+            }
+            s.push('\n');
+        }
+        s
     }
 
     /// Log2 of the cell side.
@@ -154,8 +195,13 @@ impl Grid {
     /// 1. Each cell's level is the median of 16 of its pixels (a 4x4 lattice; all of
     ///    them in a 4-pixel cell), so that what covers less than half a cell (grain, a
     ///    thin part of a garment) does not move it.
-    /// 2. The border cells are background. A flood spreads from them to every
-    ///    neighbouring cell whose level is within a step of the cell it comes from; the
+    /// 2. The border cells are background, but for those that depart by more than a
+    ///    step (below) from the median of the 17 border cells around them (a garment
+    ///    touching the border). A flood spreads from them to every
+    ///    neighbouring cell whose level is within a step of the background level it
+    ///    carries (a border cell's own; a joining cell's a quarter of the way from the
+    ///    carried level to its own, so that the carried level follows a slow change of
+    ///    light but not the few-cell ramp of a garment's blurred edge); the
     ///    step is 1.5 times the 90th percentile of the steps between neighbouring
     ///    border cells, plus 4, at least [`MIN_STEP`]: slow changes of light (and a
     ///    cast shadow that reaches the border) are followed, a garment's edge is not.
@@ -170,7 +216,7 @@ impl Grid {
     ///    the unopened cells is taken (a sandal's straps).
     ///
     /// Returns `None` when every cell is background.
-    pub(super) fn estimate(frame: &Frame<'_>) -> (Self, Option<Found>) {
+    pub(super) fn estimate(frame: &Frame<'_>, reference: u8) -> (Self, Option<Found>) {
         let (w, h) = (frame.width(), frame.height());
         let mut shift = 2u32;
         while w.div_ceil(1 << shift) > MAX_GRID || h.div_ceil(1 << shift) > MAX_GRID {
@@ -182,15 +228,35 @@ impl Grid {
             cols,
             rows,
             level: [0; MAX_CELLS],
+            gain: [256; MAX_CELLS],
+            reference: reference.max(1),
         };
         grid.cell_medians(frame);
         let median = grid.level;
         let mut reached = [false; MAX_CELLS];
-        grid.flood(&mut reached);
+        let smooth = if SMOOTH { grid.smoothed() } else { grid.level };
+        grid.flood(&smooth, &mut reached);
         if reached[..cols * rows].iter().all(|&r| r) {
-            return (grid, None);
+            let r = u32::from(grid.reference) << 8;
+            for (g, &l) in grid.gain.iter_mut().zip(&grid.level) {
+                *g = (r / u32::from(l.max(1))).min(u32::from(u16::MAX)) as u16;
+            }
+            // The flood took in everything: look in the whole frame, the polarity that
+            // of the cells' summed departure from the carried background.
+            let signed: i32 = (0..cols * rows)
+                .map(|i| i32::from(median[i]) - i32::from(grid.level[i]))
+                .sum();
+            let found = (signed != 0).then_some(Found {
+                region: [0, 0, w - 1, h - 1],
+                light: signed > 0,
+            });
+            return (grid, found);
         }
         grid.fill(&reached);
+        let r = u32::from(grid.reference) << 8;
+        for (g, &l) in grid.gain.iter_mut().zip(&grid.level) {
+            *g = (r / u32::from(l.max(1))).min(u32::from(u16::MAX)) as u16;
+        }
         let found = grid.regions(&median, &reached).map(|(region, light)| {
             let side = 1usize << shift;
             let margin = REGION_MARGIN * side;
@@ -231,48 +297,72 @@ impl Grid {
     }
 
     /// Step 2: marks in `reached` the cells the flood from the border reaches.
-    fn flood(&self, reached: &mut [bool; MAX_CELLS]) {
+    fn flood(&mut self, smooth: &[u8; MAX_CELLS], reached: &mut [bool; MAX_CELLS]) {
         let (cols, rows) = (self.cols, self.rows);
-        let at = |x: usize, y: usize| u32::from(self.level[y * cols + x]);
+        // The background's level as the flood carries it: a border cell's own, then a
+        // quarter of the way from the cell it came from to the cell's own.
+        let mut carried = [0u8; MAX_CELLS];
         // The border cells in order around the grid, and the steps between them.
-        let mut steps = [0u32; 256];
-        let mut queue = [0u16; MAX_CELLS];
-        let mut len = 0usize;
-        let mut previous: Option<u32> = None;
-        let mut ring = |x: usize, y: usize| {
-            let i = y * cols + x;
-            if !reached[i] {
-                reached[i] = true;
-                queue[len] = i as u16;
-                len += 1;
+        let mut ring = [0u16; 4 * MAX_GRID];
+        let mut n = 0usize;
+        let mut push = |x: usize, y: usize| {
+            if n < ring.len() {
+                ring[n] = (y * cols + x) as u16;
+                n += 1;
             }
-            let v = at(x, y);
-            if let Some(p) = previous {
-                steps[p.abs_diff(v) as usize] += 1;
-            }
-            previous = Some(v);
         };
         for x in 0..cols {
-            ring(x, 0);
+            push(x, 0);
         }
         for y in 1..rows {
-            ring(cols - 1, y);
+            push(cols - 1, y);
         }
-        for x in (0..cols.saturating_sub(1)).rev() {
-            ring(x, rows - 1);
+        if rows > 1 {
+            for x in (0..cols.saturating_sub(1)).rev() {
+                push(x, rows - 1);
+            }
         }
-        for y in (1..rows.saturating_sub(1)).rev() {
-            ring(0, y);
+        if cols > 1 {
+            for y in (1..rows.saturating_sub(1)).rev() {
+                push(0, y);
+            }
+        }
+        let ring = &ring[..n];
+        let level = |k: usize| u32::from(smooth[usize::from(ring[k % n])]);
+        let mut steps = [0u32; 256];
+        for k in 1..n {
+            steps[level(k).abs_diff(level(k - 1)) as usize] += 1;
         }
         let count: u32 = steps.iter().sum();
         let q90 = u32::from(quantile_of(count, (count * 9).div_ceil(10), |v| steps[v]));
         let step = (q90 * 3 / 2 + 4).max(MIN_STEP);
+        // Seeds: the border cells within a step of the median of the border cells
+        // around them (a window of 17 along the ring), so that a garment touching the
+        // border over fewer cells is no seed, and both sides of a shadow's edge are.
+        let mut queue = [0u16; MAX_CELLS];
+        let mut len = 0usize;
+        for k in 0..n {
+            let mut window = [0u8; 2 * SEED_WINDOW + 1];
+            let span = (2 * SEED_WINDOW + 1).min(n);
+            for (j, w) in window[..span].iter_mut().enumerate() {
+                *w = level(k + n - span / 2 + j) as u8;
+            }
+            window[..span].sort_unstable();
+            let median = u32::from(window[span / 2]);
+            let i = usize::from(ring[k]);
+            if !reached[i] && level(k).abs_diff(median) <= step {
+                reached[i] = true;
+                carried[i] = smooth[i];
+                queue[len] = i as u16;
+                len += 1;
+            }
+        }
         let mut head = 0usize;
         while head < len {
             let i = usize::from(queue[head]);
             head += 1;
             let (x, y) = (i % cols, i / cols);
-            let v = at(x, y);
+            let v = u32::from(carried[i]);
             let neighbours = [
                 (x > 0).then(|| i - 1),
                 (x + 1 < cols).then(|| i + 1),
@@ -280,13 +370,44 @@ impl Grid {
                 (y + 1 < rows).then(|| i + cols),
             ];
             for n in neighbours.into_iter().flatten() {
-                if !reached[n] && u32::from(self.level[n]).abs_diff(v) <= step {
+                let own = u32::from(smooth[n]);
+                // The step is the border's, at the reference level: in a shadow or
+                // where the light falls off, the same relative change counts.
+                let reference = if RELATIVE { u32::from(self.reference) } else { v.max(1) };
+                if !reached[n] && own.abs_diff(v) * reference <= step * v.max(1) {
                     reached[n] = true;
+                    carried[n] = ((3 * v + own + 2) / 4) as u8;
                     queue[len] = n as u16;
                     len += 1;
                 }
             }
         }
+        // The background a reached cell gets is the level the flood carried there.
+        for (l, (&c, &r)) in self.level.iter_mut().zip(carried.iter().zip(reached.iter())) {
+            if r {
+                *l = c;
+            }
+        }
+    }
+
+    /// The cells' levels averaged over their 3x3 neighbourhoods (those inside the grid):
+    /// a texture finer than three cells mostly cancels, a garment's offset does not.
+    fn smoothed(&self) -> [u8; MAX_CELLS] {
+        let (cols, rows) = (self.cols, self.rows);
+        let mut out = [0u8; MAX_CELLS];
+        for y in 0..rows {
+            for x in 0..cols {
+                let (mut sum, mut count) = (0u32, 0u32);
+                for yy in y.saturating_sub(1)..(y + 2).min(rows) {
+                    for xx in x.saturating_sub(1)..(x + 2).min(cols) {
+                        sum += u32::from(self.level[yy * cols + xx]);
+                        count += 1;
+                    }
+                }
+                out[y * cols + x] = (sum + count / 2).checked_div(count).unwrap_or(0) as u8;
+            }
+        }
+        out
     }
 
     /// Step 3: the unreached cells' levels, filled in ring by ring from the outside.
@@ -367,6 +488,13 @@ impl Grid {
                 })
             });
         }
+        #[cfg(test)]
+        std::eprintln!(
+            "unreached {} eroded {} opened {}",
+            reached[..n].iter().filter(|&&r| !r).count(),
+            eroded[..n].iter().filter(|&&r| r).count(),
+            opened[..n].iter().filter(|&&r| r).count()
+        );
         let best = self.pick(median, &opened, |_| true).or_else(|| {
             let mut cells = [false; MAX_CELLS];
             for (c, &r) in cells.iter_mut().zip(&reached[..n]) {
@@ -439,8 +567,9 @@ impl Grid {
         );
         let (r, b) = (best.right + REGION_MARGIN, best.bottom + REGION_MARGIN);
         let signed = best.signed;
+        let _ = (l, t, r, b);
         for other in regions {
-            if other.left <= r && other.right >= l && other.top <= b && other.bottom >= t {
+            {
                 best.left = best.left.min(other.left);
                 best.top = best.top.min(other.top);
                 best.right = best.right.max(other.right);
@@ -457,7 +586,8 @@ impl Grid {
 pub(super) fn ring_noise(frame: &Frame<'_>, grid: &Grid) -> u8 {
     let mut hist = [0u32; 256];
     for_each_ring_pixel(frame, |x, y, p| {
-        hist[usize::from(p.abs_diff(grid.level(x, y)))] += 1;
+        let d = u32::from(p.abs_diff(grid.level(x, y))) * u32::from(grid.gain(x, y)) >> 8;
+        hist[d.min(255) as usize] += 1;
     });
     let count = hist.iter().sum();
     median_of(count, |v| hist[v])

@@ -463,9 +463,10 @@ fn light_box(frame: &Frame<'_>, config: &Config, background: u8, distance: u32) 
 /// crop, the resize and the levels.
 fn scene(frame: &Frame<'_>, config: &Config, out: &mut [u8; PIXELS]) -> Result<Detection, Error> {
     let mode = Mode::Photo;
-    let (grid, found) = background::Grid::estimate(frame);
+    let (reference, _) = background::ring_level(frame);
+    let (grid, found) = background::Grid::estimate(frame, reference);
     let noise = background::ring_noise(frame, &grid);
-    let distance = threshold_distance(config, noise).min(255);
+    let distance = threshold_distance(config, noise.div_ceil(2)).min(255);
     // The contrast view's background is 255; `distance <= 255`.
     let detect = (255 - distance) as u8;
     let no_object = Error::NoObject {
@@ -488,15 +489,27 @@ fn scene(frame: &Frame<'_>, config: &Config, out: &mut [u8; PIXELS]) -> Result<D
             view.dark(x, y, p, detect)
         })
     };
-    let object = mask::bounding_box(found.region, detected).ok_or(no_object)?;
-    mask::check_size(frame, &object, config, mode)?;
+    // The region first; when it holds no garment, the whole frame.
+    let whole = [0, 0, frame.width - 1, frame.height - 1];
+    let in_region = mask::bounding_box(found.region, &detected)
+        .ok_or(no_object)
+        .and_then(|o| mask::check_size(frame, &o, config, mode).map(|()| o));
+    let (object, region) = match in_region {
+        Ok(object) => (object, found.region),
+        Err(e) if found.region == whole => return Err(e),
+        Err(_) => {
+            let object = mask::bounding_box(whole, &detected).ok_or(no_object)?;
+            mask::check_size(frame, &object, config, mode)?;
+            (object, whole)
+        }
+    };
     // Follow the object's contrast: a quarter of its peak, between half the detection
     // distance and all of it.
     let peak = mask::peak_darkness(&view, &object, 255);
     let follow = (peak / 4).max(distance / 2).max(1).min(distance);
     let threshold = (255 - follow) as u8;
     let adjoining = |line: Line| view.line_has_run(line, min_run, |_, p| p <= threshold);
-    let object = mask::grow(object, found.region, adjoining);
+    let object = mask::grow(object, region, adjoining);
     let crop = resample::square_around(&object, config.margin_percent);
     resample::resize_area(&view, &crop, 255, out);
     // Averaged contrast can fall below the floor when the object is very thin.

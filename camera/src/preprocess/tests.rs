@@ -625,3 +625,14 @@ fn moved(
         )
     })
 }
+
+#[test]
+#[ignore]
+fn debug_dump() {
+    let path = std::env::var("DUMP").unwrap();
+    let px = std::fs::read(path).unwrap();
+    let frame = Frame::new(&px, 160, 120).unwrap();
+    let (grid, found) = background::Grid::estimate(&frame, background::ring_level(&frame).0);
+    std::println!("{}", grid.debug_string(&frame));
+    std::println!("{found:?}");
+}

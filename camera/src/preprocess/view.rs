@@ -6,7 +6,9 @@ use super::Frame;
 use super::background::Grid;
 
 /// A scene's contrast view: pixel `p` over background level `g` reads `255 - (p - g)`
-/// for a light garment and `255 - (g - p)` for a dark one, clamped to 0..=255: the
+/// for a light garment and `255 - (g - p)` for a dark one, the departure scaled by the
+/// cell's gain (as if the background were lit to the border's median level, so that a
+/// garment in a shadow keeps its contrast), clamped to 0..=255: the
 /// background reads 255 (departures the other way too), the garment the darker the more
 /// it stands out.
 #[derive(Debug, Clone, Copy)]
@@ -16,13 +18,14 @@ pub(super) struct Contrast<'g> {
 }
 
 impl Contrast<'_> {
-    fn map(&self, p: u8, g: u8) -> u8 {
+    fn map(&self, p: u8, g: u8, gain: u16) -> u8 {
         let c = if self.light {
             p.saturating_sub(g)
         } else {
             g.saturating_sub(p)
         };
-        255 - c
+        let c = (u32::from(c) * u32::from(gain)) >> 8;
+        255 - c.min(255) as u8
     }
 }
 
@@ -43,7 +46,7 @@ impl View<'_> {
         let p = self.frame.pixels()[y * w + x];
         match self.contrast {
             None => p,
-            Some(c) => c.map(p, c.grid.level(x, y)),
+            Some(c) => c.map(p, c.grid.level(x, y), c.grid.gain(x, y)),
         }
     }
 
@@ -52,17 +55,23 @@ impl View<'_> {
         let row = self.frame.row(y);
         let to = to.min(row.len());
         let pixels = row.get(from..to).unwrap_or(&[]);
-        let (levels, shift, contrast) = match self.contrast {
-            Some(c) => (c.grid.row_levels(y), c.grid.shift(), Some(c)),
-            None => (&[][..], 0, None),
+        let (levels, gains, shift, contrast) = match self.contrast {
+            Some(c) => (
+                c.grid.row_levels(y),
+                c.grid.row_gains(y),
+                c.grid.shift(),
+                Some(c),
+            ),
+            None => (&[][..], &[][..], 0, None),
         };
-        pixels
-            .iter()
-            .enumerate()
-            .map(move |(i, &p)| match contrast {
-                None => p,
-                Some(c) => c.map(p, levels.get((from + i) >> shift).copied().unwrap_or(0)),
-            })
+        pixels.iter().enumerate().map(move |(i, &p)| match contrast {
+            None => p,
+            Some(c) => {
+                let cell = (from + i) >> shift;
+                let level = levels.get(cell).copied().unwrap_or(0);
+                c.map(p, level, gains.get(cell).copied().unwrap_or(256))
+            }
+        })
     }
 
     /// Whether the mean of the viewed 3x3 neighbourhood of `(x, y)` (coordinates clamped

@@ -418,9 +418,14 @@ fn main() -> Result<()> {
         for i in 0..n {
             let picture = render(kind, test.image(i), args.seed + i as u64)?;
             let prepared = photo::prepare(&picture, None)?;
-            if let Some(dir) = args.dump.as_ref().filter(|_| i < 8) {
+            if let Some(dir) = args.dump.as_ref().filter(|_| i < 40) {
                 std::fs::create_dir_all(dir)?;
                 picture.save(dir.join(format!("{kind}-{i}.png")))?;
+                std::fs::write(dir.join(format!("{kind}-{i}.gray")), picture.to_luma8().as_raw())?;
+                match &prepared {
+                    Prepared::Nothing(e) => println!("{kind}-{i}: {e:?}"),
+                    Prepared::Garment { detection, .. } => println!("{kind}-{i}: {detection:?}"),
+                }
                 if let Some(input) = prepared.input() {
                     gray(input).save(dir.join(format!("{kind}-{i}-input.png")))?;
                 }

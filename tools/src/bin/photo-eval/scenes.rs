@@ -9,7 +9,7 @@
 //!   2..3 octaves, a fine weave), `paper` (low-contrast mottling and fibre noise),
 //!   and, held out (never used while developing the preprocessing), `tiles` (square or
 //!   oblong tiles of jittered levels, grout lines lighter or darker) and `carpet`
-//!   (coarse per-pixel pile, clumps). Mean reflectance 0.25..0.65 (a mid-grey),
+//!   (coarse per-pixel pile, clumps). Mean reflectance 0.20..0.50 (a mid-grey),
 //!   texture contrast of the family's range.
 //! - **Garment**: the test image resized to 56..104 pixels (Triangle filter), anywhere
 //!   in the frame at least 2 pixels from its edge; cloth reflectance 0.80..0.97 (light)
@@ -114,6 +114,12 @@ impl ValueNoise {
         }
     }
 
+    /// With a spacing drawn from `lo..hi`.
+    fn between(rng: &mut SplitMix64, lo: f64, hi: f64) -> Self {
+        let spacing = uniform(rng, lo, hi);
+        Self::new(rng, spacing)
+    }
+
     fn at(&self, x: f64, y: f64) -> f64 {
         let (u, v) = (x / self.spacing, y / self.spacing);
         let (i, j) = (u.floor().max(0.0) as usize, v.floor().max(0.0) as usize);
@@ -137,7 +143,7 @@ fn texture(surface: Surface, rng: &mut SplitMix64) -> Box<dyn Fn(f64, f64) -> f6
             let (c, s) = (angle.cos(), angle.sin());
             let period = uniform(rng, 3.0, 12.0);
             let amp = uniform(rng, 0.05, 0.22);
-            let warp = ValueNoise::new(rng, uniform(rng, 15.0, 40.0));
+            let warp = ValueNoise::between(rng, 15.0, 40.0);
             let warp_amp = uniform(rng, 2.0, 12.0);
             let fine = ValueNoise::new(rng, 2.0);
             let plank = uniform(rng, 25.0, 70.0);
@@ -171,7 +177,7 @@ fn texture(surface: Surface, rng: &mut SplitMix64) -> Box<dyn Fn(f64, f64) -> f6
             })
         }
         Surface::Paper => {
-            let mottle = ValueNoise::new(rng, uniform(rng, 10.0, 30.0));
+            let mottle = ValueNoise::between(rng, 10.0, 30.0);
             let fibres = ValueNoise::new(rng, 1.5);
             let (a, b) = (uniform(rng, 0.01, 0.06), uniform(rng, 0.01, 0.05));
             Box::new(move |x, y| 1.0 + a * mottle.at(x, y) + b * fibres.at(x, y))
@@ -197,7 +203,7 @@ fn texture(surface: Surface, rng: &mut SplitMix64) -> Box<dyn Fn(f64, f64) -> f6
             })
         }
         Surface::Carpet => {
-            let clumps = ValueNoise::new(rng, uniform(rng, 4.0, 12.0));
+            let clumps = ValueNoise::between(rng, 4.0, 12.0);
             let ca = uniform(rng, 0.03, 0.12);
             let pile: Vec<f64> = (0..(W * H) as usize)
                 .map(|_| uniform(rng, -1.0, 1.0))
@@ -222,7 +228,7 @@ pub fn scene_frame(
     rng: &mut SplitMix64,
 ) -> GrayImage {
     let surface = texture(kind.surface, rng);
-    let mean = uniform(rng, 0.25, 0.65);
+    let mean = uniform(rng, 0.2, 0.5);
     // The garment.
     let side = rng.range(56, 104) as u32;
     let left = rng.range(2, i64::from(W - side - 2)) as f64;
@@ -238,7 +244,7 @@ pub fn scene_frame(
             cloth,
         )
     });
-    let cloth_weave = ValueNoise::new(rng, uniform(rng, 1.5, 4.0));
+    let cloth_weave = ValueNoise::between(rng, 1.5, 4.0);
     let weave_amp = uniform(rng, 0.0, 0.05);
     // The light.
     let fall_angle = uniform(rng, 0.0, std::f64::consts::TAU);
