@@ -10,6 +10,8 @@
 //! `--kinds` evaluates only the named kinds (below; default: all of them).
 //! `--scene-empty N` (default 1,000) empty frames of each scene kind evaluated are
 //! rendered too (seeds `seed + 2,000,000 + k`); `--empty 0` skips the other empty frames.
+//! `--scene` preprocesses with the experimental `camera::scene::preprocess_scene`
+//! instead of `camera::preprocess` (what `trainer predict` and the firmware run).
 //! `--dump DIR` writes the first 8 pictures of each kind and their model inputs.
 //!
 //! `--samples DIR` only writes example pictures into DIR (test images 0, 1 and 2 as
@@ -252,10 +254,31 @@ fn render(kind: &str, img: &[u8; IMAGE_LEN], seed: u64) -> Result<DynamicImage> 
         "colour-photo" => colour_photo(&g, &mut rng)?,
         other => {
             let kind = scene_kind(other).with_context(|| format!("unknown kind {other}"))?;
-            let light = seed % 2 == 0;
+            let light = seed.is_multiple_of(2);
             DynamicImage::ImageLuma8(scenes::scene_frame(kind, Some((&g, light)), &mut rng))
         }
     })
+}
+
+/// What `trainer predict` makes of `picture` with no flags, or (`scene`) the same with
+/// the experimental `camera::scene::preprocess_scene` in place of `camera::preprocess`.
+fn prepare(picture: &DynamicImage, scene: bool) -> Result<Prepared> {
+    if !scene {
+        return photo::prepare(picture, None);
+    }
+    let frame = photo::frame_from_photo(picture);
+    let mut out = [0u8; IMAGE_LEN];
+    let config = camera::Config::default();
+    Ok(
+        match camera::scene::preprocess_scene(&frame.as_frame()?, &config, &mut out) {
+            Ok(detection) => Prepared::Garment {
+                input: Box::new(out),
+                detection,
+            },
+            Err(e) if e.nothing_there() => Prepared::Nothing(e),
+            Err(e) => return Err(anyhow::Error::new(e).context("preprocessing the picture")),
+        },
+    )
 }
 
 /// The scene kind called `name`.
@@ -328,6 +351,7 @@ struct Args {
     seed: u64,
     samples: Option<std::path::PathBuf>,
     dump: Option<std::path::PathBuf>,
+    scene: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -341,9 +365,14 @@ fn parse_args() -> Result<Args> {
         seed: 2026,
         samples: None,
         dump: None,
+        scene: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--scene" {
+            args.scene = true;
+            continue;
+        }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--limit" => args.limit = value.parse()?,
@@ -400,8 +429,14 @@ fn main() -> Result<()> {
     let model = trainer::eval::int8::parse(&fmq)?;
     let mut scratch = vec![0i8; model.scratch_len()];
     println!(
-        "model {} on the first {n} test images, seed {}, default (auto) mode",
-        args.model, args.seed
+        "model {} on the first {n} test images, seed {}, default (auto) mode, preprocessing {}",
+        args.model,
+        args.seed,
+        if args.scene {
+            "camera::scene::preprocess_scene"
+        } else {
+            "camera::preprocess"
+        }
     );
     println!();
     println!(
@@ -417,15 +452,10 @@ fn main() -> Result<()> {
         let mut by_polarity = [0usize; 2];
         for i in 0..n {
             let picture = render(kind, test.image(i), args.seed + i as u64)?;
-            let prepared = photo::prepare(&picture, None)?;
-            if let Some(dir) = args.dump.as_ref().filter(|_| i < 40) {
+            let prepared = prepare(&picture, args.scene)?;
+            if let Some(dir) = args.dump.as_ref().filter(|_| i < 8) {
                 std::fs::create_dir_all(dir)?;
                 picture.save(dir.join(format!("{kind}-{i}.png")))?;
-                std::fs::write(dir.join(format!("{kind}-{i}.gray")), picture.to_luma8().as_raw())?;
-                match &prepared {
-                    Prepared::Nothing(e) => println!("{kind}-{i}: {e:?}"),
-                    Prepared::Garment { detection, .. } => println!("{kind}-{i}: {detection:?}"),
-                }
                 if let Some(input) = prepared.input() {
                     gray(input).save(dir.join(format!("{kind}-{i}-input.png")))?;
                 }
@@ -479,7 +509,7 @@ fn main() -> Result<()> {
                     let mut rng = SplitMix64::new(args.seed + 2_000_000 + k as u64);
                     let img = DynamicImage::ImageLuma8(scenes::scene_frame(scene, None, &mut rng));
                     caught +=
-                        usize::from(matches!(photo::prepare(&img, None)?, Prepared::Nothing(_)));
+                        usize::from(matches!(prepare(&img, args.scene)?, Prepared::Nothing(_)));
                 }
                 let empty = format!(
                     "{caught} of {} ({:.2} %)",
@@ -515,7 +545,7 @@ fn main() -> Result<()> {
     for k in 0..args.empty {
         let (kind, img) = empty_frame(k, args.seed + 1_000_000 + k as u64);
         count[kind] += 1;
-        if matches!(photo::prepare(&img, None)?, Prepared::Nothing(_)) {
+        if matches!(prepare(&img, args.scene)?, Prepared::Nothing(_)) {
             caught[kind] += 1;
         }
     }

@@ -2,8 +2,8 @@
 //! against the background model (a scene), in which the garment is always dark on a
 //! background of 255 whatever its polarity.
 
-use super::Frame;
 use super::background::Grid;
+use crate::preprocess::Frame;
 
 /// A scene's contrast view: pixel `p` over background level `g` reads `255 - (p - g)`
 /// for a light garment and `255 - (g - p)` for a dark one, the departure scaled by the
@@ -64,14 +64,17 @@ impl View<'_> {
             ),
             None => (&[][..], &[][..], 0, None),
         };
-        pixels.iter().enumerate().map(move |(i, &p)| match contrast {
-            None => p,
-            Some(c) => {
-                let cell = (from + i) >> shift;
-                let level = levels.get(cell).copied().unwrap_or(0);
-                c.map(p, level, gains.get(cell).copied().unwrap_or(256))
-            }
-        })
+        pixels
+            .iter()
+            .enumerate()
+            .map(move |(i, &p)| match contrast {
+                None => p,
+                Some(c) => {
+                    let cell = (from + i) >> shift;
+                    let level = levels.get(cell).copied().unwrap_or(0);
+                    c.map(p, level, gains.get(cell).copied().unwrap_or(256))
+                }
+            })
     }
 
     /// Whether the mean of the viewed 3x3 neighbourhood of `(x, y)` (coordinates clamped

@@ -2,7 +2,8 @@
 //! [`View`]), the box that spans them, and its growth over the garment's fainter parts.
 
 use super::view::{Line, View};
-use super::{Config, Error, Frame, Mode, Rect, to_i32, to_u32};
+use super::{to_i32, to_u32};
+use crate::preprocess::{Config, Error, Frame, Mode, Rect};
 
 /// Refuses a box too small to be a garment (see [`Config::min_side_percent`]).
 pub(super) fn check_size(

@@ -2,7 +2,8 @@
 //! 28x28, and the levels in the dataset's convention (light garment on black).
 
 use super::view::View;
-use super::{PIXELS, Rect, SIDE};
+use super::{PIXELS, SIDE};
+use crate::preprocess::Rect;
 
 /// The square centred on `object` whose side is its longer side plus the margin.
 pub(super) fn square_around(object: &Rect, margin_percent: u8) -> Rect {
@@ -131,23 +132,4 @@ pub(super) fn invert_and_stretch(out: &mut [u8; PIXELS], background: u8, floor: 
         *p = ((dark(*p) * 255 + peak / 2) / peak) as u8;
     }
     true
-}
-
-/// Dataset style: levels above `background` scaled so that the background becomes 0 and
-/// the lightest pixel 255 (a no-op for a Fashion-MNIST image: background 0, peak 255).
-pub(super) fn stretch_light(out: &mut [u8; PIXELS], background: u8) {
-    let peak = u32::from(
-        out.iter()
-            .copied()
-            .max()
-            .unwrap_or(0)
-            .saturating_sub(background),
-    );
-    if peak == 0 {
-        return;
-    }
-    for p in out.iter_mut() {
-        let v = u32::from(p.saturating_sub(background));
-        *p = ((v * 255 + peak / 2) / peak) as u8;
-    }
 }

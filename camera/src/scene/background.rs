@@ -4,10 +4,7 @@
 //! vignetting, a cast shadow reaching the border) and the texture's coarse part, with
 //! the cells that depart from it (the garment) found and filled in from around them.
 
-use super::Frame;
-
-/// Thickness in pixels of the border ring that estimates the background.
-pub const BORDER: usize = 2;
+use crate::preprocess::{BORDER, Frame};
 
 /// The grid has at most this many cells along a side.
 pub(super) const MAX_GRID: usize = 40;
@@ -166,25 +163,6 @@ impl Grid {
         self.level.get(start..start + self.cols).unwrap_or(&[])
     }
 
-    #[cfg(test)]
-    pub(super) fn debug_string(&self, frame: &Frame<'_>) -> std::string::String {
-        use core::fmt::Write;
-        let mut g = self.clone();
-        g.cell_medians(frame);
-        let mut s = std::string::String::new();
-        let smooth = g.smoothed();
-        let mut reached = [false; MAX_CELLS];
-        g.flood(&smooth, &mut reached);
-        for y in 0..self.rows {
-            for x in 0..self.cols {
-                let i = y * self.cols + x;
-                let _ = write!(s, "{:4}{}", smooth[i], if reached[i] { ' ' } else { '*' });
-            }
-            s.push('\n');
-        }
-        s
-    }
-
     /// Log2 of the cell side.
     pub(super) fn shift(&self) -> u32 {
         self.shift
@@ -341,7 +319,7 @@ impl Grid {
         // border over fewer cells is no seed, and both sides of a shadow's edge are.
         let mut queue = [0u16; MAX_CELLS];
         let mut len = 0usize;
-        for k in 0..n {
+        for (k, &cell) in ring.iter().enumerate() {
             let mut window = [0u8; 2 * SEED_WINDOW + 1];
             let span = (2 * SEED_WINDOW + 1).min(n);
             for (j, w) in window[..span].iter_mut().enumerate() {
@@ -349,7 +327,7 @@ impl Grid {
             }
             window[..span].sort_unstable();
             let median = u32::from(window[span / 2]);
-            let i = usize::from(ring[k]);
+            let i = usize::from(cell);
             if !reached[i] && level(k).abs_diff(median) <= step {
                 reached[i] = true;
                 carried[i] = smooth[i];
@@ -373,7 +351,11 @@ impl Grid {
                 let own = u32::from(smooth[n]);
                 // The step is the border's, at the reference level: in a shadow or
                 // where the light falls off, the same relative change counts.
-                let reference = if RELATIVE { u32::from(self.reference) } else { v.max(1) };
+                let reference = if RELATIVE {
+                    u32::from(self.reference)
+                } else {
+                    v.max(1)
+                };
                 if !reached[n] && own.abs_diff(v) * reference <= step * v.max(1) {
                     reached[n] = true;
                     carried[n] = ((3 * v + own + 2) / 4) as u8;
@@ -383,7 +365,11 @@ impl Grid {
             }
         }
         // The background a reached cell gets is the level the flood carried there.
-        for (l, (&c, &r)) in self.level.iter_mut().zip(carried.iter().zip(reached.iter())) {
+        for (l, (&c, &r)) in self
+            .level
+            .iter_mut()
+            .zip(carried.iter().zip(reached.iter()))
+        {
             if r {
                 *l = c;
             }
@@ -488,13 +474,6 @@ impl Grid {
                 })
             });
         }
-        #[cfg(test)]
-        std::eprintln!(
-            "unreached {} eroded {} opened {}",
-            reached[..n].iter().filter(|&&r| !r).count(),
-            eroded[..n].iter().filter(|&&r| r).count(),
-            opened[..n].iter().filter(|&&r| r).count()
-        );
         let best = self.pick(median, &opened, |_| true).or_else(|| {
             let mut cells = [false; MAX_CELLS];
             for (c, &r) in cells.iter_mut().zip(&reached[..n]) {
@@ -586,7 +565,7 @@ impl Grid {
 pub(super) fn ring_noise(frame: &Frame<'_>, grid: &Grid) -> u8 {
     let mut hist = [0u32; 256];
     for_each_ring_pixel(frame, |x, y, p| {
-        let d = u32::from(p.abs_diff(grid.level(x, y))) * u32::from(grid.gain(x, y)) >> 8;
+        let d = (u32::from(p.abs_diff(grid.level(x, y))) * u32::from(grid.gain(x, y))) >> 8;
         hist[d.min(255) as usize] += 1;
     });
     let count = hist.iter().sum();
