@@ -4,7 +4,7 @@
 //! vignetting, a cast shadow reaching the border) and the texture's coarse part, with
 //! the cells that depart from it (the garment) found and filled in from around them.
 
-use crate::preprocess::{BORDER, Frame};
+use crate::preprocess::{Frame, for_each_ring_pixel, median_and_mad, median_of};
 
 /// The grid has at most this many cells along a side.
 pub(super) const MAX_GRID: usize = 40;
@@ -21,51 +21,11 @@ const MAX_REGIONS: usize = 32;
 /// search (the opening trims thin parts of a garment: straps, a handle).
 const REGION_MARGIN: usize = 2;
 
-/// Calls `f(x, y, pixel)` for every pixel of the border ring (each once).
-pub(super) fn for_each_ring_pixel(frame: &Frame<'_>, mut f: impl FnMut(usize, usize, u8)) {
-    let (w, h) = (frame.width(), frame.height());
-    let band = BORDER.min(w).min(h);
-    // Left band, then the right band without counting a column twice.
-    let right = w.saturating_sub(band).max(band);
-    for y in 0..h {
-        let row = frame.row(y);
-        if y < band || y + band >= h {
-            for (x, &p) in row.iter().enumerate() {
-                f(x, y, p);
-            }
-        } else {
-            for x in (0..band).chain(right..w) {
-                if let Some(&p) = row.get(x) {
-                    f(x, y, p);
-                }
-            }
-        }
-    }
-}
-
 /// Median and median absolute deviation (MAD) of the border ring's pixels.
 pub(super) fn ring_level(frame: &Frame<'_>) -> (u8, u8) {
     let mut hist = [0u32; 256];
     for_each_ring_pixel(frame, |_, _, p| hist[usize::from(p)] += 1);
     median_and_mad(&hist)
-}
-
-/// Lower median and median absolute deviation of a histogram over 0..=255.
-pub(super) fn median_and_mad(hist: &[u32; 256]) -> (u8, u8) {
-    let count: u32 = hist.iter().sum();
-    let median = median_of(count, |v| hist[v]);
-    let m = usize::from(median);
-    let mad = median_of(count, |d| {
-        let below = if d > 0 && d <= m { hist[m - d] } else { 0 };
-        let above = hist.get(m + d).copied().unwrap_or(0);
-        below + above
-    });
-    (median, mad)
-}
-
-/// The lower median of a distribution over 0..=255 given by its bin counts.
-pub(super) fn median_of(count: u32, bin: impl Fn(usize) -> u32) -> u8 {
-    quantile_of(count, count.div_ceil(2), bin)
 }
 
 /// The least value at which `rank` of the `count` values are reached.

@@ -2,31 +2,8 @@
 //! [`View`]), the box that spans them, and its growth over the garment's fainter parts.
 
 use super::view::{Line, View};
-use super::{to_i32, to_u32};
-use crate::preprocess::{Config, Error, Frame, Mode, Rect};
-
-/// Refuses a box too small to be a garment (see [`Config::min_side_percent`]).
-pub(super) fn check_size(
-    frame: &Frame<'_>,
-    object: &Rect,
-    config: &Config,
-    mode: Mode,
-) -> Result<(), Error> {
-    let short = to_u32(frame.width().min(frame.height()));
-    // Both factors are small (4096 * 255), so the product fits.
-    let min_side = (short * u32::from(config.min_side_percent))
-        .div_ceil(100)
-        .max(1);
-    let side = object.width.max(object.height);
-    if side < min_side {
-        return Err(Error::TooSmall {
-            side,
-            min_side,
-            mode,
-        });
-    }
-    Ok(())
-}
+use crate::preprocess::Rect;
+pub(super) use crate::preprocess::{check_size, rect};
 
 /// The object's peak darkness in `view`: how far the darkest mean of its 3x3 blocks
 /// (tiled from its top left corner, partial ones at the right and bottom left out) lies
@@ -99,15 +76,5 @@ pub(super) fn grow(object: Rect, region: [usize; 4], hit: impl Fn(Line) -> bool)
             let [t, b, l, r] = edges;
             return rect(l, t, r, b);
         }
-    }
-}
-
-/// The box from `left`, `top` to `right`, `bottom` (inclusive).
-pub(super) fn rect(left: usize, top: usize, right: usize, bottom: usize) -> Rect {
-    Rect {
-        left: to_i32(left),
-        top: to_i32(top),
-        width: to_u32(right - left + 1),
-        height: to_u32(bottom - top + 1),
     }
 }

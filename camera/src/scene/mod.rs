@@ -73,7 +73,9 @@ mod mask;
 mod resample;
 mod view;
 
-use crate::preprocess::{Config, DARK_BORDER, Detection, Error, Frame, Mode, Rect, preprocess};
+use crate::preprocess::{
+    Config, DARK_BORDER, Detection, Error, Frame, Mode, Rect, preprocess, to_u32,
+};
 use infer_core::{IMAGE_LEN as PIXELS, IMAGE_SIDE as SIDE};
 use view::{Line, View};
 
@@ -224,14 +226,6 @@ fn scene(frame: &Frame<'_>, config: &Config, out: &mut [u8; PIXELS]) -> Result<D
         object,
         crop,
     })
-}
-
-fn to_i32(v: usize) -> i32 {
-    i32::try_from(v).unwrap_or(i32::MAX)
-}
-
-fn to_u32(v: usize) -> u32 {
-    u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

@@ -3,23 +3,8 @@
 
 use super::view::View;
 use super::{PIXELS, SIDE};
-use crate::preprocess::Rect;
-
-/// The square centred on `object` whose side is its longer side plus the margin.
-pub(super) fn square_around(object: &Rect, margin_percent: u8) -> Rect {
-    let long = object.width.max(object.height);
-    let pad = long * u32::from(margin_percent) / 100;
-    let side = long + 2 * pad;
-    // `side - extent` is at most 2 * 4096 * 3.55 + 4096 < 2^31.
-    let left = object.left - ((side - object.width) / 2) as i32;
-    let top = object.top - ((side - object.height) / 2) as i32;
-    Rect {
-        left,
-        top,
-        width: side,
-        height: side,
-    }
-}
+use crate::preprocess::{Rect, overlap, spread};
+pub(super) use crate::preprocess::{invert_and_stretch, square_around};
 
 /// Area-averaging resize of the square `crop` to 28x28; pixels outside the frame read
 /// as `background`. Output is still in camera convention (light background).
@@ -87,49 +72,4 @@ pub(super) fn weighted_columns(
             spread((0..side).map(pixel), side, sums);
         }
     }
-}
-
-/// Spreads `side` source pixels over 28 output columns: source pixel `s` covers
-/// `[28s, 28s+28)` and output column `o` covers `[o*side, (o+1)*side)`; each pixel adds
-/// `overlap * value` to every column it overlaps (one or two when `side >= 28`).
-pub(super) fn spread(pixels: impl Iterator<Item = u8>, side: u32, sums: &mut [u32; SIDE]) {
-    sums.fill(0);
-    let (mut column, mut boundary, mut lo) = (0usize, side, 0u32);
-    for p in pixels {
-        let (p, hi) = (u32::from(p), lo + 28);
-        while lo < hi {
-            let end = hi.min(boundary);
-            if let Some(sum) = sums.get_mut(column) {
-                *sum += (end - lo) * p;
-            }
-            lo = end;
-            if lo == boundary {
-                column += 1;
-                boundary += side;
-            }
-        }
-    }
-}
-
-/// Overlap of `[a, b)` with source pixel `s`'s span `[28s, 28s+28)`.
-pub(super) fn overlap(a: u32, b: u32, s: u32) -> u32 {
-    let lo = a.max(28 * s);
-    let hi = b.min(28 * s + 28);
-    hi.saturating_sub(lo)
-}
-
-/// Replaces light-background levels by dataset values: darkness below `background`
-/// minus `floor`, scaled so the darkest pixel is 255. False when nothing is above the
-/// floor (then `out` is all zeros).
-pub(super) fn invert_and_stretch(out: &mut [u8; PIXELS], background: u8, floor: u32) -> bool {
-    let dark = |p: u8| u32::from(background.saturating_sub(p)).saturating_sub(floor);
-    let peak = out.iter().map(|&p| dark(p)).max().unwrap_or(0);
-    if peak == 0 {
-        out.fill(0);
-        return false;
-    }
-    for p in out.iter_mut() {
-        *p = ((dark(*p) * 255 + peak / 2) / peak) as u8;
-    }
-    true
 }

@@ -3,7 +3,7 @@
 //! background of 255 whatever its polarity.
 
 use super::background::Grid;
-use crate::preprocess::Frame;
+use crate::preprocess::{Frame, has_run};
 
 /// A scene's contrast view: pixel `p` over background level `g` reads `255 - (p - g)`
 /// for a light garment and `255 - (g - p)` for a dark one, the departure scaled by the
@@ -158,16 +158,4 @@ impl Line {
             (pos, self.at)
         }
     }
-}
-
-/// Whether `hits` holds a run of at least `min_run` consecutive `true`s.
-pub(super) fn has_run(hits: impl Iterator<Item = bool>, min_run: u16) -> bool {
-    let (mut run, min_run) = (0usize, usize::from(min_run));
-    for hit in hits {
-        run = if hit { run + 1 } else { 0 };
-        if run >= min_run {
-            return true;
-        }
-    }
-    false
 }
