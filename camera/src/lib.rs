@@ -5,6 +5,9 @@
 //!   a photo (a light background, the garment dark and anywhere in it) or dataset-style
 //!   (a light garment on dark), and answers "nothing there" for frames without a
 //!   garment.
+//! - [`mod@scene`]: an experimental scene path (a background model, a garment lighter or
+//!   darker than a textured, unevenly lit background), [`scene::preprocess_scene`]; not
+//!   the default yet (`docs/photos.md` has its measurements).
 //! - [`frames`]: the sample-frames blob format (`firmware/frames/frames.bin`): read in
 //!   place without std, written with feature `std`.
 //!
@@ -16,6 +19,7 @@
 
 pub mod frames;
 pub mod preprocess;
+pub mod scene;
 
 pub use frames::{FrameSet, FramesError, SampleFrame};
 pub use preprocess::{Config, Detection, Error, Frame, Mode, Rect, decide_mode, preprocess};
