@@ -308,16 +308,40 @@ impl<P: Read + Write> Board<P> {
         })
     }
 
+    /// Writes request `id`, waiting while the port takes nothing (a board capturing
+    /// with interrupts off does not read for a fifth of a second); false if it took
+    /// nothing until the timeout.
+    fn send_request(&mut self, id: u16, asked: Instant) -> Result<bool, BoardError> {
+        let request = link::request(id);
+        let mut rest = &request[..];
+        while !rest.is_empty() {
+            if (self.stop)() {
+                return Err(BoardError::Stopped);
+            }
+            if asked.elapsed() > self.options.timeout {
+                return Ok(false);
+            }
+            match self.port.write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if waiting(&e) => {}
+                Err(e) => return Err(BoardError::Port(e)),
+            }
+        }
+        match self.port.flush() {
+            Err(e) if !waiting(&e) => Err(BoardError::Port(e)),
+            _ => Ok(true),
+        }
+    }
+
     /// One request and its answer.
     fn attempt(&mut self) -> Result<Attempt, BoardError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.decoder.reset();
-        self.port
-            .write_all(&link::request(id))
-            .and_then(|()| self.port.flush())
-            .map_err(BoardError::Port)?;
         let asked = Instant::now();
+        if !self.send_request(id, asked)? {
+            return Ok(Attempt::Silent);
+        }
         let mut started: Option<Instant> = None;
         let mut buf = [0u8; 4096];
         loop {
@@ -337,16 +361,7 @@ impl<P: Read + Write> Board<P> {
             }
             let n = match self.port.read(&mut buf) {
                 Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    0
-                }
+                Err(e) if waiting(&e) => 0,
                 Err(e) => return Err(BoardError::Port(e)),
             };
             for &b in &buf[..n] {
@@ -381,6 +396,15 @@ impl<P: Read + Write> Board<P> {
             }
         }
     }
+}
+
+/// True for the errors of a port that only has nothing to give or take yet (its
+/// timeout, or a signal such as Ctrl-C).
+fn waiting(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 /// Keeps the last whole line of the board's text (for "is it the right device?").
