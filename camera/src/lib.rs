@@ -10,6 +10,8 @@
 //!   the default yet (`docs/photos.md` has its measurements).
 //! - [`frames`]: the sample-frames blob format (`firmware/frames/frames.bin`): read in
 //!   place without std, written with feature `std`.
+//! - [`link`]: the serial protocol between a board and the host (`trainer camera`):
+//!   a request, and an answer with the frame, the model input and the verdict.
 //!
 //! `#![no_std]`, no allocation, no panic on any input. The model itself lives in
 //! `infer-core`; this crate only takes the model input's size from it.
@@ -18,6 +20,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod frames;
+pub mod link;
 pub mod preprocess;
 pub mod scene;
 
