@@ -5,8 +5,13 @@
 //!   a photo (a light background, the garment dark and anywhere in it) or dataset-style
 //!   (a light garment on dark), and answers "nothing there" for frames without a
 //!   garment.
+//! - [`mod@scene`]: an experimental scene path (a background model, a garment lighter or
+//!   darker than a textured, unevenly lit background), [`scene::preprocess_scene`]; not
+//!   the default yet (`docs/photos.md` has its measurements).
 //! - [`frames`]: the sample-frames blob format (`firmware/frames/frames.bin`): read in
 //!   place without std, written with feature `std`.
+//! - [`link`]: the serial protocol between a board and the host (`trainer camera`):
+//!   a request, and an answer with the frame, the model input and the verdict.
 //!
 //! `#![no_std]`, no allocation, no panic on any input. The model itself lives in
 //! `infer-core`; this crate only takes the model input's size from it.
@@ -15,7 +20,9 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod frames;
+pub mod link;
 pub mod preprocess;
+pub mod scene;
 
 pub use frames::{FrameSet, FramesError, SampleFrame};
 pub use preprocess::{Config, Detection, Error, Frame, Mode, Rect, decide_mode, preprocess};

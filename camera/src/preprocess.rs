@@ -277,7 +277,7 @@ impl<'a> Frame<'a> {
     }
 
     /// One row of pixels; empty when `y` is out of range.
-    fn row(&self, y: usize) -> &'a [u8] {
+    pub(crate) fn row(&self, y: usize) -> &'a [u8] {
         let start = y.saturating_mul(self.width);
         self.pixels
             .get(start..start.saturating_add(self.width))
@@ -435,7 +435,12 @@ fn decide(view: &View<'_>, background: u8, distance: u32) -> Mode {
 }
 
 /// Refuses a box too small to be a garment (see [`Config::min_side_percent`]).
-fn check_size(frame: &Frame<'_>, object: &Rect, config: &Config, mode: Mode) -> Result<(), Error> {
+pub(crate) fn check_size(
+    frame: &Frame<'_>,
+    object: &Rect,
+    config: &Config,
+    mode: Mode,
+) -> Result<(), Error> {
     let short = to_u32(frame.width.min(frame.height));
     // Both factors are small (4096 * 255), so the product fits.
     let min_side = (short * u32::from(config.min_side_percent))
@@ -791,7 +796,7 @@ fn radius2(x: usize, y: usize, w: usize, h: usize) -> u64 {
 }
 
 /// Calls `f(x, y, pixel)` for every pixel of the border ring (each once).
-fn for_each_ring_pixel(frame: &Frame<'_>, mut f: impl FnMut(usize, usize, u8)) {
+pub(crate) fn for_each_ring_pixel(frame: &Frame<'_>, mut f: impl FnMut(usize, usize, u8)) {
     let (w, h) = (frame.width, frame.height);
     let band = BORDER.min(w).min(h);
     // Left band, then the right band without counting a column twice.
@@ -891,7 +896,7 @@ fn estimate_shading(frame: &Frame<'_>) -> u32 {
 }
 
 /// Lower median and median absolute deviation of a histogram over 0..=255.
-fn median_and_mad(hist: &[u32; 256]) -> (u8, u8) {
+pub(crate) fn median_and_mad(hist: &[u32; 256]) -> (u8, u8) {
     let count: u32 = hist.iter().sum();
     let median = median_of(count, |v| hist[v]);
     let m = usize::from(median);
@@ -904,7 +909,7 @@ fn median_and_mad(hist: &[u32; 256]) -> (u8, u8) {
 }
 
 /// The lower median of a distribution over 0..=255 given by its bin counts.
-fn median_of(count: u32, bin: impl Fn(usize) -> u32) -> u8 {
+pub(crate) fn median_of(count: u32, bin: impl Fn(usize) -> u32) -> u8 {
     let half = count.div_ceil(2);
     let mut seen = 0u32;
     for v in 0..=255u8 {
@@ -944,7 +949,7 @@ fn peak_darkness(view: &View<'_>, object: &Rect, background: u8) -> u32 {
 }
 
 /// Whether `hits` holds a run of at least `min_run` consecutive `true`s.
-fn has_run(hits: impl Iterator<Item = bool>, min_run: u16) -> bool {
+pub(crate) fn has_run(hits: impl Iterator<Item = bool>, min_run: u16) -> bool {
     let (mut run, min_run) = (0usize, usize::from(min_run));
     for hit in hits {
         run = if hit { run + 1 } else { 0 };
@@ -1004,7 +1009,7 @@ fn grow(object: Rect, w: usize, h: usize, hit: impl Fn(Line) -> bool) -> Rect {
 }
 
 /// The box from `left`, `top` to `right`, `bottom` (inclusive).
-fn rect(left: usize, top: usize, right: usize, bottom: usize) -> Rect {
+pub(crate) fn rect(left: usize, top: usize, right: usize, bottom: usize) -> Rect {
     Rect {
         left: to_i32(left),
         top: to_i32(top),
@@ -1014,7 +1019,7 @@ fn rect(left: usize, top: usize, right: usize, bottom: usize) -> Rect {
 }
 
 /// The square centred on `object` whose side is its longer side plus the margin.
-fn square_around(object: &Rect, margin_percent: u8) -> Rect {
+pub(crate) fn square_around(object: &Rect, margin_percent: u8) -> Rect {
     let long = object.width.max(object.height);
     let pad = long * u32::from(margin_percent) / 100;
     let side = long + 2 * pad;
@@ -1106,7 +1111,7 @@ fn weighted_columns(
 /// Spreads `side` source pixels over 28 output columns: source pixel `s` covers
 /// `[28s, 28s+28)` and output column `o` covers `[o*side, (o+1)*side)`; each pixel adds
 /// `overlap * value` to every column it overlaps (one or two when `side >= 28`).
-fn spread(pixels: impl Iterator<Item = u8>, side: u32, sums: &mut [u32; SIDE]) {
+pub(crate) fn spread(pixels: impl Iterator<Item = u8>, side: u32, sums: &mut [u32; SIDE]) {
     sums.fill(0);
     let (mut column, mut boundary, mut lo) = (0usize, side, 0u32);
     for p in pixels {
@@ -1126,7 +1131,7 @@ fn spread(pixels: impl Iterator<Item = u8>, side: u32, sums: &mut [u32; SIDE]) {
 }
 
 /// Overlap of `[a, b)` with source pixel `s`'s span `[28s, 28s+28)`.
-fn overlap(a: u32, b: u32, s: u32) -> u32 {
+pub(crate) fn overlap(a: u32, b: u32, s: u32) -> u32 {
     let lo = a.max(28 * s);
     let hi = b.min(28 * s + 28);
     hi.saturating_sub(lo)
@@ -1135,7 +1140,7 @@ fn overlap(a: u32, b: u32, s: u32) -> u32 {
 /// Replaces light-background levels by dataset values: darkness below `background`
 /// minus `floor`, scaled so the darkest pixel is 255. False when nothing is above the
 /// floor (then `out` is all zeros).
-fn invert_and_stretch(out: &mut [u8; PIXELS], background: u8, floor: u32) -> bool {
+pub(crate) fn invert_and_stretch(out: &mut [u8; PIXELS], background: u8, floor: u32) -> bool {
     let dark = |p: u8| u32::from(background.saturating_sub(p)).saturating_sub(floor);
     let peak = out.iter().map(|&p| dark(p)).max().unwrap_or(0);
     if peak == 0 {
@@ -1148,11 +1153,11 @@ fn invert_and_stretch(out: &mut [u8; PIXELS], background: u8, floor: u32) -> boo
     true
 }
 
-fn to_i32(v: usize) -> i32 {
+pub(crate) fn to_i32(v: usize) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
-fn to_u32(v: usize) -> u32 {
+pub(crate) fn to_u32(v: usize) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 

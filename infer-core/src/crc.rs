@@ -38,24 +38,58 @@ const TABLES: [[u32; 256]; 4] = {
 
 /// CRC-32 (IEEE) of `bytes`, as stored in a `.fmq` header.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    let mut words = bytes.chunks_exact(4);
-    for w in words.by_ref() {
-        let x = crc ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        crc = TABLES[3][(x & 0xFF) as usize]
-            ^ TABLES[2][((x >> 8) & 0xFF) as usize]
-            ^ TABLES[1][((x >> 16) & 0xFF) as usize]
-            ^ TABLES[0][(x >> 24) as usize];
+    let mut crc = Crc32::new();
+    crc.update(bytes);
+    crc.finish()
+}
+
+/// CRC-32 (IEEE) of data that arrives in pieces: [`update`](Self::update) with each
+/// piece in order, then [`finish`](Self::finish); any split gives [`crc32`] of the
+/// whole (a serial link checks its messages as they stream, without buffering them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crc32 {
+    /// The register before the final XOR.
+    state: u32,
+}
+
+impl Default for Crc32 {
+    fn default() -> Self {
+        Self::new()
     }
-    for &b in words.remainder() {
-        crc = TABLES[0][((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+}
+
+impl Crc32 {
+    /// The CRC of nothing so far.
+    pub const fn new() -> Self {
+        Self { state: 0xFFFF_FFFF }
     }
-    !crc
+
+    /// Adds `bytes` after what came before.
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut crc = self.state;
+        let mut words = bytes.chunks_exact(4);
+        for w in words.by_ref() {
+            let x = crc ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            crc = TABLES[3][(x & 0xFF) as usize]
+                ^ TABLES[2][((x >> 8) & 0xFF) as usize]
+                ^ TABLES[1][((x >> 16) & 0xFF) as usize]
+                ^ TABLES[0][(x >> 24) as usize];
+        }
+        for &b in words.remainder() {
+            crc = TABLES[0][((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+        }
+        self.state = crc;
+    }
+
+    /// The CRC-32 of everything added.
+    pub const fn finish(&self) -> u32 {
+        !self.state
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::crc32;
+    use super::{Crc32, crc32};
 
     /// Bit-at-a-time CRC-32, the textbook definition.
     fn crc32_bitwise(bytes: &[u8]) -> u32 {
@@ -86,6 +120,22 @@ mod tests {
         #[test]
         fn table_matches_bitwise(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
             proptest::prop_assert_eq!(crc32(&bytes), crc32_bitwise(&bytes));
+        }
+
+        #[test]
+        fn any_split_gives_the_crc_of_the_whole(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            let mut cuts: std::vec::Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut crc = Crc32::new();
+            let mut from = 0;
+            for &c in cuts.iter().chain([bytes.len()].iter()) {
+                crc.update(&bytes[from..c]);
+                from = c;
+            }
+            proptest::prop_assert_eq!(crc.finish(), crc32_bitwise(&bytes));
         }
     }
 }

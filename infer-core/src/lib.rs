@@ -49,7 +49,7 @@ pub mod rng;
 #[cfg(any(test, feature = "selfcheck"))]
 pub mod selfcheck;
 
-pub use crc::crc32;
+pub use crc::{Crc32, crc32};
 pub use error::Error;
 #[cfg(feature = "std")]
 pub use format::to_vec;

@@ -38,6 +38,9 @@ enum Command {
     Compare(CompareArgs),
     /// Write the sample camera frames that the firmware classifies.
     Frames(FramesArgs),
+    /// Look through the board's camera over its USB serial port: save a frame, watch the
+    /// answers, or record labelled frames for training.
+    Camera(CameraArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -382,6 +385,46 @@ struct FramesArgs {
     data: DataArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+struct CameraArgs {
+    /// The board's serial port (Linux: /dev/ttyACM0; macOS: /dev/cu.usbmodem...).
+    #[arg(long, default_value = "/dev/ttyACM0")]
+    port: PathBuf,
+    /// Seconds to wait for the board's answer to start, and then for it to end.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    timeout: f64,
+    /// Times a damaged or cut-off answer is asked for again before giving up.
+    #[arg(long, default_value_t = 3)]
+    retries: u32,
+    #[command(subcommand)]
+    action: CameraAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+enum CameraAction {
+    /// Save the next frame (frame.png, 160x120), the model's input (input.png, 28x28,
+    /// and input-x8.png, enlarged) and print the board's answer.
+    Snap {
+        /// Folder for the PNGs (files of the same names are replaced).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Print the board's answer frame after frame until Ctrl-C.
+    Watch,
+    /// Record frames for training as DIR/<LABEL>/<n>.png (torchvision ImageFolder's
+    /// layout), numbered after the files already there; nothing is overwritten.
+    Record {
+        /// The dataset folder.
+        dir: PathBuf,
+        /// The class of the garment in front of the camera (the folder name).
+        #[arg(long)]
+        label: String,
+        /// Frames to record.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+    },
+}
+
 fn main() -> ExitCode {
     // Before libtorch starts its threads: reuse freed tensor buffers instead of faulting
     // fresh pages in at every training step.
@@ -396,6 +439,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Frames(args) => commands::frames::run(args),
+        Command::Camera(args) => commands::camera::run(args),
     };
     match result {
         Ok(code) => code,

@@ -322,11 +322,18 @@ impl Stopwatch for DwtStopwatch {
     }
 }
 
+/// The link's verdict for a frame the camera failed to deliver.
+const CAMERA_FAULT: crate::link::Verdict<'static> = crate::link::Verdict::Failed {
+    reason: "camera-fault",
+};
+
 /// What a board does with one live frame.
 #[derive(Debug)]
-pub struct LiveFrame {
+pub struct LiveFrame<'m> {
     /// The line for the serial port.
     pub line: Line,
+    /// What the model said, for the serial link's answer ([`crate::link::reply`]).
+    pub verdict: crate::link::Verdict<'m>,
     /// `Some(true)` for a garment, `Some(false)` for none or a failed frame, `None`
     /// when the camera failed (retry).
     pub garment: Option<bool>,
@@ -335,15 +342,15 @@ pub struct LiveFrame {
 /// Captures one frame from `camera` (timed), then preprocesses, classifies and draws
 /// it (timed) and returns the line to print; a camera fault is a line too
 /// ([`live::fault_line`]), never a stop. Everything is logged with defmt as well.
-pub fn live_frame<S, D>(
-    model: &Model<'_>,
+pub fn live_frame<'m, S, D>(
+    model: &Model<'m>,
     index: u32,
     camera: &mut S,
     screen: &mut D,
     stopwatch: &mut DwtStopwatch,
     scratch: &mut [i8],
     input: &mut [u8; PIXELS],
-) -> Result<LiveFrame, D::Error>
+) -> Result<LiveFrame<'m>, D::Error>
 where
     S: FrameSource<Error = ov767x::Error>,
     D: DrawTarget<Color = Gray8>,
@@ -358,6 +365,7 @@ where
             defmt::warn!("{=str}", line.as_str());
             return Ok(LiveFrame {
                 line,
+                verdict: CAMERA_FAULT,
                 garment: None,
             });
         }
@@ -366,6 +374,7 @@ where
             defmt::warn!("camera fault frame={=u32}: {}", index, e);
             return Ok(LiveFrame {
                 line,
+                verdict: CAMERA_FAULT,
                 garment: None,
             });
         }
@@ -395,6 +404,7 @@ where
     );
     Ok(LiveFrame {
         line,
+        verdict: crate::link::verdict(&outcome),
         garment: Some(live::garment(&outcome)),
     })
 }

@@ -9,6 +9,8 @@
 //!   and an in-memory [`display::Framebuffer`].
 //! - [`live`]: what the board apps add: a [`live::OvCamera`] frame source (the OV767x
 //!   driver's capture into a caller-owned buffer) and the line a board prints per frame.
+//! - [`link`]: the board's side of the serial link to `trainer camera` (a request
+//!   heard, the frame's answer written in pieces).
 //! - `app` (feature `firmware`): the demo loop with defmt logging and instruction or
 //!   cycle counts, and `stack`: the stack high-water mark.
 #![cfg_attr(not(test), no_std)]
@@ -18,6 +20,7 @@
 pub mod app;
 pub mod display;
 pub mod frames;
+pub mod link;
 pub mod live;
 pub mod pipeline;
 #[cfg(feature = "firmware")]

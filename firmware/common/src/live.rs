@@ -112,6 +112,11 @@ impl<'a, B: ParallelBus, G: CaptureGuard, H: LineHook> OvCamera<'a, B, G, H> {
         }
     }
 
+    /// The Y plane of the last capture (what `trainer camera` is sent).
+    pub fn frame(&self) -> &[u8; WIDTH * HEIGHT] {
+        self.y
+    }
+
     /// The bus (to reconfigure or inspect it).
     pub fn bus_mut(&mut self) -> &mut B {
         &mut self.bus

@@ -16,9 +16,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Writes `bytes` to `path` atomically as [`write_atomic`] does, but fails instead of
+/// replacing a file that is already there (recorded data is never overwritten).
+pub fn write_atomic_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_inner(path, false, |file| {
+        file.write_all(bytes)?;
+        Ok(())
+    })
+}
+
 /// Calls `fill` with a temporary file beside `path`; renames it to `path` if `fill` succeeds.
 pub fn write_atomic_with(
     path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
+    write_atomic_inner(path, true, fill)
+}
+
+/// [`write_atomic_with`], replacing an existing `path` only if `replace`.
+fn write_atomic_inner(
+    path: &Path,
+    replace: bool,
     fill: impl FnOnce(&mut std::fs::File) -> Result<()>,
 ) -> Result<()> {
     let dir = match path.parent() {
@@ -34,8 +52,13 @@ pub fn write_atomic_with(
     tmp.as_file_mut()
         .sync_all()
         .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("renaming into {}", path.display()))?;
+    if replace {
+        tmp.persist(path)
+            .with_context(|| format!("renaming into {}", path.display()))?;
+    } else {
+        tmp.persist_noclobber(path)
+            .with_context(|| format!("renaming into {} (without replacing it)", path.display()))?;
+    }
     Ok(())
 }
 
@@ -127,6 +150,12 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         write_json(&path, &[1, 2]).unwrap();
         assert_eq!(read_json::<Vec<i32>>(&path).unwrap(), vec![1, 2]);
+        // A new-only write refuses to replace it and leaves no temporary file.
+        assert!(write_atomic_new(&path, b"other").is_err());
+        assert_eq!(read_json::<Vec<i32>>(&path).unwrap(), vec![1, 2]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        write_atomic_new(&dir.path().join("new"), b"x").unwrap();
+        std::fs::remove_file(dir.path().join("new")).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod camera;
 pub mod compare;
 pub mod cv;
 pub mod data;

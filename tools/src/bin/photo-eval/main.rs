@@ -8,6 +8,11 @@
 //! ```
 //!
 //! `--kinds` evaluates only the named kinds (below; default: all of them).
+//! `--scene-empty N` (default 1,000) empty frames of each scene kind evaluated are
+//! rendered too (seeds `seed + 2,000,000 + k`); `--empty 0` skips the other empty frames.
+//! `--scene` preprocesses with the experimental `camera::scene::preprocess_scene`
+//! instead of `camera::preprocess` (what `trainer predict` and the firmware run).
+//! `--dump DIR` writes the first 8 pictures of each kind and their model inputs.
 //!
 //! `--samples DIR` only writes example pictures into DIR (test images 0, 1 and 2 as
 //! `plain-28`, `product-photo` and `colour-jpeg`, and a low-contrast noise frame) and
@@ -40,13 +45,19 @@
 //!   100..320 pixels, a light, nearly grey background (185..250, each channel within ±12,
 //!   with a lighting gradient), the garment in a saturated colour (any hue, saturation
 //!   55..100 %, value 45..100 %: yellow, cyan and light green among them) at 45..90 % of the
-//!   shorter side anywhere in the picture, noise ±3 per channel, JPEG quality 60..90.
+//!   shorter side anywhere in the picture, noise ±3 per channel, JPEG quality 60..90;
+//! - the scene kinds `desk-wood`, `fabric-shadow`, `paper-mixed` and, held out while the
+//!   preprocessing was developed, `tiles-held-out` and `carpet-held-out`: a garment, light
+//!   for even seeds and dark for odd ones, on a textured mid-grey surface, unevenly lit,
+//!   as an OV7675's 160x120 Y plane (described in the `scenes` module).
 //!
 //! Empty frames (the seed `seed + 1,000,000 + k`), 28..200 pixels a side: uniform of any
 //! level, low-contrast noise (±2..15 levels around any level), linear gradients of any
 //! direction and span, a speck (1..4 pixels a side, any contrast) on a plain or
 //! noisy background, and the bare background of `sensor-ov7675` (160x120, vignetting,
 //! noise and all).
+
+mod scenes;
 
 use std::io::Cursor;
 
@@ -241,8 +252,46 @@ fn render(kind: &str, img: &[u8; IMAGE_LEN], seed: u64) -> Result<DynamicImage> 
         }
         "sensor-ov7675" => DynamicImage::ImageLuma8(sensor_frame(Some(&g), &mut rng)),
         "colour-photo" => colour_photo(&g, &mut rng)?,
-        other => bail!("unknown kind {other}"),
+        other => {
+            let kind = scene_kind(other).with_context(|| format!("unknown kind {other}"))?;
+            let light = seed.is_multiple_of(2);
+            DynamicImage::ImageLuma8(scenes::scene_frame(kind, Some((&g, light)), &mut rng))
+        }
     })
+}
+
+/// What `trainer predict` makes of `picture` with no flags, or (`scene`) the same with
+/// the experimental `camera::scene::preprocess_scene` in place of `camera::preprocess`.
+fn prepare(picture: &DynamicImage, scene: bool) -> Result<Prepared> {
+    if !scene {
+        return photo::prepare(picture, None);
+    }
+    let frame = photo::frame_from_photo(picture);
+    let mut out = [0u8; IMAGE_LEN];
+    let config = camera::Config::default();
+    Ok(
+        match camera::scene::preprocess_scene(&frame.as_frame()?, &config, &mut out) {
+            Ok(detection) => Prepared::Garment {
+                input: Box::new(out),
+                detection,
+            },
+            Err(e) if e.nothing_there() => Prepared::Nothing(e),
+            Err(e) => return Err(anyhow::Error::new(e).context("preprocessing the picture")),
+        },
+    )
+}
+
+/// The scene kind called `name`.
+fn scene_kind(name: &str) -> Option<&'static scenes::SceneKind> {
+    scenes::SCENE_KINDS.iter().find(|k| k.name == name)
+}
+
+/// Every kind's name: the pictures of the earlier rounds, then the scenes.
+fn all_kinds() -> Vec<&'static str> {
+    KINDS
+        .into_iter()
+        .chain(scenes::SCENE_KINDS.iter().map(|k| k.name))
+        .collect()
 }
 
 /// Empty frame number `k` (kind `k % 5`).
@@ -295,36 +344,50 @@ fn empty_frame(k: usize, seed: u64) -> (usize, DynamicImage) {
 struct Args {
     limit: usize,
     empty: usize,
+    scene_empty: usize,
     kinds: Vec<&'static str>,
     model: String,
     models: std::path::PathBuf,
     seed: u64,
     samples: Option<std::path::PathBuf>,
+    dump: Option<std::path::PathBuf>,
+    scene: bool,
 }
 
 fn parse_args() -> Result<Args> {
     let mut args = Args {
         limit: 10_000,
         empty: 4_000,
-        kinds: KINDS.to_vec(),
+        scene_empty: 1_000,
+        kinds: all_kinds(),
         model: trainer::nn::DEFAULT_MODEL.to_owned(),
         models: "models".into(),
         seed: 2026,
         samples: None,
+        dump: None,
+        scene: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--scene" {
+            args.scene = true;
+            continue;
+        }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--limit" => args.limit = value.parse()?,
             "--empty" => args.empty = value.parse()?,
+            "--scene-empty" => args.scene_empty = value.parse()?,
             "--kinds" => {
                 args.kinds = value
                     .split(',')
                     .map(|name| {
-                        KINDS.into_iter().find(|k| *k == name).with_context(|| {
-                            format!("unknown kind {name:?} (kinds: {})", KINDS.join(", "))
-                        })
+                        all_kinds()
+                            .into_iter()
+                            .find(|k| *k == name)
+                            .with_context(|| {
+                                format!("unknown kind {name:?} (kinds: {})", all_kinds().join(", "))
+                            })
                     })
                     .collect::<Result<_>>()?;
             }
@@ -332,6 +395,7 @@ fn parse_args() -> Result<Args> {
             "--models" => args.models = value.into(),
             "--seed" => args.seed = value.parse()?,
             "--samples" => args.samples = Some(value.into()),
+            "--dump" => args.dump = Some(value.into()),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -365,22 +429,37 @@ fn main() -> Result<()> {
     let model = trainer::eval::int8::parse(&fmq)?;
     let mut scratch = vec![0i8; model.scratch_len()];
     println!(
-        "model {} on the first {n} test images, seed {}, default (auto) mode",
-        args.model, args.seed
+        "model {} on the first {n} test images, seed {}, default (auto) mode, preprocessing {}",
+        args.model,
+        args.seed,
+        if args.scene {
+            "camera::scene::preprocess_scene"
+        } else {
+            "camera::preprocess"
+        }
     );
     println!();
     println!(
-        "| kind | images | read as dataset / photo | no garment found (false rejects) | float accuracy | int8 accuracy |"
+        "| kind | images | read as dataset / photo | no garment found (false rejects) | float accuracy | int8 accuracy | int8 light / dark garments | empty scenes answered \"no garment found\" |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let (mut all_rejects, mut all_total) = (0usize, 0usize);
     for &kind in &args.kinds {
         let mut inputs: Vec<u8> = Vec::with_capacity(n * IMAGE_LEN);
         let mut labels: Vec<i64> = Vec::with_capacity(n);
         let (mut rejects, mut dataset, mut int8_right) = (0usize, 0usize, 0usize);
+        // int8 right on light (even seed) and dark garments, for the scene kinds.
+        let mut by_polarity = [0usize; 2];
         for i in 0..n {
             let picture = render(kind, test.image(i), args.seed + i as u64)?;
-            let prepared = photo::prepare(&picture, None)?;
+            let prepared = prepare(&picture, args.scene)?;
+            if let Some(dir) = args.dump.as_ref().filter(|_| i < 8) {
+                std::fs::create_dir_all(dir)?;
+                picture.save(dir.join(format!("{kind}-{i}.png")))?;
+                if let Some(input) = prepared.input() {
+                    gray(input).save(dir.join(format!("{kind}-{i}-input.png")))?;
+                }
+            }
             if prepared.mode() == Some(camera::Mode::Dataset) {
                 dataset += 1;
             }
@@ -392,7 +471,9 @@ fn main() -> Result<()> {
             let p = model
                 .classify(&input, &mut scratch)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            int8_right += usize::from(p.class == usize::from(label));
+            let right = usize::from(p.class == usize::from(label));
+            int8_right += right;
+            by_polarity[((args.seed + i as u64) % 2) as usize] += right;
             inputs.extend_from_slice(&input[..]);
             labels.push(i64::from(label));
         }
@@ -410,8 +491,37 @@ fn main() -> Result<()> {
         all_rejects += rejects;
         all_total += n;
         let pct = |k: usize| 100.0 * k as f64 / n.max(1) as f64;
+        let (polarity, empty) = match scene_kind(kind) {
+            Some(scene) => {
+                let half = |parity: u64| {
+                    (0..n as u64)
+                        .filter(|i| (args.seed + i) % 2 == parity)
+                        .count()
+                        .max(1)
+                };
+                let polarity = format!(
+                    "{:.2} % / {:.2} %",
+                    100.0 * by_polarity[0] as f64 / half(0) as f64,
+                    100.0 * by_polarity[1] as f64 / half(1) as f64
+                );
+                let mut caught = 0usize;
+                for k in 0..args.scene_empty {
+                    let mut rng = SplitMix64::new(args.seed + 2_000_000 + k as u64);
+                    let img = DynamicImage::ImageLuma8(scenes::scene_frame(scene, None, &mut rng));
+                    caught +=
+                        usize::from(matches!(prepare(&img, args.scene)?, Prepared::Nothing(_)));
+                }
+                let empty = format!(
+                    "{caught} of {} ({:.2} %)",
+                    args.scene_empty,
+                    100.0 * caught as f64 / args.scene_empty.max(1) as f64
+                );
+                (polarity, empty)
+            }
+            None => ("".to_owned(), "".to_owned()),
+        };
         println!(
-            "| `{kind}` | {n} | {dataset} / {} | {rejects} ({:.2} %) | {:.2} % | {:.2} % |",
+            "| `{kind}` | {n} | {dataset} / {} | {rejects} ({:.2} %) | {:.2} % | {:.2} % | {polarity} | {empty} |",
             n - dataset,
             pct(rejects),
             pct(float_right),
@@ -427,12 +537,15 @@ fn main() -> Result<()> {
     println!();
     println!("| empty frames | frames | answered \"no garment found\" |");
     println!("|---|---:|---:|");
+    if args.empty == 0 {
+        return Ok(());
+    }
     let mut caught = [0usize; EMPTY_KINDS.len()];
     let mut count = [0usize; EMPTY_KINDS.len()];
     for k in 0..args.empty {
         let (kind, img) = empty_frame(k, args.seed + 1_000_000 + k as u64);
         count[kind] += 1;
-        if matches!(photo::prepare(&img, None)?, Prepared::Nothing(_)) {
+        if matches!(prepare(&img, args.scene)?, Prepared::Nothing(_)) {
             caught[kind] += 1;
         }
     }

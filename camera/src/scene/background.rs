@@ -1,0 +1,533 @@
+//! Stage 1: the background. The border ring's level and spread (for the style decision
+//! and the dataset style), and for a scene a model of the background everywhere: a grid
+//! of cells whose level follows the light's slow changes (gradients, a bright spot,
+//! vignetting, a cast shadow reaching the border) and the texture's coarse part, with
+//! the cells that depart from it (the garment) found and filled in from around them.
+
+use crate::preprocess::{Frame, for_each_ring_pixel, median_and_mad, median_of};
+
+/// The grid has at most this many cells along a side.
+pub(super) const MAX_GRID: usize = 40;
+const MAX_CELLS: usize = MAX_GRID * MAX_GRID;
+/// Least level step between neighbouring cells that keeps the flood from crossing.
+const MIN_STEP: u32 = 8;
+const SMOOTH: bool = true;
+const RELATIVE: bool = true;
+/// Half the window of border cells whose median a seed must be near.
+const SEED_WINDOW: usize = 8;
+/// At most this many candidate regions are kept (the largest ones).
+const MAX_REGIONS: usize = 32;
+/// A region's box, in cells, is widened by this many cells on each side for the pixel
+/// search (the opening trims thin parts of a garment: straps, a handle).
+const REGION_MARGIN: usize = 2;
+
+/// Median and median absolute deviation (MAD) of the border ring's pixels.
+pub(super) fn ring_level(frame: &Frame<'_>) -> (u8, u8) {
+    let mut hist = [0u32; 256];
+    for_each_ring_pixel(frame, |_, _, p| hist[usize::from(p)] += 1);
+    median_and_mad(&hist)
+}
+
+/// The least value at which `rank` of the `count` values are reached.
+fn quantile_of(count: u32, rank: u32, bin: impl Fn(usize) -> u32) -> u8 {
+    let mut seen = 0u32;
+    for v in 0..=255u8 {
+        seen += bin(usize::from(v));
+        if seen >= rank && seen > 0 && count > 0 {
+            return v;
+        }
+    }
+    255
+}
+
+/// A candidate garment region, in cells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Region {
+    cells: u32,
+    left: usize,
+    top: usize,
+    right: usize,
+    bottom: usize,
+    /// Sum over its cells of (cell level - background level).
+    signed: i32,
+}
+
+impl Region {
+    fn add(&mut self, x: usize, y: usize, signed: i32) {
+        if self.cells == 0 {
+            (self.left, self.top, self.right, self.bottom) = (x, y, x, y);
+        }
+        self.cells += 1;
+        self.left = self.left.min(x);
+        self.right = self.right.max(x);
+        self.top = self.top.min(y);
+        self.bottom = self.bottom.max(y);
+        self.signed += signed;
+    }
+
+    /// Not a line (a shadow's edge): at least 3 cells across, and at least a fifth of
+    /// its box covered.
+    fn solid(&self) -> bool {
+        let (w, h) = (self.right - self.left + 1, self.bottom - self.top + 1);
+        w.min(h) >= 3 && self.cells as usize * 5 >= w * h
+    }
+}
+
+/// The background model of a scene: one level per cell of a grid over the frame (cells
+/// of `2^shift` pixels a side), and where in it a garment may lie.
+#[derive(Debug, Clone)]
+pub(super) struct Grid {
+    shift: u32,
+    cols: usize,
+    rows: usize,
+    level: [u8; MAX_CELLS],
+    /// Per cell, `reference * 256 / level`: a departure from the cell's level times this,
+    /// shifted right by 8, is the departure as it would be at the reference level.
+    gain: [u16; MAX_CELLS],
+    /// The border ring's median level: contrasts are measured as if the background
+    /// were lit to it everywhere.
+    reference: u8,
+}
+
+/// What [`Grid::estimate`] found besides the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Found {
+    /// Where to look for the garment, in pixels: left, top, right, bottom (inclusive).
+    pub region: [usize; 4],
+    /// The garment is lighter than the background (else darker).
+    pub light: bool,
+}
+
+impl Grid {
+    /// The background level at pixel `(x, y)` (inside the frame).
+    pub(super) fn level(&self, x: usize, y: usize) -> u8 {
+        let i = (y >> self.shift) * self.cols + (x >> self.shift);
+        self.level.get(i).copied().unwrap_or(0)
+    }
+
+    /// The gain of the cell holding pixel `(x, y)` (see [`Grid::gain`]).
+    pub(super) fn gain(&self, x: usize, y: usize) -> u16 {
+        let i = (y >> self.shift) * self.cols + (x >> self.shift);
+        self.gain.get(i).copied().unwrap_or(256)
+    }
+
+    /// The gains of the cells along row `y`.
+    pub(super) fn row_gains(&self, y: usize) -> &[u16] {
+        let start = (y >> self.shift) * self.cols;
+        self.gain.get(start..start + self.cols).unwrap_or(&[])
+    }
+
+    /// The levels of the cells along row `y`: cell `x >> shift` is that of column `x`.
+    pub(super) fn row_levels(&self, y: usize) -> &[u8] {
+        let start = (y >> self.shift) * self.cols;
+        self.level.get(start..start + self.cols).unwrap_or(&[])
+    }
+
+    /// Log2 of the cell side.
+    pub(super) fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    /// Estimates the background of `frame` and where something departs from it:
+    ///
+    /// 1. Each cell's level is the median of 16 of its pixels (a 4x4 lattice; all of
+    ///    them in a 4-pixel cell), so that what covers less than half a cell (grain, a
+    ///    thin part of a garment) does not move it.
+    /// 2. The border cells are background, but for those that depart by more than a
+    ///    step (below) from the median of the 17 border cells around them (a garment
+    ///    touching the border). A flood spreads from them to every
+    ///    neighbouring cell whose level is within a step of the background level it
+    ///    carries (a border cell's own; a joining cell's a quarter of the way from the
+    ///    carried level to its own, so that the carried level follows a slow change of
+    ///    light but not the few-cell ramp of a garment's blurred edge); the
+    ///    step is 1.5 times the 90th percentile of the steps between neighbouring
+    ///    border cells, plus 4, at least [`MIN_STEP`]: slow changes of light (and a
+    ///    cast shadow that reaches the border) are followed, a garment's edge is not.
+    /// 3. The cells it does not reach are filled in from their reached neighbours,
+    ///    ring by ring (the mean of those filled before), so the background under a
+    ///    garment continues the one around it.
+    /// 4. The unreached cells are opened (eroded and dilated by one cell) so that a
+    ///    thin line of them (a shadow's edge, a seam of the texture) is dropped; their
+    ///    connected regions are candidates, the largest one is the garment (regions
+    ///    touching its box join it), its polarity the sign of its cells' summed
+    ///    departure. When nothing survives the opening, the largest solid region of
+    ///    the unopened cells is taken (a sandal's straps).
+    ///
+    /// Returns `None` when every cell is background.
+    pub(super) fn estimate(frame: &Frame<'_>, reference: u8) -> (Self, Option<Found>) {
+        let (w, h) = (frame.width(), frame.height());
+        let mut shift = 2u32;
+        while w.div_ceil(1 << shift) > MAX_GRID || h.div_ceil(1 << shift) > MAX_GRID {
+            shift += 1;
+        }
+        let (cols, rows) = (w.div_ceil(1 << shift), h.div_ceil(1 << shift));
+        let mut grid = Self {
+            shift,
+            cols,
+            rows,
+            level: [0; MAX_CELLS],
+            gain: [256; MAX_CELLS],
+            reference: reference.max(1),
+        };
+        grid.cell_medians(frame);
+        let median = grid.level;
+        let mut reached = [false; MAX_CELLS];
+        let smooth = if SMOOTH { grid.smoothed() } else { grid.level };
+        grid.flood(&smooth, &mut reached);
+        if reached[..cols * rows].iter().all(|&r| r) {
+            let r = u32::from(grid.reference) << 8;
+            for (g, &l) in grid.gain.iter_mut().zip(&grid.level) {
+                *g = (r / u32::from(l.max(1))).min(u32::from(u16::MAX)) as u16;
+            }
+            // The flood took in everything: look in the whole frame, the polarity that
+            // of the cells' summed departure from the carried background.
+            let signed: i32 = (0..cols * rows)
+                .map(|i| i32::from(median[i]) - i32::from(grid.level[i]))
+                .sum();
+            let found = (signed != 0).then_some(Found {
+                region: [0, 0, w - 1, h - 1],
+                light: signed > 0,
+            });
+            return (grid, found);
+        }
+        grid.fill(&reached);
+        let r = u32::from(grid.reference) << 8;
+        for (g, &l) in grid.gain.iter_mut().zip(&grid.level) {
+            *g = (r / u32::from(l.max(1))).min(u32::from(u16::MAX)) as u16;
+        }
+        let found = grid.regions(&median, &reached).map(|(region, light)| {
+            let side = 1usize << shift;
+            let margin = REGION_MARGIN * side;
+            let to_pixels = |cell: usize, last: usize| (cell * side).min(last);
+            Found {
+                region: [
+                    to_pixels(region.left, w - 1).saturating_sub(margin),
+                    to_pixels(region.top, h - 1).saturating_sub(margin),
+                    (to_pixels(region.right + 1, w) + margin).min(w) - 1,
+                    (to_pixels(region.bottom + 1, h) + margin).min(h) - 1,
+                ],
+                light,
+            }
+        });
+        (grid, found)
+    }
+
+    /// Step 1: every cell's level, the median of a 4x4 lattice of its pixels.
+    fn cell_medians(&mut self, frame: &Frame<'_>) {
+        let (w, h) = (frame.width(), frame.height());
+        let side = 1usize << self.shift;
+        // The lattice's offsets in a cell: (2i + 1) * side / 8, i = 0..4.
+        let offsets: [usize; 4] = core::array::from_fn(|i| (2 * i + 1) * side / 8);
+        for cy in 0..self.rows {
+            let rows: [&[u8]; 4] =
+                core::array::from_fn(|i| frame.row((cy * side + offsets[i]).min(h - 1)));
+            for cx in 0..self.cols {
+                let mut samples = [0u8; 16];
+                for (k, s) in samples.iter_mut().enumerate() {
+                    let x = (cx * side + offsets[k % 4]).min(w - 1);
+                    *s = rows[k / 4].get(x).copied().unwrap_or(0);
+                }
+                samples.sort_unstable();
+                let mid = (u16::from(samples[7]) + u16::from(samples[8])).div_ceil(2);
+                self.level[cy * self.cols + cx] = mid as u8;
+            }
+        }
+    }
+
+    /// Step 2: marks in `reached` the cells the flood from the border reaches.
+    fn flood(&mut self, smooth: &[u8; MAX_CELLS], reached: &mut [bool; MAX_CELLS]) {
+        let (cols, rows) = (self.cols, self.rows);
+        // The background's level as the flood carries it: a border cell's own, then a
+        // quarter of the way from the cell it came from to the cell's own.
+        let mut carried = [0u8; MAX_CELLS];
+        // The border cells in order around the grid, and the steps between them.
+        let mut ring = [0u16; 4 * MAX_GRID];
+        let mut n = 0usize;
+        let mut push = |x: usize, y: usize| {
+            if n < ring.len() {
+                ring[n] = (y * cols + x) as u16;
+                n += 1;
+            }
+        };
+        for x in 0..cols {
+            push(x, 0);
+        }
+        for y in 1..rows {
+            push(cols - 1, y);
+        }
+        if rows > 1 {
+            for x in (0..cols.saturating_sub(1)).rev() {
+                push(x, rows - 1);
+            }
+        }
+        if cols > 1 {
+            for y in (1..rows.saturating_sub(1)).rev() {
+                push(0, y);
+            }
+        }
+        let ring = &ring[..n];
+        let level = |k: usize| u32::from(smooth[usize::from(ring[k % n])]);
+        let mut steps = [0u32; 256];
+        for k in 1..n {
+            steps[level(k).abs_diff(level(k - 1)) as usize] += 1;
+        }
+        let count: u32 = steps.iter().sum();
+        let q90 = u32::from(quantile_of(count, (count * 9).div_ceil(10), |v| steps[v]));
+        let step = (q90 * 3 / 2 + 4).max(MIN_STEP);
+        // Seeds: the border cells within a step of the median of the border cells
+        // around them (a window of 17 along the ring), so that a garment touching the
+        // border over fewer cells is no seed, and both sides of a shadow's edge are.
+        let mut queue = [0u16; MAX_CELLS];
+        let mut len = 0usize;
+        for (k, &cell) in ring.iter().enumerate() {
+            let mut window = [0u8; 2 * SEED_WINDOW + 1];
+            let span = (2 * SEED_WINDOW + 1).min(n);
+            for (j, w) in window[..span].iter_mut().enumerate() {
+                *w = level(k + n - span / 2 + j) as u8;
+            }
+            window[..span].sort_unstable();
+            let median = u32::from(window[span / 2]);
+            let i = usize::from(cell);
+            if !reached[i] && level(k).abs_diff(median) <= step {
+                reached[i] = true;
+                carried[i] = smooth[i];
+                queue[len] = i as u16;
+                len += 1;
+            }
+        }
+        let mut head = 0usize;
+        while head < len {
+            let i = usize::from(queue[head]);
+            head += 1;
+            let (x, y) = (i % cols, i / cols);
+            let v = u32::from(carried[i]);
+            let neighbours = [
+                (x > 0).then(|| i - 1),
+                (x + 1 < cols).then(|| i + 1),
+                (y > 0).then(|| i - cols),
+                (y + 1 < rows).then(|| i + cols),
+            ];
+            for n in neighbours.into_iter().flatten() {
+                let own = u32::from(smooth[n]);
+                // The step is the border's, at the reference level: in a shadow or
+                // where the light falls off, the same relative change counts.
+                let reference = if RELATIVE {
+                    u32::from(self.reference)
+                } else {
+                    v.max(1)
+                };
+                if !reached[n] && own.abs_diff(v) * reference <= step * v.max(1) {
+                    reached[n] = true;
+                    carried[n] = ((3 * v + own + 2) / 4) as u8;
+                    queue[len] = n as u16;
+                    len += 1;
+                }
+            }
+        }
+        // The background a reached cell gets is the level the flood carried there.
+        for (l, (&c, &r)) in self
+            .level
+            .iter_mut()
+            .zip(carried.iter().zip(reached.iter()))
+        {
+            if r {
+                *l = c;
+            }
+        }
+    }
+
+    /// The cells' levels averaged over their 3x3 neighbourhoods (those inside the grid):
+    /// a texture finer than three cells mostly cancels, a garment's offset does not.
+    fn smoothed(&self) -> [u8; MAX_CELLS] {
+        let (cols, rows) = (self.cols, self.rows);
+        let mut out = [0u8; MAX_CELLS];
+        for y in 0..rows {
+            for x in 0..cols {
+                let (mut sum, mut count) = (0u32, 0u32);
+                for yy in y.saturating_sub(1)..(y + 2).min(rows) {
+                    for xx in x.saturating_sub(1)..(x + 2).min(cols) {
+                        sum += u32::from(self.level[yy * cols + xx]);
+                        count += 1;
+                    }
+                }
+                out[y * cols + x] = (sum + count / 2).checked_div(count).unwrap_or(0) as u8;
+            }
+        }
+        out
+    }
+
+    /// Step 3: the unreached cells' levels, filled in ring by ring from the outside.
+    fn fill(&mut self, reached: &[bool; MAX_CELLS]) {
+        let (cols, rows) = (self.cols, self.rows);
+        let n = cols * rows;
+        // 0: unfilled; k > 0: filled in pass k - 1 (1: reached).
+        let mut pass = [0u16; MAX_CELLS];
+        for (p, &r) in pass.iter_mut().zip(&reached[..n]) {
+            *p = u16::from(r);
+        }
+        // Each pass fills at least one cell while any is left: at most n passes.
+        for k in 2..(n as u16 + 2) {
+            let mut any = false;
+            for i in 0..n {
+                if pass[i] != 0 {
+                    continue;
+                }
+                let (x, y) = (i % cols, i / cols);
+                let neighbours = [
+                    (x > 0).then(|| i - 1),
+                    (x + 1 < cols).then(|| i + 1),
+                    (y > 0).then(|| i - cols),
+                    (y + 1 < rows).then(|| i + cols),
+                ];
+                let (mut sum, mut count) = (0u32, 0u32);
+                for j in neighbours.into_iter().flatten() {
+                    if pass[j] != 0 && pass[j] < k {
+                        sum += u32::from(self.level[j]);
+                        count += 1;
+                    }
+                }
+                if let Some(mean) = (sum + count / 2).checked_div(count) {
+                    self.level[i] = mean as u8;
+                    pass[i] = k;
+                    any = true;
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+    }
+
+    /// Step 4: the garment's region (in cells) and polarity.
+    fn regions(
+        &self,
+        median: &[u8; MAX_CELLS],
+        reached: &[bool; MAX_CELLS],
+    ) -> Option<(Region, bool)> {
+        let (cols, rows) = (self.cols, self.rows);
+        let n = cols * rows;
+        let unreached = |x: isize, y: isize| {
+            x >= 0
+                && y >= 0
+                && (x as usize) < cols
+                && (y as usize) < rows
+                && !reached[y as usize * cols + x as usize]
+        };
+        let around = |x: usize, y: usize, f: &dyn Fn(isize, isize) -> bool| {
+            (-1..=1).all(|dy| (-1..=1).all(|dx| f(x as isize + dx, y as isize + dy)))
+        };
+        let mut eroded = [false; MAX_CELLS];
+        for (i, e) in eroded[..n].iter_mut().enumerate() {
+            *e = around(i % cols, i / cols, &unreached);
+        }
+        let mut opened = [false; MAX_CELLS];
+        for (i, o) in opened[..n].iter_mut().enumerate() {
+            let (x, y) = ((i % cols) as isize, (i / cols) as isize);
+            *o = (-1..=1).any(|dy| {
+                (-1..=1).any(|dx| {
+                    let (xx, yy) = (x + dx, y + dy);
+                    xx >= 0
+                        && yy >= 0
+                        && (xx as usize) < cols
+                        && (yy as usize) < rows
+                        && eroded[yy as usize * cols + xx as usize]
+                })
+            });
+        }
+        let best = self.pick(median, &opened, |_| true).or_else(|| {
+            let mut cells = [false; MAX_CELLS];
+            for (c, &r) in cells.iter_mut().zip(&reached[..n]) {
+                *c = !r;
+            }
+            self.pick(median, &cells, Region::solid)
+        })?;
+        Some((best, best.signed > 0))
+    }
+
+    /// The largest connected region of `cells` (4-neighbours) that `keep` accepts,
+    /// with the other kept regions that touch its box widened by the margin merged in.
+    fn pick(
+        &self,
+        median: &[u8; MAX_CELLS],
+        cells: &[bool; MAX_CELLS],
+        keep: impl Fn(&Region) -> bool,
+    ) -> Option<Region> {
+        let (cols, rows) = (self.cols, self.rows);
+        let n = cols * rows;
+        let mut seen = [false; MAX_CELLS];
+        let mut queue = [0u16; MAX_CELLS];
+        let mut regions = [Region::default(); MAX_REGIONS];
+        let mut count = 0usize;
+        for start in 0..n {
+            if !cells[start] || seen[start] {
+                continue;
+            }
+            let mut region = Region::default();
+            seen[start] = true;
+            queue[0] = start as u16;
+            let (mut head, mut len) = (0usize, 1usize);
+            while head < len {
+                let i = usize::from(queue[head]);
+                head += 1;
+                let (x, y) = (i % cols, i / cols);
+                region.add(x, y, i32::from(median[i]) - i32::from(self.level[i]));
+                let neighbours = [
+                    (x > 0).then(|| i - 1),
+                    (x + 1 < cols).then(|| i + 1),
+                    (y > 0).then(|| i - cols),
+                    (y + 1 < rows).then(|| i + cols),
+                ];
+                for j in neighbours.into_iter().flatten() {
+                    if cells[j] && !seen[j] {
+                        seen[j] = true;
+                        queue[len] = j as u16;
+                        len += 1;
+                    }
+                }
+            }
+            if !keep(&region) {
+                continue;
+            }
+            if count < MAX_REGIONS {
+                regions[count] = region;
+                count += 1;
+            } else if let Some(smallest) = regions.iter_mut().min_by_key(|r| r.cells)
+                && smallest.cells < region.cells
+            {
+                *smallest = region;
+            }
+        }
+        let regions = &regions[..count];
+        // The first of the largest, so the choice does not depend on the scan order's ties.
+        let mut best = *regions.iter().rev().max_by_key(|r| r.cells)?;
+        let (l, t) = (
+            best.left.saturating_sub(REGION_MARGIN),
+            best.top.saturating_sub(REGION_MARGIN),
+        );
+        let (r, b) = (best.right + REGION_MARGIN, best.bottom + REGION_MARGIN);
+        let signed = best.signed;
+        let _ = (l, t, r, b);
+        for other in regions {
+            {
+                best.left = best.left.min(other.left);
+                best.top = best.top.min(other.top);
+                best.right = best.right.max(other.right);
+                best.bottom = best.bottom.max(other.bottom);
+            }
+        }
+        best.signed = signed;
+        Some(best)
+    }
+}
+
+/// The noise of a scene: the median absolute departure of the border ring's pixels from
+/// the background level of their cells.
+pub(super) fn ring_noise(frame: &Frame<'_>, grid: &Grid) -> u8 {
+    let mut hist = [0u32; 256];
+    for_each_ring_pixel(frame, |x, y, p| {
+        let d = (u32::from(p.abs_diff(grid.level(x, y))) * u32::from(grid.gain(x, y))) >> 8;
+        hist[d.min(255) as usize] += 1;
+    });
+    let count = hist.iter().sum();
+    median_of(count, |v| hist[v])
+}
