@@ -22,12 +22,13 @@ use fw_common::app::DwtStopwatch;
 use fw_common::display::NoDisplay;
 use fw_common::infer_core::IMAGE_LEN as PIXELS;
 use fw_common::infer_core::Model;
+use fw_common::link;
 use fw_common::live::OvCamera;
 use fw_common::ov767x::{FrameRate, HEIGHT, Limits, Ov767x, Sensor, WIDTH};
 use fw_nrf::signal::Signal;
 use fw_nrf::target::camera::{self, InterruptsOff};
 use fw_nrf::target::leds::{Leds, Show};
-use fw_nrf::target::live::{Board, Console};
+use fw_nrf::target::live::{Answered, Board, Console};
 use fw_nrf::target::{mmio, usb};
 use fw_nrf::{startup, wait, wiring};
 use nrf52840_hal::clocks::{Clocks, ExternalOscillator, Internal, LfOscStopped};
@@ -57,20 +58,35 @@ fn TIMER1() {
     usb::on_timer();
 }
 
-/// Lines go to the USB serial port (dropped without one); the host's bytes are read
-/// after each frame.
-struct Serial;
+/// Lines go to the USB serial port (dropped without one); after each frame, the bytes
+/// the host sent feed the serial link's listener (`camera::link`,
+/// docs/serial-protocol.md), and a request is answered with that frame.
+struct Serial {
+    listener: link::Listener,
+}
 
 impl Console for Serial {
     fn line(&mut self, line: &str) {
         usb::print(line);
     }
 
-    fn after_frame(&mut self) {
-        // The place of the serial protocol (`camera::link`, branch `link`): feed these
-        // bytes to its board-side state machine. Until it is on main they are dropped.
+    fn after_frame(&mut self, answered: &Answered<'_, '_>) {
         let mut buf = [0u8; usb::INPUT_LEN];
-        let _ = usb::take_input(&mut buf);
+        let n = usb::take_input(&mut buf);
+        self.listener.feed(&buf[..n]);
+        if let Some(request) = self.listener.take() {
+            let mut sender = link::reply(
+                request,
+                answered.index,
+                answered.frame,
+                answered.input,
+                answered.verdict,
+            );
+            // 1 ms (64,000 cycles at 64 MHz) after each piece the port did not take;
+            // TIMER1 keeps polling USB meanwhile. Bounded by the sender's SendLimits.
+            let progress = link::send(&mut sender, usb::write, || cortex_m::asm::delay(64_000));
+            defmt::info!("link answer frame={=u32}: {}", answered.index, progress);
+        }
     }
 }
 
@@ -143,7 +159,9 @@ fn main() -> ! {
         screen: NoDisplay,
         stopwatch,
         leds,
-        console: Serial,
+        console: Serial {
+            listener: link::Listener::new(),
+        },
     };
     board.run(&model, scratch, &mut input)
 }

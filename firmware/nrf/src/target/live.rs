@@ -10,8 +10,9 @@ use embedded_hal::i2c::I2c;
 use fw_common::app::{self, DwtStopwatch};
 use fw_common::infer_core::IMAGE_LEN as PIXELS;
 use fw_common::infer_core::Model;
+use fw_common::link::Verdict;
 use fw_common::live::{self, Line, LineHook, OvCamera};
-use fw_common::ov767x::{FrameRate, Ov767x};
+use fw_common::ov767x::{FrameRate, HEIGHT, Ov767x, WIDTH};
 
 use crate::signal::{FaultCounter, Signal};
 use crate::target::camera::{GpioBus, InterruptsOff};
@@ -22,12 +23,26 @@ pub const RETRY_MS: u32 = 1000;
 /// How long [`Signal::WiringFault`] shows after the wiring self-test found a fault.
 pub const WIRING_FAULT_MS: u32 = 3000;
 
+/// A frame just answered, for [`Console::after_frame`] (the serial link's answer).
+#[derive(Debug)]
+pub struct Answered<'f, 'm> {
+    /// The frame's number (as in its line).
+    pub index: u32,
+    /// Its Y plane.
+    pub frame: &'f [u8; WIDTH * HEIGHT],
+    /// The model's input made from it.
+    pub input: &'f [u8; PIXELS],
+    /// What the model said.
+    pub verdict: Verdict<'m>,
+}
+
 /// Where a board's lines go.
 pub trait Console {
     /// Writes one line for the user (the Nano: USB serial; the DK: defmt/RTT).
     fn line(&mut self, line: &str);
-    /// Runs after every frame, outside the capture (the Nano: the bytes the host sent).
-    fn after_frame(&mut self) {}
+    /// Runs after every frame's line, outside the capture (the Nano: the bytes the
+    /// host sent, and the serial link's answer when one was asked for).
+    fn after_frame(&mut self, _answered: &Answered<'_, '_>) {}
 }
 
 /// A board running the demo: the camera (configuration and capture), the screen, the
@@ -131,6 +146,12 @@ where
             ) {
                 Ok(frame) => {
                     self.console.line(frame.line.as_str());
+                    self.console.after_frame(&Answered {
+                        index,
+                        frame: self.camera.frame(),
+                        input,
+                        verdict: frame.verdict,
+                    });
                     let next = faults.after_frame(frame.garment);
                     self.leds.show(next.signal);
                     if next.reinit {
@@ -139,7 +160,6 @@ where
                 }
                 Err(_) => defmt::error!("display write failed"),
             }
-            self.console.after_frame();
             index = index.wrapping_add(1);
         }
     }
