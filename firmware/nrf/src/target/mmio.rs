@@ -34,8 +34,9 @@ pub fn apply(steps: &[Step]) -> Outcome {
     outcome
 }
 
-/// Reads a register of [`crate::regs`].
-pub fn read(reg: crate::plan::Reg) -> u32 {
+/// Reads a register of [`crate::regs`]. Crate-private: `Reg`'s fields are public, so
+/// a public `read` would read any address.
+pub(crate) fn read(reg: crate::plan::Reg) -> u32 {
     Mmio.read(reg.addr)
 }
 
