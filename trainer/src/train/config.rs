@@ -119,14 +119,14 @@ pub struct TrainConfig {
     #[serde(default)]
     pub early_stopping: Option<EarlyStopping>,
     /// Random erasing: the probability that an image gets one random rectangle set to 0,
-    /// after the shift and flip ([`erase`]; 0 = off).
+    /// after the shift and flip ([`erase`](crate::train::erase); 0 = off).
     #[serde(default)]
     pub erase: f64,
     /// Weight averaging: the decay of an exponential moving average of the weights and
-    /// batch-norm statistics ([`Ema`]), which replaces the weights at the end (None = off).
+    /// batch-norm statistics ([`Ema`](crate::train::Ema)), which replaces the weights at the end (None = off).
     #[serde(default)]
     pub ema: Option<f64>,
-    /// Knowledge distillation from a saved teacher model, if any ([`distill`]).
+    /// Knowledge distillation from a saved teacher model, if any ([`distill`](crate::train::distill)).
     #[serde(default)]
     pub distill: Option<Distill>,
 }

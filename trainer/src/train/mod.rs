@@ -1,6 +1,6 @@
 //! Training: the configuration ([`config`]), the data on the device ([`tensors`]), the
 //! network's helpers ([`model`]), the loop ([`run`]), the optimizers ([`optim`]), weight
-//! averaging ([`ema`]), augmentation ([`augment`]), checkpoints, distillation and
+//! averaging ([`ema`]), augmentation ([`mod@augment`]), checkpoints, distillation and
 //! progress. Everything public is re-exported here, so `crate::train::X` names it.
 
 pub mod augment;
