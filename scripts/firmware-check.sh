@@ -13,6 +13,8 @@
 # 3. self-tests: a panic and a HardFault must end QEMU with exit code 1, not hang;
 #    kernel check: infer-core's fast (DSP) kernels against its reference kernels on
 #    random shapes and values, on the Cortex-M4 (fw-qemu --features kernel-check);
+#    the camera wiring correction on a D0/D1-swapped frame, and its instructions
+#    (fw-qemu --example wiring-cost);
 # 4. runs fw-qemu in qemu-system-arm -M mps2-an386 -cpu cortex-m4 -icount shift=0
 #    (QEMU's exit code must be 0), decodes defmt with .tools/bin/defmt-print;
 # 5. computes the same frames on the host (fw-host's `expected`: the same preprocess,
@@ -36,7 +38,7 @@ for arg in "$@"; do
     --fixture) fixture=1 ;;
     --no-lint) lint=0 ;;
     --no-selftest) selftest=0 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "firmware-check.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -97,6 +99,14 @@ if [ "$selftest" = 1 ]; then
   run_feature kernel-check 300
   [ "$code" = 0 ] || fail "kernel check ended with exit code $code (see $out/kernel-check.log)"
   grep -q '^INFO  kernel-check ok' "$out/kernel-check.log" || fail "kernel check printed no result"
+  say "wiring correction: a D0/D1-swapped frame corrected on the Cortex-M4, and its cost"
+  cargo build -q --release -p fw-qemu --example wiring-cost
+  set +e
+  QEMU_TIMEOUT=60 ./qemu-run.sh target/thumbv7em-none-eabihf/release/examples/wiring-cost >"$out/wiring-cost.log" 2>&1
+  code=$?
+  set -e
+  cat "$out/wiring-cost.log" >&2
+  [ "$code" = 0 ] || fail "the wiring correction example ended with exit code $code (see $out/wiring-cost.log)"
 fi
 
 say "building the apps (release): fw-qemu, fw-nrf52840, fw-nano33ble"
