@@ -16,7 +16,7 @@
 //!    neighbouring border cells, plus 4, at least 8 levels. The flood carries a
 //!    background level: a seed's own; a neighbour joins when its level is within the
 //!    step of the carried one, scaled to the carried level (a relative step, so that a
-//!    shadow or a falloff counts as the same change), and carries a level a quarter of
+//!    shadow or a falloff counts as the same change), and carries a level an eighth of
 //!    the way from the one it came with to its own. A joined cell's background is the
 //!    carried level; the cells left over are filled in from around them, ring by ring.
 //!    Opened by one cell (so a shadow's edge, a line, is dropped), the left-over cells'
