@@ -140,7 +140,7 @@ impl Grid {
     ///    carries (a border cell's own; a joining cell's an eighth of the way from the
     ///    carried level to its own, so that the carried level follows a slow change of
     ///    light but not the few-cell ramp of a garment's blurred edge); the
-    ///    step is 1.5 times the 90th percentile of the steps between neighbouring
+    ///    step is 1.5 times the 75th percentile of the steps between neighbouring
     ///    border cells, plus 4, at least [`MIN_STEP`]: slow changes of light (and a
     ///    cast shadow that reaches the border) are followed, a garment's edge is not.
     /// 3. The cells it does not reach are filled in from their reached neighbours,
@@ -272,8 +272,8 @@ impl Grid {
             steps[level(k).abs_diff(level(k - 1)) as usize] += 1;
         }
         let count: u32 = steps.iter().sum();
-        let q90 = u32::from(quantile_of(count, (count * 9).div_ceil(10), |v| steps[v]));
-        let step = (q90 * 3 / 2 + 4).max(MIN_STEP);
+        let q75 = u32::from(quantile_of(count, (count * 3).div_ceil(4), |v| steps[v]));
+        let step = (q75 * 3 / 2 + 4).max(MIN_STEP);
         // Seeds: the border cells within a step of the median of the border cells
         // around them (a window of 17 along the ring), so that a garment touching the
         // border over fewer cells is no seed, and both sides of a shadow's edge are.

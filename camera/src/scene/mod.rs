@@ -12,7 +12,7 @@
 //!    in a QQVGA frame, at most 40 cells along a side), each cell's level the median of
 //!    16 of its pixels. The flood's seeds are the border cells within a step of the
 //!    median of the 17 border cells around them (so a garment touching the border is no
-//!    seed); the step is 1.5 times the 90th percentile of the steps between
+//!    seed); the step is 1.5 times the 75th percentile of the steps between
 //!    neighbouring border cells, plus 4, at least 8 levels. The flood carries a
 //!    background level: a seed's own; a neighbour joins when its level is within the
 //!    step of the carried one, scaled to the carried level (a relative step, so that a
