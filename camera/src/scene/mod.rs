@@ -58,9 +58,10 @@
 //! and its queues take about 16 KiB of stack. Its cost on the Cortex-M4 has not been
 //! measured: the firmware does not run this path.
 //!
-//! **Status: experimental.** On `photo-eval`'s scene kinds it answers 2 to 4 times as many
-//! frames right as [`crate::preprocess()`], but far from the targets of issue 28, and it
-//! loses 3 points on `sensor-ov7675` and 2 on `colour-jpeg` (`docs/photos.md`). Known
+//! **Status: experimental.** On `photo-eval`'s scene kinds it answers 2 to 7 times as many
+//! frames right as [`crate::preprocess()`] (52 to 68 %), but far from the targets of
+//! issue 28, and `sensor-ov7675` falls to 88 % with it (91 % with
+//! [`crate::preprocess()`]; `docs/photos.md`). Known
 //! failures, kept as ignored tests: moving a garment changes the output (the flood's
 //! carried level depends on the path), a speck at the frame's edge is taken for a
 //! garment by the whole-frame fallback, and two exact-output tests no longer hold.
