@@ -42,7 +42,7 @@
 //! 4. **Resample** (`resample`): a square crop centred on the box (its longer side plus
 //!    an optional margin; outside the frame counts as background), area-averaged to
 //!    28x28 (every source pixel weighted by its exact overlap, counted in 1/28 pixel
-//!    units), the contrast less a floor of a quarter of step 3's growth contrast scaled
+//!    units), the contrast less a floor of half of step 3's growth contrast scaled
 //!    so that the strongest averaged pixel becomes 255 and the background 0: the
 //!    garment light on black from its contrast against the local background, as the
 //!    dataset shows it, whatever the absolute levels.
@@ -217,7 +217,7 @@ fn scene(frame: &Frame<'_>, config: &Config, out: &mut [u8; PIXELS]) -> Result<D
     let crop = resample::square_around(&object, config.margin_percent);
     resample::resize_area(&view, &crop, 255, out);
     // Averaged contrast can fall below the floor when the object is very thin.
-    if !resample::invert_and_stretch(out, 255, follow / 4) {
+    if !resample::invert_and_stretch(out, 255, follow / 2) {
         return Err(no_object);
     }
     Ok(Detection {
