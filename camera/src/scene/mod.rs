@@ -59,7 +59,7 @@
 //! measured: the firmware does not run this path.
 //!
 //! **Status: experimental.** On `photo-eval`'s scene kinds it answers 2 to 7 times as many
-//! frames right as [`crate::preprocess()`] (52 to 68 %), but far from the targets of
+//! frames right as [`crate::preprocess()`] (54 to 72 %), but far from the targets of
 //! issue 28, and `sensor-ov7675` falls to 88 % with it (91 % with
 //! [`crate::preprocess()`]; `docs/photos.md`). Known
 //! failures, kept as ignored tests: moving a garment changes the output (the flood's
