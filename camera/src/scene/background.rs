@@ -137,10 +137,10 @@ impl Grid {
     ///    step (below) from the median of the 17 border cells around them (a garment
     ///    touching the border). A flood spreads from them to every
     ///    neighbouring cell whose level is within a step of the background level it
-    ///    carries (a border cell's own; a joining cell's a quarter of the way from the
+    ///    carries (a border cell's own; a joining cell's an eighth of the way from the
     ///    carried level to its own, so that the carried level follows a slow change of
     ///    light but not the few-cell ramp of a garment's blurred edge); the
-    ///    step is 1.5 times the 90th percentile of the steps between neighbouring
+    ///    step is 1.5 times the 75th percentile of the steps between neighbouring
     ///    border cells, plus 4, at least [`MIN_STEP`]: slow changes of light (and a
     ///    cast shadow that reaches the border) are followed, a garment's edge is not.
     /// 3. The cells it does not reach are filled in from their reached neighbours,
@@ -148,8 +148,8 @@ impl Grid {
     ///    garment continues the one around it.
     /// 4. The unreached cells are opened (eroded and dilated by one cell) so that a
     ///    thin line of them (a shadow's edge, a seam of the texture) is dropped; their
-    ///    connected regions are candidates, the largest one is the garment (regions
-    ///    touching its box join it), its polarity the sign of its cells' summed
+    ///    connected regions are candidates, the largest one is the garment (its box
+    ///    takes in the other candidates), its polarity the sign of its cells' summed
     ///    departure. When nothing survives the opening, the largest solid region of
     ///    the unopened cells is taken (a sandal's straps).
     ///
@@ -237,8 +237,8 @@ impl Grid {
     /// Step 2: marks in `reached` the cells the flood from the border reaches.
     fn flood(&mut self, smooth: &[u8; MAX_CELLS], reached: &mut [bool; MAX_CELLS]) {
         let (cols, rows) = (self.cols, self.rows);
-        // The background's level as the flood carries it: a border cell's own, then a
-        // quarter of the way from the cell it came from to the cell's own.
+        // The background's level as the flood carries it: a border cell's own, then
+        // an eighth of the way from the cell it came from to the cell's own.
         let mut carried = [0u8; MAX_CELLS];
         // The border cells in order around the grid, and the steps between them.
         let mut ring = [0u16; 4 * MAX_GRID];
@@ -272,8 +272,8 @@ impl Grid {
             steps[level(k).abs_diff(level(k - 1)) as usize] += 1;
         }
         let count: u32 = steps.iter().sum();
-        let q90 = u32::from(quantile_of(count, (count * 9).div_ceil(10), |v| steps[v]));
-        let step = (q90 * 3 / 2 + 4).max(MIN_STEP);
+        let q75 = u32::from(quantile_of(count, (count * 3).div_ceil(4), |v| steps[v]));
+        let step = (q75 * 3 / 2 + 4).max(MIN_STEP);
         // Seeds: the border cells within a step of the median of the border cells
         // around them (a window of 17 along the ring), so that a garment touching the
         // border over fewer cells is no seed, and both sides of a shadow's edge are.
@@ -318,7 +318,7 @@ impl Grid {
                 };
                 if !reached[n] && own.abs_diff(v) * reference <= step * v.max(1) {
                     reached[n] = true;
-                    carried[n] = ((3 * v + own + 2) / 4) as u8;
+                    carried[n] = ((7 * v + own + 4) / 8) as u8;
                     queue[len] = n as u16;
                     len += 1;
                 }
@@ -444,8 +444,9 @@ impl Grid {
         Some((best, best.signed > 0))
     }
 
-    /// The largest connected region of `cells` (4-neighbours) that `keep` accepts,
-    /// with the other kept regions that touch its box widened by the margin merged in.
+    /// The largest connected region of `cells` (4-neighbours) that `keep` accepts, its
+    /// box widened to take in every other kept region (its cell count and polarity its
+    /// own).
     fn pick(
         &self,
         median: &[u8; MAX_CELLS],
@@ -500,22 +501,12 @@ impl Grid {
         let regions = &regions[..count];
         // The first of the largest, so the choice does not depend on the scan order's ties.
         let mut best = *regions.iter().rev().max_by_key(|r| r.cells)?;
-        let (l, t) = (
-            best.left.saturating_sub(REGION_MARGIN),
-            best.top.saturating_sub(REGION_MARGIN),
-        );
-        let (r, b) = (best.right + REGION_MARGIN, best.bottom + REGION_MARGIN);
-        let signed = best.signed;
-        let _ = (l, t, r, b);
         for other in regions {
-            {
-                best.left = best.left.min(other.left);
-                best.top = best.top.min(other.top);
-                best.right = best.right.max(other.right);
-                best.bottom = best.bottom.max(other.bottom);
-            }
+            best.left = best.left.min(other.left);
+            best.top = best.top.min(other.top);
+            best.right = best.right.max(other.right);
+            best.bottom = best.bottom.max(other.bottom);
         }
-        best.signed = signed;
         Some(best)
     }
 }
