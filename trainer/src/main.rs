@@ -137,6 +137,16 @@ struct TrainArgs {
     /// what is validated, saved and exported [default: off].
     #[arg(long, value_name = "DECAY", allow_negative_numbers = true)]
     ema: Option<f64>,
+    /// Scene-crop augmentation: with probability P, an image gets a random zoom and
+    /// shift, gamma, a residue of background texture, blur and noise, as the scene
+    /// preprocessing's crops of garments on textured surfaces look [default: 0, off].
+    #[arg(long, value_name = "P", allow_negative_numbers = true)]
+    scene_crops: Option<f64>,
+    /// Fine-tuning: start from the weights of a saved model folder (as `trainer fit`
+    /// writes it; same --model and --batch-norm) instead of a fresh initialisation; its
+    /// path and weights' SHA-256 are recorded [default: none].
+    #[arg(long, value_name = "DIR")]
+    init: Option<PathBuf>,
     /// Knowledge distillation from a saved model folder (as `trainer fit` writes it):
     /// the loss becomes (1-A)·CE + A·T²·KL(teacher/T ‖ model/T), the teacher in eval
     /// mode on the same augmented batch; its path and weights' SHA-256 are recorded

@@ -90,7 +90,7 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
         dir.display()
     );
     let start = Instant::now();
-    let (vs, net) = train::fresh_model(&cfg.arch, cfg.net, cfg.seed, device);
+    let (vs, net) = train::initial_model(&cfg, cfg.seed, device)?;
     let history = train::train_with(
         &vs,
         &net,

@@ -87,7 +87,13 @@ impl TrainArgs {
         if let Some(v) = self.ema {
             c.ema = Some(v);
         }
+        if let Some(v) = self.scene_crops {
+            c.scene_crops = v;
+        }
         c.validate()?;
+        if let Some(dir) = &self.init {
+            c.init = Some(train::Init::new(dir, &c.arch, c.net)?);
+        }
         if let Some(dir) = &self.teacher {
             // After the cheap checks; before any output: a bad teacher writes nothing.
             let d = train::Distill::new(dir, self.distill_alpha, self.distill_temperature)?;

@@ -172,8 +172,9 @@ pub fn run_repeat_fold(
     let train_set = Tensors::new(&data.select(&train_idx), device);
     let val_set = Tensors::new(&data.select(&splits[f]), device);
     let seed = repeat_fold_seed(cfg.train.seed, r, splits.len(), f);
-    // A new VarStore for every fold: nothing learnt in one fold reaches the next.
-    let (vs, net) = train::fresh_model(&cfg.train.arch, cfg.train.net, seed, device);
+    // A new VarStore for every fold: nothing learnt in one fold reaches the next (with
+    // --init, every fold starts from the same saved weights).
+    let (vs, net) = train::initial_model(&cfg.train, seed, device)?;
     let initial_params = train::param_digest(&vs);
     let fold_cfg = TrainConfig {
         seed,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::{Arch, NetOptions};
 use crate::train::distill::Distill;
+use crate::train::init::Init;
 
 /// The optimizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
@@ -129,6 +130,15 @@ pub struct TrainConfig {
     /// Knowledge distillation from a saved teacher model, if any ([`distill`](crate::train::distill)).
     #[serde(default)]
     pub distill: Option<Distill>,
+    /// Scene-crop augmentation: the probability that an image is changed the way the
+    /// scene preprocessing's crops differ from the dataset, after the shift and flip and
+    /// before erasing ([`scene_crops`](crate::train::scene_crops); 0 = off).
+    #[serde(default)]
+    pub scene_crops: f64,
+    /// The saved model whose weights the run starts from (fine-tuning), if any
+    /// ([`Init`](crate::train::Init)); a fresh initialisation otherwise.
+    #[serde(default)]
+    pub init: Option<Init>,
 }
 
 impl Default for TrainConfig {
@@ -151,6 +161,8 @@ impl Default for TrainConfig {
             erase: 0.0,
             ema: None,
             distill: None,
+            scene_crops: 0.0,
+            init: None,
         }
     }
 }
@@ -226,6 +238,9 @@ impl TrainConfig {
         }
         if !(finite_nonneg(self.erase) && self.erase <= 1.0) {
             anyhow::bail!("--erase must be in [0, 1] (got {})", self.erase);
+        }
+        if !(finite_nonneg(self.scene_crops) && self.scene_crops <= 1.0) {
+            anyhow::bail!("--scene-crops must be in [0, 1] (got {})", self.scene_crops);
         }
         if let Some(d) = self.ema
             && !(d.is_finite() && d > 0.0 && d < 1.0)

@@ -1,6 +1,6 @@
 //! Training: the configuration ([`config`]), the data on the device ([`tensors`]), the
 //! network's helpers ([`model`]), the loop ([`run`]), the optimizers ([`optim`]), weight
-//! averaging ([`ema`]), augmentation ([`mod@augment`]), checkpoints, distillation and
+//! averaging ([`ema`]), augmentation ([`mod@augment`], [`mod@scene_crops`]), fine-tuning ([`init`]), checkpoints, distillation and
 //! progress. Everything public is re-exported here, so `crate::train::X` names it.
 
 pub mod augment;
@@ -8,18 +8,22 @@ pub mod checkpoint;
 pub mod config;
 pub mod distill;
 pub mod ema;
+pub mod init;
 pub mod model;
 pub mod optim;
 pub mod progress;
 pub mod run;
+pub mod scene_crops;
 pub mod tensors;
 
 pub use augment::{ERASE_AREA, ERASE_ASPECT, augment, erase, erase_rectangle};
 pub use config::{Augment, EarlyStopping, Optimizer, Schedule, TrainConfig, recipe};
 pub use distill::Distill;
 pub use ema::Ema;
-pub use model::{fresh_model, logits, loss_and_accuracy, param_digest};
+pub use init::Init;
+pub use model::{fresh_model, initial_model, logits, loss_and_accuracy, param_digest};
 pub use optim::OwnedOptimizer;
 pub use progress::progress_bar;
 pub use run::{Checkpointing, EpochStats, train, train_with};
+pub use scene_crops::scene_crops;
 pub use tensors::{Tensors, default_device};

@@ -5,6 +5,7 @@ use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
 use crate::nn::{Arch, Net, NetOptions};
+use crate::train::config::TrainConfig;
 use crate::train::tensors::Tensors;
 
 /// A freshly initialised network and its variables, seeded by `seed`.
@@ -25,6 +26,20 @@ pub fn fresh_model(
     let vs = nn::VarStore::new(device);
     let net = Net::new(&vs.root(), arch, options);
     (vs, net)
+}
+
+/// The model a run of `cfg` starts from: [`fresh_model`] with `seed`, then the weights
+/// of [`TrainConfig::init`] when fine-tuning.
+pub fn initial_model(
+    cfg: &TrainConfig,
+    seed: u64,
+    device: Device,
+) -> anyhow::Result<(nn::VarStore, Net)> {
+    let (mut vs, net) = fresh_model(&cfg.arch, cfg.net, seed, device);
+    if let Some(init) = &cfg.init {
+        init.apply(&mut vs)?;
+    }
+    Ok((vs, net))
 }
 
 /// Guards libtorch's process-global random generator (weight initialisation).

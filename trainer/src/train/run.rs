@@ -21,6 +21,7 @@ use crate::train::ema::{Ema, restore};
 use crate::train::model::loss_and_accuracy;
 use crate::train::optim::{OwnedOptimizer, Stepper};
 use crate::train::progress::progress_bar;
+use crate::train::scene_crops::scene_crops;
 use crate::train::tensors::Tensors;
 
 /// Metrics after one epoch. With weight averaging (`ema`), the validation and
@@ -225,6 +226,7 @@ pub fn train_with(
                 cfg.augment,
                 &mut augment_rng,
             );
+            let xs = scene_crops(&xs, cfg.scene_crops, &mut augment_rng);
             let xs = erase(&xs, cfg.erase, &mut augment_rng);
             let ys = fit.labels.index_select(0, &idx);
             let out = net.forward_t(&xs, true);
