@@ -1,7 +1,7 @@
 //! Unit and property tests of the preprocessing.
 
-use super::mask::rect;
 use super::*;
+use crate::preprocess::rect;
 use crate::preprocess::{QQVGA_HEIGHT, QQVGA_WIDTH};
 use proptest::prelude::*;
 use std::vec;
