@@ -14,6 +14,11 @@
 //! instead of `camera::preprocess` (what `trainer predict` and the firmware run).
 //! `--dump DIR` writes the first 8 pictures of each kind and their model inputs.
 //!
+//! `--scene-frames FILE` only writes a frames blob (`camera::frames`, as
+//! `firmware/frames/frames.bin`) of 10 scene frames into FILE and exits: test images
+//! 0..=9, image `k` as scene kind `k / 2` (each kind once light, once dark) with the seed
+//! `seed + k`; `firmware/frames/scenes.bin` holds them for the QEMU example `scene-cost`.
+//!
 //! `--samples DIR` only writes example pictures into DIR (test images 0, 1 and 2 as
 //! `plain-28`, `product-photo` and `colour-jpeg`, and a low-contrast noise frame) and
 //! exits: `docs/pictures/` holds them for `scripts/run-firmware.sh`.
@@ -281,6 +286,35 @@ fn prepare(picture: &DynamicImage, scene: bool) -> Result<Prepared> {
     )
 }
 
+/// Writes the frames blob of `--scene-frames` to `path` (through a temporary file in
+/// the same folder, renamed when complete).
+fn write_scene_frames(test: &data::Dataset, seed: u64, path: &std::path::Path) -> Result<()> {
+    let mut frames = Vec::new();
+    for (k, kind) in (0..10).zip(scenes::SCENE_KINDS.iter().flat_map(|k| [k, k])) {
+        let picture = render(kind.name, test.image(k), seed + k as u64)?.into_luma8();
+        frames.push((picture, test.labels[k], k));
+    }
+    let (w, h) = frames[0].0.dimensions();
+    let records: Vec<camera::frames::FrameRecord<'_>> = frames
+        .iter()
+        .map(|(picture, label, k)| camera::frames::FrameRecord {
+            pixels: picture.as_raw(),
+            label: *label,
+            test_index: u16::try_from(*k).unwrap_or(u16::MAX),
+        })
+        .collect();
+    let blob = camera::frames::encode(w as usize, h as usize, &records)?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, blob)?;
+    std::fs::rename(&tmp, path)?;
+    println!(
+        "wrote {} scene frames into {}",
+        records.len(),
+        path.display()
+    );
+    Ok(())
+}
+
 /// The scene kind called `name`.
 fn scene_kind(name: &str) -> Option<&'static scenes::SceneKind> {
     scenes::SCENE_KINDS.iter().find(|k| k.name == name)
@@ -351,6 +385,7 @@ struct Args {
     seed: u64,
     samples: Option<std::path::PathBuf>,
     dump: Option<std::path::PathBuf>,
+    scene_frames: Option<std::path::PathBuf>,
     scene: bool,
 }
 
@@ -365,6 +400,7 @@ fn parse_args() -> Result<Args> {
         seed: 2026,
         samples: None,
         dump: None,
+        scene_frames: None,
         scene: false,
     };
     let mut it = std::env::args().skip(1);
@@ -396,6 +432,7 @@ fn parse_args() -> Result<Args> {
             "--seed" => args.seed = value.parse()?,
             "--samples" => args.samples = Some(value.into()),
             "--dump" => args.dump = Some(value.into()),
+            "--scene-frames" => args.scene_frames = Some(value.into()),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -421,6 +458,9 @@ fn main() -> Result<()> {
         noise.save(dir.join("empty-noise.png"))?;
         println!("wrote 4 pictures into {}", dir.display());
         return Ok(());
+    }
+    if let Some(path) = &args.scene_frames {
+        return write_scene_frames(&test, args.seed, path);
     }
     let n = args.limit.min(test.len());
     let dir = saved::model_dir(&args.models, &args.model);
