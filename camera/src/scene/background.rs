@@ -222,14 +222,26 @@ impl Grid {
             let rows: [&[u8]; 4] =
                 core::array::from_fn(|i| frame.row((cy * side + offsets[i]).min(h - 1)));
             for cx in 0..self.cols {
+                let x0 = cx * side;
                 let mut samples = [0u8; 16];
-                for (k, s) in samples.iter_mut().enumerate() {
-                    let x = (cx * side + offsets[k % 4]).min(w - 1);
-                    *s = rows[k / 4].get(x).copied().unwrap_or(0);
+                for (r, row) in rows.iter().enumerate() {
+                    let four = &mut samples[4 * r..4 * r + 4];
+                    match row.get(x0..x0 + side) {
+                        // The cell lies inside the row (every cell of a frame whose
+                        // width is a multiple of the cell side).
+                        Some(cell) => {
+                            for (s, &o) in four.iter_mut().zip(&offsets) {
+                                *s = cell.get(o).copied().unwrap_or(0);
+                            }
+                        }
+                        None => {
+                            for (s, &o) in four.iter_mut().zip(&offsets) {
+                                *s = row.get((x0 + o).min(w - 1)).copied().unwrap_or(0);
+                            }
+                        }
+                    }
                 }
-                samples.sort_unstable();
-                let mid = (u16::from(samples[7]) + u16::from(samples[8])).div_ceil(2);
-                self.level[cy * self.cols + cx] = mid as u8;
+                self.level[cy * self.cols + cx] = median16(&samples);
             }
         }
     }
@@ -511,6 +523,42 @@ impl Grid {
     }
 }
 
+/// `v` sorted by an optimal 19-comparator network (Knuth, TAOCP vol. 3, 5.3.4), in
+/// locals so that it stays in registers.
+fn sort8(v: [u8; 8]) -> [u8; 8] {
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = v;
+    macro_rules! exchange {
+        ($($x:ident $y:ident),*) => {$(
+            let low = $x.min($y);
+            $y = $x.max($y);
+            $x = low;
+        )*};
+    }
+    exchange!(a c, b d, e g, f h, a e, b f, c g, d h, a b, c d, e f, g h);
+    exchange!(c e, d f, b e, d g, b c, d e, f g);
+    [a, b, c, d, e, f, g, h]
+}
+
+/// The median of 16 levels, the rounded-up mean of the 8th and 9th smallest: each half
+/// sorted by [`sort8`], then the k-th smallest of the union of two sorted halves `a`
+/// and `b` is the least over `i` of `max(a[i - 1], b[k - i - 1])` (a missing index
+/// reads as the lowest level, or, past the end, as none), a few dozen comparisons in
+/// place of a sort of 16.
+fn median16(samples: &[u8; 16]) -> u8 {
+    let a = sort8(core::array::from_fn(|i| samples[i]));
+    let b = sort8(core::array::from_fn(|i| samples[8 + i]));
+    // k = 8: i = 0 takes b[7] alone, i = 8 takes a[7] alone.
+    let mut eighth = a[7].min(b[7]);
+    // k = 9: i runs from 1 (a[0], b[7]) to 8 (a[7], b[0]).
+    let mut ninth = u8::MAX;
+    for i in 1..8 {
+        eighth = eighth.min(a[i - 1].max(b[7 - i]));
+        ninth = ninth.min(a[i - 1].max(b[8 - i]));
+    }
+    ninth = ninth.min(a[7].max(b[0]));
+    ((u16::from(eighth) + u16::from(ninth)).div_ceil(2)) as u8
+}
+
 /// The noise of a scene: the median absolute departure of the border ring's pixels from
 /// the background level of their cells.
 pub(super) fn ring_noise(frame: &Frame<'_>, grid: &Grid) -> u8 {
@@ -521,4 +569,40 @@ pub(super) fn ring_noise(frame: &Frame<'_>, grid: &Grid) -> u8 {
     });
     let count = hist.iter().sum();
     median_of(count, |v| hist[v])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn median16_is_the_mean_of_the_middle_two_sorted(samples in any::<[u8; 16]>()) {
+            let mut sorted = samples;
+            sorted.sort_unstable();
+            let expected = (u16::from(sorted[7]) + u16::from(sorted[8])).div_ceil(2) as u8;
+            prop_assert_eq!(median16(&samples), expected);
+        }
+    }
+
+    #[test]
+    fn sort8_sorts_every_zero_one_input() {
+        // The 0-1 principle: a network that sorts every 0-1 input sorts every input.
+        for bits in 0u32..256 {
+            let v: [u8; 8] = core::array::from_fn(|i| ((bits >> i) & 1) as u8);
+            let mut expected = v;
+            expected.sort_unstable();
+            assert_eq!(sort8(v), expected, "input bits {bits:08b}");
+        }
+    }
+
+    #[test]
+    fn median16_of_ordered_and_reversed_levels() {
+        let up: [u8; 16] = core::array::from_fn(|i| (i * 10) as u8);
+        assert_eq!(median16(&up), 75);
+        let mut down = up;
+        down.reverse();
+        assert_eq!(median16(&down), 75);
+    }
 }
