@@ -11,7 +11,6 @@ pub(super) const MAX_GRID: usize = 40;
 const MAX_CELLS: usize = MAX_GRID * MAX_GRID;
 /// Least level step between neighbouring cells that keeps the flood from crossing.
 const MIN_STEP: u32 = 8;
-const SMOOTH: bool = true;
 const RELATIVE: bool = true;
 /// Half the window of border cells whose median a seed must be near.
 const SEED_WINDOW: usize = 8;
@@ -172,7 +171,17 @@ impl Grid {
         grid.cell_medians(frame);
         let median = grid.level;
         let mut reached = [false; MAX_CELLS];
-        let smooth = if SMOOTH { grid.smoothed() } else { grid.level };
+        // Smoothed cells only where smoothing cuts the border's step by a third or
+        // more (a texture finer than the cells: grain); else the cells as they are,
+        // whose garment edges stay sharp.
+        let smoothed = grid.smoothed();
+        let (ring, n) = grid.ring();
+        let raw_step = Self::step(&grid.level, &ring[..n]);
+        let smooth = if 2 * raw_step >= 3 * Self::step(&smoothed, &ring[..n]) {
+            smoothed
+        } else {
+            grid.level
+        };
         grid.flood(&smooth, &mut reached);
         if reached[..cols * rows].iter().all(|&r| r) {
             let r = u32::from(grid.reference) << 8;
@@ -246,13 +255,9 @@ impl Grid {
         }
     }
 
-    /// Step 2: marks in `reached` the cells the flood from the border reaches.
-    fn flood(&mut self, smooth: &[u8; MAX_CELLS], reached: &mut [bool; MAX_CELLS]) {
+    /// The border cells in order around the grid, and how many there are.
+    fn ring(&self) -> ([u16; 4 * MAX_GRID], usize) {
         let (cols, rows) = (self.cols, self.rows);
-        // The background's level as the flood carries it: a border cell's own, then
-        // an eighth of the way from the cell it came from to the cell's own.
-        let mut carried = [0u8; MAX_CELLS];
-        // The border cells in order around the grid, and the steps between them.
         let mut ring = [0u16; 4 * MAX_GRID];
         let mut n = 0usize;
         let mut push = |x: usize, y: usize| {
@@ -277,15 +282,34 @@ impl Grid {
                 push(0, y);
             }
         }
-        let ring = &ring[..n];
-        let level = |k: usize| u32::from(smooth[usize::from(ring[k % n])]);
+        (ring, n)
+    }
+
+    /// The flood's step for the cell levels `levels`: 1.5 times the 75th percentile of
+    /// the steps between neighbouring cells of `ring` (the border), plus 4, at least
+    /// [`MIN_STEP`].
+    fn step(levels: &[u8; MAX_CELLS], ring: &[u16]) -> u32 {
+        let n = ring.len();
+        let level = |k: usize| u32::from(levels[usize::from(ring[k % n])]);
         let mut steps = [0u32; 256];
         for k in 1..n {
             steps[level(k).abs_diff(level(k - 1)) as usize] += 1;
         }
         let count: u32 = steps.iter().sum();
         let q75 = u32::from(quantile_of(count, (count * 3).div_ceil(4), |v| steps[v]));
-        let step = (q75 * 3 / 2 + 4).max(MIN_STEP);
+        (q75 * 3 / 2 + 4).max(MIN_STEP)
+    }
+
+    /// Step 2: marks in `reached` the cells the flood from the border reaches.
+    fn flood(&mut self, smooth: &[u8; MAX_CELLS], reached: &mut [bool; MAX_CELLS]) {
+        let (cols, rows) = (self.cols, self.rows);
+        // The background's level as the flood carries it: a border cell's own, then
+        // an eighth of the way from the cell it came from to the cell's own.
+        let mut carried = [0u8; MAX_CELLS];
+        let (ring, n) = self.ring();
+        let ring = &ring[..n];
+        let level = |k: usize| u32::from(smooth[usize::from(ring[k % n])]);
+        let step = Self::step(smooth, ring);
         // Seeds: the border cells within a step of the median of the border cells
         // around them (a window of 17 along the ring), so that a garment touching the
         // border over fewer cells is no seed, and both sides of a shadow's edge are.

@@ -10,7 +10,9 @@
 //!
 //! 1. **Background** (`background`): a grid of cells over the frame (4 pixels a side
 //!    in a QQVGA frame, at most 40 cells along a side), each cell's level the median of
-//!    16 of its pixels. The flood's seeds are the border cells within a step of the
+//!    16 of its pixels. The flood reads the cells averaged over 3x3 when that cuts the
+//!    border's step (below) by a third or more (a texture finer than the cells, such
+//!    as grain), else the cells as they are (sharper garment edges). The flood's seeds are the border cells within a step of the
 //!    median of the 17 border cells around them (so a garment touching the border is no
 //!    seed); the step is 1.5 times the 75th percentile of the steps between
 //!    neighbouring border cells, plus 4, at least 8 levels. The flood carries a
@@ -55,16 +57,16 @@
 //! Work is bounded: one pass over the frame for the cells' samples, a few passes over a
 //! grid of at most 1,600 cells, then the row and column scans of the region (or of the
 //! whole frame, when the region holds no garment) and the resize of the crop; the grid
-//! and its queues take about 16 KiB of stack. Its cost on the Cortex-M4 has not been
-//! measured: the firmware does not run this path.
+//! and its queues take about 16 KiB of stack. The firmware does not run this path;
+//! `fw-qemu --example scene-cost` measures it and checks it against the host.
 //!
 //! **Status: experimental.** On `photo-eval`'s scene kinds it answers 2 to 7 times as many
-//! frames right as [`crate::preprocess()`] (54 to 72 %), but far from the targets of
-//! issue 28, and `sensor-ov7675` falls to 88 % with it (91 % with
-//! [`crate::preprocess()`]; `docs/photos.md`). Known
-//! failures, kept as ignored tests: moving a garment changes the output (the flood's
-//! carried level depends on the path), a speck at the frame's edge is taken for a
-//! garment by the whole-frame fallback, and two exact-output tests no longer hold.
+//! frames right as [`crate::preprocess()`] (58 to 73 %), but far from the targets of
+//! issue 28, and `sensor-ov7675` falls to 89 % with it (91 % with
+//! [`crate::preprocess()`]; `docs/photos.md`). Its cost on the Cortex-M4 is about
+//! 3.4 M instructions per QQVGA frame (`fw-qemu --example scene-cost`), above the
+//! issue's 2 M. Known failure, kept as an ignored test: a ramp from black to white
+//! across a small frame is taken for a garment.
 //!
 //! No float, no allocation, no panic: every input size is either processed or answered
 //! with an [`Error`].
