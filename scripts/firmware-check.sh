@@ -47,6 +47,15 @@ done
 
 say() { printf '[firmware-check] %s\n' "$*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
+# run_example NAME: builds fw-qemu's example NAME, runs it in QEMU into $out/NAME.log
+# and leaves QEMU's exit code in $code.
+run_example() {
+  cargo build -q --release -p fw-qemu --example "$1"
+  set +e
+  QEMU_TIMEOUT=60 ./qemu-run.sh "target/thumbv7em-none-eabihf/release/examples/$1" >"$out/$1.log" 2>&1
+  code=$?
+  set -e
+}
 
 host=x86_64-unknown-linux-gnu
 out=$root/firmware/target/check
@@ -102,11 +111,7 @@ if [ "$selftest" = 1 ]; then
   [ "$code" = 0 ] || fail "kernel check ended with exit code $code (see $out/kernel-check.log)"
   grep -q '^INFO  kernel-check ok' "$out/kernel-check.log" || fail "kernel check printed no result"
   say "wiring correction: a D0/D1-swapped frame corrected on the Cortex-M4, and its cost"
-  cargo build -q --release -p fw-qemu --example wiring-cost
-  set +e
-  QEMU_TIMEOUT=60 ./qemu-run.sh target/thumbv7em-none-eabihf/release/examples/wiring-cost >"$out/wiring-cost.log" 2>&1
-  code=$?
-  set -e
+  run_example wiring-cost
   cat "$out/wiring-cost.log" >&2
   [ "$code" = 0 ] || fail "the wiring correction example ended with exit code $code (see $out/wiring-cost.log)"
 fi
@@ -146,11 +151,7 @@ sed -n 's/^board //p' "$out/expected-camera.txt" >&2
 # The experimental scene path (camera::scene), not run by the apps: host = QEMU on the
 # scene frames, and its instructions next to the default path's.
 say "scene path: firmware/frames/scenes.bin in QEMU (fw-qemu --example scene-cost) and on the host"
-cargo build -q --release -p fw-qemu --example scene-cost
-set +e
-QEMU_TIMEOUT=60 ./qemu-run.sh target/thumbv7em-none-eabihf/release/examples/scene-cost >"$out/scene-cost.log" 2>&1
-code=$?
-set -e
+run_example scene-cost
 [ "$code" = 0 ] || { cat "$out/scene-cost.log" >&2; fail "the scene-cost example ended with exit code $code"; }
 cargo run -q --release -p fw-host --bin expected --target "$host" -- --scene "$root/firmware/frames/scenes.bin" >"$out/expected-scene.txt"
 sed -nE 's/^INFO +(scene frame=)/\1/p' "$out/scene-cost.log" >"$out/target-scene.txt"

@@ -64,7 +64,7 @@
 //! frames right as [`crate::preprocess()`] (58 to 73 %), but far from the targets of
 //! issue 28, and `sensor-ov7675` falls to 89 % with it (91 % with
 //! [`crate::preprocess()`]; `docs/photos.md`). Its cost on the Cortex-M4 is about
-//! 3.4 M instructions per QQVGA frame (`fw-qemu --example scene-cost`), above the
+//! 3.3 M instructions per QQVGA frame (`fw-qemu --example scene-cost`), above the
 //! issue's 2 M. Known failure, kept as an ignored test: a ramp from black to white
 //! across a small frame is taken for a garment.
 //!
@@ -108,6 +108,54 @@ pub fn preprocess_scene(
         out.fill(0);
     }
     result
+}
+
+/// A diagnostic, not a preprocessing: the model input that [`preprocess_scene`] would
+/// give for `frame` (a scene) if its box search had chosen the square `crop` and the
+/// polarity `light` (a light garment), both known from outside (a generator's true
+/// placement): the same background model, contrast view, resize and levels, without
+/// the mask and the box search. It tells the loss of the box search apart from that of
+/// the background model. Returns false, with `out` all zeros, when nothing in the crop
+/// stands out.
+#[doc(hidden)]
+pub fn scene_input_for_crop(
+    frame: &Frame<'_>,
+    config: &Config,
+    crop: &Rect,
+    light: bool,
+    out: &mut [u8; PIXELS],
+) -> bool {
+    let (reference, _) = background::ring_level(frame);
+    let (grid, _) = background::Grid::estimate(frame, reference);
+    let noise = background::ring_noise(frame, &grid);
+    let distance = threshold_distance(config, noise.div_ceil(2)).min(255);
+    let view = View {
+        frame: *frame,
+        contrast: Some(view::Contrast { grid: &grid, light }),
+    };
+    // The crop within the frame, for the peak contrast.
+    let (w, h) = (to_i64(frame.width()), to_i64(frame.height()));
+    let (l, t) = (i64::from(crop.left).max(0), i64::from(crop.top).max(0));
+    let r = (i64::from(crop.left) + i64::from(crop.width)).min(w);
+    let b = (i64::from(crop.top) + i64::from(crop.height)).min(h);
+    let inside = (r > l && b > t).then(|| Rect {
+        left: l as i32,
+        top: t as i32,
+        width: (r - l) as u32,
+        height: (b - t) as u32,
+    });
+    let peak = inside.map_or(0, |o| mask::peak_darkness(&view, &o, 255));
+    let follow = (peak / 4).max(distance / 2).max(1).min(distance);
+    resample::resize_area(&view, crop, 255, out);
+    let ok = resample::invert_and_stretch(out, 255, follow / 2);
+    if !ok {
+        out.fill(0);
+    }
+    ok
+}
+
+fn to_i64(v: usize) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// The least distance from the background level of a foreground pixel.

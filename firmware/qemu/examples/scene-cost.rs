@@ -13,16 +13,19 @@
 #![no_std]
 #![no_main]
 
+mod support;
+
 use core::hint::black_box;
 
-use cortex_m_rt::{ExceptionFrame, entry, exception};
-use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS, ExitStatus};
+use cortex_m_rt::entry;
+use cortex_m_semihosting::debug::{EXIT_FAILURE, EXIT_SUCCESS};
 use defmt_semihosting as _;
 use fw_common::app::SysTickStopwatch;
 use fw_common::camera::{Config, FrameSet, preprocess};
 use fw_common::infer_core::IMAGE_LEN;
 use fw_common::pipeline::Stopwatch;
 use fw_common::scene::scene_digest;
+use support::exit;
 
 /// Instructions per SysTick tick with `-icount shift=0` (25 MHz, 1 ns per instruction).
 const INSTRUCTIONS_PER_TICK: u32 = 40;
@@ -118,22 +121,4 @@ fn main() -> ! {
     } else {
         EXIT_SUCCESS
     })
-}
-
-/// Ends QEMU with `status` through semihosting.
-fn exit(status: ExitStatus) -> ! {
-    debug::exit(status);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    exit(EXIT_FAILURE)
-}
-
-#[exception]
-unsafe fn HardFault(_: &ExceptionFrame) -> ! {
-    exit(EXIT_FAILURE)
 }

@@ -12,6 +12,10 @@
 //! rendered too (seeds `seed + 2,000,000 + k`); `--empty 0` skips the other empty frames.
 //! `--scene` preprocesses with the experimental `camera::scene::preprocess_scene`
 //! instead of `camera::preprocess` (what `trainer predict` and the firmware run).
+//! `--true-crop` (with `--scene`, a diagnostic): on the scene kinds, the model input is
+//! made from the square the garment was drawn into and its known polarity
+//! (`camera::scene::scene_input_for_crop`: the scene path's background model and levels
+//! without its box search), so that the loss of the box search shows apart.
 //! `--dump DIR` writes the first 8 pictures of each kind and their model inputs.
 //!
 //! `--scene-frames FILE` only writes a frames blob (`camera::frames`, as
@@ -286,6 +290,44 @@ fn prepare(picture: &DynamicImage, scene: bool) -> Result<Prepared> {
     )
 }
 
+/// The picture of scene kind `kind` made from `img` with `seed` (as [`render`] makes
+/// it) and the diagnostic `--true-crop` input: the scene path's levels in the square the
+/// garment was drawn into, its polarity known.
+fn true_crop(
+    kind: &scenes::SceneKind,
+    img: &[u8; IMAGE_LEN],
+    seed: u64,
+) -> Result<(DynamicImage, Prepared)> {
+    let mut rng = SplitMix64::new(seed);
+    let light = seed.is_multiple_of(2);
+    let (picture, crop) = scenes::scene_frame_placed(kind, Some((&gray(img), light)), &mut rng);
+    let picture = DynamicImage::ImageLuma8(picture);
+    let frame = photo::frame_from_photo(&picture);
+    let mut out = [0u8; IMAGE_LEN];
+    let config = camera::Config::default();
+    let prepared =
+        if camera::scene::scene_input_for_crop(&frame.as_frame()?, &config, &crop, light, &mut out)
+        {
+            Prepared::Garment {
+                input: Box::new(out),
+                detection: camera::Detection {
+                    mode: camera::Mode::Photo,
+                    background: 255,
+                    threshold: 255,
+                    object: crop,
+                    crop,
+                },
+            }
+        } else {
+            Prepared::Nothing(camera::Error::NoObject {
+                background: 255,
+                threshold: 255,
+                mode: camera::Mode::Photo,
+            })
+        };
+    Ok((picture, prepared))
+}
+
 /// Writes the frames blob of `--scene-frames` to `path` (through a temporary file in
 /// the same folder, renamed when complete).
 fn write_scene_frames(test: &data::Dataset, seed: u64, path: &std::path::Path) -> Result<()> {
@@ -387,6 +429,7 @@ struct Args {
     dump: Option<std::path::PathBuf>,
     scene_frames: Option<std::path::PathBuf>,
     scene: bool,
+    true_crop: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -402,11 +445,16 @@ fn parse_args() -> Result<Args> {
         dump: None,
         scene_frames: None,
         scene: false,
+        true_crop: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--scene" {
             args.scene = true;
+            continue;
+        }
+        if flag == "--true-crop" {
+            args.true_crop = true;
             continue;
         }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -491,8 +539,15 @@ fn main() -> Result<()> {
         // int8 right on light (even seed) and dark garments, for the scene kinds.
         let mut by_polarity = [0usize; 2];
         for i in 0..n {
-            let picture = render(kind, test.image(i), args.seed + i as u64)?;
-            let prepared = prepare(&picture, args.scene)?;
+            let seed = args.seed + i as u64;
+            let (picture, prepared) = match scene_kind(kind).filter(|_| args.true_crop) {
+                Some(scene) => true_crop(scene, test.image(i), seed)?,
+                None => {
+                    let picture = render(kind, test.image(i), seed)?;
+                    let prepared = prepare(&picture, args.scene)?;
+                    (picture, prepared)
+                }
+            };
             if let Some(dir) = args.dump.as_ref().filter(|_| i < 8) {
                 std::fs::create_dir_all(dir)?;
                 picture.save(dir.join(format!("{kind}-{i}.png")))?;
