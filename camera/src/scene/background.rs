@@ -442,33 +442,22 @@ impl Grid {
     ) -> Option<(Region, bool)> {
         let (cols, rows) = (self.cols, self.rows);
         let n = cols * rows;
-        let unreached = |x: isize, y: isize| {
-            x >= 0
-                && y >= 0
-                && (x as usize) < cols
-                && (y as usize) < rows
-                && !reached[y as usize * cols + x as usize]
-        };
-        let around = |x: usize, y: usize, f: &dyn Fn(isize, isize) -> bool| {
-            (-1..=1).all(|dy| (-1..=1).all(|dx| f(x as isize + dx, y as isize + dy)))
-        };
+        // Eroded: the cell and its 8 neighbours unreached (a cell on the grid's edge
+        // never is); opened: within one cell of an eroded one.
         let mut eroded = [false; MAX_CELLS];
-        for (i, e) in eroded[..n].iter_mut().enumerate() {
-            *e = around(i % cols, i / cols, &unreached);
+        for y in 1..rows.saturating_sub(1) {
+            for x in 1..cols - 1 {
+                eroded[y * cols + x] = (y - 1..=y + 1).all(|yy| {
+                    let at = yy * cols + x;
+                    reached[at - 1..=at + 1].iter().all(|&r| !r)
+                });
+            }
         }
         let mut opened = [false; MAX_CELLS];
-        for (i, o) in opened[..n].iter_mut().enumerate() {
-            let (x, y) = ((i % cols) as isize, (i / cols) as isize);
-            *o = (-1..=1).any(|dy| {
-                (-1..=1).any(|dx| {
-                    let (xx, yy) = (x + dx, y + dy);
-                    xx >= 0
-                        && yy >= 0
-                        && (xx as usize) < cols
-                        && (yy as usize) < rows
-                        && eroded[yy as usize * cols + xx as usize]
-                })
-            });
+        for (i, _) in eroded[..n].iter().enumerate().filter(|(_, e)| **e) {
+            for at in [i - cols, i, i + cols] {
+                opened[at - 1..=at + 1].fill(true);
+            }
         }
         let best = self.pick(median, &opened, |_| true).or_else(|| {
             let mut cells = [false; MAX_CELLS];
