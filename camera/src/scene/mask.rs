@@ -13,13 +13,21 @@ pub(super) fn peak_darkness(view: &View<'_>, object: &Rect, background: u8) -> u
     let (left, top) = (at(object.left), at(object.top));
     let (right, bottom) = (left + object.width as usize, top + object.height as usize);
     let mut darkest = u32::MAX;
-    let mut sums = [0u32; 3];
+    // The whole blocks of each band of three rows, read together along the band.
+    let end = left + right.saturating_sub(left) / 3 * 3;
     for y in (top..bottom.saturating_sub(2)).step_by(3) {
-        for x in (left..right.saturating_sub(2)).step_by(3) {
-            for (dy, s) in sums.iter_mut().enumerate() {
-                *s = view.row(y + dy, x, x + 3).map(u32::from).sum();
+        let band = view
+            .row(y, left, end)
+            .zip(view.row(y + 1, left, end))
+            .zip(view.row(y + 2, left, end));
+        let (mut sum, mut k) = (0u32, 0u8);
+        for ((a, b), c) in band {
+            sum += u32::from(a) + u32::from(b) + u32::from(c);
+            k += 1;
+            if k == 3 {
+                darkest = darkest.min(sum);
+                (sum, k) = (0, 0);
             }
-            darkest = darkest.min(sums.iter().sum());
         }
     }
     if darkest == u32::MAX {
