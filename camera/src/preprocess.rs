@@ -1098,13 +1098,19 @@ pub(crate) fn resize_area(
     let side = crop.width;
     let total = u64::from(side) * u64::from(side);
     let mut column_sums = [0u32; SIDE];
+    // The source row `column_sums` holds: a row that two output rows share (it
+    // straddles their boundary) is reduced once.
+    let mut reduced = None;
     for (oy, out_row) in out.chunks_exact_mut(SIDE).enumerate() {
         let (y0, y1) = (oy as u32 * side, (oy as u32 + 1) * side);
         let mut acc = [0u64; SIDE];
         for sy in y0 / 28..y1.div_ceil(28) {
             let wy = overlap(y0, y1, sy);
-            let y = usize::try_from(i64::from(crop.top) + i64::from(sy)).ok();
-            weighted_columns(source, y, crop.left, side, background, &mut column_sums);
+            if reduced != Some(sy) {
+                let y = usize::try_from(i64::from(crop.top) + i64::from(sy)).ok();
+                weighted_columns(source, y, crop.left, side, background, &mut column_sums);
+                reduced = Some(sy);
+            }
             for (a, &c) in acc.iter_mut().zip(&column_sums) {
                 *a += u64::from(wy * c);
             }
