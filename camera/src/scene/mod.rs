@@ -64,7 +64,7 @@
 //! frames right as [`crate::preprocess()`] (58 to 73 %), but far from the targets of
 //! issue 28, and `sensor-ov7675` falls to 89 % with it (91 % with
 //! [`crate::preprocess()`]; `docs/photos.md`). Its cost on the Cortex-M4 is about
-//! 3.3 M instructions per QQVGA frame (`fw-qemu --example scene-cost`), above the
+//! 2.85 M instructions per QQVGA frame (`fw-qemu --example scene-cost`), above the
 //! issue's 2 M. Known failure, kept as an ignored test: a ramp from black to white
 //! across a small frame is taken for a garment.
 //!
