@@ -21,6 +21,8 @@
 #    classify and drawing code) and diffs every frame line: class, int8 scores and the
 #    screen's CRC must be equal; then again with every frame shown to the simulated
 #    OV7675 and captured by the ov767x driver (`expected --camera`), as the boards do;
+#    and the experimental scene path (camera::scene) on firmware/frames/scenes.bin:
+#    fw-qemu --example scene-cost against `expected --scene` (outcome, box, input CRC);
 # 6. prints instructions per inference and per MAC, flash and RAM (arm-none-eabi-size
 #    and the stack high-water mark the firmware measures), also as a Markdown table in
 #    $FW_REPORT when that is set.
@@ -38,13 +40,22 @@ for arg in "$@"; do
     --fixture) fixture=1 ;;
     --no-lint) lint=0 ;;
     --no-selftest) selftest=0 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "firmware-check.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
 
 say() { printf '[firmware-check] %s\n' "$*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
+# run_example NAME: builds fw-qemu's example NAME, runs it in QEMU into $out/NAME.log
+# and leaves QEMU's exit code in $code.
+run_example() {
+  cargo build -q --release -p fw-qemu --example "$1"
+  set +e
+  QEMU_TIMEOUT=60 ./qemu-run.sh "target/thumbv7em-none-eabihf/release/examples/$1" >"$out/$1.log" 2>&1
+  code=$?
+  set -e
+}
 
 host=x86_64-unknown-linux-gnu
 out=$root/firmware/target/check
@@ -100,11 +111,7 @@ if [ "$selftest" = 1 ]; then
   [ "$code" = 0 ] || fail "kernel check ended with exit code $code (see $out/kernel-check.log)"
   grep -q '^INFO  kernel-check ok' "$out/kernel-check.log" || fail "kernel check printed no result"
   say "wiring correction: a D0/D1-swapped frame corrected on the Cortex-M4, and its cost"
-  cargo build -q --release -p fw-qemu --example wiring-cost
-  set +e
-  QEMU_TIMEOUT=60 ./qemu-run.sh target/thumbv7em-none-eabihf/release/examples/wiring-cost >"$out/wiring-cost.log" 2>&1
-  code=$?
-  set -e
+  run_example wiring-cost
   cat "$out/wiring-cost.log" >&2
   [ "$code" = 0 ] || fail "the wiring correction example ended with exit code $code (see $out/wiring-cost.log)"
 fi
@@ -141,6 +148,21 @@ fi
 say "parity through the simulated OV7675 and the driver's capture: $n frames identical; the boards' lines:"
 sed -n 's/^board //p' "$out/expected-camera.txt" >&2
 
+# The experimental scene path (camera::scene), not run by the apps: host = QEMU on the
+# scene frames, and its instructions next to the default path's.
+say "scene path: firmware/frames/scenes.bin in QEMU (fw-qemu --example scene-cost) and on the host"
+run_example scene-cost
+[ "$code" = 0 ] || { cat "$out/scene-cost.log" >&2; fail "the scene-cost example ended with exit code $code"; }
+cargo run -q --release -p fw-host --bin expected --target "$host" -- --scene "$root/firmware/frames/scenes.bin" >"$out/expected-scene.txt"
+sed -nE 's/^INFO +(scene frame=)/\1/p' "$out/scene-cost.log" >"$out/target-scene.txt"
+[ -s "$out/expected-scene.txt" ] || fail "the host computed no scene frames"
+if ! diff -u "$out/expected-scene.txt" "$out/target-scene.txt" >"$out/parity-scene.diff"; then
+  cat "$out/parity-scene.diff" >&2
+  fail "the scene path differs between host and QEMU (see $out/parity-scene.diff)"
+fi
+say "scene path: $(wc -l <"$out/expected-scene.txt") frames identical (outcome, box, model input's CRC)"
+sed -nE 's/^INFO +(scene-cost mean .*)/\1/p' "$out/scene-cost.log" >&2
+
 # --- figures -----------------------------------------------------------------
 field() { # field NAME LINE-PREFIX: the value of NAME= on the first line starting so
   sed -nE "s/^INFO +$2 .*\\<$1=([0-9]+).*/\\1/p" "$out/qemu.log" | head -n1
@@ -150,6 +172,7 @@ cmin=$(field classify_min summary)
 cmax=$(field classify_max summary)
 stack=$(field stack_hwm memory)
 pre=$(sed -nE 's/^INFO +work .*preprocess=([0-9]+).*/\1/p' "$out/qemu.log" | awk '{s+=$1} END {if (NR) printf "%d", s/NR}')
+scene_pre=$(sed -nE 's/^INFO +scene-cost mean over [0-9]+ frames: scene ([0-9]+ \([0-9.]+\)).*/\1/p' "$out/scene-cost.log")
 draw=$(sed -nE 's/^INFO +work .*draw=([0-9]+).*/\1/p' "$out/qemu.log" | awk '{s+=$1} END {if (NR) printf "%d", s/NR}')
 sizes() { # sizes ELF: flash and static RAM in bytes from the section headers
   arm-none-eabi-size -A "$1" | awk '
@@ -181,6 +204,7 @@ report=$out/figures.md
   echo "| instructions at start-up, \`Model::from_bytes_unverified\` (validation; the CRC was checked at build time) | $load ($load_pct % of one inference) |"
   echo "| instructions per \`Model::from_bytes\` (CRC + validation) | $load_crc ($load_crc_pct % of one inference) |"
   echo "| instructions per preprocess (mean) | $pre |"
+  echo "| instructions per scene preprocess, experimental \`camera::scene\` (mean and range, \`firmware/frames/scenes.bin\`) | $scene_pre |"
   echo "| instructions per screen drawing (mean) | $draw |"
   echo "| flash, QEMU app (.vector_table + .text + .rodata + .data) | $q_flash B ($(kib "$q_flash")): code $q_code B, rodata $q_ro B (model $model_bytes B, frames $frames_bytes B) |"
   echo "| flash, nRF52840-DK app (camera, ST7735) | $n_flash B ($(kib "$n_flash")) of 1024 KiB: code $n_code B |"

@@ -485,7 +485,7 @@ fn photo(
             view.dark(x, y, p, detect)
         })
     };
-    let object = bounding_box(w, h, detected).ok_or(no_object)?;
+    let object = bounding_box(whole(w, h), detected).ok_or(no_object)?;
     check_size(frame, &object, config, mode)?;
     // Follow the object's contrast: a quarter of its peak darkness, between half the
     // detection distance and all of it.
@@ -494,7 +494,7 @@ fn photo(
     // `follow <= distance <= background`.
     let threshold = (u32::from(background) - follow) as u8;
     let adjoining = |line: Line| view.line_has_run(line, min_run, |_, p| p <= threshold);
-    let object = grow(object, w, h, adjoining);
+    let object = grow(object, whole(w, h), adjoining);
     let crop = square_around(&object, config.margin_percent);
     resize_area(view, &crop, background, out);
     // Averaged darkness can fall below the floor when the object is very thin.
@@ -527,7 +527,7 @@ fn dataset(
     let (w, h) = (frame.width, frame.height);
     let min_run = config.min_run.max(1);
     let light = |line: Line| view.line_has_run(line, min_run, |_, p| p >= threshold);
-    let object = bounding_box(w, h, light).ok_or(Error::NoObject {
+    let object = bounding_box(whole(w, h), light).ok_or(Error::NoObject {
         background,
         threshold,
         mode,
@@ -704,18 +704,18 @@ impl View<'_> {
 /// A row (`vertical` false: the pixels `(from..to, at)`) or a column (`(at, from..to)`)
 /// of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Line {
-    vertical: bool,
-    at: usize,
-    from: usize,
-    to: usize,
+pub(crate) struct Line {
+    pub(crate) vertical: bool,
+    pub(crate) at: usize,
+    pub(crate) from: usize,
+    pub(crate) to: usize,
     /// Every `every`-th pixel from `from` (1: all of them).
-    every: usize,
+    pub(crate) every: usize,
 }
 
 impl Line {
     /// Row `y`, columns `from..to`.
-    fn row(y: usize, from: usize, to: usize) -> Self {
+    pub(crate) fn row(y: usize, from: usize, to: usize) -> Self {
         Self {
             vertical: false,
             at: y,
@@ -726,7 +726,7 @@ impl Line {
     }
 
     /// Column `x`, rows `from..to`.
-    fn column(x: usize, from: usize, to: usize) -> Self {
+    pub(crate) fn column(x: usize, from: usize, to: usize) -> Self {
         Self {
             vertical: true,
             at: x,
@@ -744,7 +744,7 @@ impl Line {
     }
 
     /// The frame coordinates of position `pos` along the line.
-    fn point(&self, pos: usize) -> (usize, usize) {
+    pub(crate) fn point(&self, pos: usize) -> (usize, usize) {
         if self.vertical {
             (self.at, pos)
         } else {
@@ -960,24 +960,33 @@ pub(crate) fn has_run(hits: impl Iterator<Item = bool>, min_run: u16) -> bool {
     false
 }
 
-/// The box spanned by the rows, then the columns (within those rows), of a `w`x`h`
-/// frame for which `hit` is true (they hold a run of foreground pixels).
-fn bounding_box(w: usize, h: usize, hit: impl Fn(Line) -> bool) -> Option<Rect> {
-    let row_hit = |y: &usize| hit(Line::row(*y, 0, w));
-    let top = (0..h).find(row_hit)?;
-    let bottom = (top..h).rev().find(row_hit)?;
+/// The whole of a `w`x`h` frame as a region for [`bounding_box`] and [`grow`]: left,
+/// top, right, bottom (inclusive).
+fn whole(w: usize, h: usize) -> [usize; 4] {
+    [0, 0, w.saturating_sub(1), h.saturating_sub(1)]
+}
+
+/// The box spanned by the rows, then the columns (within those rows), of `region`
+/// (left, top, right, bottom, inclusive) for which `hit` is true (they hold a run of
+/// foreground pixels).
+pub(crate) fn bounding_box(region: [usize; 4], hit: impl Fn(Line) -> bool) -> Option<Rect> {
+    let [l, t, r, b] = region;
+    let row_hit = |y: &usize| hit(Line::row(*y, l, r + 1));
+    let top = (t..=b).find(row_hit)?;
+    let bottom = (top..=b).rev().find(row_hit)?;
     let column_hit = |x: &usize| hit(Line::column(*x, top, bottom + 1));
     // Rows with a run exist, yet no column within them need have one.
-    let left = (0..w).find(column_hit)?;
-    let right = (left..w).rev().find(column_hit)?;
+    let left = (l..=r).find(column_hit)?;
+    let right = (left..=r).rev().find(column_hit)?;
     Some(rect(left, top, right, bottom))
 }
 
-/// Grows `object` (inside a `w`x`h` frame) side by side while `hit` is true for the row
-/// or column just outside a side, across the box's current extent: the box takes in
-/// what adjoins it, not what lies apart.
-fn grow(object: Rect, w: usize, h: usize, hit: impl Fn(Line) -> bool) -> Rect {
+/// Grows `object` side by side, within `region` (left, top, right, bottom, inclusive),
+/// while `hit` is true for the row or column just outside a side, across the box's
+/// current extent: the box takes in what adjoins it, not what lies apart.
+pub(crate) fn grow(object: Rect, region: [usize; 4], hit: impl Fn(Line) -> bool) -> Rect {
     let at = |v: i32| usize::try_from(v).unwrap_or(0);
+    let [rl, rt, rr, rb] = region;
     let (left, top) = (at(object.left), at(object.top));
     let right = left + (object.width as usize).saturating_sub(1);
     let bottom = top + (object.height as usize).saturating_sub(1);
@@ -991,10 +1000,10 @@ fn grow(object: Rect, w: usize, h: usize, hit: impl Fn(Line) -> bool) -> Rect {
             let [t, b, l, r] = edges;
             // The line just outside this side; its `at` is where the side moves to.
             let outside = match side {
-                0 => t.checked_sub(1).map(|y| Line::row(y, l, r + 1)),
-                1 => (b + 1 < h).then(|| Line::row(b + 1, l, r + 1)),
-                2 => l.checked_sub(1).map(|x| Line::column(x, t, b + 1)),
-                _ => (r + 1 < w).then(|| Line::column(r + 1, t, b + 1)),
+                0 => (t > rt).then(|| Line::row(t - 1, l, r + 1)),
+                1 => (b < rb).then(|| Line::row(b + 1, l, r + 1)),
+                2 => (l > rl).then(|| Line::column(l - 1, t, b + 1)),
+                _ => (r < rr).then(|| Line::column(r + 1, t, b + 1)),
             };
             if let Some(line) = outside.filter(|&line| hit(line)) {
                 edges[side] = line.at;
@@ -1034,6 +1043,41 @@ pub(crate) fn square_around(object: &Rect, margin_percent: u8) -> Rect {
     }
 }
 
+/// What [`resize_area`] reads: a frame's pixels as a view sees them (this module's
+/// shading-corrected frame, or a scene's contrast view).
+pub(crate) trait PixelSource {
+    /// Width and height in pixels.
+    fn size(&self) -> (usize, usize);
+
+    /// The viewed pixel at `(x, y)`, inside the frame.
+    fn pixel(&self, x: usize, y: usize) -> u8;
+
+    /// [`spread`]s the viewed pixels `from..to` of row `y` (all inside the frame) over
+    /// the 28 output columns of a crop of `side` pixels.
+    fn spread_row(&self, y: usize, from: usize, to: usize, side: u32, sums: &mut [u32; SIDE]);
+}
+
+impl PixelSource for View<'_> {
+    fn size(&self) -> (usize, usize) {
+        (self.frame.width, self.frame.height)
+    }
+
+    fn pixel(&self, x: usize, y: usize) -> u8 {
+        let p = self.frame.row(y).get(x).copied().unwrap_or(0);
+        self.correct(p, x, y)
+    }
+
+    fn spread_row(&self, y: usize, from: usize, to: usize, side: u32, sums: &mut [u32; SIDE]) {
+        if self.shading == 0 {
+            // Without shading, the row as it is (the common case, kept fast).
+            let row = self.frame.row(y).get(from..to).unwrap_or(&[]);
+            spread(row.iter().copied(), side, sums);
+        } else {
+            spread(self.row(y, from, to), side, sums);
+        }
+    }
+}
+
 /// Area-averaging resize of the square `crop` to 28x28; pixels outside the frame read
 /// as `background`. Output is still in camera convention (light background).
 ///
@@ -1045,17 +1089,28 @@ pub(crate) fn square_around(object: &Rect, margin_percent: u8) -> Rect {
 /// Ranges: `side <= 4096 * 6.1 < 25,000` (longest side plus a margin of at most
 /// 255 % on each side), so a column sum is at most `255 * side < 2^23`, a weighted one
 /// below `2^28`, and only the 2-D sum (up to `255 * side^2`) needs 64 bits.
-fn resize_area(view: &View<'_>, crop: &Rect, background: u8, out: &mut [u8; PIXELS]) {
+pub(crate) fn resize_area(
+    source: &impl PixelSource,
+    crop: &Rect,
+    background: u8,
+    out: &mut [u8; PIXELS],
+) {
     let side = crop.width;
     let total = u64::from(side) * u64::from(side);
     let mut column_sums = [0u32; SIDE];
+    // The source row `column_sums` holds: a row that two output rows share (it
+    // straddles their boundary) is reduced once.
+    let mut reduced = None;
     for (oy, out_row) in out.chunks_exact_mut(SIDE).enumerate() {
         let (y0, y1) = (oy as u32 * side, (oy as u32 + 1) * side);
         let mut acc = [0u64; SIDE];
         for sy in y0 / 28..y1.div_ceil(28) {
             let wy = overlap(y0, y1, sy);
-            let y = usize::try_from(i64::from(crop.top) + i64::from(sy)).ok();
-            weighted_columns(view, y, crop.left, side, background, &mut column_sums);
+            if reduced != Some(sy) {
+                let y = usize::try_from(i64::from(crop.top) + i64::from(sy)).ok();
+                weighted_columns(source, y, crop.left, side, background, &mut column_sums);
+                reduced = Some(sy);
+            }
             for (a, &c) in acc.iter_mut().zip(&column_sums) {
                 *a += u64::from(wy * c);
             }
@@ -1073,35 +1128,29 @@ fn resize_area(view: &View<'_>, crop: &Rect, background: u8, out: &mut [u8; PIXE
 }
 
 /// For each of the 28 output columns, the overlap-weighted sum of the crop's `side`
-/// source pixels in row `y` of the corrected frame (a row outside the frame, or pixels
-/// past its ends, read as `background`).
+/// source pixels in row `y` of `source` (a row outside the frame, or pixels past its
+/// ends, read as `background`).
 fn weighted_columns(
-    view: &View<'_>,
+    source: &impl PixelSource,
     y: Option<usize>,
     left: i32,
     side: u32,
     background: u8,
     sums: &mut [u32; SIDE],
 ) {
-    let row = y.map_or(&[][..], |y| view.frame.row(y));
-    let y = y.unwrap_or(0);
-    // Fast path: the crop's columns lie inside the row.
+    let (w, h) = source.size();
+    let y = y.filter(|&y| y < h);
+    // Fast path: the crop's columns lie inside the frame.
     let inside = usize::try_from(left)
         .ok()
         .and_then(|l| Some((l, l.checked_add(side as usize)?)))
-        .filter(|&(_, r)| r <= row.len());
-    match inside {
-        // Without shading, the row as it is (the common case, kept fast).
-        Some((l, r)) if view.shading == 0 => {
-            spread(row.get(l..r).unwrap_or(&[]).iter().copied(), side, sums);
-        }
-        Some((l, r)) => spread(view.row(y, l, r), side, sums),
-        None => {
-            let pixel = |sx: u32| {
-                usize::try_from(i64::from(left) + i64::from(sx))
-                    .ok()
-                    .and_then(|x| Some(view.correct(*row.get(x)?, x, y)))
-                    .unwrap_or(background)
+        .filter(|&(_, r)| r <= w);
+    match (y, inside) {
+        (Some(y), Some((l, r))) => source.spread_row(y, l, r, side, sums),
+        _ => {
+            let pixel = |sx: u32| match (y, usize::try_from(i64::from(left) + i64::from(sx))) {
+                (Some(y), Ok(x)) if x < w => source.pixel(x, y),
+                _ => background,
             };
             spread((0..side).map(pixel), side, sums);
         }

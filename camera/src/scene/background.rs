@@ -11,7 +11,6 @@ pub(super) const MAX_GRID: usize = 40;
 const MAX_CELLS: usize = MAX_GRID * MAX_GRID;
 /// Least level step between neighbouring cells that keeps the flood from crossing.
 const MIN_STEP: u32 = 8;
-const SMOOTH: bool = true;
 const RELATIVE: bool = true;
 /// Half the window of border cells whose median a seed must be near.
 const SEED_WINDOW: usize = 8;
@@ -172,7 +171,17 @@ impl Grid {
         grid.cell_medians(frame);
         let median = grid.level;
         let mut reached = [false; MAX_CELLS];
-        let smooth = if SMOOTH { grid.smoothed() } else { grid.level };
+        // Smoothed cells only where smoothing cuts the border's step by a third or
+        // more (a texture finer than the cells: grain); else the cells as they are,
+        // whose garment edges stay sharp.
+        let smoothed = grid.smoothed();
+        let (ring, n) = grid.ring();
+        let raw_step = Self::step(&grid.level, &ring[..n]);
+        let smooth = if 2 * raw_step >= 3 * Self::step(&smoothed, &ring[..n]) {
+            smoothed
+        } else {
+            grid.level
+        };
         grid.flood(&smooth, &mut reached);
         if reached[..cols * rows].iter().all(|&r| r) {
             let r = u32::from(grid.reference) << 8;
@@ -222,25 +231,33 @@ impl Grid {
             let rows: [&[u8]; 4] =
                 core::array::from_fn(|i| frame.row((cy * side + offsets[i]).min(h - 1)));
             for cx in 0..self.cols {
+                let x0 = cx * side;
                 let mut samples = [0u8; 16];
-                for (k, s) in samples.iter_mut().enumerate() {
-                    let x = (cx * side + offsets[k % 4]).min(w - 1);
-                    *s = rows[k / 4].get(x).copied().unwrap_or(0);
+                for (r, row) in rows.iter().enumerate() {
+                    let four = &mut samples[4 * r..4 * r + 4];
+                    match row.get(x0..x0 + side) {
+                        // The cell lies inside the row (every cell of a frame whose
+                        // width is a multiple of the cell side).
+                        Some(cell) => {
+                            for (s, &o) in four.iter_mut().zip(&offsets) {
+                                *s = cell.get(o).copied().unwrap_or(0);
+                            }
+                        }
+                        None => {
+                            for (s, &o) in four.iter_mut().zip(&offsets) {
+                                *s = row.get((x0 + o).min(w - 1)).copied().unwrap_or(0);
+                            }
+                        }
+                    }
                 }
-                samples.sort_unstable();
-                let mid = (u16::from(samples[7]) + u16::from(samples[8])).div_ceil(2);
-                self.level[cy * self.cols + cx] = mid as u8;
+                self.level[cy * self.cols + cx] = median16(&samples);
             }
         }
     }
 
-    /// Step 2: marks in `reached` the cells the flood from the border reaches.
-    fn flood(&mut self, smooth: &[u8; MAX_CELLS], reached: &mut [bool; MAX_CELLS]) {
+    /// The border cells in order around the grid, and how many there are.
+    fn ring(&self) -> ([u16; 4 * MAX_GRID], usize) {
         let (cols, rows) = (self.cols, self.rows);
-        // The background's level as the flood carries it: a border cell's own, then
-        // an eighth of the way from the cell it came from to the cell's own.
-        let mut carried = [0u8; MAX_CELLS];
-        // The border cells in order around the grid, and the steps between them.
         let mut ring = [0u16; 4 * MAX_GRID];
         let mut n = 0usize;
         let mut push = |x: usize, y: usize| {
@@ -265,15 +282,34 @@ impl Grid {
                 push(0, y);
             }
         }
-        let ring = &ring[..n];
-        let level = |k: usize| u32::from(smooth[usize::from(ring[k % n])]);
+        (ring, n)
+    }
+
+    /// The flood's step for the cell levels `levels`: 1.5 times the 75th percentile of
+    /// the steps between neighbouring cells of `ring` (the border), plus 4, at least
+    /// [`MIN_STEP`].
+    fn step(levels: &[u8; MAX_CELLS], ring: &[u16]) -> u32 {
+        let n = ring.len();
+        let level = |k: usize| u32::from(levels[usize::from(ring[k % n])]);
         let mut steps = [0u32; 256];
         for k in 1..n {
             steps[level(k).abs_diff(level(k - 1)) as usize] += 1;
         }
         let count: u32 = steps.iter().sum();
         let q75 = u32::from(quantile_of(count, (count * 3).div_ceil(4), |v| steps[v]));
-        let step = (q75 * 3 / 2 + 4).max(MIN_STEP);
+        (q75 * 3 / 2 + 4).max(MIN_STEP)
+    }
+
+    /// Step 2: marks in `reached` the cells the flood from the border reaches.
+    fn flood(&mut self, smooth: &[u8; MAX_CELLS], reached: &mut [bool; MAX_CELLS]) {
+        let (cols, rows) = (self.cols, self.rows);
+        // The background's level as the flood carries it: a border cell's own, then
+        // an eighth of the way from the cell it came from to the cell's own.
+        let mut carried = [0u8; MAX_CELLS];
+        let (ring, n) = self.ring();
+        let ring = &ring[..n];
+        let level = |k: usize| u32::from(smooth[usize::from(ring[k % n])]);
+        let step = Self::step(smooth, ring);
         // Seeds: the border cells within a step of the median of the border cells
         // around them (a window of 17 along the ring), so that a garment touching the
         // border over fewer cells is no seed, and both sides of a shadow's edge are.
@@ -406,33 +442,22 @@ impl Grid {
     ) -> Option<(Region, bool)> {
         let (cols, rows) = (self.cols, self.rows);
         let n = cols * rows;
-        let unreached = |x: isize, y: isize| {
-            x >= 0
-                && y >= 0
-                && (x as usize) < cols
-                && (y as usize) < rows
-                && !reached[y as usize * cols + x as usize]
-        };
-        let around = |x: usize, y: usize, f: &dyn Fn(isize, isize) -> bool| {
-            (-1..=1).all(|dy| (-1..=1).all(|dx| f(x as isize + dx, y as isize + dy)))
-        };
+        // Eroded: the cell and its 8 neighbours unreached (a cell on the grid's edge
+        // never is); opened: within one cell of an eroded one.
         let mut eroded = [false; MAX_CELLS];
-        for (i, e) in eroded[..n].iter_mut().enumerate() {
-            *e = around(i % cols, i / cols, &unreached);
+        for y in 1..rows.saturating_sub(1) {
+            for x in 1..cols - 1 {
+                eroded[y * cols + x] = (y - 1..=y + 1).all(|yy| {
+                    let at = yy * cols + x;
+                    reached[at - 1..=at + 1].iter().all(|&r| !r)
+                });
+            }
         }
         let mut opened = [false; MAX_CELLS];
-        for (i, o) in opened[..n].iter_mut().enumerate() {
-            let (x, y) = ((i % cols) as isize, (i / cols) as isize);
-            *o = (-1..=1).any(|dy| {
-                (-1..=1).any(|dx| {
-                    let (xx, yy) = (x + dx, y + dy);
-                    xx >= 0
-                        && yy >= 0
-                        && (xx as usize) < cols
-                        && (yy as usize) < rows
-                        && eroded[yy as usize * cols + xx as usize]
-                })
-            });
+        for (i, _) in eroded[..n].iter().enumerate().filter(|(_, e)| **e) {
+            for at in [i - cols, i, i + cols] {
+                opened[at - 1..=at + 1].fill(true);
+            }
         }
         let best = self.pick(median, &opened, |_| true).or_else(|| {
             let mut cells = [false; MAX_CELLS];
@@ -511,6 +536,42 @@ impl Grid {
     }
 }
 
+/// `v` sorted by an optimal 19-comparator network (Knuth, TAOCP vol. 3, 5.3.4), in
+/// locals so that it stays in registers.
+fn sort8(v: [u8; 8]) -> [u8; 8] {
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = v;
+    macro_rules! exchange {
+        ($($x:ident $y:ident),*) => {$(
+            let low = $x.min($y);
+            $y = $x.max($y);
+            $x = low;
+        )*};
+    }
+    exchange!(a c, b d, e g, f h, a e, b f, c g, d h, a b, c d, e f, g h);
+    exchange!(c e, d f, b e, d g, b c, d e, f g);
+    [a, b, c, d, e, f, g, h]
+}
+
+/// The median of 16 levels, the rounded-up mean of the 8th and 9th smallest: each half
+/// sorted by [`sort8`], then the k-th smallest of the union of two sorted halves `a`
+/// and `b` is the least over `i` of `max(a[i - 1], b[k - i - 1])` (a missing index
+/// reads as the lowest level, or, past the end, as none), a few dozen comparisons in
+/// place of a sort of 16.
+fn median16(samples: &[u8; 16]) -> u8 {
+    let a = sort8(core::array::from_fn(|i| samples[i]));
+    let b = sort8(core::array::from_fn(|i| samples[8 + i]));
+    // k = 8: i = 0 takes b[7] alone, i = 8 takes a[7] alone.
+    let mut eighth = a[7].min(b[7]);
+    // k = 9: i runs from 1 (a[0], b[7]) to 8 (a[7], b[0]).
+    let mut ninth = u8::MAX;
+    for i in 1..8 {
+        eighth = eighth.min(a[i - 1].max(b[7 - i]));
+        ninth = ninth.min(a[i - 1].max(b[8 - i]));
+    }
+    ninth = ninth.min(a[7].max(b[0]));
+    ((u16::from(eighth) + u16::from(ninth)).div_ceil(2)) as u8
+}
+
 /// The noise of a scene: the median absolute departure of the border ring's pixels from
 /// the background level of their cells.
 pub(super) fn ring_noise(frame: &Frame<'_>, grid: &Grid) -> u8 {
@@ -521,4 +582,40 @@ pub(super) fn ring_noise(frame: &Frame<'_>, grid: &Grid) -> u8 {
     });
     let count = hist.iter().sum();
     median_of(count, |v| hist[v])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn median16_is_the_mean_of_the_middle_two_sorted(samples in any::<[u8; 16]>()) {
+            let mut sorted = samples;
+            sorted.sort_unstable();
+            let expected = (u16::from(sorted[7]) + u16::from(sorted[8])).div_ceil(2) as u8;
+            prop_assert_eq!(median16(&samples), expected);
+        }
+    }
+
+    #[test]
+    fn sort8_sorts_every_zero_one_input() {
+        // The 0-1 principle: a network that sorts every 0-1 input sorts every input.
+        for bits in 0u32..256 {
+            let v: [u8; 8] = core::array::from_fn(|i| ((bits >> i) & 1) as u8);
+            let mut expected = v;
+            expected.sort_unstable();
+            assert_eq!(sort8(v), expected, "input bits {bits:08b}");
+        }
+    }
+
+    #[test]
+    fn median16_of_ordered_and_reversed_levels() {
+        let up: [u8; 16] = core::array::from_fn(|i| (i * 10) as u8);
+        assert_eq!(median16(&up), 75);
+        let mut down = up;
+        down.reverse();
+        assert_eq!(median16(&down), 75);
+    }
 }

@@ -10,7 +10,9 @@
 //!
 //! 1. **Background** (`background`): a grid of cells over the frame (4 pixels a side
 //!    in a QQVGA frame, at most 40 cells along a side), each cell's level the median of
-//!    16 of its pixels. The flood's seeds are the border cells within a step of the
+//!    16 of its pixels. The flood reads the cells averaged over 3x3 when that cuts the
+//!    border's step (below) by a third or more (a texture finer than the cells, such
+//!    as grain), else the cells as they are (sharper garment edges). The flood's seeds are the border cells within a step of the
 //!    median of the 17 border cells around them (so a garment touching the border is no
 //!    seed); the step is 1.5 times the 75th percentile of the steps between
 //!    neighbouring border cells, plus 4, at least 8 levels. The flood carries a
@@ -55,16 +57,16 @@
 //! Work is bounded: one pass over the frame for the cells' samples, a few passes over a
 //! grid of at most 1,600 cells, then the row and column scans of the region (or of the
 //! whole frame, when the region holds no garment) and the resize of the crop; the grid
-//! and its queues take about 16 KiB of stack. Its cost on the Cortex-M4 has not been
-//! measured: the firmware does not run this path.
+//! and its queues take about 16 KiB of stack. The firmware does not run this path;
+//! `fw-qemu --example scene-cost` measures it and checks it against the host.
 //!
 //! **Status: experimental.** On `photo-eval`'s scene kinds it answers 2 to 7 times as many
-//! frames right as [`crate::preprocess()`] (54 to 72 %), but far from the targets of
-//! issue 28, and `sensor-ov7675` falls to 88 % with it (91 % with
-//! [`crate::preprocess()`]; `docs/photos.md`). Known
-//! failures, kept as ignored tests: moving a garment changes the output (the flood's
-//! carried level depends on the path), a speck at the frame's edge is taken for a
-//! garment by the whole-frame fallback, and two exact-output tests no longer hold.
+//! frames right as [`crate::preprocess()`] (58 to 73 %), but far from the targets of
+//! issue 28, and `sensor-ov7675` falls to 89 % with it (91 % with
+//! [`crate::preprocess()`]; `docs/photos.md`). Its cost on the Cortex-M4 is about
+//! 2.85 M instructions per QQVGA frame (`fw-qemu --example scene-cost`), above the
+//! issue's 2 M. Known failure, kept as an ignored test: a ramp from black to white
+//! across a small frame is taken for a garment.
 //!
 //! No float, no allocation, no panic: every input size is either processed or answered
 //! with an [`Error`].
@@ -106,6 +108,54 @@ pub fn preprocess_scene(
         out.fill(0);
     }
     result
+}
+
+/// A diagnostic, not a preprocessing: the model input that [`preprocess_scene`] would
+/// give for `frame` (a scene) if its box search had chosen the square `crop` and the
+/// polarity `light` (a light garment), both known from outside (a generator's true
+/// placement): the same background model, contrast view, resize and levels, without
+/// the mask and the box search. It tells the loss of the box search apart from that of
+/// the background model. Returns false, with `out` all zeros, when nothing in the crop
+/// stands out.
+#[doc(hidden)]
+pub fn scene_input_for_crop(
+    frame: &Frame<'_>,
+    config: &Config,
+    crop: &Rect,
+    light: bool,
+    out: &mut [u8; PIXELS],
+) -> bool {
+    let (reference, _) = background::ring_level(frame);
+    let (grid, _) = background::Grid::estimate(frame, reference);
+    let noise = background::ring_noise(frame, &grid);
+    let distance = threshold_distance(config, noise.div_ceil(2)).min(255);
+    let view = View {
+        frame: *frame,
+        contrast: Some(view::Contrast { grid: &grid, light }),
+    };
+    // The crop within the frame, for the peak contrast.
+    let (w, h) = (to_i64(frame.width()), to_i64(frame.height()));
+    let (l, t) = (i64::from(crop.left).max(0), i64::from(crop.top).max(0));
+    let r = (i64::from(crop.left) + i64::from(crop.width)).min(w);
+    let b = (i64::from(crop.top) + i64::from(crop.height)).min(h);
+    let inside = (r > l && b > t).then(|| Rect {
+        left: l as i32,
+        top: t as i32,
+        width: (r - l) as u32,
+        height: (b - t) as u32,
+    });
+    let peak = inside.map_or(0, |o| mask::peak_darkness(&view, &o, 255));
+    let follow = (peak / 4).max(distance / 2).max(1).min(distance);
+    resample::resize_area(&view, crop, 255, out);
+    let ok = resample::invert_and_stretch(out, 255, follow / 2);
+    if !ok {
+        out.fill(0);
+    }
+    ok
+}
+
+fn to_i64(v: usize) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// The least distance from the background level of a foreground pixel.

@@ -2,8 +2,10 @@
 //! against the background model (a scene), in which the garment is always dark on a
 //! background of 255 whatever its polarity.
 
+use super::SIDE;
 use super::background::Grid;
-use crate::preprocess::{Frame, has_run};
+pub(super) use crate::preprocess::Line;
+use crate::preprocess::{Frame, PixelSource, has_run, spread};
 
 /// A scene's contrast view: pixel `p` over background level `g` reads `255 - (p - g)`
 /// for a light garment and `255 - (g - p)` for a dark one, the departure scaled by the
@@ -119,43 +121,16 @@ impl View<'_> {
     }
 }
 
-/// A row (`vertical` false: the pixels `(from..to, at)`) or a column (`(at, from..to)`)
-/// of a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Line {
-    pub vertical: bool,
-    pub at: usize,
-    pub from: usize,
-    pub to: usize,
-}
-
-impl Line {
-    /// Row `y`, columns `from..to`.
-    pub(super) fn row(y: usize, from: usize, to: usize) -> Self {
-        Self {
-            vertical: false,
-            at: y,
-            from,
-            to,
-        }
+impl PixelSource for View<'_> {
+    fn size(&self) -> (usize, usize) {
+        (self.frame.width(), self.frame.height())
     }
 
-    /// Column `x`, rows `from..to`.
-    pub(super) fn column(x: usize, from: usize, to: usize) -> Self {
-        Self {
-            vertical: true,
-            at: x,
-            from,
-            to,
-        }
+    fn pixel(&self, x: usize, y: usize) -> u8 {
+        self.at(x, y)
     }
 
-    /// The frame coordinates of position `pos` along the line.
-    pub(super) fn point(&self, pos: usize) -> (usize, usize) {
-        if self.vertical {
-            (self.at, pos)
-        } else {
-            (pos, self.at)
-        }
+    fn spread_row(&self, y: usize, from: usize, to: usize, side: u32, sums: &mut [u32; SIDE]) {
+        spread(self.row(y, from, to), side, sums);
     }
 }

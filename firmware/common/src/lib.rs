@@ -11,6 +11,8 @@
 //!   driver's capture into a caller-owned buffer) and the line a board prints per frame.
 //! - [`link`]: the board's side of the serial link to `trainer camera` (a request
 //!   heard, the frame's answer written in pieces).
+//! - [`scene`]: the experimental scene preprocessing on one frame, summed up for the
+//!   host-and-QEMU comparison of `fw-qemu --example scene-cost`.
 //! - `app` (feature `firmware`): the demo loop with defmt logging and instruction or
 //!   cycle counts, and `stack`: the stack high-water mark.
 #![cfg_attr(not(test), no_std)]
@@ -23,6 +25,7 @@ pub mod frames;
 pub mod link;
 pub mod live;
 pub mod pipeline;
+pub mod scene;
 #[cfg(feature = "firmware")]
 pub mod stack;
 

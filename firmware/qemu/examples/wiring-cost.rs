@@ -10,14 +10,17 @@
 #![no_std]
 #![no_main]
 
+mod support;
+
 use core::hint::black_box;
 
-use cortex_m_rt::{ExceptionFrame, entry, exception};
-use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS, ExitStatus};
+use cortex_m_rt::entry;
+use cortex_m_semihosting::debug::{EXIT_FAILURE, EXIT_SUCCESS};
 use defmt_semihosting as _;
 use fw_common::app::SysTickStopwatch;
 use fw_common::ov767x::{Correction, HEIGHT, WIDTH, Wiring};
 use fw_common::pipeline::Stopwatch;
+use support::exit;
 
 /// Instructions per SysTick tick with `-icount shift=0` (25 MHz, 1 ns per instruction).
 const INSTRUCTIONS_PER_TICK: u32 = 40;
@@ -69,22 +72,4 @@ fn main() -> ! {
         .enumerate()
         .all(|(i, &p)| p == (i * 7 + i / WIDTH) as u8);
     exit(if right { EXIT_SUCCESS } else { EXIT_FAILURE })
-}
-
-/// Ends QEMU with `status` through semihosting.
-fn exit(status: ExitStatus) -> ! {
-    debug::exit(status);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    exit(EXIT_FAILURE)
-}
-
-#[exception]
-unsafe fn HardFault(_: &ExceptionFrame) -> ! {
-    exit(EXIT_FAILURE)
 }

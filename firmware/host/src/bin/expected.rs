@@ -6,6 +6,11 @@
 //!  [--camera] FRAMES.bin MODEL.fmq [SCREENS_DIR]` (SCREENS_DIR: also write each screen
 //!  as `screenK.pgm`, and as `screenK.png` enlarged 2x)
 //!
+//! `cargo run -p fw-host --bin expected --target x86_64-unknown-linux-gnu -- --scene
+//!  SCENES.bin`: instead, for every frame the line `fw-qemu --example scene-cost` logs
+//! for it (the experimental `camera::scene::preprocess_scene`: outcome, box, CRC of the
+//! model input; `fw_common::scene`).
+//!
 //! `--camera`: every frame goes the way a board's does: shown to the simulated OV7675
 //! (`ov767x::sim`, configured by the driver), captured by `ov767x::capture_y` over the
 //! simulated parallel bus, then processed; and the board's serial line for it follows
@@ -23,6 +28,12 @@ use ov767x::sim::SimOv7675;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--scene") {
+        let [_, frames_path] = args.as_slice() else {
+            return Err("usage: expected --scene SCENES.bin".into());
+        };
+        return print_scenes(&std::fs::read(frames_path)?);
+    }
     let via_camera = args.first().is_some_and(|a| a == "--camera");
     if via_camera {
         args.remove(0);
@@ -109,6 +120,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::write(dir.join(format!("screen{index}.png")), png)?;
         }
         index += 1;
+    }
+    Ok(())
+}
+
+/// Prints, for every frame of the frames blob `blob`, the scene path's line as
+/// `fw-qemu --example scene-cost` logs it.
+fn print_scenes(blob: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+    let frames = FrameSet::parse(blob)?;
+    let mut input = [0u8; PIXELS];
+    for k in 0..frames.len() {
+        let frame = frames.get(k).ok_or("frame missing")?.frame;
+        let d = fw_common::scene::scene_digest(&frame, &mut input);
+        let (left, top, width, height) = d
+            .object
+            .map_or((0, 0, 0, 0), |o| (o.left, o.top, o.width, o.height));
+        println!(
+            "scene frame={k} outcome={} left={left} top={top} width={width} height={height} input_crc={}",
+            d.outcome, d.input_crc
+        );
     }
     Ok(())
 }

@@ -12,7 +12,16 @@
 //! rendered too (seeds `seed + 2,000,000 + k`); `--empty 0` skips the other empty frames.
 //! `--scene` preprocesses with the experimental `camera::scene::preprocess_scene`
 //! instead of `camera::preprocess` (what `trainer predict` and the firmware run).
+//! `--true-crop` (with `--scene`, a diagnostic): on the scene kinds, the model input is
+//! made from the square the garment was drawn into and its known polarity
+//! (`camera::scene::scene_input_for_crop`: the scene path's background model and levels
+//! without its box search), so that the loss of the box search shows apart.
 //! `--dump DIR` writes the first 8 pictures of each kind and their model inputs.
+//!
+//! `--scene-frames FILE` only writes a frames blob (`camera::frames`, as
+//! `firmware/frames/frames.bin`) of 10 scene frames into FILE and exits: test images
+//! 0..=9, image `k` as scene kind `k / 2` (each kind once light, once dark) with the seed
+//! `seed + k`; `firmware/frames/scenes.bin` holds them for the QEMU example `scene-cost`.
 //!
 //! `--samples DIR` only writes example pictures into DIR (test images 0, 1 and 2 as
 //! `plain-28`, `product-photo` and `colour-jpeg`, and a low-contrast noise frame) and
@@ -281,6 +290,73 @@ fn prepare(picture: &DynamicImage, scene: bool) -> Result<Prepared> {
     )
 }
 
+/// The picture of scene kind `kind` made from `img` with `seed` (as [`render`] makes
+/// it) and the diagnostic `--true-crop` input: the scene path's levels in the square the
+/// garment was drawn into, its polarity known.
+fn true_crop(
+    kind: &scenes::SceneKind,
+    img: &[u8; IMAGE_LEN],
+    seed: u64,
+) -> Result<(DynamicImage, Prepared)> {
+    let mut rng = SplitMix64::new(seed);
+    let light = seed.is_multiple_of(2);
+    let (picture, crop) = scenes::scene_frame_placed(kind, Some((&gray(img), light)), &mut rng);
+    let picture = DynamicImage::ImageLuma8(picture);
+    let frame = photo::frame_from_photo(&picture);
+    let mut out = [0u8; IMAGE_LEN];
+    let config = camera::Config::default();
+    let prepared =
+        if camera::scene::scene_input_for_crop(&frame.as_frame()?, &config, &crop, light, &mut out)
+        {
+            Prepared::Garment {
+                input: Box::new(out),
+                detection: camera::Detection {
+                    mode: camera::Mode::Photo,
+                    background: 255,
+                    threshold: 255,
+                    object: crop,
+                    crop,
+                },
+            }
+        } else {
+            Prepared::Nothing(camera::Error::NoObject {
+                background: 255,
+                threshold: 255,
+                mode: camera::Mode::Photo,
+            })
+        };
+    Ok((picture, prepared))
+}
+
+/// Writes the frames blob of `--scene-frames` to `path` (through a temporary file in
+/// the same folder, renamed when complete).
+fn write_scene_frames(test: &data::Dataset, seed: u64, path: &std::path::Path) -> Result<()> {
+    let mut frames = Vec::new();
+    for (k, kind) in (0..10).zip(scenes::SCENE_KINDS.iter().flat_map(|k| [k, k])) {
+        let picture = render(kind.name, test.image(k), seed + k as u64)?.into_luma8();
+        frames.push((picture, test.labels[k], k));
+    }
+    let (w, h) = frames[0].0.dimensions();
+    let records: Vec<camera::frames::FrameRecord<'_>> = frames
+        .iter()
+        .map(|(picture, label, k)| camera::frames::FrameRecord {
+            pixels: picture.as_raw(),
+            label: *label,
+            test_index: u16::try_from(*k).unwrap_or(u16::MAX),
+        })
+        .collect();
+    let blob = camera::frames::encode(w as usize, h as usize, &records)?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, blob)?;
+    std::fs::rename(&tmp, path)?;
+    println!(
+        "wrote {} scene frames into {}",
+        records.len(),
+        path.display()
+    );
+    Ok(())
+}
+
 /// The scene kind called `name`.
 fn scene_kind(name: &str) -> Option<&'static scenes::SceneKind> {
     scenes::SCENE_KINDS.iter().find(|k| k.name == name)
@@ -351,7 +427,9 @@ struct Args {
     seed: u64,
     samples: Option<std::path::PathBuf>,
     dump: Option<std::path::PathBuf>,
+    scene_frames: Option<std::path::PathBuf>,
     scene: bool,
+    true_crop: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -365,12 +443,18 @@ fn parse_args() -> Result<Args> {
         seed: 2026,
         samples: None,
         dump: None,
+        scene_frames: None,
         scene: false,
+        true_crop: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--scene" {
             args.scene = true;
+            continue;
+        }
+        if flag == "--true-crop" {
+            args.true_crop = true;
             continue;
         }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -396,6 +480,7 @@ fn parse_args() -> Result<Args> {
             "--seed" => args.seed = value.parse()?,
             "--samples" => args.samples = Some(value.into()),
             "--dump" => args.dump = Some(value.into()),
+            "--scene-frames" => args.scene_frames = Some(value.into()),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -421,6 +506,9 @@ fn main() -> Result<()> {
         noise.save(dir.join("empty-noise.png"))?;
         println!("wrote 4 pictures into {}", dir.display());
         return Ok(());
+    }
+    if let Some(path) = &args.scene_frames {
+        return write_scene_frames(&test, args.seed, path);
     }
     let n = args.limit.min(test.len());
     let dir = saved::model_dir(&args.models, &args.model);
@@ -451,8 +539,15 @@ fn main() -> Result<()> {
         // int8 right on light (even seed) and dark garments, for the scene kinds.
         let mut by_polarity = [0usize; 2];
         for i in 0..n {
-            let picture = render(kind, test.image(i), args.seed + i as u64)?;
-            let prepared = prepare(&picture, args.scene)?;
+            let seed = args.seed + i as u64;
+            let (picture, prepared) = match scene_kind(kind).filter(|_| args.true_crop) {
+                Some(scene) => true_crop(scene, test.image(i), seed)?,
+                None => {
+                    let picture = render(kind, test.image(i), seed)?;
+                    let prepared = prepare(&picture, args.scene)?;
+                    (picture, prepared)
+                }
+            };
             if let Some(dir) = args.dump.as_ref().filter(|_| i < 8) {
                 std::fs::create_dir_all(dir)?;
                 picture.save(dir.join(format!("{kind}-{i}.png")))?;

@@ -222,6 +222,16 @@ pub fn scene_frame(
     garment: Option<(&GrayImage, bool)>,
     rng: &mut SplitMix64,
 ) -> GrayImage {
+    scene_frame_placed(kind, garment, rng).0
+}
+
+/// [`scene_frame`], and the square the garment's 28x28 image was drawn into (left, top,
+/// side in pixels; drawn also for an empty frame).
+pub fn scene_frame_placed(
+    kind: &SceneKind,
+    garment: Option<(&GrayImage, bool)>,
+    rng: &mut SplitMix64,
+) -> (GrayImage, camera::Rect) {
     let surface = texture(kind.surface, rng);
     let mean = uniform(rng, 0.2, 0.5);
     // The garment.
@@ -317,7 +327,13 @@ pub fn scene_frame(
         lit[(y * i64::from(W) + x) as usize]
     };
     let scale = level / mean;
-    GrayImage::from_fn(W, H, |x, y| {
+    let placed = camera::Rect {
+        left: left as i32,
+        top: top as i32,
+        width: side,
+        height: side,
+    };
+    let frame = GrayImage::from_fn(W, H, |x, y| {
         let (x, y) = (i64::from(x), i64::from(y));
         let mut blurred = 0.0;
         for (dy, wy) in taps.iter().enumerate() {
@@ -329,5 +345,6 @@ pub fn scene_frame(
         let variance = signal.max(0.0) * gain / 20.0 + (0.6 * gain).powi(2);
         let v = signal + variance.sqrt() * normal(rng) + black;
         Luma([v.round().clamp(0.0, 255.0) as u8])
-    })
+    });
+    (frame, placed)
 }
