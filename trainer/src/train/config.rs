@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::{Arch, NetOptions};
 use crate::train::distill::Distill;
+use crate::train::precision::Precision;
 
 /// The optimizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
@@ -129,6 +130,10 @@ pub struct TrainConfig {
     /// Knowledge distillation from a saved teacher model, if any ([`distill`](crate::train::distill)).
     #[serde(default)]
     pub distill: Option<Distill>,
+    /// The precision of the training steps ([`Precision`]); records hold the resolved
+    /// one (fp32 or bf16), and records written before the option were fp32.
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
@@ -151,6 +156,7 @@ impl Default for TrainConfig {
             erase: 0.0,
             ema: None,
             distill: None,
+            precision: Precision::Fp32,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Training: the configuration ([`config`]), the data on the device ([`tensors`]), the
 //! network's helpers ([`model`]), the loop ([`run`]), the optimizers ([`optim`]), weight
-//! averaging ([`ema`]), augmentation ([`mod@augment`]), checkpoints, distillation and
+//! averaging ([`ema`]), mixed precision ([`precision`]), augmentation ([`mod@augment`]), checkpoints, distillation and
 //! progress. Everything public is re-exported here, so `crate::train::X` names it.
 
 pub mod augment;
@@ -10,6 +10,7 @@ pub mod distill;
 pub mod ema;
 pub mod model;
 pub mod optim;
+pub mod precision;
 pub mod progress;
 pub mod run;
 pub mod tensors;
@@ -20,6 +21,7 @@ pub use distill::Distill;
 pub use ema::Ema;
 pub use model::{fresh_model, logits, loss_and_accuracy, param_digest};
 pub use optim::OwnedOptimizer;
+pub use precision::Precision;
 pub use progress::progress_bar;
 pub use run::{Checkpointing, EpochStats, train, train_with};
 pub use tensors::{Tensors, default_device};
