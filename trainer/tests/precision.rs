@@ -59,7 +59,9 @@ fn a_bf16_forward_pass_is_near_fp32s_and_not_equal() {
 
 #[test]
 fn bf16_training_learns_repeats_exactly_and_keeps_fp32_weights() {
-    let t = slice(1200);
+    // Small: on a CPU without bf16 kernels (this project's machine) bf16 runs several
+    // times slower than fp32.
+    let t = slice(768);
     let run = |precision| {
         let cfg = config(precision);
         let (vs, net) = train::fresh_model(&cfg.arch, cfg.net, cfg.seed, Device::Cpu);

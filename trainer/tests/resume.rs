@@ -277,6 +277,9 @@ fn a_bf16_fit_resumes_to_the_same_bytes_records_bf16_and_exports_fp32_weights() 
     let tmp = tempfile::tempdir().unwrap();
     let args = |root: &Path| {
         let mut a = fit_args(root, "2");
+        // Two epochs: the checkpoint of the first, then one more (bf16 is slow on CPUs
+        // without bf16 kernels).
+        set_flag(&mut a, "--epochs", "2".to_owned());
         a.extend(["--precision".to_owned(), "bf16".to_owned()]);
         a
     };
@@ -290,7 +293,7 @@ fn a_bf16_fit_resumes_to_the_same_bytes_records_bf16_and_exports_fp32_weights() 
     assert_eq!(saved.meta.config.precision, trainer::train::Precision::Bf16);
     // A resume must train in the checkpoint's precision.
     let mut other = args(&root);
-    set_flag(&mut other, "--precision", "fp32");
+    set_flag(&mut other, "--precision", "fp32".to_owned());
     other.push("--resume".into());
     assert_fails_with(&run(&other), "precision");
     let mut resume = args(&root);
