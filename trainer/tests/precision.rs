@@ -4,7 +4,7 @@
 use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 use trainer::nn::{Arch, NetOptions};
-use trainer::train::{self, Augment, Optimizer, Precision, Schedule, Tensors, TrainConfig};
+use trainer::train::{self, Precision, Tensors, TrainConfig};
 use trainer_core::data::{self, Split};
 
 fn slice(n: usize) -> Tensors {
@@ -15,28 +15,20 @@ fn slice(n: usize) -> Tensors {
     )
 }
 
-/// A small network with batch norm and dropout, trained as `mcu` is (AdamW,
-/// one-cycle, shifts, flips, label smoothing).
+/// A small network with batch norm and dropout, trained with the `mcu` recipe (AdamW,
+/// one-cycle, shifts, flips, label smoothing) for 2 epochs of batch 64.
 fn config(precision: Precision) -> TrainConfig {
+    let mcu = train::recipe(&Arch::parse("mcu").unwrap());
     TrainConfig {
         arch: Arch::parse("c8,c8,p,c16,p,f,d32,d10").unwrap(),
         net: NetOptions {
-            batch_norm: true,
             dropout: 0.1,
+            ..mcu.net
         },
         epochs: 2,
         batch_size: 64,
-        lr: 0.003,
-        optimizer: Optimizer::Adamw,
-        weight_decay: 0.05,
-        schedule: Schedule::Onecycle,
-        augment: Augment {
-            shift: 2,
-            flip: true,
-        },
-        label_smoothing: 0.1,
         precision,
-        ..TrainConfig::default()
+        ..mcu
     }
 }
 
@@ -45,7 +37,10 @@ fn a_bf16_forward_pass_is_near_fp32s_and_not_equal() {
     let t = slice(128);
     let cfg = config(Precision::Bf16);
     let (_vs, net) = train::fresh_model(&cfg.arch, cfg.net, 3, Device::Cpu);
+    // The same dropout masks in both passes.
+    net.seed_dropout(1);
     let fp32 = net.forward_t(&t.images, true);
+    net.seed_dropout(1);
     let bf16 = net.forward_in(&t.images, true, Kind::BFloat16);
     assert_eq!(bf16.kind(), Kind::Float, "the logits come back in fp32");
     assert!(!bf16.equal(&fp32), "the bf16 pass computed in bf16");
