@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use trainer::nn::Arch;
-use trainer::train::{Optimizer, Schedule};
+use trainer::train::{Optimizer, Precision, Schedule};
 
 mod commands;
 
@@ -187,6 +187,12 @@ struct TrainArgs {
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
     #[arg(long)]
     threads: Option<i32>,
+    /// Precision of the training steps: fp32; bf16 (mixed: bf16 convolutions and dense
+    /// layers; fp32 batch norm, loss, weights and optimizer state); or auto: bf16 where a
+    /// short start-up probe finds it clearly faster on the device (a CPU with native bf16
+    /// kernels), else fp32. Records hold the precision used; evaluation is always fp32.
+    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    precision: Precision,
     /// Train on the CPU even when CUDA is available.
     #[arg(long)]
     cpu: bool,

@@ -138,6 +138,8 @@ fn cv_records_the_options_in_every_result_file_and_passes_them_to_workers() {
             "0.95",
             "--teacher",
             teacher_arg(),
+            "--precision",
+            "auto",
         ]);
         args.extend(["--threads", "1", "--jobs", jobs]);
         args.extend(["--out", out.to_str().unwrap()]);
@@ -147,6 +149,12 @@ fn cv_records_the_options_in_every_result_file_and_passes_them_to_workers() {
             assert_eq!(train["erase"], json!(0.3), "{file}");
             assert_eq!(train["ema"], json!(0.95), "{file}");
             assert!(train["distill"]["teacher_sha256"].is_string(), "{file}");
+            // What `auto` resolved to, decided once by the parent for every worker.
+            let precision = &train["precision"];
+            assert!(
+                precision == "fp32" || precision == "bf16",
+                "{file}: {precision}"
+            );
         }
         let report = json(&out.join("cv.json"));
         let finals: Vec<Value> = report["folds"]

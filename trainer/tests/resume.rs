@@ -109,6 +109,8 @@ fn reference() -> &'static Path {
         let root = tempfile::tempdir().unwrap().keep().join("reference");
         assert_ok(&run(&fit_args(&root, "1")));
         assert_eq!(consistent_seed(&root.join("mcu")), 1);
+        let precision = &json(&root.join("mcu/fit.json"))["config"]["precision"];
+        assert_eq!(precision, "fp32", "the default precision is recorded");
         only_the_model_folder(&root);
         root.join("mcu")
     })
@@ -268,6 +270,48 @@ fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
     let dir = root.join("mcu");
     assert!(bytes(&dir, "model.safetensors") == bytes(want, "model.safetensors"));
     only_the_model_folder(&root);
+}
+
+#[test]
+fn a_bf16_fit_resumes_to_the_same_bytes_records_bf16_and_exports_fp32_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |root: &Path| {
+        let mut a = fit_args(root, "2");
+        // Two epochs: the checkpoint of the first, then one more (bf16 is slow on CPUs
+        // without bf16 kernels).
+        set_flag(&mut a, "--epochs", "2".to_owned());
+        a.extend(["--precision".to_owned(), "bf16".to_owned()]);
+        a
+    };
+    let whole = tmp.path().join("whole");
+    assert_ok(&run(&args(&whole)));
+    let root = tmp.path().join("resumed");
+    let ckpt = root.join(".mcu.partial/checkpoint.safetensors");
+    sigkill(start_paused(&args(&root), "checkpoint", &ckpt));
+    let saved = trainer::train::checkpoint::load(&ckpt).unwrap();
+    assert_eq!(saved.meta.epoch, 1);
+    assert_eq!(saved.meta.config.precision, trainer::train::Precision::Bf16);
+    // A resume must train in the checkpoint's precision.
+    let mut other = args(&root);
+    set_flag(&mut other, "--precision", "fp32".to_owned());
+    other.push("--resume".into());
+    assert_fails_with(&run(&other), "precision");
+    let mut resume = args(&root);
+    resume.push("--resume".into());
+    assert_ok(&run(&resume));
+    for f in ["model.safetensors", "model.fmq"] {
+        assert!(
+            bytes(&root.join("mcu"), f) == bytes(&whole.join("mcu"), f),
+            "{f} differs from the uninterrupted bf16 run's"
+        );
+    }
+    let record = json(&whole.join("mcu/fit.json"));
+    assert_eq!(record["config"]["precision"], "bf16");
+    let weights = bytes(&whole.join("mcu"), "model.safetensors");
+    let tensors = safetensors::SafeTensors::deserialize(&weights).unwrap();
+    for (name, view) in tensors.tensors() {
+        assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
+    }
 }
 
 #[test]

@@ -85,6 +85,7 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
         return run_workers(&args, config, &out, plan);
     }
     let device = args.train.device()?;
+    crate::TrainArgs::resolve_precision(&mut config.train, device);
     let data = args.train.data.load(Split::Train, args.train.limit)?;
     config.data = Some(data.digest());
     let every = config.all_folds();
@@ -230,6 +231,8 @@ fn available_cores() -> usize {
 fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the trainer's own executable")?;
     let given: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Decided once here, so that every worker trains (and records) the same precision.
+    crate::TrainArgs::resolve_precision(&mut config.train, args.train.chosen_device());
     // The digest of the data the workers will load, to check their results (and the
     // folds kept from an earlier run) against.
     let data = args.train.data.load(Split::Train, args.train.limit)?;
@@ -255,7 +258,14 @@ fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> R
     // Everything the user typed goes to the workers, except what each worker gets anew.
     let base = workers::without_options(
         &given,
-        &["--jobs", "--threads", "--out", "--fold", "--repeat"],
+        &[
+            "--jobs",
+            "--threads",
+            "--out",
+            "--fold",
+            "--repeat",
+            "--precision",
+        ],
         &["--progress-lines"],
     );
     let jobs = plan.jobs.min(missing.len()).max(1);
@@ -276,6 +286,7 @@ fn run_workers(args: &CvArgs, mut config: CvConfig, out: &Path, plan: Plan) -> R
             }
             workers::push_option(&mut argv, "--fold", k.to_string());
             workers::push_option(&mut argv, "--threads", plan.threads.to_string());
+            workers::push_option(&mut argv, "--precision", config.train.precision.name());
             workers::push_option(&mut argv, "--out", out);
             argv.push("--progress-lines".into());
             let mut command = Command::new(&exe);

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use trainer::eval;
 use trainer::nn::saved::{self, FitRecord};
 use trainer::train::checkpoint::{self, CHECKPOINT_FILE};
-use trainer::train::{self, Checkpointing, Tensors};
+use trainer::train::{self, Checkpointing, Precision, Tensors};
 use trainer_core::data::Split;
 use trainer_core::files::atomic::write_json;
 use trainer_core::files::folder;
@@ -22,7 +22,7 @@ use crate::FitArgs;
 
 /// Runs the fit.
 pub fn run(args: FitArgs) -> Result<ExitCode> {
-    let cfg = args.train.config(trainer::nn::DEFAULT_MODEL)?;
+    let mut cfg = args.train.config(trainer::nn::DEFAULT_MODEL)?;
     // Ctrl-C / SIGTERM now stop training at the next step, keeping the checkpoint.
     trainer_core::interrupt::install();
     let name = args
@@ -61,6 +61,10 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
             );
         }
         let saved = checkpoint::load(&ckpt_path)?;
+        if cfg.precision == Precision::Auto {
+            // `auto` continues in the precision the run started with.
+            cfg.precision = saved.meta.config.precision;
+        }
         saved.check_matches(&ckpt_path, &cfg, &data, threads)?;
         Some(saved)
     } else {
@@ -81,6 +85,7 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
         }
         None
     };
+    crate::TrainArgs::resolve_precision(&mut cfg, device);
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     eprintln!(
         "fitting {} on {} images for {} epochs -> {}",

@@ -90,6 +90,8 @@ impl TrainArgs {
         if let Some(v) = self.scene_crops {
             c.scene_crops = v;
         }
+        // Still `auto` here: resolved on the device ([`TrainArgs::resolve_precision`]).
+        c.precision = self.precision;
         c.validate()?;
         if let Some(dir) = &self.init {
             c.init = Some(train::Init::new(dir, &c.arch, c.net)?);
@@ -110,16 +112,28 @@ impl TrainArgs {
             }
             tch::set_num_threads(n);
         }
-        let device = if self.cpu {
-            Device::Cpu
-        } else {
-            train::default_device()
-        };
+        let device = self.chosen_device();
         eprintln!(
             "device: {device:?}, libtorch threads: {}",
             tch::get_num_threads()
         );
         Ok(device)
+    }
+
+    /// The device [`TrainArgs::device`] trains on, without applying `--threads`.
+    pub fn chosen_device(&self) -> Device {
+        if self.cpu {
+            Device::Cpu
+        } else {
+            train::default_device()
+        }
+    }
+
+    /// Resolves `--precision auto` in `cfg` on `device` (a probe, once per process) and
+    /// says which precision the run uses.
+    pub fn resolve_precision(cfg: &mut TrainConfig, device: Device) {
+        cfg.precision = cfg.precision.resolve(device);
+        eprintln!("precision: {}", cfg.precision.name());
     }
 }
 

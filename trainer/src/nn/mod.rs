@@ -4,8 +4,8 @@
 //! convolution at export) and dropout before every dense layer (training only).
 
 use serde::{Deserialize, Serialize};
-use tch::Tensor;
 use tch::nn::{self, ModuleT};
+use tch::{Kind, Tensor};
 
 pub use trainer_core::arch::{Arch, DEFAULT_MODEL, LayerSpec, NAMED, conv_name};
 use trainer_core::data::IMAGE_SIDE;
@@ -28,6 +28,8 @@ pub struct NetOptions {
 enum Block {
     Conv {
         conv: nn::Conv2D,
+        /// Zero padding on every side (stride 1, no dilation, one group).
+        padding: i64,
         bn: Option<Box<nn::BatchNorm>>,
         /// A max-pool follows: pool before ReLU (they commute), so ReLU and its
         /// backward pass touch a quarter of the values.
@@ -107,6 +109,7 @@ impl Net {
                     let pool_next = layers.get(i + 1) == Some(&LayerSpec::Pool);
                     blocks.push(Block::Conv {
                         conv,
+                        padding,
                         bn,
                         pool_next,
                     });
@@ -220,20 +223,52 @@ fn channels_last(xs: &Tensor) -> Tensor {
     }
 }
 
-impl ModuleT for Net {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let mut x = channels_last(xs);
+impl Net {
+    /// The forward pass with the convolutions and dense layers computed in `compute`
+    /// (`Kind::Float`: exactly [`ModuleT::forward_t`]; `Kind::BFloat16`: mixed
+    /// precision, [`crate::train::precision`]).
+    ///
+    /// In a lower precision the input and copies of the weights are cast to `compute`
+    /// (differentiable casts: the gradients reach the fp32 weights); batch norm runs in
+    /// fp32 on activations cast up and its output is cast back down, and the logits
+    /// come back in fp32.
+    pub fn forward_in(&self, xs: &Tensor, train: bool, compute: Kind) -> Tensor {
+        let low = compute != Kind::Float;
+        let cast = |t: &Tensor| {
+            if low {
+                t.to_kind(compute)
+            } else {
+                t.shallow_clone()
+            }
+        };
+        let mut x = channels_last(&cast(xs));
         let mut pooled = false;
         for block in &self.blocks {
             x = match block {
                 Block::Conv {
                     conv,
+                    padding,
                     bn,
                     pool_next,
                 } => {
-                    let mut y = x.apply(conv);
+                    let mut y = if low {
+                        x.conv2d(
+                            &cast(&conv.ws),
+                            conv.bs.as_ref().map(cast).as_ref(),
+                            [1, 1],
+                            [*padding, *padding],
+                            [1, 1],
+                            1,
+                        )
+                    } else {
+                        x.apply(conv)
+                    };
                     if let Some(bn) = bn {
-                        y = y.apply_t(bn.as_ref(), train);
+                        y = if low {
+                            cast(&y.to_kind(Kind::Float).apply_t(bn.as_ref(), train))
+                        } else {
+                            y.apply_t(bn.as_ref(), train)
+                        };
                     }
                     if *pool_next {
                         // max-pool then ReLU equals ReLU then max-pool, bit for bit.
@@ -253,12 +288,25 @@ impl ModuleT for Net {
                 // memory format (channels last here), in channel order.
                 Block::GlobalAvgPool => x.mean_dim(&[2i64, 3][..], false, None),
                 Block::Dense { linear, relu } => {
-                    let y = self.dropout(&x, train).apply(linear);
+                    // The dropout mask is fp32: cast its product back down.
+                    let x = cast(&self.dropout(&x, train));
+                    let y = if low {
+                        x.linear(&cast(&linear.ws), linear.bs.as_ref().map(cast).as_ref())
+                    } else {
+                        x.apply(linear)
+                    };
                     if *relu { y.relu() } else { y }
                 }
             };
         }
-        x
+        if low { x.to_kind(Kind::Float) } else { x }
+    }
+}
+
+impl ModuleT for Net {
+    /// The fp32 forward pass.
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.forward_in(xs, train, Kind::Float)
     }
 }
 

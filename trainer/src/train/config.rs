@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::nn::{Arch, NetOptions};
 use crate::train::distill::Distill;
 use crate::train::init::Init;
+use crate::train::precision::Precision;
 
 /// The optimizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
@@ -139,6 +140,10 @@ pub struct TrainConfig {
     /// ([`Init`](crate::train::Init)); a fresh initialisation otherwise.
     #[serde(default)]
     pub init: Option<Init>,
+    /// The precision of the training steps ([`Precision`]); records hold the resolved
+    /// one (fp32 or bf16), and records written before the option were fp32.
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
@@ -163,6 +168,7 @@ impl Default for TrainConfig {
             distill: None,
             scene_crops: 0.0,
             init: None,
+            precision: Precision::Fp32,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Training: the configuration ([`config`]), the data on the device ([`tensors`]), the
 //! network's helpers ([`model`]), the loop ([`run`]), the optimizers ([`optim`]), weight
-//! averaging ([`ema`]), augmentation ([`mod@augment`], [`mod@scene_crops`]), fine-tuning ([`init`]), checkpoints, distillation and
+//! averaging ([`ema`]), mixed precision ([`precision`]), augmentation ([`mod@augment`],
+//! [`mod@scene_crops`]), fine-tuning ([`init`]), checkpoints, distillation and
 //! progress. Everything public is re-exported here, so `crate::train::X` names it.
 
 pub mod augment;
@@ -11,6 +12,7 @@ pub mod ema;
 pub mod init;
 pub mod model;
 pub mod optim;
+pub mod precision;
 pub mod progress;
 pub mod run;
 pub mod scene_crops;
@@ -23,6 +25,7 @@ pub use ema::Ema;
 pub use init::Init;
 pub use model::{fresh_model, initial_model, logits, loss_and_accuracy, param_digest};
 pub use optim::OwnedOptimizer;
+pub use precision::Precision;
 pub use progress::progress_bar;
 pub use run::{Checkpointing, EpochStats, train, train_with};
 pub use scene_crops::scene_crops;

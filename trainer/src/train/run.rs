@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, ModuleT, OptimizerConfig};
+use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 use crate::nn::Net;
@@ -71,6 +71,9 @@ pub struct Checkpointing {
 /// `val`); training stops after `patience` epochs without a lower hold-out loss and
 /// the weights of the best epoch are restored.
 ///
+/// The training steps run in `cfg.precision` ([`crate::train::precision`]; `auto`
+/// is resolved here if the caller has not); validation runs in fp32.
+///
 /// With weight averaging (`cfg.ema`), validation, the hold-out and the best epoch's
 /// snapshot use the averaged weights ([`Ema`]), and the average replaces the weights at
 /// the end. With a teacher (`cfg.distill`), the loss is the distillation loss
@@ -104,6 +107,7 @@ pub fn train_with(
 ) -> anyhow::Result<Vec<EpochStats>> {
     cfg.validate()?;
     let device = train.images.device();
+    let compute = cfg.precision.resolve(device).compute_kind();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let (fit, holdout) = match cfg.early_stopping {
         Some(e) => {
@@ -229,7 +233,7 @@ pub fn train_with(
             let xs = scene_crops(&xs, cfg.scene_crops, &mut augment_rng);
             let xs = erase(&xs, cfg.erase, &mut augment_rng);
             let ys = fit.labels.index_select(0, &idx);
-            let out = net.forward_t(&xs, true);
+            let out = net.forward_in(&xs, true, compute);
             let loss = match (&teacher, &cfg.distill) {
                 (Some(t), Some(d)) => {
                     distill::loss(&out, &t.logits(&xs), &ys, cfg.label_smoothing, d)
