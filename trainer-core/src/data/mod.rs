@@ -122,12 +122,6 @@ pub enum DataError {
          folder with only one of them"
     )]
     BothKinds(PathBuf),
-    /// A `--data` folder holds neither the IDX files nor class folders.
-    #[error(
-        "{0}: holds neither the four Fashion-MNIST IDX files nor class folders \
-         (DIR/<class name>/*.png|jpg)"
-    )]
-    NeitherKind(PathBuf),
     /// A file's content does not match the official checksum.
     #[error("{path}: SHA-256 of the decompressed content is {found}, expected {expected}")]
     Checksum {
@@ -365,18 +359,24 @@ pub enum DataDir {
 }
 
 /// Tells the two kinds of `--data` folder apart: the four IDX files, or class folders
-/// (at least one visible sub-folder). A folder holding both or neither is an error.
+/// (at least one visible sub-folder). A folder holding both is an error, one holding
+/// neither is [`DataError::NotFound`].
 pub fn data_dir_kind(dir: &Path) -> Result<DataDir, DataError> {
     match (has_dataset(dir), folders::has_class_folders(dir)) {
         (true, false) => Ok(DataDir::FashionMnist(dir.to_owned())),
         (false, true) => Ok(DataDir::Pictures(dir.to_owned())),
         (true, true) => Err(DataError::BothKinds(dir.to_owned())),
-        (false, false) => match std::fs::metadata(dir) {
-            Ok(m) if m.is_dir() => Err(DataError::NeitherKind(dir.to_owned())),
-            _ => Err(DataError::NotFound {
-                searched: format!("{} (named by --data)", dir.display()),
-            }),
-        },
+        (false, false) => Err(DataError::NotFound {
+            searched: if dir.is_dir() {
+                format!(
+                    "{} (named by --data; it holds neither the four IDX files nor class \
+                     folders, DIR/<class name>/*.png|jpg)",
+                    dir.display()
+                )
+            } else {
+                format!("{} (named by --data)", dir.display())
+            },
+        }),
     }
 }
 
