@@ -223,7 +223,7 @@ pub struct Folders {
 }
 
 /// The rule that picks the held-out pictures, as recorded.
-const SPLIT_RULE: &str = "held out when the first 8 bytes (big-endian) of \
+pub const SPLIT_RULE: &str = "held out when the first 8 bytes (big-endian) of \
      SHA-256(\"held-out\" || seed as 8 little-endian bytes || SHA-256 of the file) / 2^64 \
      < the fraction";
 
