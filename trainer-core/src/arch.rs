@@ -26,6 +26,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
+use infer_core::MAX_CLASSES;
 
 /// One layer of an architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +137,34 @@ impl Arch {
     /// The layers, in order.
     pub fn layers(&self) -> &[LayerSpec] {
         &self.layers
+    }
+
+    /// The number of classes: the outputs of the last (dense) layer.
+    pub fn classes(&self) -> usize {
+        match self.layers.last() {
+            Some(LayerSpec::Dense { outputs }) => *outputs as usize,
+            _ => unreachable!("a parsed architecture ends in a dense layer"),
+        }
+    }
+
+    /// The same layers with a new output layer of `classes` outputs, named by its layer
+    /// string; `self` unchanged when it has that many classes already.
+    pub fn with_classes(&self, classes: usize) -> Result<Arch, String> {
+        if classes == self.classes() {
+            return Ok(self.clone());
+        }
+        let mut layers = self.layers.clone();
+        if let Some(last) = layers.last_mut() {
+            *last = LayerSpec::Dense {
+                outputs: classes as i64,
+            };
+        }
+        let spec = Arch {
+            name: String::new(),
+            layers,
+        }
+        .spec();
+        Arch::parse(&spec)
     }
 
     /// The layer string (`c32v,p,f,d100,d10` style).
@@ -278,9 +307,12 @@ fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
         }
     }
     match layers.last() {
-        Some(LayerSpec::Dense { outputs }) if *outputs == NUM_CLASSES as i64 => Ok(layers),
+        Some(LayerSpec::Dense { outputs }) if (2..=MAX_CLASSES as i64).contains(outputs) => {
+            Ok(layers)
+        }
         _ => Err(format!(
-            "{s:?}: the last layer must be d{NUM_CLASSES} (one output per class)"
+            "{s:?}: the last layer must be dN, one output per class: d{NUM_CLASSES} for \
+             Fashion-MNIST, 2 to {MAX_CLASSES} for classes of your own"
         )),
     }
 }
@@ -299,6 +331,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_new_output_layer_for_classes_of_ones_own() {
+        let mcu = Arch::parse("mcu").unwrap();
+        assert_eq!(mcu.classes(), NUM_CLASSES);
+        assert_eq!(mcu.with_classes(10).unwrap(), mcu);
+        let three = mcu.with_classes(3).unwrap();
+        assert_eq!(three.name(), "c16,c16,p,c32,c32,p,c64,c64,p,f,d3");
+        assert_eq!(three.classes(), 3);
+        assert_eq!(three.layers()[..10], mcu.layers()[..10]);
+        assert!(mcu.with_classes(1).unwrap_err().contains("must be dN"));
+        assert!(mcu.with_classes(MAX_CLASSES + 1).is_err());
+        assert!(Arch::parse("c8,p,f,d32").is_ok());
+    }
+
+    #[test]
     fn layer_strings_parse_and_bad_ones_are_refused() {
         let a = Arch::parse("c8,c8v,p,f,d20,d10").unwrap();
         assert_eq!(a.spec(), "c8,c8v,p,f,d20,d10");
@@ -306,7 +352,8 @@ mod tests {
         for bad in [
             "",
             "c8",
-            "c8,p,f,d9",
+            "c8,p,f,d1",
+            "c8,p,f,d33",
             "c8,f,d10,p",
             "x3,f,d10",
             "c0,f,d10",
@@ -341,7 +388,7 @@ mod tests {
         ] {
             let e = Arch::parse(bad).unwrap_err();
             assert!(
-                e.contains("global average pool (g)") || e.contains("must be d10"),
+                e.contains("global average pool (g)") || e.contains("must be dN"),
                 "{bad:?}: {e}"
             );
         }

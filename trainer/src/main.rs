@@ -72,10 +72,36 @@ enum DataAction {
 /// Where the dataset is.
 #[derive(Debug, Clone, Args)]
 struct DataArgs {
-    /// Folder holding the four IDX files (gzip or raw). Default: $FASHION_MNIST_DIR,
+    /// Folder holding the four Fashion-MNIST IDX files (gzip or raw), or, for `trainer
+    /// fit` and `trainer evaluate`, labelled picture folders DIR/<class name>/*.png|jpg
+    /// (told apart by what the folder holds; both at once is an error). Fashion-MNIST
+    /// by default, and beside a picture folder: $FASHION_MNIST_DIR,
     /// /usr/share/datasets/fashion-mnist, then ~/.cache/fashion-mnist.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+}
+
+/// How a labelled picture folder (`--data DIR/<class name>/...`) is read and split.
+#[derive(Debug, Clone, Args)]
+struct PictureArgs {
+    /// Fraction of the pictures held out for evaluation (chosen per file from its
+    /// content, so adding pictures never moves the others; never trained on).
+    #[arg(long, value_name = "F", default_value_t = trainer_core::data::folders::DEFAULT_HELD_OUT)]
+    held_out: f64,
+    /// Seed of the held-out choice (`trainer evaluate` uses the one the model was
+    /// fitted with when it was fitted on the same folder).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    held_out_seed: u64,
+    /// How to read each picture, as `trainer predict --mode`.
+    #[arg(long, value_enum, default_value_t = PictureMode::Auto)]
+    picture_mode: PictureMode,
+}
+
+impl PictureArgs {
+    /// The style to force, `None` for auto.
+    fn forced_mode(&self) -> Option<camera::Mode> {
+        self.picture_mode.forced()
+    }
 }
 
 /// Settings shared by every command that trains.
@@ -282,6 +308,19 @@ struct FitArgs {
     /// count; the result is byte-identical to an uninterrupted run).
     #[arg(long)]
     resume: bool,
+    /// With a picture folder: the fraction of each epoch's images drawn from the
+    /// Fashion-MNIST training split (a seeded sample, fixed for the run), so that the
+    /// model does not forget the studio images; 0..1 [default: 0, pictures only].
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    mix: Option<f64>,
+    /// With a picture folder: classes of your own, one per folder, named as the folder
+    /// (at most 20 bytes; 2 to 32 classes): the model gets a new output layer of that
+    /// size, every other layer loaded from --init, and the names travel in fit.json and
+    /// the .fmq.
+    #[arg(long)]
+    own_classes: bool,
+    #[command(flatten)]
+    pictures: PictureArgs,
 }
 
 /// Which saved model to use.
@@ -305,11 +344,14 @@ struct EvaluateArgs {
     /// Evaluate on only the first N test images.
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
-    /// Write eval.json and confusion PNGs into this folder (default: the model's folder).
+    /// Write eval.json and confusion PNGs into this folder (default: the model's folder;
+    /// for a picture folder eval-pictures.json and confusion-pictures*.png).
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    pictures: PictureArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -350,13 +392,24 @@ enum PictureMode {
     Photo,
 }
 
+impl PictureMode {
+    /// The style to force, `None` for auto.
+    fn forced(self) -> Option<camera::Mode> {
+        match self {
+            PictureMode::Photo => Some(camera::Mode::Photo),
+            PictureMode::Dataset => Some(camera::Mode::Dataset),
+            PictureMode::Auto => None,
+        }
+    }
+}
+
 impl PredictArgs {
     /// The style to force, `None` for auto.
     fn forced_mode(&self) -> Option<camera::Mode> {
-        match (self.camera, self.mode) {
-            (true, _) | (false, PictureMode::Photo) => Some(camera::Mode::Photo),
-            (false, PictureMode::Dataset) => Some(camera::Mode::Dataset),
-            (false, PictureMode::Auto) => None,
+        if self.camera {
+            Some(camera::Mode::Photo)
+        } else {
+            self.mode.forced()
         }
     }
 }

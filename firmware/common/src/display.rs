@@ -398,7 +398,10 @@ where
     draw_gray(target, INPUT_ORIGIN, view.input, SIDE, 1, INPUT_SCALE)?;
 
     let mut line: heapless::String<32> = heapless::String::new();
-    // A line holds 26 characters; class names are at most 11, so writes cannot fail.
+    // A line holds 26 characters; Fashion-MNIST's class names are at most 11, and a
+    // class of one's own at most 20 (`trainer_core::data::folders::MAX_NAME_BYTES`):
+    // "seen: " + 20 = 26, so writes cannot fail (a longer name from some other tool would
+    // leave the line at its prefix, never a panic).
     let _ = write!(line, "true: {}", view.truth.unwrap_or("?"));
     draw_text(target, Point::new(2, 64), &line)?;
     line.clear();

@@ -183,8 +183,9 @@ impl<B: ParallelBus, G: CaptureGuard, H: LineHook> FrameSource for OvCamera<'_, 
 /// or `frame K: no garment found (…)`, or `frame K: error E (…)`.
 pub fn answer_line(index: u32, outcome: &Outcome<'_>, capture_ms: u32, classify_ms: u32) -> Line {
     let mut line = Line::new();
-    // A line of at most 96 bytes: the longest class name is 11 characters; on
-    // overflow the line is cut, never a panic.
+    // A line of at most 96 bytes: a class name is at most 20 bytes (Fashion-MNIST's at
+    // most 11; one's own: `trainer_core::data::folders::MAX_NAME_BYTES`), so the longest
+    // line is 90 bytes; on overflow the line is cut, never a panic.
     let _ = match &outcome.result {
         Ok((_, p)) => write!(
             line,

@@ -4,6 +4,7 @@
 //! header field is checked, and every error names the file and what is wrong.
 
 pub mod download;
+pub mod folders;
 pub mod image_input;
 pub mod panic_guard;
 pub mod photo;
@@ -115,6 +116,12 @@ pub enum DataError {
         /// The places searched, comma separated.
         searched: String,
     },
+    /// A `--data` folder holds both the IDX files and class folders.
+    #[error(
+        "{0}: holds both the four Fashion-MNIST IDX files and class folders; give --data a \
+         folder with only one of them"
+    )]
+    BothKinds(PathBuf),
     /// A file's content does not match the official checksum.
     #[error("{path}: SHA-256 of the decompressed content is {found}, expected {expected}")]
     Checksum {
@@ -342,6 +349,37 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, DataError> {
     })
 }
 
+/// What a folder given as `--data DIR` holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataDir {
+    /// The four Fashion-MNIST IDX files.
+    FashionMnist(PathBuf),
+    /// Labelled picture folders, `DIR/<class name>/*.png|jpg` ([`folders`]).
+    Pictures(PathBuf),
+}
+
+/// Tells the two kinds of `--data` folder apart: the four IDX files, or class folders
+/// (at least one visible sub-folder). A folder holding both is an error, one holding
+/// neither is [`DataError::NotFound`].
+pub fn data_dir_kind(dir: &Path) -> Result<DataDir, DataError> {
+    match (has_dataset(dir), folders::has_class_folders(dir)) {
+        (true, false) => Ok(DataDir::FashionMnist(dir.to_owned())),
+        (false, true) => Ok(DataDir::Pictures(dir.to_owned())),
+        (true, true) => Err(DataError::BothKinds(dir.to_owned())),
+        (false, false) => Err(DataError::NotFound {
+            searched: if dir.is_dir() {
+                format!(
+                    "{} (named by --data; it holds neither the four IDX files nor class \
+                     folders, DIR/<class name>/*.png|jpg)",
+                    dir.display()
+                )
+            } else {
+                format!("{} (named by --data)", dir.display())
+            },
+        }),
+    }
+}
+
 fn check_named(dir: &Path, by: &str) -> Result<PathBuf, DataError> {
     if has_dataset(dir) {
         Ok(dir.to_owned())
@@ -555,6 +593,30 @@ mod tests {
             std::fs::write(dir.path().join(format!("{stem}.gz")), b"x").unwrap();
         }
         assert_eq!(locate(Some(dir.path())).unwrap(), dir.path());
+    }
+
+    #[test]
+    fn a_data_folder_is_told_apart_by_what_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let e = data_dir_kind(&d.join("none")).unwrap_err().to_string();
+        assert!(e.contains("not found"), "{e}");
+        let e = data_dir_kind(d).unwrap_err().to_string();
+        assert!(e.contains("neither"), "{e}");
+        std::fs::create_dir(d.join(".cache")).unwrap();
+        assert!(data_dir_kind(d).is_err(), "a hidden folder is no class");
+        std::fs::create_dir(d.join("Shirt")).unwrap();
+        assert_eq!(data_dir_kind(d).unwrap(), DataDir::Pictures(d.to_owned()));
+        for (stem, _) in OFFICIAL_FILES {
+            std::fs::write(d.join(format!("{stem}.gz")), b"x").unwrap();
+        }
+        let e = data_dir_kind(d).unwrap_err().to_string();
+        assert!(e.contains("both"), "{e}");
+        std::fs::remove_dir(d.join("Shirt")).unwrap();
+        assert_eq!(
+            data_dir_kind(d).unwrap(),
+            DataDir::FashionMnist(d.to_owned())
+        );
     }
 
     #[test]

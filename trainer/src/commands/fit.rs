@@ -11,28 +11,84 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use trainer::eval;
-use trainer::nn::saved::{self, FitRecord};
+use trainer::nn::saved::{self, FitRecord, PicturesRecord};
 use trainer::train::checkpoint::{self, CHECKPOINT_FILE};
 use trainer::train::{self, Checkpointing, Precision, Tensors};
-use trainer_core::data::Split;
+use trainer_core::data::folders::{Classes, Folders};
+use trainer_core::data::{Dataset, Split};
 use trainer_core::files::atomic::write_json;
 use trainer_core::files::folder;
 
+use super::{Source, pictures};
 use crate::FitArgs;
 
 /// Runs the fit.
 pub fn run(args: FitArgs) -> Result<ExitCode> {
-    let mut cfg = args.train.config(trainer::nn::DEFAULT_MODEL)?;
+    let source = args.train.data.source()?;
+    let (mut cfg, folders) = match &source {
+        Source::FashionMnist => {
+            if args.mix.is_some() || args.own_classes {
+                bail!("--mix and --own-classes: only with a labelled picture folder as --data");
+            }
+            (args.train.config(trainer::nn::DEFAULT_MODEL)?, None)
+        }
+        Source::Pictures(dir) => {
+            let start = args.train.init_config(dir)?;
+            let names = start.class_names();
+            let classes = if args.own_classes {
+                Classes::Own
+            } else {
+                Classes::Known(&names)
+            };
+            let p = &args.pictures;
+            let set = pictures::read(dir, p, classes, p.held_out, p.held_out_seed)?;
+            let own = args.own_classes.then(|| set.class_names.clone());
+            (args.train.fine_tune_config(dir, own)?, Some(set))
+        }
+    };
+    // Fashion-MNIST's test set measures a model of its classes only.
+    let fashion_classes = cfg.class_names.is_none();
     // Ctrl-C / SIGTERM now stop training at the next step, keeping the checkpoint.
     trainer_core::interrupt::install();
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| cfg.arch.name().to_owned());
+    let name = match (&args.name, &source, &cfg.init) {
+        (Some(name), _, _) => name.clone(),
+        // A fine-tune on pictures never takes the starting model's folder by default.
+        (None, Source::Pictures(data), Some(init)) => format!(
+            "{}-{}",
+            file_name(&init.model),
+            file_name(&std::fs::canonicalize(data).unwrap_or_else(|_| data.clone()))
+        ),
+        (None, _, _) => cfg.arch.name().to_owned(),
+    };
     check_name(&name)?;
+    if let Some(init) = &cfg.init
+        && std::fs::canonicalize(saved::model_dir(&args.models, &name))
+            .ok()
+            .as_ref()
+            == Some(&init.model)
+    {
+        bail!(
+            "--name {name}: that is the starting model's folder ({}); give another --name",
+            init.model.display()
+        );
+    }
     let device = args.train.device()?;
-    let train_set = args.train.data.load(Split::Train, args.train.limit)?;
-    let test_set = args.train.data.load(Split::Test, args.test_limit)?;
+    let test_set = if fashion_classes {
+        Some(
+            args.train
+                .data
+                .fashion_mnist(Split::Test, args.test_limit)?,
+        )
+    } else {
+        None
+    };
+    let (train_set, pictures) = match folders {
+        None => (args.train.data.load(Split::Train, args.train.limit)?, None),
+        Some(set) => {
+            let (train_set, fit) = mix_pictures(&args, set, fashion_classes, cfg.seed)?;
+            (train_set, Some(fit))
+        }
+    };
     let dir = saved::model_dir(&args.models, &name);
     let staging = folder::staging_dir(&args.models, &name);
     let ckpt_path = staging.join(CHECKPOINT_FILE);
@@ -114,7 +170,17 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
     saved::save_weights(&vs, &staging.join(saved::WEIGHTS_FILE))?;
     trainer_core::interrupt::test_pause("outputs");
 
-    let float = eval::evaluate_float(&net, &test_set, device);
+    let names = cfg.class_names();
+    let float = test_set
+        .as_ref()
+        .map(|t| eval::evaluate_float(&net, &names, t, device));
+    let held_out = pictures
+        .as_ref()
+        .map(|p| p.set.held_out_set())
+        .filter(|h| !h.is_empty());
+    let float_held_out = held_out
+        .as_ref()
+        .map(|h| eval::evaluate_float(&net, &names, h, device));
     let record = FitRecord {
         command: super::command_line(),
         config: cfg.clone(),
@@ -125,38 +191,161 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
             / history.len() as f64,
         history,
         train_seconds,
-        test_accuracy: Some(float.accuracy),
-        test_images: Some(test_set.len()),
+        test_accuracy: float.as_ref().map(|f| f.accuracy),
+        test_images: test_set.as_ref().map(Dataset::len),
+        pictures: pictures.as_ref().map(|p| PicturesRecord {
+            split: p.set.split_record(),
+            picture_mode: args.pictures.forced_mode().map(|m| m.name().to_owned()),
+            mix: p.mix,
+            fashion_mnist_images: p.fashion_mnist_images,
+            held_out_accuracy: float_held_out.as_ref().map(|f| f.accuracy),
+        }),
     };
     write_json(&staging.join(saved::FIT_FILE), &record)?;
-    let int8 = if args.no_export {
-        None
+    let (int8, int8_held_out) = if args.no_export {
+        (None, None)
     } else {
-        let calib = args.train.data.load(Split::Train, Some(args.calib))?;
+        let calib = calibration_images(&args, &train_set, pictures.is_some(), cfg.seed)?;
         let bytes = trainer::eval::int8::export(&staging.join(saved::WEIGHTS_FILE), &cfg, &calib)?;
         trainer_core::files::atomic::write_atomic(&staging.join(saved::INT8_FILE), &bytes)?;
         eprintln!("int8 export: {} bytes", bytes.len());
-        Some(eval::evaluate_int8(&bytes, &float, &test_set)?)
+        let on_held_out = match (&held_out, &float_held_out) {
+            (Some(h), Some(f)) => Some(eval::evaluate_int8(&bytes, f, h)?),
+            _ => None,
+        };
+        let on_test = match (&test_set, &float) {
+            (Some(t), Some(f)) => Some(eval::evaluate_int8(&bytes, f, t)?),
+            _ => None,
+        };
+        (on_test, on_held_out)
     };
-    eval::report(
-        &staging,
-        &name,
-        &test_set,
-        &float,
-        int8.as_ref(),
-        super::command_line(),
-    )?;
+    let command = super::command_line();
+    if let (Some(t), Some(f)) = (&test_set, &float) {
+        eval::report(&staging, &name, t, f, int8.as_ref(), command.clone())?;
+    }
+    if let (Some(p), Some(h), Some(f)) = (&pictures, &held_out, &float_held_out) {
+        let beside = match (&test_set, &float) {
+            (Some(t), Some(f)) => Some(eval::Beside {
+                images: t.len(),
+                float_accuracy: f.accuracy,
+                int8_accuracy: int8.as_ref().map(|q| q.evaluated.accuracy),
+            }),
+            _ => None,
+        };
+        eval::Report {
+            name: &name,
+            suffix: PICTURES_SUFFIX,
+            images: "held-out",
+            data: Some(&p.set.dir),
+            test: h,
+            float: f,
+            int8: int8_held_out.as_ref(),
+            beside: beside.as_ref(),
+            command: &command,
+        }
+        .write(&staging)?;
+    }
     finish_folder(&staging, &dir)?;
     println!(
-        "{}: {} epochs in {:.0} s ({:.2} s/epoch); test accuracy {:.2}%",
+        "{}: {} epochs in {:.0} s ({:.2} s/epoch){}{}",
         name,
         record.history.len(),
         train_seconds,
         record.seconds_per_epoch,
-        100.0 * float.accuracy
+        float
+            .as_ref()
+            .map(|f| format!("; test accuracy {:.2}%", 100.0 * f.accuracy))
+            .unwrap_or_default(),
+        float_held_out
+            .as_ref()
+            .map(|f| format!("; held-out pictures {:.2}%", 100.0 * f.accuracy))
+            .unwrap_or_default()
     );
     println!("wrote {}", dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The suffix of the picture folder's evaluation files (`eval-pictures.json`).
+pub const PICTURES_SUFFIX: &str = "-pictures";
+
+/// A fit on a labelled picture folder.
+struct PictureFit {
+    /// The folder set read.
+    set: Folders,
+    /// `--mix`.
+    mix: f64,
+    /// Fashion-MNIST images mixed in.
+    fashion_mnist_images: usize,
+}
+
+/// Mixes Fashion-MNIST training images into the training part of the picture folder
+/// `set` as `--mix` asks (a model of the Fashion-MNIST classes only); returns the
+/// training images and the record.
+fn mix_pictures(
+    args: &FitArgs,
+    set: Folders,
+    fashion_classes: bool,
+    seed: u64,
+) -> Result<(Dataset, PictureFit)> {
+    let own = set.train_set();
+    if own.is_empty() {
+        bail!(
+            "--data {}: every picture is held out; add pictures or lower --held-out",
+            set.dir.display()
+        );
+    }
+    let mix = args.mix.unwrap_or(0.0);
+    if mix != 0.0 && !fashion_classes {
+        bail!("--mix: only for a model of the Fashion-MNIST classes, not classes of your own");
+    }
+    let count = pictures::mix_count(own.len(), mix)?;
+    let train_set = if count > 0 {
+        let fashion = args
+            .train
+            .data
+            .fashion_mnist(Split::Train, args.train.limit)?;
+        pictures::mixed(&own, &fashion, count, seed)
+    } else {
+        own.clone()
+    };
+    let fashion_mnist_images = train_set.len() - own.len();
+    eprintln!(
+        "training on {} pictures and {fashion_mnist_images} Fashion-MNIST images (--mix {mix})",
+        own.len()
+    );
+    Ok((
+        train_set,
+        PictureFit {
+            set,
+            mix,
+            fashion_mnist_images,
+        },
+    ))
+}
+
+/// The images that calibrate the int8 ranges: `--calib` training images; on a picture
+/// folder the training images first (pictures, then the mix), filled up from
+/// Fashion-MNIST's training split.
+fn calibration_images(
+    args: &FitArgs,
+    train_set: &Dataset,
+    on_pictures: bool,
+    seed: u64,
+) -> Result<Dataset> {
+    if !on_pictures {
+        return args.train.data.load(Split::Train, Some(args.calib));
+    }
+    let head = train_set.head(args.calib);
+    if head.len() == args.calib {
+        return Ok(head);
+    }
+    let fashion = args.train.data.fashion_mnist(Split::Train, None)?;
+    Ok(pictures::mixed(
+        &head,
+        &fashion,
+        args.calib - head.len(),
+        seed,
+    ))
 }
 
 /// Writes the manifest (the last output), removes the checkpoint and swaps the folder in.
@@ -167,6 +356,13 @@ fn finish_folder(staging: &Path, dir: &Path) -> Result<()> {
         std::fs::remove_file(&ckpt).with_context(|| format!("removing {}", ckpt.display()))?;
     }
     folder::commit(staging, dir)
+}
+
+/// The last component of `path`, as text.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// A model name is one plain folder name (no path, not hidden).

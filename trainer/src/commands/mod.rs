@@ -8,19 +8,72 @@ pub mod evaluate;
 pub mod export;
 pub mod fit;
 pub mod frames;
+pub mod pictures;
 pub mod predict;
 
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
 use tch::Device;
+use trainer::nn::saved;
 use trainer::train::{self, TrainConfig};
-use trainer_core::data::{Dataset, Split};
+use trainer_core::data::{DataDir, Dataset, Split};
 
 use crate::{DataArgs, TrainArgs};
 
+/// Epochs of a fine-tune on a picture folder unless `--epochs` is given: a few hundred
+/// pictures make short epochs, and a few passes move a trained model without
+/// overwriting what it learned.
+pub const FINE_TUNE_EPOCHS: usize = 10;
+/// The learning rate of a fine-tune on a picture folder is the recipe's divided by this
+/// unless `--lr` is given: small steps keep the starting model's features.
+pub const FINE_TUNE_LR_DIVISOR: f64 = 10.0;
+/// Largest batch of a fine-tune on a picture folder unless `--batch-size` is given:
+/// enough steps per epoch on a small folder.
+pub const FINE_TUNE_MAX_BATCH: usize = 32;
+
+/// What `--data` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Fashion-MNIST (the folder given, or the default places).
+    FashionMnist,
+    /// A labelled picture folder.
+    Pictures(PathBuf),
+}
+
 impl DataArgs {
-    /// Loads one split, optionally only its first `limit` images.
+    /// What `--data` names: without it, Fashion-MNIST.
+    pub fn source(&self) -> Result<Source> {
+        Ok(match &self.data {
+            None => Source::FashionMnist,
+            Some(dir) => match trainer_core::data::data_dir_kind(dir)? {
+                DataDir::FashionMnist(_) => Source::FashionMnist,
+                DataDir::Pictures(dir) => Source::Pictures(dir),
+            },
+        })
+    }
+
+    /// Loads one Fashion-MNIST split, optionally only its first `limit` images; a
+    /// picture folder given as `--data` is refused.
     pub fn load(&self, split: Split, limit: Option<usize>) -> Result<Dataset> {
-        let dir = trainer_core::data::locate(self.data.as_deref())?;
+        if let Source::Pictures(dir) = self.source()? {
+            bail!(
+                "--data {}: a labelled picture folder; only `trainer fit` and `trainer \
+                 evaluate` read those, this command needs the Fashion-MNIST IDX files",
+                dir.display()
+            );
+        }
+        self.fashion_mnist(split, limit)
+    }
+
+    /// Loads one Fashion-MNIST split (first `limit` images): from `--data` when it
+    /// names the IDX files, else from the default places (beside a picture folder).
+    pub fn fashion_mnist(&self, split: Split, limit: Option<usize>) -> Result<Dataset> {
+        let explicit = match self.source()? {
+            Source::FashionMnist => self.data.as_deref(),
+            Source::Pictures(_) => None,
+        };
+        let dir = trainer_core::data::locate(explicit)?;
         let set = trainer_core::data::load(&dir, split)?;
         Ok(match limit {
             Some(n) => set.head(n),
@@ -37,7 +90,58 @@ impl TrainArgs {
             Some(a) => a.clone(),
             None => trainer::nn::Arch::parse(default_model).map_err(anyhow::Error::msg)?,
         };
-        let mut c = train::recipe(&arch);
+        self.with_flags(train::recipe(&arch))
+    }
+
+    /// The settings of a fine-tune on a picture folder: `--init` is needed; without
+    /// `--model` the model, batch norm and dropout are the starting model's; the recipe
+    /// is the model's with [`FINE_TUNE_EPOCHS`] epochs, a learning rate divided by
+    /// [`FINE_TUNE_LR_DIVISOR`] and batches of at most [`FINE_TUNE_MAX_BATCH`]; every
+    /// flag given overrides.
+    ///
+    /// `own` gives the class names of classes of one's own: the model gets a new output
+    /// layer of their count. Otherwise the classes are the starting model's.
+    pub fn fine_tune_config(
+        &self,
+        data: &std::path::Path,
+        own: Option<Vec<String>>,
+    ) -> Result<TrainConfig> {
+        let start = self.init_config(data)?;
+        let arch = self.model.clone().unwrap_or_else(|| start.arch.clone());
+        let mut base = match &self.model {
+            Some(arch) => train::recipe(arch),
+            None => TrainConfig {
+                net: start.net,
+                ..train::recipe(&arch)
+            },
+        };
+        base.class_names = start.class_names;
+        if let Some(names) = own {
+            base.arch = arch.with_classes(names.len()).map_err(anyhow::Error::msg)?;
+            base.class_names = Some(names);
+        }
+        base.epochs = FINE_TUNE_EPOCHS;
+        base.lr /= FINE_TUNE_LR_DIVISOR;
+        base.batch_size = base.batch_size.min(FINE_TUNE_MAX_BATCH);
+        self.with_flags(base)
+    }
+
+    /// The training settings of the `--init` model, which a picture folder needs.
+    pub fn init_config(&self, data: &std::path::Path) -> Result<TrainConfig> {
+        let Some(init) = &self.init else {
+            bail!(
+                "--data {}: a picture folder is for fine-tuning a saved model: give --init \
+                 <model folder>, e.g. --init models/mcu-long",
+                data.display()
+            );
+        };
+        Ok(saved::read_fit_record(init)
+            .with_context(|| format!("--init {}: not a usable starting model", init.display()))?
+            .config)
+    }
+
+    /// `c` overridden by every flag given, checked.
+    fn with_flags(&self, mut c: TrainConfig) -> Result<TrainConfig> {
         c.seed = self.seed;
         if let Some(v) = self.epochs {
             c.epochs = v;

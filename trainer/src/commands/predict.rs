@@ -12,15 +12,15 @@ use trainer::nn::Net;
 use trainer::nn::saved;
 use trainer_core::data::image_input;
 use trainer_core::data::photo::Prepared;
-use trainer_core::data::{CLASS_NAMES, IMAGE_LEN, IMAGE_SIDE};
+use trainer_core::data::{IMAGE_LEN, IMAGE_SIDE};
 
 use crate::PredictArgs;
 
 /// One class and its probability.
 #[derive(Debug, Serialize)]
-struct Ranked {
+struct Ranked<'n> {
     class: usize,
-    name: &'static str,
+    name: &'n str,
     probability: f64,
 }
 
@@ -31,9 +31,9 @@ struct Answer<'a> {
     path: &'a Path,
     mode: Option<&'static str>,
     class: Option<usize>,
-    name: Option<&'static str>,
+    name: Option<&'a str>,
     probability: Option<f64>,
-    top: Vec<Ranked>,
+    top: Vec<Ranked<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
 }
@@ -73,13 +73,15 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
-    let predictor = if args.int8 {
+    // The model's class names: the .fmq's, or fit.json's.
+    let (predictor, names) = if args.int8 {
         let model = trainer::eval::int8::parse(&int8_bytes)
             .with_context(|| format!("{}", int8_path.display()))?;
-        Predictor::Int8(Box::new(model))
+        let names: Vec<String> = model.class_names().map(String::from).collect();
+        (Predictor::Int8(Box::new(model)), names)
     } else {
-        let (_vs, net, _config) = saved::load_model(&dir, Device::Cpu)?;
-        Predictor::Float(Box::new(net))
+        let (_vs, net, config) = saved::load_model(&dir, Device::Cpu)?;
+        (Predictor::Float(Box::new(net)), config.class_names())
     };
     let mut failures = 0;
     let mode = args.forced_mode();
@@ -93,7 +95,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         });
         match answer {
             Ok((prepared, Some(probabilities))) => {
-                print_answer(path, &prepared, &probabilities, &args)?
+                print_answer(path, &prepared, &probabilities, &names, &args)?
             }
             Ok((prepared, None)) => print_nothing(path, &prepared, &args)?,
             Err(e) => {
@@ -143,6 +145,7 @@ fn print_answer(
     path: &Path,
     prepared: &Prepared,
     probabilities: &[f64],
+    names: &[String],
     args: &PredictArgs,
 ) -> Result<()> {
     let mut ranked: Vec<Ranked> = probabilities
@@ -150,7 +153,7 @@ fn print_answer(
         .enumerate()
         .map(|(class, &probability)| Ranked {
             class,
-            name: CLASS_NAMES[class],
+            name: names.get(class).map_or("?", String::as_str),
             probability,
         })
         .collect();

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use infer_core::Model;
 
 use crate::train::TrainConfig;
-use trainer_core::data::{CLASS_NAMES, Dataset, IMAGE_LEN};
+use trainer_core::data::{Dataset, IMAGE_LEN};
 
 /// The int8 answer for one image.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,14 +84,16 @@ pub fn softmax(logits: &[f64]) -> Vec<f64> {
 }
 
 /// Quantizes the float model saved at `weights` (trained with `config`: its
-/// architecture and batch norm), calibrating activation ranges on `calib`; returns the
+/// architecture, batch norm and class names), calibrating activation ranges on `calib`; returns the
 /// `.fmq` bytes.
 pub fn export(weights: &Path, config: &TrainConfig, calib: &Dataset) -> Result<Vec<u8>> {
+    let names = config.class_names();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let float = trainer_core::quantize::FloatModel::load_arch(
         weights,
         &config.arch,
         config.net.batch_norm,
-        &CLASS_NAMES,
+        &names,
     )
     .with_context(|| format!("loading {}", weights.display()))?;
     let images: Vec<[u8; IMAGE_LEN]> = (0..calib.len()).map(|i| *calib.image(i)).collect();

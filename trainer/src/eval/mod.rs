@@ -13,7 +13,6 @@ use serde::Serialize;
 use tch::Device;
 
 use crate::nn::Net;
-use crate::nn::saved;
 use crate::study::plots;
 use crate::train::{self, Tensors};
 use parity::Parity;
@@ -55,8 +54,13 @@ impl std::ops::Deref for FloatEvaluated {
     }
 }
 
-/// Evaluates the float model on `test` (on `device`).
-pub fn evaluate_float(net: &Net, test: &Dataset, device: Device) -> FloatEvaluated {
+/// Evaluates the float model of classes `names` on `test` (on `device`).
+pub fn evaluate_float(
+    net: &Net,
+    names: &[String],
+    test: &Dataset,
+    device: Device,
+) -> FloatEvaluated {
     let start = Instant::now();
     let t = Tensors::new(test, device);
     let logits = train::logits(net, &t.images, 1000);
@@ -66,7 +70,7 @@ pub fn evaluate_float(net: &Net, test: &Dataset, device: Device) -> FloatEvaluat
         .map(|c| c as u8)
         .collect();
     let evaluated = Evaluated {
-        metrics: Metrics::new(&predicted, &test.labels),
+        metrics: Metrics::with_classes(&predicted, &test.labels, names),
         seconds: start.elapsed().as_secs_f64(),
     };
     FloatEvaluated {
@@ -98,7 +102,7 @@ pub fn evaluate_int8(fmq: &[u8], float: &FloatEvaluated, test: &Dataset) -> Resu
     let predicted: Vec<u8> = outputs.iter().map(|o| o.class).collect();
     Ok(Int8Evaluated {
         evaluated: Evaluated {
-            metrics: Metrics::new(&predicted, &test.labels),
+            metrics: Metrics::with_classes(&predicted, &test.labels, &float.class_names),
             seconds,
         },
         file_bytes: fmq.len(),
@@ -109,10 +113,51 @@ pub fn evaluate_int8(fmq: &[u8], float: &FloatEvaluated, test: &Dataset) -> Resu
 
 #[derive(Debug, Serialize)]
 struct EvalFile<'a> {
-    command: String,
+    command: &'a str,
     model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Path>,
     float: &'a Evaluated,
     int8: Option<&'a Int8Evaluated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fashion_mnist_test: Option<&'a Beside>,
+}
+
+/// The Fashion-MNIST test figures printed and recorded beside an evaluation on
+/// pictures: what fine-tuning cost on the studio images.
+#[derive(Debug, Clone, Serialize)]
+pub struct Beside {
+    /// Test images.
+    pub images: usize,
+    /// Accuracy of the float model.
+    pub float_accuracy: f64,
+    /// Accuracy of the int8 model, when evaluated.
+    pub int8_accuracy: Option<f64>,
+}
+
+/// One evaluation to print and write: `eval{suffix}.json` and
+/// `confusion{suffix}[-int8].png`.
+#[derive(Debug)]
+pub struct Report<'a> {
+    /// The model's name.
+    pub name: &'a str,
+    /// Added to the file names: "" for the Fashion-MNIST test set, "-pictures" for a
+    /// picture folder's held-out part.
+    pub suffix: &'a str,
+    /// What the images are, in words ("test", "held-out").
+    pub images: &'a str,
+    /// The picture folder, when the images come from one.
+    pub data: Option<&'a Path>,
+    /// The images and labels.
+    pub test: &'a Dataset,
+    /// The float model's metrics.
+    pub float: &'a Evaluated,
+    /// The int8 model's metrics.
+    pub int8: Option<&'a Int8Evaluated>,
+    /// The Fashion-MNIST test figures, beside an evaluation on pictures.
+    pub beside: Option<&'a Beside>,
+    /// The command line, recorded.
+    pub command: &'a str,
 }
 
 /// Prints the tables and writes eval.json (recording `command`, the command
@@ -125,54 +170,92 @@ pub fn report(
     int8: Option<&Int8Evaluated>,
     command: String,
 ) -> Result<()> {
-    println!(
-        "float model ({} test images):\n{}",
-        test.len(),
-        float.table()
-    );
-    plots::confusion_heatmap(
-        &float.confusion,
-        &format!(
-            "{} float: {:.2}% (rows true, columns predicted)",
-            name,
-            100.0 * float.accuracy
-        ),
-        &dir.join("confusion.png"),
-    )?;
-    if let Some(q8) = int8 {
-        let q = &q8.evaluated;
-        let p = &q8.parity;
-        println!("int8 model through infer-core:\n{}", q.table());
+    Report {
+        name,
+        suffix: "",
+        images: "test",
+        data: None,
+        test,
+        float,
+        int8,
+        beside: None,
+        command: &command,
+    }
+    .write(dir)
+}
+
+impl Report<'_> {
+    /// The evaluation file's path in `dir`.
+    pub fn eval_path(&self, dir: &Path) -> std::path::PathBuf {
+        dir.join(format!("eval{}.json", self.suffix))
+    }
+
+    /// Prints the tables and writes the evaluation file and heatmaps into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let (name, float) = (self.name, self.float);
         println!(
-            "float {:.2}% vs int8 {:.2}%: top-1 agreement {:.2}%, dequantized score error mean {:.4} max {:.4} (mean |logit| {:.2}); .fmq {} bytes, scratch {} bytes",
-            100.0 * p.float_accuracy,
-            100.0 * p.int8_accuracy,
-            100.0 * p.top1_agreement,
-            p.mean_abs_score_error,
-            p.max_abs_score_error,
-            p.mean_abs_logit,
-            q8.file_bytes,
-            q8.scratch_bytes
+            "float model ({} {} images):\n{}",
+            self.test.len(),
+            self.images,
+            float.table()
         );
         plots::confusion_heatmap(
-            &q.confusion,
-            &format!(
-                "{} int8: {:.2}% (rows true, columns predicted)",
-                name,
-                100.0 * q.accuracy
-            ),
-            &dir.join("confusion-int8.png"),
-        )?;
-    }
-    write_json(
-        &dir.join(saved::EVAL_FILE),
-        &EvalFile {
-            command,
-            model: name,
             float,
-            int8,
-        },
-    )?;
-    println!("wrote {}", dir.join(saved::EVAL_FILE).display());
-    Ok(())
+            &format!(
+                "{} float: {:.2}% (rows true, columns predicted)",
+                name,
+                100.0 * float.accuracy
+            ),
+            &dir.join(format!("confusion{}.png", self.suffix)),
+        )?;
+        if let Some(q8) = self.int8 {
+            let q = &q8.evaluated;
+            let p = &q8.parity;
+            println!("int8 model through infer-core:\n{}", q.table());
+            println!(
+                "float {:.2}% vs int8 {:.2}%: top-1 agreement {:.2}%, dequantized score error mean {:.4} max {:.4} (mean |logit| {:.2}); .fmq {} bytes, scratch {} bytes",
+                100.0 * p.float_accuracy,
+                100.0 * p.int8_accuracy,
+                100.0 * p.top1_agreement,
+                p.mean_abs_score_error,
+                p.max_abs_score_error,
+                p.mean_abs_logit,
+                q8.file_bytes,
+                q8.scratch_bytes
+            );
+            plots::confusion_heatmap(
+                q,
+                &format!(
+                    "{} int8: {:.2}% (rows true, columns predicted)",
+                    name,
+                    100.0 * q.accuracy
+                ),
+                &dir.join(format!("confusion{}-int8.png", self.suffix)),
+            )?;
+        }
+        if let Some(b) = self.beside {
+            println!(
+                "beside: Fashion-MNIST test ({} images): float {:.2}%{}",
+                b.images,
+                100.0 * b.float_accuracy,
+                b.int8_accuracy
+                    .map(|a| format!(", int8 {:.2}%", 100.0 * a))
+                    .unwrap_or_default()
+            );
+        }
+        let path = self.eval_path(dir);
+        write_json(
+            &path,
+            &EvalFile {
+                command: self.command,
+                model: name,
+                data: self.data,
+                float,
+                int8: self.int8,
+                fashion_mnist_test: self.beside,
+            },
+        )?;
+        println!("wrote {}", path.display());
+        Ok(())
+    }
 }

@@ -85,6 +85,25 @@ pub struct FitRecord {
     pub test_accuracy: Option<f64>,
     /// Test images evaluated on.
     pub test_images: Option<usize>,
+    /// The labelled picture folder a fine-tune trained on (older records: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pictures: Option<PicturesRecord>,
+}
+
+/// What a fine-tune on a labelled picture folder trained and was evaluated on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PicturesRecord {
+    /// The folder, its held-out split and the files left out.
+    pub split: trainer_core::data::folders::SplitRecord,
+    /// The picture style forced (`dataset`, `photo`), `None` for per picture.
+    pub picture_mode: Option<String>,
+    /// `--mix`: the fraction of the training images from Fashion-MNIST.
+    pub mix: f64,
+    /// Fashion-MNIST training images mixed in.
+    pub fashion_mnist_images: usize,
+    /// Accuracy of the float model on the held-out pictures (none when none are held
+    /// out).
+    pub held_out_accuracy: Option<f64>,
 }
 
 /// Saves the variables as safetensors at `path`, atomically.

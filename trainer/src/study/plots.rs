@@ -10,8 +10,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use plotters::prelude::*;
 
 use crate::study::CvReport;
-use trainer_core::data::{CLASS_NAMES, Dataset, IMAGE_SIDE, NUM_CLASSES};
+use trainer_core::data::{CLASS_NAMES, Dataset, IMAGE_SIDE};
 use trainer_core::files::atomic::write_png;
+use trainer_core::metrics::Metrics;
 
 /// Where the font is looked for, in order.
 const FONT_PATHS: [&str; 2] = [
@@ -276,17 +277,15 @@ pub fn image_grid(data: &Dataset, path: &Path) -> Result<()> {
 }
 
 /// A confusion-matrix heatmap: rows true class, columns predicted class.
-pub fn confusion_heatmap(
-    matrix: &[[u64; NUM_CLASSES]; NUM_CLASSES],
-    title: &str,
-    path: &Path,
-) -> Result<()> {
+pub fn confusion_heatmap(metrics: &Metrics, title: &str, path: &Path) -> Result<()> {
+    let matrix = &metrics.confusion;
+    let classes = matrix.len() as i32;
     let cell = 60i32;
     let left = 130i32;
     let top = 60i32;
     let size = (
-        (left + cell * NUM_CLASSES as i32 + 20) as u32,
-        (top + cell * NUM_CLASSES as i32 + 130) as u32,
+        (left + cell * classes + 20).max(400) as u32,
+        (top + cell * classes + 130) as u32,
     );
     render(path, size, |root| {
         root.draw(&Text::new(
@@ -298,7 +297,7 @@ pub fn confusion_heatmap(
         for (t, row) in matrix.iter().enumerate() {
             let total = row.iter().sum::<u64>().max(1) as f64;
             root.draw(&Text::new(
-                CLASS_NAMES[t],
+                metrics.class_name(t).to_owned(),
                 (5, top + t as i32 * cell + cell / 2 - 8),
                 ("sans-serif", 15).into_font(),
             ))
@@ -321,11 +320,11 @@ pub fn confusion_heatmap(
                 .map_err(plot_err)?;
             }
         }
-        for (p, name) in CLASS_NAMES.iter().enumerate() {
+        for p in 0..matrix.len() {
             let x = left + p as i32 * cell + cell / 2 - 6;
-            let y = top + NUM_CLASSES as i32 * cell + 8;
+            let y = top + classes * cell + 8;
             root.draw(&Text::new(
-                *name,
+                metrics.class_name(p).to_owned(),
                 (x, y),
                 ("sans-serif", 15)
                     .into_font()

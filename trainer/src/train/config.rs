@@ -144,6 +144,10 @@ pub struct TrainConfig {
     /// one (fp32 or bf16), and records written before the option were fp32.
     #[serde(default)]
     pub precision: Precision,
+    /// The class names of a model of classes of one's own, in label order; `None`:
+    /// Fashion-MNIST's ten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_names: Option<Vec<String>>,
 }
 
 impl Default for TrainConfig {
@@ -169,6 +173,7 @@ impl Default for TrainConfig {
             scene_crops: 0.0,
             init: None,
             precision: Precision::Fp32,
+            class_names: None,
         }
     }
 }
@@ -210,8 +215,24 @@ pub fn recipe(arch: &Arch) -> TrainConfig {
 }
 
 impl TrainConfig {
+    /// The model's class names, in label order.
+    pub fn class_names(&self) -> Vec<String> {
+        match &self.class_names {
+            Some(names) => names.clone(),
+            None => trainer_core::data::CLASS_NAMES.map(String::from).to_vec(),
+        }
+    }
+
     /// Checks the values: a clear message instead of a NaN run or a panic.
     pub fn validate(&self) -> anyhow::Result<()> {
+        let classes = self.class_names().len();
+        if self.arch.classes() != classes {
+            anyhow::bail!(
+                "the model {} has {} outputs for {classes} classes: its last layer must be d{classes}",
+                self.arch,
+                self.arch.classes()
+            );
+        }
         let finite_nonneg = |v: f64| v.is_finite() && v >= 0.0;
         if self.epochs == 0 || self.batch_size == 0 {
             anyhow::bail!("--epochs and --batch-size must be at least 1");

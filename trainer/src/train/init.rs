@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 
-use crate::nn::{Arch, NetOptions, saved};
+use crate::nn::{Arch, LayerSpec, NetOptions, saved};
 use trainer_core::files::folder;
 
 /// The saved model a run starts from, as recorded in its result files.
@@ -18,6 +18,10 @@ pub struct Init {
     /// SHA-256 of its weights (`model.safetensors`): the run is refused if they change,
     /// so a record names exactly the weights it started from.
     pub weights_sha256: String,
+    /// The variable prefix (`fc2`) of the output layer that the run makes anew because
+    /// its class count differs from the saved model's; `None`: every layer is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_output_layer: Option<String>,
 }
 
 impl Init {
@@ -30,7 +34,9 @@ impl Init {
             .with_context(|| format!("{}: no such model folder", dir.display()))
             .with_context(bad)?;
         let record = saved::read_fit_record(&model).with_context(bad)?;
-        if record.config.arch != *arch || record.config.net.batch_norm != net.batch_norm {
+        // A new output layer (classes of one's own) is the one difference allowed.
+        let same_body = record.config.arch.with_classes(arch.classes()).as_ref() == Ok(arch);
+        if !same_body || record.config.net.batch_norm != net.batch_norm {
             bail!(
                 "--init {}: the model is {} (batch norm {}), the run trains {} (batch norm \
                  {}): give the same --model and --batch-norm",
@@ -42,14 +48,24 @@ impl Init {
             );
         }
         let weights = folder::read_checked(&model, saved::WEIGHTS_FILE).with_context(bad)?;
+        let denses = arch
+            .layers()
+            .iter()
+            .filter(|l| matches!(l, LayerSpec::Dense { .. }))
+            .count();
         Ok(Init {
             model,
             weights_sha256: folder::sha256_hex(&weights),
+            new_output_layer: (record.config.arch.classes() != arch.classes())
+                .then(|| format!("fc{denses}")),
         })
     }
 
     /// Loads the recorded weights into `vs` (every variable, batch-norm statistics
-    /// included), refusing them if they are no longer the ones recorded.
+    /// included), refusing them if they are no longer the ones recorded. When `vs` is of
+    /// the same model with a new output layer ([`Init::new_output_layer`]: another class
+    /// count, classes of one's own), every variable but that layer's is loaded and the layer keeps its
+    /// fresh initialisation.
     pub fn apply(&self, vs: &mut VarStore) -> Result<()> {
         let weights = folder::read_checked(&self.model, saved::WEIGHTS_FILE)
             .with_context(|| format!("--init {}", self.model.display()))?;
@@ -63,7 +79,32 @@ impl Init {
                 self.weights_sha256
             );
         }
-        vs.load(&path)
-            .map_err(|e| anyhow::anyhow!("--init {}: {e}", path.display()))
+        let Some(output) = &self.new_output_layer else {
+            return vs
+                .load(&path)
+                .map_err(|e| anyhow::anyhow!("--init {}: {e}", path.display()));
+        };
+        let saved = tch::Tensor::read_safetensors(&path)
+            .map_err(|e| anyhow::anyhow!("--init {}: {e}", path.display()))?;
+        let mut vars = vs.variables();
+        tch::no_grad(|| {
+            for (name, tensor) in &saved {
+                if name.starts_with(&format!("{output}.")) {
+                    continue;
+                }
+                match vars.remove(name) {
+                    Some(mut v) if v.size() == tensor.size() => {
+                        v.copy_(tensor);
+                    }
+                    _ => bail!("--init {}: {name} does not fit the model", path.display()),
+                }
+            }
+            Ok(())
+        })?;
+        vars.retain(|name, _| !name.starts_with(&format!("{output}.")));
+        if let Some(name) = vars.keys().next() {
+            bail!("--init {}: no {name}", path.display());
+        }
+        Ok(())
     }
 }
