@@ -133,11 +133,11 @@ pub struct TrainConfig {
     pub distill: Option<Distill>,
     /// Scene-crop augmentation: the probability that an image is changed the way the
     /// scene preprocessing's crops differ from the dataset, after the shift and flip and
-    /// before erasing ([`scene_crops`](crate::train::scene_crops); 0 = off).
+    /// before erasing ([`scene_crops`](fn@crate::train::scene_crops); 0 = off).
     #[serde(default)]
     pub scene_crops: f64,
     /// The saved model whose weights the run starts from (fine-tuning), if any
-    /// ([`Init`](crate::train::Init)); a fresh initialisation otherwise.
+    /// ([`Init`]); a fresh initialisation otherwise.
     #[serde(default)]
     pub init: Option<Init>,
     /// The precision of the training steps ([`Precision`]); records hold the resolved
