@@ -23,6 +23,12 @@
 //! 0..=9, image `k` as scene kind `k / 2` (each kind once light, once dark) with the seed
 //! `seed + k`; `firmware/frames/scenes.bin` holds them for the QEMU example `scene-cost`.
 //!
+//! `--scene-train DIR` only writes a training set into DIR (IDX files, uncompressed, for
+//! `trainer fit --data DIR`) and exits: every training image as it is, plus the scene
+//! path's model input for each training image drawn as a development scene kind (never a
+//! held-out one), where a garment is found; the test split unchanged (an experiment of
+//! issue 28, part 2: `docs/photos.md`).
+//!
 //! `--samples DIR` only writes example pictures into DIR (test images 0, 1 and 2 as
 //! `plain-28`, `product-photo` and `colour-jpeg`, and a low-contrast noise frame) and
 //! exits: `docs/pictures/` holds them for `scripts/run-firmware.sh`.
@@ -328,6 +334,67 @@ fn true_crop(
     Ok((picture, prepared))
 }
 
+/// Writes the `--scene-train` data set into `dir` (an experiment of issue 28, part 2):
+/// every TRAINING image as it is, then, for every training image `i`, the scene path's
+/// model input for it drawn as the development scene kind `i % 3` (`desk-wood`,
+/// `fabric-shadow`, `paper-mixed`; never a held-out kind) with the seed
+/// `seed + 3,000,000 + i`, where the path finds a garment; the test split unchanged. The
+/// IDX files are written uncompressed, so `trainer fit --data DIR` trains on them.
+fn write_scene_train(test: &data::Dataset, seed: u64, dir: &std::path::Path) -> Result<()> {
+    let train = data::load(&data::locate(None)?, Split::Train)?;
+    let mut images = train.images.clone();
+    let mut labels = train.labels.clone();
+    let (mut found, mut missed) = (0usize, 0usize);
+    for i in 0..train.len() {
+        let kind = &scenes::SCENE_KINDS[i % 3];
+        let s = seed + 3_000_000 + i as u64;
+        let mut rng = SplitMix64::new(s);
+        let light = s.is_multiple_of(2);
+        let picture = scenes::scene_frame(kind, Some((&gray(train.image(i)), light)), &mut rng);
+        match prepare(&DynamicImage::ImageLuma8(picture), true)? {
+            Prepared::Garment { input, .. } => {
+                images.extend_from_slice(&input[..]);
+                labels.push(train.labels[i]);
+                found += 1;
+            }
+            Prepared::Nothing(_) => missed += 1,
+        }
+    }
+    std::fs::create_dir_all(dir)?;
+    let idx = |dims: &[u32], data: &[u8]| {
+        let mut out = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out.extend_from_slice(data);
+        out
+    };
+    let side = IMAGE_SIDE as u32;
+    let n = labels.len() as u32;
+    for (stem, bytes) in [
+        ("train-images-idx3-ubyte", idx(&[n, side, side], &images)),
+        ("train-labels-idx1-ubyte", idx(&[n], &labels)),
+        (
+            "t10k-images-idx3-ubyte",
+            idx(&[test.len() as u32, side, side], &test.images),
+        ),
+        (
+            "t10k-labels-idx1-ubyte",
+            idx(&[test.len() as u32], &test.labels),
+        ),
+    ] {
+        trainer_core::files::atomic::write_atomic(&dir.join(stem), &bytes)?;
+    }
+    println!(
+        "wrote {} training images ({} as they are, {found} scene crops; {missed} scenes with no \
+         garment found) into {}",
+        n,
+        train.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
 /// Writes the frames blob of `--scene-frames` to `path` (through a temporary file in
 /// the same folder, renamed when complete).
 fn write_scene_frames(test: &data::Dataset, seed: u64, path: &std::path::Path) -> Result<()> {
@@ -428,6 +495,7 @@ struct Args {
     samples: Option<std::path::PathBuf>,
     dump: Option<std::path::PathBuf>,
     scene_frames: Option<std::path::PathBuf>,
+    scene_train: Option<std::path::PathBuf>,
     scene: bool,
     true_crop: bool,
 }
@@ -444,6 +512,7 @@ fn parse_args() -> Result<Args> {
         samples: None,
         dump: None,
         scene_frames: None,
+        scene_train: None,
         scene: false,
         true_crop: false,
     };
@@ -481,6 +550,7 @@ fn parse_args() -> Result<Args> {
             "--samples" => args.samples = Some(value.into()),
             "--dump" => args.dump = Some(value.into()),
             "--scene-frames" => args.scene_frames = Some(value.into()),
+            "--scene-train" => args.scene_train = Some(value.into()),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -509,6 +579,9 @@ fn main() -> Result<()> {
     }
     if let Some(path) = &args.scene_frames {
         return write_scene_frames(&test, args.seed, path);
+    }
+    if let Some(dir) = &args.scene_train {
+        return write_scene_train(&test, args.seed, dir);
     }
     let n = args.limit.min(test.len());
     let dir = saved::model_dir(&args.models, &args.model);
