@@ -223,7 +223,14 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             meta.format
         );
     }
-    let st = safetensors::SafeTensors::deserialize(&bytes).with_context(damaged)?;
+    let tensors = read_tensors(&bytes).with_context(damaged)?;
+    Ok(Checkpoint { meta, tensors })
+}
+
+/// The tensors of a safetensors file's bytes (f32 and i64 ones), by name: a checkpoint's
+/// or a saved model's, read from bytes already in memory.
+pub fn read_tensors(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
+    let st = safetensors::SafeTensors::deserialize(bytes)?;
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
@@ -243,9 +250,9 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
                     .collect();
                 Tensor::from_slice(&v)
             }
-            other => bail!("{}: tensor {name} has dtype {other:?}", path.display()),
+            other => bail!("tensor {name} has dtype {other:?}"),
         };
         tensors.insert(name, t.view(shape.as_slice()));
     }
-    Ok(Checkpoint { meta, tensors })
+    Ok(tensors)
 }

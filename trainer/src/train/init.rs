@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 
 use crate::nn::{Arch, LayerSpec, NetOptions, saved};
+use crate::train::checkpoint::read_tensors;
 use trainer_core::files::folder;
 
 /// The saved model a run starts from, as recorded in its result files.
@@ -66,7 +67,7 @@ impl Init {
     /// the same model with a new output layer ([`Init::new_output_layer`]: another class
     /// count, classes of one's own), every variable but that layer's is loaded and the layer keeps its
     /// fresh initialisation.
-    pub fn apply(&self, vs: &mut VarStore) -> Result<()> {
+    pub fn apply(&self, vs: &VarStore) -> Result<()> {
         let weights = folder::read_checked(&self.model, saved::WEIGHTS_FILE)
             .with_context(|| format!("--init {}", self.model.display()))?;
         let sha = folder::sha256_hex(&weights);
@@ -79,17 +80,18 @@ impl Init {
                 self.weights_sha256
             );
         }
-        let Some(output) = &self.new_output_layer else {
-            return vs
-                .load(&path)
-                .map_err(|e| anyhow::anyhow!("--init {}: {e}", path.display()));
-        };
-        let saved = tch::Tensor::read_safetensors(&path)
+        // The bytes just hashed, not the file again: what is loaded is what was checked.
+        let stored = read_tensors(&weights)
             .map_err(|e| anyhow::anyhow!("--init {}: {e}", path.display()))?;
+        let new_layer = |name: &str| {
+            self.new_output_layer
+                .as_ref()
+                .is_some_and(|output| name.starts_with(&format!("{output}.")))
+        };
         let mut vars = vs.variables();
         tch::no_grad(|| {
-            for (name, tensor) in &saved {
-                if name.starts_with(&format!("{output}.")) {
+            for (name, tensor) in &stored {
+                if new_layer(name) {
                     continue;
                 }
                 match vars.remove(name) {
@@ -101,7 +103,7 @@ impl Init {
             }
             Ok(())
         })?;
-        vars.retain(|name, _| !name.starts_with(&format!("{output}.")));
+        vars.retain(|name, _| !new_layer(name));
         if let Some(name) = vars.keys().next() {
             bail!("--init {}: no {name}", path.display());
         }

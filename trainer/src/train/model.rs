@@ -35,9 +35,9 @@ pub fn initial_model(
     seed: u64,
     device: Device,
 ) -> anyhow::Result<(nn::VarStore, Net)> {
-    let (mut vs, net) = fresh_model(&cfg.arch, cfg.net, seed, device);
+    let (vs, net) = fresh_model(&cfg.arch, cfg.net, seed, device);
     if let Some(init) = &cfg.init {
-        init.apply(&mut vs)?;
+        init.apply(&vs)?;
     }
     Ok((vs, net))
 }
