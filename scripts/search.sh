@@ -5,7 +5,8 @@
 # libtorch thread, two candidates at a time (the machine has 2 cores; $SEARCH_JOBS
 # changes that: stage 2 ran its three candidates at once).
 #
-#   scripts/search.sh STAGE [OUT]     STAGE: 1 (12 epochs), 2 (30 epochs) or 3 (60 epochs);
+#   scripts/search.sh STAGE [OUT]     STAGE: 1 (12 epochs), 2 (30 epochs), 3 (60 epochs),
+#                                     or 4 (issue 29's epoch levers, 12 epochs);
 #                                     OUT defaults to docs/results/search
 #
 # Each candidate writes OUT/<name>/fold-0.json, its command in command.txt and its
@@ -21,6 +22,8 @@ out=${2:-docs/results/search}
 # The `mcu` recipe (the trainer's `recipe`), spelled out for layer strings.
 recipe="--batch-norm --optimizer adamw --lr 0.003 --weight-decay 0.05 --schedule onecycle \
 --shift 2 --flip --label-smoothing 0.1 --batch-size 128"
+# The same without its flips, for candidates that choose their own.
+recipe_noflip=${recipe/ --flip / }
 mcu=c16,c16,p,c32,c32,p,c64,c64,p,f,d10
 gap=c16,c16,p,c32,c32,p,c64,c64,g,d10
 
@@ -43,7 +46,16 @@ case "$stage" in
        "mcu-60|60|--model $mcu $recipe"
        "erase-0.25-60|60|--model $mcu $recipe --erase 0.25"
      ) ;;
-  *) echo "search.sh: STAGE is 1, 2 or 3, not '$stage'" >&2; exit 2 ;;
+  # Issue 29's epoch levers, one at a time against mcu-12 (the stage-1 run, repeated).
+  4) candidates=(
+       "mcu-12|12|--model $mcu $recipe"
+       "flip-alternate|12|--model $mcu $recipe_noflip --flip alternate"
+       "lookahead-0.5|12|--model $mcu $recipe --lookahead 0.5"
+       "bn-momentum-0.4|12|--model $mcu $recipe --bn-momentum 0.4"
+       "sgd-nesterov|12|--model $mcu $recipe --optimizer sgd-nesterov --lr 0.05 --weight-decay 0.0005"
+       "levers-3|12|--model $mcu $recipe_noflip --flip alternate --lookahead 0.5 --bn-momentum 0.4"
+     ) ;;
+  *) echo "search.sh: STAGE is 1, 2, 3 or 4, not '$stage'" >&2; exit 2 ;;
 esac
 
 if [ -n "${TRAINER:-}" ]; then

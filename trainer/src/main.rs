@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use trainer::nn::Arch;
-use trainer::train::{Optimizer, Precision, Schedule};
+use trainer::train::{Flip, Optimizer, Precision, Schedule};
 
 mod commands;
 
@@ -141,6 +141,10 @@ struct TrainArgs {
     /// Batch normalization after every convolution: true or false [recipe; seed: false].
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     batch_norm: Option<bool>,
+    /// Batch-norm momentum, PyTorch's convention: the fraction of the way each training
+    /// batch moves the running statistics to its own, 0..1 [default: 0.1].
+    #[arg(long, value_name = "M", allow_negative_numbers = true)]
+    bn_momentum: Option<f64>,
     /// Dropout before every dense layer, 0..1 [recipe; seed: 0].
     #[arg(long, allow_negative_numbers = true)]
     dropout: Option<f64>,
@@ -148,9 +152,11 @@ struct TrainArgs {
     /// on every side, then a 28x28 crop at a random offset [recipe; seed: 0].
     #[arg(long, value_name = "N", visible_alias = "pad-crop")]
     shift: Option<i64>,
-    /// Random left-right flips: true or false [recipe; seed: false].
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    flip: Option<bool>,
+    /// Left-right flips: true (random, each image with probability 1/2), false, or
+    /// alternate (random in the first epoch, then each image the opposite of the epoch
+    /// before) [recipe; seed: false].
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "true")]
+    flip: Option<Flip>,
     /// Label smoothing of the cross-entropy, 0..1 [recipe; seed: 0].
     #[arg(long, allow_negative_numbers = true)]
     label_smoothing: Option<f64>,
@@ -163,6 +169,14 @@ struct TrainArgs {
     /// what is validated, saved and exported [default: off].
     #[arg(long, value_name = "DECAY", allow_negative_numbers = true)]
     ema: Option<f64>,
+    /// Lookahead: every --lookahead-every optimizer steps, slow weights move this
+    /// fraction of the way to the trained ones, which are then set to them (batch-norm
+    /// statistics included), 0..1, e.g. 0.5 [default: off].
+    #[arg(long, value_name = "ALPHA", allow_negative_numbers = true)]
+    lookahead: Option<f64>,
+    /// Optimizer steps between two lookahead synchronisations (with --lookahead).
+    #[arg(long, value_name = "K", default_value_t = 5, requires = "lookahead")]
+    lookahead_every: usize,
     /// Scene-crop augmentation: with probability P, an image gets a random zoom and
     /// shift, gamma, a residue of background texture, blur and noise, as the scene
     /// preprocessing's crops of garments on textured surfaces look [default: 0, off].

@@ -442,3 +442,51 @@ fn weight_averaging_erasing_and_distillation_resume_to_the_same_bytes() {
     let file = "model.safetensors";
     assert!(bytes(&root.join(small), file) == bytes(&whole.join(small), file));
 }
+
+#[test]
+fn the_epoch_levers_resume_to_the_same_bytes() {
+    // Lookahead's slow weights are checkpointed; alternating flips depend on the epoch
+    // and each image's index only; Nesterov's buffer is SGD's.
+    let tmp = tempfile::tempdir().unwrap();
+    let small = "c8,p,f,d10";
+    let args = |root: &Path| -> Vec<String> {
+        let mut a = common::fit_args(small, "3", "600");
+        a.extend(["--batch-norm", "--bn-momentum", "0.4", "--shift", "1"]);
+        a.extend([
+            "--flip",
+            "alternate",
+            "--lookahead",
+            "0.5",
+            "--lookahead-every",
+            "3",
+        ]);
+        a.extend(["--optimizer", "sgd-nesterov", "--lr", "0.02", "--no-export"]);
+        a.extend(["--test-limit", "50", "--threads", "1"]);
+        a.extend(["--models", root.to_str().unwrap()]);
+        a.into_iter().map(String::from).collect()
+    };
+    let whole = tmp.path().join("whole");
+    assert_ok(&run(&args(&whole)));
+    let fit = json(&whole.join(small).join("fit.json"));
+    let train = &fit["config"];
+    assert_eq!(train["optimizer"], "sgd-nesterov", "{train}");
+    assert_eq!(train["bn_momentum"], 0.4);
+    assert_eq!(train["augment"]["alternate_flip"], true);
+    assert_eq!(train["lookahead"]["every"], 3);
+    let root = tmp.path().join("resumed");
+    let ckpt = root.join(format!(".{small}.partial/checkpoint.safetensors"));
+    sigkill(start_paused(&args(&root), "checkpoint", &ckpt));
+    let saved = trainer::train::checkpoint::load(&ckpt).unwrap();
+    assert_eq!(saved.meta.epoch, 1);
+    for name in ["lookahead/conv.weight", "lookahead/bn.running_var"] {
+        assert!(
+            saved.tensors.contains_key(name),
+            "{name} not in the checkpoint"
+        );
+    }
+    let mut resume = args(&root);
+    resume.push("--resume".into());
+    assert_ok(&run(&resume));
+    let file = "model.safetensors";
+    assert!(bytes(&root.join(small), file) == bytes(&whole.join(small), file));
+}

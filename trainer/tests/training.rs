@@ -120,6 +120,7 @@ fn all_options(epochs: usize) -> TrainConfig {
         net: NetOptions {
             batch_norm: true,
             dropout: 0.2,
+            ..Default::default()
         },
         epochs,
         batch_size: 64,
@@ -130,6 +131,7 @@ fn all_options(epochs: usize) -> TrainConfig {
         augment: Augment {
             shift: 2,
             flip: true,
+            ..Augment::default()
         },
         label_smoothing: 0.1,
         early_stopping: Some(EarlyStopping {
@@ -258,6 +260,7 @@ fn global_average_pooling_trains_exports_version_3_and_agrees_with_float() {
         net: NetOptions {
             batch_norm: true,
             dropout: 0.0,
+            ..Default::default()
         },
         epochs: 4,
         batch_size: 32,

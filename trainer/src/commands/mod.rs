@@ -174,7 +174,10 @@ impl TrainArgs {
             c.augment.shift = v;
         }
         if let Some(v) = self.flip {
-            c.augment.flip = v;
+            v.apply(&mut c.augment);
+        }
+        if let Some(v) = self.bn_momentum {
+            c.net.bn_momentum = v;
         }
         if let Some(v) = self.label_smoothing {
             c.label_smoothing = v;
@@ -190,6 +193,12 @@ impl TrainArgs {
         }
         if let Some(v) = self.ema {
             c.ema = Some(v);
+        }
+        if let Some(alpha) = self.lookahead {
+            c.lookahead = Some(train::LookaheadConfig {
+                alpha,
+                every: self.lookahead_every,
+            });
         }
         if let Some(v) = self.scene_crops {
             c.scene_crops = v;

@@ -13,7 +13,7 @@ use trainer_core::data::IMAGE_SIDE;
 pub mod saved;
 
 /// Options that change the network but not its exported shape.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct NetOptions {
     /// Batch normalization after every convolution (before ReLU).
     #[serde(default)]
@@ -21,6 +21,36 @@ pub struct NetOptions {
     /// Dropout probability before every dense layer (0 = none).
     #[serde(default)]
     pub dropout: f64,
+    /// The batch norms' running-statistics momentum, PyTorch's convention: each
+    /// training batch moves the running mean and variance this fraction of the way to
+    /// the batch's (`--bn-momentum`; records without it used PyTorch's 0.1).
+    #[serde(
+        default = "default_bn_momentum",
+        skip_serializing_if = "is_default_bn_momentum"
+    )]
+    pub bn_momentum: f64,
+}
+
+/// PyTorch's (and tch's) batch-norm momentum.
+pub const DEFAULT_BN_MOMENTUM: f64 = 0.1;
+
+fn default_bn_momentum() -> f64 {
+    DEFAULT_BN_MOMENTUM
+}
+
+fn is_default_bn_momentum(m: &f64) -> bool {
+    *m == DEFAULT_BN_MOMENTUM
+}
+
+impl Default for NetOptions {
+    /// No batch norm, no dropout, PyTorch's batch-norm momentum.
+    fn default() -> Self {
+        NetOptions {
+            batch_norm: false,
+            dropout: 0.0,
+            bn_momentum: DEFAULT_BN_MOMENTUM,
+        }
+    }
 }
 
 /// One built layer.
@@ -100,7 +130,10 @@ impl Net {
                         Box::new(nn::batch_norm2d(
                             vs / conv_name("bn", convs),
                             filters,
-                            Default::default(),
+                            nn::BatchNormConfig {
+                                momentum: options.bn_momentum,
+                                ..Default::default()
+                            },
                         ))
                     });
                     convs += 1;
@@ -368,6 +401,7 @@ mod tests {
                     NetOptions {
                         batch_norm,
                         dropout: 0.25,
+                        ..Default::default()
                     },
                 );
                 let x = Tensor::zeros([3, 1, 28, 28], tch::kind::FLOAT_CPU);

@@ -15,16 +15,30 @@ use crate::train::config::Augment;
 /// version narrowed and stacked every image: 3 operations per image). The result is
 /// exactly the first version's (a unit test keeps it as the oracle).
 pub fn augment(xs: &Tensor, aug: Augment, rng: &mut ChaCha8Rng) -> Tensor {
+    augment_with_flips(xs, aug, None, rng)
+}
+
+/// [`augment`], with each image's flip given (`Some`, one per image: no flips are
+/// drawn from `rng`) or drawn as [`augment`] draws them (`None`).
+pub fn augment_with_flips(
+    xs: &Tensor,
+    aug: Augment,
+    flips: Option<&[bool]>,
+    rng: &mut ChaCha8Rng,
+) -> Tensor {
     use rand::Rng;
     if aug.is_off() {
         return xs.shallow_clone();
     }
     let size = xs.size();
     let (b, h, w) = (size[0], size[2], size[3]);
-    let flips: Vec<bool> = if aug.flip {
-        (0..b).map(|_| rng.random_bool(0.5)).collect()
-    } else {
-        vec![false; b as usize]
+    let flips: Vec<bool> = match flips {
+        Some(given) => {
+            assert_eq!(given.len() as i64, b, "one flip per image");
+            given.to_vec()
+        }
+        None if aug.flip => (0..b).map(|_| rng.random_bool(0.5)).collect(),
+        None => vec![false; b as usize],
     };
     let s = aug.shift;
     let (ph, pw) = (h + 2 * s, w + 2 * s);
@@ -57,6 +71,19 @@ pub fn augment(xs: &Tensor, aug: Augment, rng: &mut ChaCha8Rng) -> Tensor {
         .reshape([b, ph * pw])
         .gather(1, &index, false)
         .view([b, 1, h, w])
+}
+
+/// Whether training image `index` is mirrored in `epoch` (1-based) under alternating
+/// flips (`--flip alternate`): a coin of the image's own in the first epoch (a hash of
+/// `seed` and `index`, so no generator state is needed and a resumed run agrees), the
+/// opposite of the previous epoch's choice after.
+pub fn alternate_flip(seed: u64, index: i64, epoch: usize) -> bool {
+    // SplitMix64's finaliser (Steele et al., 2014) as the hash.
+    let mut z = seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z & 1 == 1) ^ epoch.is_multiple_of(2)
 }
 
 /// The area of a random-erasing rectangle, as a fraction of the image (Zhong et al.,
@@ -162,7 +189,11 @@ mod tests {
         tch::manual_seed(11);
         let xs = Tensor::rand([37, 1, 28, 28], tch::kind::FLOAT_CPU);
         for (shift, flip) in [(2, true), (0, true), (3, false), (8, true), (1, false)] {
-            let aug = Augment { shift, flip };
+            let aug = Augment {
+                shift,
+                flip,
+                ..Augment::default()
+            };
             let mut a = ChaCha8Rng::seed_from_u64(shift as u64);
             let mut b = a.clone();
             let got = augment(&xs, aug, &mut a);
@@ -173,6 +204,35 @@ mod tests {
         }
         let off = augment(&xs, Augment::default(), &mut ChaCha8Rng::seed_from_u64(0));
         assert!(off.equal(&xs));
+    }
+
+    #[test]
+    fn alternating_flips_mirror_every_image_both_ways_every_two_epochs() {
+        let flipped = |epoch| (0..1000).filter(|&i| alternate_flip(7, i, epoch)).count();
+        // About half in the first epoch, and each epoch the opposite of the one before.
+        assert!((400..600).contains(&flipped(1)), "{}", flipped(1));
+        for i in 0..1000 {
+            for epoch in 1..6 {
+                assert_ne!(alternate_flip(7, i, epoch), alternate_flip(7, i, epoch + 1));
+            }
+        }
+        // Another seed chooses other images.
+        assert!((0..1000).any(|i| alternate_flip(7, i, 1) != alternate_flip(8, i, 1)));
+    }
+
+    #[test]
+    fn given_flips_are_applied_and_draw_nothing() {
+        let xs = Tensor::arange(2 * 28 * 28, tch::kind::FLOAT_CPU).view([2, 1, 28, 28]);
+        let aug = Augment {
+            shift: 0,
+            flip: true,
+            alternate_flip: true,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let out = augment_with_flips(&xs, aug, Some(&[true, false]), &mut rng);
+        assert_eq!(rng.get_word_pos(), 0, "no draws");
+        assert!(out.get(0).equal(&xs.get(0).flip([2])));
+        assert!(out.get(1).equal(&xs.get(1)));
     }
 
     /// [`erase`] one image at a time with tensor operations (`narrow` + `fill_`): the oracle.

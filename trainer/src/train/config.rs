@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::nn::{Arch, NetOptions};
 use crate::train::distill::Distill;
 use crate::train::init::Init;
+use crate::train::lookahead::LookaheadConfig;
 use crate::train::precision::Precision;
 
 /// The optimizer.
@@ -15,6 +16,10 @@ pub enum Optimizer {
     /// SGD with momentum (the seed's); `--weight-decay` is an L2 penalty.
     #[default]
     Sgd,
+    /// SGD with Nesterov momentum (PyTorch's `SGD(nesterov=True)`); L2 weight decay.
+    #[serde(rename = "sgd-nesterov")]
+    #[value(name = "sgd-nesterov")]
+    SgdNesterov,
     /// AdamW (betas 0.9, 0.999); `--weight-decay` is decoupled.
     Adamw,
 }
@@ -66,12 +71,37 @@ pub struct Augment {
     pub shift: i64,
     /// Mirror half of the images left to right, at random.
     pub flip: bool,
+    /// With `flip`: alternating flips instead of random ones (`--flip alternate`, as
+    /// airbench, arXiv 2404.00498): each image is mirrored or not at random in the first
+    /// epoch, then the opposite of the epoch before, so every two epochs show each image
+    /// both ways ([`alternate_flip`](crate::train::alternate_flip)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alternate_flip: bool,
 }
 
 impl Augment {
     /// True when it changes nothing.
     pub fn is_off(&self) -> bool {
         self.shift == 0 && !self.flip
+    }
+}
+
+/// How images are mirrored during training (`--flip`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Flip {
+    /// No flips.
+    False,
+    /// Each image mirrored with probability 1/2, drawn anew every time.
+    True,
+    /// Alternating: random in the first epoch, the opposite of the previous epoch after.
+    Alternate,
+}
+
+impl Flip {
+    /// Sets `aug`'s flip fields to this choice.
+    pub fn apply(self, aug: &mut Augment) {
+        aug.flip = self != Flip::False;
+        aug.alternate_flip = self == Flip::Alternate;
     }
 }
 
@@ -128,6 +158,9 @@ pub struct TrainConfig {
     /// batch-norm statistics ([`Ema`](crate::train::Ema)), which replaces the weights at the end (None = off).
     #[serde(default)]
     pub ema: Option<f64>,
+    /// Lookahead's slow weights ([`Lookahead`](crate::train::Lookahead)), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookahead: Option<LookaheadConfig>,
     /// Knowledge distillation from a saved teacher model, if any ([`distill`](crate::train::distill)).
     #[serde(default)]
     pub distill: Option<Distill>,
@@ -169,6 +202,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             erase: 0.0,
             ema: None,
+            lookahead: None,
             distill: None,
             scene_crops: 0.0,
             init: None,
@@ -190,6 +224,7 @@ pub fn recipe(arch: &Arch) -> TrainConfig {
             net: NetOptions {
                 batch_norm: true,
                 dropout: 0.0,
+                ..Default::default()
             },
             epochs: 30,
             batch_size: 128,
@@ -200,6 +235,7 @@ pub fn recipe(arch: &Arch) -> TrainConfig {
             augment: Augment {
                 shift: 2,
                 flip: true,
+                alternate_flip: false,
             },
             label_smoothing: 0.1,
             ..seed
@@ -246,6 +282,15 @@ impl TrainConfig {
         if !finite_nonneg(self.weight_decay) {
             anyhow::bail!("--weight-decay must be >= 0 (got {})", self.weight_decay);
         }
+        if !(self.net.bn_momentum.is_finite()
+            && self.net.bn_momentum > 0.0
+            && self.net.bn_momentum < 1.0)
+        {
+            anyhow::bail!(
+                "--bn-momentum must be in (0, 1) (got {})",
+                self.net.bn_momentum
+            );
+        }
         if !finite_nonneg(self.net.dropout) || self.net.dropout >= 1.0 {
             anyhow::bail!("--dropout must be in [0, 1) (got {})", self.net.dropout);
         }
@@ -269,10 +314,16 @@ impl TrainConfig {
         if !(finite_nonneg(self.scene_crops) && self.scene_crops <= 1.0) {
             anyhow::bail!("--scene-crops must be in [0, 1] (got {})", self.scene_crops);
         }
+        if self.optimizer == Optimizer::SgdNesterov && self.momentum <= 0.0 {
+            anyhow::bail!("--optimizer sgd-nesterov needs a --momentum above 0");
+        }
         if let Some(d) = self.ema
             && !(d.is_finite() && d > 0.0 && d < 1.0)
         {
             anyhow::bail!("--ema must be in (0, 1), e.g. 0.999 (got {d})");
+        }
+        if let Some(l) = &self.lookahead {
+            l.validate()?;
         }
         if let Some(d) = &self.distill {
             d.validate()?;

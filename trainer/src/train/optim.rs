@@ -15,7 +15,7 @@ pub(super) enum Stepper {
     Owned(OwnedOptimizer),
 }
 
-/// SGD with momentum (L2 weight decay) and AdamW (betas 0.9, 0.999, eps 1e-8,
+/// SGD with momentum, plain or Nesterov (L2 weight decay), and AdamW (betas 0.9, 0.999, eps 1e-8,
 /// decoupled weight decay), implemented on tensors this struct owns so that their
 /// state can be checkpointed. The update rules are libtorch's (`torch::optim::SGD`,
 /// `torch::optim::AdamW`); the results differ from tch's optimizer only in rounding
@@ -166,7 +166,7 @@ impl OwnedOptimizer {
             let g = Tensor::f_cat(&parts, 0)?;
             let mut p = self.flat.shallow_clone();
             match self.kind {
-                Optimizer::Sgd => {
+                Optimizer::Sgd | Optimizer::SgdNesterov => {
                     let mut d = g;
                     if wd != 0.0 {
                         d += &p * wd;
@@ -180,7 +180,11 @@ impl OwnedOptimizer {
                                 b
                             }
                         };
-                        d = buf.shallow_clone();
+                        d = if self.kind == Optimizer::SgdNesterov {
+                            d + &buf * self.momentum
+                        } else {
+                            buf.shallow_clone()
+                        };
                         self.first = Some(buf);
                     }
                     let _ = p.f_sub_(&(d * lr))?;

@@ -13,11 +13,12 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 use crate::nn::Net;
-use crate::train::augment::{augment, erase};
+use crate::train::augment::{alternate_flip, augment_with_flips, erase};
 use crate::train::checkpoint::{Best, Checkpoint, CheckpointMeta, RngState};
 use crate::train::config::{Optimizer, Schedule, TrainConfig};
 use crate::train::distill::{self};
 use crate::train::ema::{Ema, restore};
+use crate::train::lookahead::Lookahead;
 use crate::train::model::loss_and_accuracy;
 use crate::train::optim::{OwnedOptimizer, Stepper};
 use crate::train::progress::progress_bar;
@@ -120,9 +121,10 @@ pub fn train_with(
         Stepper::Owned(OwnedOptimizer::new(vs, cfg))
     } else {
         Stepper::Torch(match cfg.optimizer {
-            Optimizer::Sgd => nn::Sgd {
+            Optimizer::Sgd | Optimizer::SgdNesterov => nn::Sgd {
                 momentum: cfg.momentum,
                 wd: cfg.weight_decay,
+                nesterov: cfg.optimizer == Optimizer::SgdNesterov,
                 ..Default::default()
             }
             .build(vs, cfg.lr)?,
@@ -135,6 +137,7 @@ pub fn train_with(
     };
     // After the optimizer, which may move the variables into its flat buffer.
     let mut ema = cfg.ema.map(|decay| Ema::new(vs, decay));
+    let mut lookahead = cfg.lookahead.map(|c| Lookahead::new(vs, c));
     let teacher = cfg
         .distill
         .as_ref()
@@ -168,6 +171,9 @@ pub fn train_with(
         if let Some(e) = &mut ema {
             // One average update per optimizer step.
             e.restore(&saved, m.optimizer_steps, device)?;
+        }
+        if let Some(l) = &mut lookahead {
+            l.restore(&saved, m.optimizer_steps, device)?;
         }
         rng = m.batch_rng.restore()?;
         augment_rng = m.augment_rng.restore()?;
@@ -225,9 +231,17 @@ pub fn train_with(
             }
             let take = batch.min(n - step * batch);
             let idx = perm.narrow(0, step * batch, take);
-            let xs = augment(
+            let flips: Option<Vec<bool>> = cfg.augment.alternate_flip.then(|| {
+                let start = (step * batch) as usize;
+                order[start..start + take as usize]
+                    .iter()
+                    .map(|&i| alternate_flip(cfg.seed, i, epoch))
+                    .collect()
+            });
+            let xs = augment_with_flips(
                 &fit.images.index_select(0, &idx),
                 cfg.augment,
+                flips.as_deref(),
                 &mut augment_rng,
             );
             let xs = scene_crops(&xs, cfg.scene_crops, &mut augment_rng);
@@ -243,6 +257,9 @@ pub fn train_with(
             match &mut opt {
                 Stepper::Torch(o) => o.backward_step(&loss),
                 Stepper::Owned(o) => o.step(&loss, lr)?,
+            }
+            if let Some(l) = &mut lookahead {
+                l.after_step();
             }
             if let Some(e) = &mut ema {
                 e.update();
@@ -338,6 +355,9 @@ pub fn train_with(
             tensors.extend(o.state());
             if let Some(e) = &ema {
                 tensors.extend(e.state());
+            }
+            if let Some(l) = &lookahead {
+                tensors.extend(l.state());
             }
             if let Some((_, _, snapshot)) = &best {
                 tensors.extend(
