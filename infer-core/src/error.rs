@@ -21,7 +21,7 @@ pub enum Error {
         found: u16,
     },
     /// A layer that the file's format version does not have (a
-    /// `GlobalAvgPool` in a version-2 file).
+    /// `GlobalAvgPool` in a version-2 file, a `Save` or `Add` before version 4).
     LayerVersion {
         /// Index of the offending layer.
         layer: u8,
@@ -32,6 +32,13 @@ pub enum Error {
     },
     /// The header's reserved field is not zero.
     BadHeader,
+    /// A residual pair out of order: an `Add` without a `Save` before it, a
+    /// `Save` while another's tensor is still kept, or a `Save` without its
+    /// `Add` (then `layer` is the last layer).
+    Residual {
+        /// Index of the offending layer.
+        layer: u8,
+    },
     /// The CRC-32 of the payload does not match the one in the header.
     Checksum {
         /// CRC-32 stored in the header.
@@ -40,7 +47,8 @@ pub enum Error {
         computed: u32,
     },
     /// The payload is not a valid postcard encoding of a model (this includes
-    /// more than [`MAX_LAYERS`](crate::MAX_LAYERS) layers or
+    /// more than [`MAX_LAYERS`](crate::MAX_LAYERS) layers (16 in a file of
+    /// version 2 or 3) or
     /// [`MAX_CLASSES`](crate::MAX_CLASSES) class names).
     Decode,
     /// Bytes are left over after the payload, or inside it after the model.
@@ -54,7 +62,9 @@ pub enum Error {
     /// A layer does not fit the shape of its input (for example an even or zero
     /// kernel, a kernel larger than a valid-padded input, a dense layer on an
     /// input that is not flat, a max-pool on an input smaller than 2x2, a
-    /// global average pool on an input that is flat, or zero output channels).
+    /// global average pool on an input that is flat, zero output channels, or
+    /// a residual add whose shortcut has other rows or columns, or more
+    /// channels, than the main path).
     Shape {
         /// Index of the offending layer.
         layer: u8,
@@ -139,6 +149,10 @@ impl fmt::Display for Error {
                 f,
                 "layer {layer}: this layer type needs model format version {needs} \
                  or later, but the file says version {found}"
+            ),
+            Error::Residual { layer } => write!(
+                f,
+                "layer {layer}: a residual Save and Add do not pair up (one Add after each Save)"
             ),
             Error::BadHeader => f.write_str("reserved header field is not zero"),
             Error::Checksum { expected, computed } => write!(

@@ -5,7 +5,7 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0 | 4 | [`MAGIC`] `b"FMQ8"` |
-//! | 4 | 2 | format version, u16 little-endian: [`OLDEST_FORMAT_VERSION`] (2) or [`FORMAT_VERSION`] (3) |
+//! | 4 | 2 | format version, u16 little-endian: [`OLDEST_FORMAT_VERSION`] (2) to [`FORMAT_VERSION`] (4) |
 //! | 6 | 2 | reserved, zero |
 //! | 8 | 4 | payload length in bytes, u32 little-endian |
 //! | 12 | 4 | CRC-32 (IEEE) of the payload, u32 little-endian |
@@ -15,12 +15,15 @@
 //! little-endian values and are read in place ([`I8Array`], [`I32Array`]), so
 //! decoding copies no parameter and needs no alignment.
 //!
-//! Versions 2 and 3 share one payload grammar; version 3 adds the
-//! [`Layer::GlobalAvgPool`] variant. A file says the oldest version that has
+//! Versions 2 to 4 share one payload grammar; version 3 adds the
+//! [`Layer::GlobalAvgPool`] variant, version 4 the residual pair
+//! [`Layer::Save`] and [`Layer::Add`], [`Layer::GlobalMean`] (global average
+//! pooling with its own output quantization) and up to 32 layers. A file says the oldest version that has
 //! all its layers ([`ModelFile::format_version`]): [`encode`] writes version 2
-//! for a model without global average pooling, so such files stay readable by
-//! version-2 readers, byte for byte what they were, and version 3 for one with
-//! it. A version-2 file holding a `GlobalAvgPool` is refused
+//! for a model without global average pooling or residual add, so such files
+//! stay readable by version-2 readers, byte for byte what they were, version 3
+//! for one with global average pooling only, and version 4 for one with a
+//! residual add. A file holding a layer newer than its version is refused
 //! ([`Error::LayerVersion`]).
 
 use heapless::Vec;
@@ -31,8 +34,10 @@ use crate::{Error, MAX_CLASSES, MAX_LAYERS};
 /// First four bytes of every `.fmq` file.
 pub const MAGIC: [u8; 4] = *b"FMQ8";
 
-/// The newest format version this crate reads and writes: version 3, which
-/// adds [`Layer::GlobalAvgPool`] to version 2's grammar.
+/// The newest format version this crate reads and writes: version 4, which
+/// adds [`Layer::Save`], [`Layer::Add`] and [`Layer::GlobalMean`] to version
+/// 3's grammar (itself
+/// version 2's with [`Layer::GlobalAvgPool`]).
 ///
 /// The crate reads versions [`OLDEST_FORMAT_VERSION`]`..=FORMAT_VERSION` and
 /// writes the oldest one a model needs ([`ModelFile::format_version`]).
@@ -40,14 +45,21 @@ pub const MAGIC: [u8; 4] = *b"FMQ8";
 /// [`layout`](crate::layout); files of version 1 (natural order, unfolded
 /// bias) are rejected with [`Error::UnsupportedVersion`]: re-export them with
 /// `trainer export`.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The oldest format version this crate reads (and writes, for a model
-/// without global average pooling).
+/// without global average pooling or residual add).
 pub const OLDEST_FORMAT_VERSION: u16 = 2;
 
 /// The first format version with [`Layer::GlobalAvgPool`].
 const GLOBAL_AVG_POOL_VERSION: u16 = 3;
+
+/// The first format version with [`Layer::Save`] and [`Layer::Add`], and with
+/// more than [`OLD_MAX_LAYERS`] layers.
+const RESIDUAL_VERSION: u16 = 4;
+
+/// Most layers of a file of version 2 or 3 (their readers' limit).
+const OLD_MAX_LAYERS: usize = 16;
 
 /// Length of the fixed header before the postcard payload.
 pub const HEADER_LEN: usize = 16;
@@ -300,6 +312,52 @@ pub struct Dense<'a> {
     pub output: QuantParams,
 }
 
+/// The residual add: `y = clamp(out_zp + round((a - a_zp) * M_a * 2^-n +
+/// (s - s_zp) * M_s * 2^-n), lo, 127)`, with `a` the current tensor (the main
+/// path) and `s` the tensor kept by the last [`Layer::Save`] (the shortcut).
+///
+/// `M_a` and `M_s` are non-negative Q31-style multipliers sharing one right
+/// shift `n` in `1..=62`: the real multipliers are `a_scale / out_scale =
+/// M_a * 2^-n` and `s_scale / out_scale = M_s * 2^-n`. The sum is formed
+/// exactly in 64 bits and rounded once, half up, as every other requantization
+/// in this crate ([`reference::add`](crate::reference::add) is the definition).
+///
+/// The shortcut has the main path's rows and columns and at most its
+/// channels: main-path channels beyond the shortcut's add real zero (the
+/// zero-padding shortcut of ResNet's "option A", which needs no parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Add {
+    /// Whether ReLU is fused (the output is clamped below at its zero point).
+    pub relu: bool,
+    /// `M_a`, the main path's multiplier (non-negative).
+    pub main_multiplier: i32,
+    /// `M_s`, the shortcut's multiplier (non-negative).
+    pub skip_multiplier: i32,
+    /// `n`, the shared right shift, 1..=62.
+    pub shift: u8,
+    /// Quantization of the output.
+    pub output: QuantParams,
+}
+
+/// Global average pooling with its own output quantization (TFLite's int8
+/// MEAN over the rows and columns): `y[c] = clamp(out_zp + round(s[c] * M *
+/// 2^-n), -128, 127)`, `s[c]` the channel's sum of `x - in_zp` over the `H * W`
+/// pixels, `M * 2^-n = in_scale / (H * W * out_scale)`, one rounding, half up
+/// ([`reference::global_mean`](crate::reference::global_mean) is the
+/// definition). Unlike [`Layer::GlobalAvgPool`], which keeps its input's
+/// grid, the means get a grid of their own, fitted to their (narrower) range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct GlobalMean {
+    /// `M`, the Q31-style multiplier (non-negative).
+    pub multiplier: i32,
+    /// `n`, the right shift, 1..=62.
+    pub shift: u8,
+    /// Quantization of the output.
+    pub output: QuantParams,
+}
+
 /// One layer of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -320,6 +378,18 @@ pub enum Layer<'a> {
     /// `Flatten`, a `Dense` or another `GlobalAvgPool`); its output is flat,
     /// so a `Dense` layer may follow directly.
     GlobalAvgPool,
+    /// Keeps the current tensor (unchanged, still the current one) as the
+    /// shortcut of the next [`Layer::Add`] (variant 5, format version 4). At
+    /// most one tensor is kept at a time: each `Save` is followed by exactly
+    /// one `Add` before the next `Save` or the end of the model.
+    Save,
+    /// Adds the kept tensor to the current one (variant 6, format version 4);
+    /// see [`Add`].
+    Add(Add),
+    /// Global average pooling with its own output quantization (variant 7,
+    /// format version 4); see [`GlobalMean`]. Its input must be spatial, as
+    /// [`Layer::GlobalAvgPool`]'s.
+    GlobalMean(GlobalMean),
 }
 
 impl Layer<'_> {
@@ -327,6 +397,7 @@ impl Layer<'_> {
     pub const fn format_version(&self) -> u16 {
         match self {
             Layer::GlobalAvgPool => GLOBAL_AVG_POOL_VERSION,
+            Layer::Save | Layer::Add(_) | Layer::GlobalMean(_) => RESIDUAL_VERSION,
             Layer::Conv2d(_) | Layer::MaxPool2d | Layer::Flatten | Layer::Dense(_) => {
                 OLDEST_FORMAT_VERSION
             }
@@ -352,12 +423,19 @@ pub struct ModelFile<'a> {
 
 impl ModelFile<'_> {
     /// The format version [`encode`] writes for this model: the oldest that
-    /// has all its layers (2 without global average pooling, 3 with it).
+    /// has all its layers (2 without global average pooling or residual add,
+    /// 3 with global average pooling only, 4 with a residual add) and their
+    /// number (4 for more than 16).
     pub fn format_version(&self) -> u16 {
+        let by_count = if self.layers.len() > OLD_MAX_LAYERS {
+            RESIDUAL_VERSION
+        } else {
+            OLDEST_FORMAT_VERSION
+        };
         self.layers
             .iter()
             .map(Layer::format_version)
-            .fold(OLDEST_FORMAT_VERSION, u16::max)
+            .fold(by_count, u16::max)
     }
 }
 
@@ -411,6 +489,10 @@ pub(crate) fn decode(bytes: &[u8], check_crc: bool) -> Result<ModelFile<'_>, Err
     if !rest.is_empty() {
         return Err(Error::TrailingBytes);
     }
+    if version < RESIDUAL_VERSION && file.layers.len() > OLD_MAX_LAYERS {
+        // What a reader of that version refuses while decoding.
+        return Err(Error::Decode);
+    }
     if let Some((i, layer)) = file
         .layers
         .iter()
@@ -437,7 +519,7 @@ pub fn encoded_len(model: &ModelFile<'_>) -> Result<usize, Error> {
 /// Writes `model` as a `.fmq` file into `out` and returns the number of bytes
 /// written. Needs no allocator. The header says
 /// [`model.format_version()`](ModelFile::format_version): version 2 unless the
-/// model has a layer that needs version 3.
+/// model has a layer that needs version 3 or 4.
 ///
 /// The model is validated first with the same checks as
 /// [`Model::from_bytes`](crate::Model::from_bytes), so every file this writes

@@ -54,8 +54,8 @@ pub use error::Error;
 #[cfg(feature = "std")]
 pub use format::to_vec;
 pub use format::{
-    Conv2d, Dense, FORMAT_VERSION, HEADER_LEN, I8Array, I32Array, InputSpec, Layer, MAGIC,
-    ModelFile, OLDEST_FORMAT_VERSION, Padding, QuantParams, encode, encoded_len,
+    Add, Conv2d, Dense, FORMAT_VERSION, GlobalMean, HEADER_LEN, I8Array, I32Array, InputSpec,
+    Layer, MAGIC, ModelFile, OLDEST_FORMAT_VERSION, Padding, QuantParams, encode, encoded_len,
 };
 /// The bounded collections of the public API ([`ModelFile::layers`],
 /// [`Prediction::scores`], ...), re-exported so that users name the same version.
@@ -64,8 +64,10 @@ pub use model::{Model, Prediction, Step};
 #[cfg(feature = "std")]
 pub use owned::{OwnedLayer, OwnedModel, OwnedParams};
 
-/// Most layers a model file may hold.
-pub const MAX_LAYERS: usize = 16;
+/// Most layers a model file may hold: 32 from format version 4 on, 16 in
+/// files of versions 2 and 3 ([`ModelFile::format_version`] says 4 for a model
+/// with more than 16 layers, so that older readers are never handed one).
+pub const MAX_LAYERS: usize = 32;
 
 /// Most classes a model may have (the width of [`Prediction::scores`]).
 pub const MAX_CLASSES: usize = 32;

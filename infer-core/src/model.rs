@@ -4,12 +4,13 @@ use heapless::Vec;
 
 use crate::format::{self, Layer, ModelFile, QuantParams};
 use crate::layout::{self, Kind};
+use crate::ops::add::{self, AddOp};
 use crate::ops::avgpool;
 use crate::ops::conv2d::{self, ConvOp};
 use crate::ops::dense::{self, DenseOp};
 use crate::ops::maxpool;
 use crate::ops::requant::Requant;
-use crate::reference::{ConvShape, GlobalPoolShape, PoolShape};
+use crate::reference::{AddParams, ConvShape, GlobalPoolShape, MeanParams, PoolShape};
 use crate::{Error, I8Array, I32Array, IMAGE_LEN, IMAGE_SIDE, INPUT_SCALE, INPUT_ZERO_POINT};
 use crate::{MAX_CLASSES, MAX_LAYERS};
 
@@ -20,7 +21,12 @@ enum Op<'a> {
     Conv(ConvOp<'a>),
     Pool(PoolShape),
     GlobalPool(GlobalPoolShape),
+    GlobalMean(GlobalPoolShape, MeanParams),
     Dense(DenseOp<'a>),
+    /// Copy the current tensor (this many values) to the kept region.
+    Save(usize),
+    /// The residual add, in place on the current tensor.
+    Add(AddOp),
 }
 
 impl Op<'_> {
@@ -28,8 +34,10 @@ impl Op<'_> {
         match self {
             Op::Conv(c) => c.shape.in_len(),
             Op::Pool(p) => p.in_len(),
-            Op::GlobalPool(p) => p.in_len(),
+            Op::GlobalPool(p) | Op::GlobalMean(p, _) => p.in_len(),
             Op::Dense(d) => d.n_in,
+            Op::Save(len) => *len,
+            Op::Add(a) => a.len(),
         }
     }
 
@@ -37,9 +45,17 @@ impl Op<'_> {
         match self {
             Op::Conv(c) => c.out_len(),
             Op::Pool(p) => p.out_len(),
-            Op::GlobalPool(p) => p.out_len(),
+            Op::GlobalPool(p) | Op::GlobalMean(p, _) => p.out_len(),
             Op::Dense(d) => d.n_out,
+            Op::Save(len) => *len,
+            Op::Add(a) => a.len(),
         }
+    }
+
+    /// True for a step that works in place on the current tensor (its input
+    /// is its output, so it needs no second tensor in the ping-pong region).
+    fn in_place(&self) -> bool {
+        matches!(self, Op::Save(_) | Op::Add(_))
     }
 
     /// Multiply-accumulates of this step (none for a max-pool or a global
@@ -47,7 +63,7 @@ impl Op<'_> {
     fn macs(&self) -> u64 {
         match self {
             Op::Conv(c) => c.shape.out_len() as u64 * c.shape.patch_len() as u64,
-            Op::Pool(_) | Op::GlobalPool(_) => 0,
+            Op::Pool(_) | Op::GlobalPool(_) | Op::GlobalMean(..) | Op::Save(_) | Op::Add(_) => 0,
             Op::Dense(d) => d.n_in as u64 * d.n_out as u64,
         }
     }
@@ -58,6 +74,7 @@ impl Op<'_> {
 pub(crate) struct Plan<'a> {
     ops: Vec<Op<'a>, MAX_LAYERS>,
     scratch_len: usize,
+    keep_len: usize,
     num_classes: usize,
     output: QuantParams,
 }
@@ -167,6 +184,9 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
     let mut quant = input.quant;
     let mut ops = Vec::new();
     let mut scratch_len = IMAGE_LEN;
+    // The tensor the last Save kept, waiting for its Add: (h, w, c, quant).
+    let mut kept: Option<(usize, usize, usize, QuantParams)> = None;
+    let mut keep_len = 0usize;
 
     for (i, layer) in file.layers.iter().enumerate() {
         // MAX_LAYERS <= 256, so the index fits.
@@ -242,6 +262,67 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
                 flat = true;
                 Op::GlobalPool(shape)
             }
+            Layer::GlobalMean(ref m) => {
+                if flat {
+                    return Err(Error::Shape { layer: li });
+                }
+                let shape = GlobalPoolShape::new(h, w, c).ok_or(too_large)?;
+                if m.multiplier < 0 || !(1..=62).contains(&m.shift) {
+                    return Err(Error::Requant { layer: li });
+                }
+                if !valid_scale(m.output.scale) {
+                    return Err(Error::Scale { layer: li });
+                }
+                let params = MeanParams {
+                    in_zp: i32::from(quant.zero_point),
+                    multiplier: m.multiplier,
+                    shift: m.shift,
+                    out_zp: i32::from(m.output.zero_point),
+                };
+                (h, w) = (1, 1);
+                flat = true;
+                quant = m.output;
+                Op::GlobalMean(shape, params)
+            }
+            Layer::Save => {
+                if kept.is_some() {
+                    return Err(Error::Residual { layer: li });
+                }
+                kept = Some((h, w, c, quant));
+                keep_len = keep_len.max(len);
+                Op::Save(len)
+            }
+            Layer::Add(ref a) => {
+                let Some((kh, kw, kc, kq)) = kept.take() else {
+                    return Err(Error::Residual { layer: li });
+                };
+                if (kh, kw) != (h, w) || kc > c {
+                    return Err(Error::Shape { layer: li });
+                }
+                if a.main_multiplier < 0 || a.skip_multiplier < 0 || !(1..=62).contains(&a.shift) {
+                    return Err(Error::Requant { layer: li });
+                }
+                if !valid_scale(a.output.scale) {
+                    return Err(Error::Scale { layer: li });
+                }
+                let params = AddParams {
+                    main_zp: i32::from(quant.zero_point),
+                    skip_zp: i32::from(kq.zero_point),
+                    main_multiplier: a.main_multiplier,
+                    skip_multiplier: a.skip_multiplier,
+                    shift: a.shift,
+                    out_zp: i32::from(a.output.zero_point),
+                    relu: a.relu,
+                };
+                quant = a.output;
+                // h * w * c = len was checked by the layer before.
+                Op::Add(AddOp {
+                    params,
+                    pixels: h * w,
+                    c,
+                    skip_c: kc,
+                })
+            }
             Layer::Dense(ref dense) => {
                 let out = usize::from(dense.out_features);
                 if h != 1 || w != 1 || out == 0 {
@@ -280,11 +361,26 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
         // At most one op per layer and at most MAX_LAYERS layers.
         ops.push(op).map_err(|_| too_large)?;
     }
-    // After fusion, which shortens a convolution's output.
+    if kept.is_some() {
+        // A Save without its Add.
+        return Err(Error::Residual {
+            layer: (file.layers.len() - 1) as u8,
+        });
+    }
+    // After fusion, which shortens a convolution's output. A step in place
+    // needs only its tensor; the others their input and output side by side.
     for (i, op) in ops.iter().enumerate() {
-        let need = op.in_len().checked_add(op.out_len());
+        let need = if op.in_place() {
+            Some(op.in_len())
+        } else {
+            op.in_len().checked_add(op.out_len())
+        };
         scratch_len = scratch_len.max(need.ok_or(Error::TooLarge { layer: i as u8 })?);
     }
+    // The kept tensor has its own region before the ping-pong one.
+    let scratch_len = scratch_len
+        .checked_add(keep_len)
+        .ok_or(Error::TooLarge { layer: 0 })?;
 
     if len != file.class_names.len() {
         return Err(Error::ClassCount {
@@ -297,6 +393,7 @@ pub(crate) fn validate<'a>(file: &ModelFile<'a>) -> Result<Plan<'a>, Error> {
     Ok(Plan {
         ops,
         scratch_len,
+        keep_len,
         num_classes: len,
         output: quant,
     })
@@ -319,6 +416,7 @@ pub struct Model<'a> {
     file: ModelFile<'a>,
     ops: Vec<Op<'a>, MAX_LAYERS>,
     scratch_len: usize,
+    keep_len: usize,
     num_classes: usize,
     output: QuantParams,
 }
@@ -358,13 +456,16 @@ impl<'a> Model<'a> {
             file,
             ops: plan.ops,
             scratch_len: plan.scratch_len,
+            keep_len: plan.keep_len,
             num_classes: plan.num_classes,
             output: plan.output,
         })
     }
 
     /// Bytes of i8 scratch [`classify`](Self::classify) needs: the largest sum
-    /// of one layer's input and output lengths (at least the 784 input bytes).
+    /// of one layer's input and output lengths (at least the 784 input bytes),
+    /// plus, in a model with residual adds, the largest tensor a
+    /// [`Save`](crate::Layer::Save) keeps.
     pub fn scratch_len(&self) -> usize {
         self.scratch_len
     }
@@ -448,9 +549,12 @@ impl<'a> Model<'a> {
                 got: u32::try_from(scratch.len()).unwrap_or(u32::MAX),
             });
         }
-        let buf = &mut scratch[..n];
-        // Tensors alternate between the start and the end of the buffer: a
-        // step's input and output never overlap because n >= in + out.
+        // The kept tensor (residual shortcut) first, then the ping-pong region.
+        let (keep, buf) = scratch[..n].split_at_mut(self.keep_len);
+        let n = n - self.keep_len;
+        // Tensors alternate between the start and the end of the ping-pong
+        // region: a step's input and output never overlap because n >= in +
+        // out. Save and Add work in place and leave the tensor where it is.
         // Input quantization: q = pixel - 128 (scale 1/255, zero point -128).
         // Four pixels a word (784 is a multiple of four).
         for (q, p) in buf[..IMAGE_LEN]
@@ -465,6 +569,31 @@ impl<'a> Model<'a> {
         let mut at_start = true;
         let mut len = IMAGE_LEN;
         for (index, op) in self.ops.iter().enumerate() {
+            if op.in_place() {
+                let current = if at_start {
+                    &mut buf[..len]
+                } else {
+                    &mut buf[n - len..]
+                };
+                let kind = match op {
+                    Op::Save(_) => {
+                        keep[..len].copy_from_slice(current);
+                        "save"
+                    }
+                    Op::Add(a) => {
+                        add::add_in_place(a, current, &keep[..a.skip_len()]);
+                        "add"
+                    }
+                    _ => unreachable!("only Save and Add work in place"),
+                };
+                after(Step {
+                    index,
+                    kind,
+                    macs: 0,
+                    outputs: len,
+                });
+                continue;
+            }
             let in_len = op.in_len();
             let out_len = op.out_len();
             let (input, output) = if at_start {
@@ -487,10 +616,15 @@ impl<'a> Model<'a> {
                     avgpool::global_avg_pool(p, input, output);
                     "globalavgpool"
                 }
+                Op::GlobalMean(p, m) => {
+                    avgpool::global_mean(p, m, input, output);
+                    "globalmean"
+                }
                 Op::Dense(d) => {
                     dense::dense(d, input, output);
                     "dense"
                 }
+                Op::Save(_) | Op::Add(_) => unreachable!("run in place above"),
             };
             after(Step {
                 index,
@@ -515,7 +649,8 @@ impl<'a> Model<'a> {
 pub struct Step {
     /// Position among the steps run (layers other than `Flatten`), from 0.
     pub index: usize,
-    /// `"conv2d"`, `"maxpool2d"`, `"globalavgpool"`, `"dense"`, or
+    /// `"conv2d"`, `"maxpool2d"`, `"globalavgpool"`, `"globalmean"`,
+    /// `"dense"`, `"save"`, `"add"`, or
     /// `"conv2d+maxpool2d"` for a convolution with the max-pool after it
     /// fused into its kernel.
     pub kind: &'static str,

@@ -13,7 +13,8 @@ use std::vec::Vec;
 
 use crate::layout::{self, Kind};
 use crate::{
-    Conv2d, Dense, Error, I8Array, I32Array, InputSpec, Layer, ModelFile, Padding, QuantParams,
+    Add, Conv2d, Dense, Error, GlobalMean, I8Array, I32Array, InputSpec, Layer, ModelFile, Padding,
+    QuantParams,
 };
 
 /// Typed parameters of one convolution or dense layer.
@@ -100,6 +101,12 @@ pub enum OwnedLayer {
     },
     /// Global average pooling, `[H][W][C]` to `[C]` (format version 3).
     GlobalAvgPool,
+    /// Keeps the current tensor as the next `Add`'s shortcut (format version 4).
+    Save,
+    /// The residual add of the kept tensor to the current one (format version 4).
+    Add(Add),
+    /// Global average pooling with its own output quantization (format version 4).
+    GlobalMean(GlobalMean),
 }
 
 /// A model with owned, typed parameters: the one way to build a `.fmq` file.
@@ -154,14 +161,24 @@ impl OwnedModel {
     /// [`MAX_CLASSES`](crate::MAX_CLASSES) class names, for weights whose length
     /// is not a multiple of the bias's, or for a folded bias beyond i32.
     pub fn with_file<R>(&self, f: impl FnOnce(&ModelFile<'_>) -> R) -> Result<R, Error> {
-        // Each layer's input zero point: the input's, then each conv/dense output's.
+        // Each layer's input zero point: the input's, then each conv, dense or
+        // add output's.
         let mut zp = i32::from(self.input.quant.zero_point);
         let mut bytes: Vec<ParamBytes> = Vec::with_capacity(self.layers.len());
         for l in &self.layers {
             let (kind, params) = match l {
                 OwnedLayer::Conv2d { params, .. } => (Kind::Conv, params),
                 OwnedLayer::Dense { params, .. } => (Kind::Dense, params),
-                OwnedLayer::MaxPool2d | OwnedLayer::Flatten | OwnedLayer::GlobalAvgPool => {
+                OwnedLayer::Add(Add { output, .. })
+                | OwnedLayer::GlobalMean(GlobalMean { output, .. }) => {
+                    bytes.push(ParamBytes::default());
+                    zp = i32::from(output.zero_point);
+                    continue;
+                }
+                OwnedLayer::MaxPool2d
+                | OwnedLayer::Flatten
+                | OwnedLayer::GlobalAvgPool
+                | OwnedLayer::Save => {
                     bytes.push(ParamBytes::default());
                     continue;
                 }
@@ -191,6 +208,9 @@ impl OwnedModel {
                 OwnedLayer::MaxPool2d => Layer::MaxPool2d,
                 OwnedLayer::Flatten => Layer::Flatten,
                 OwnedLayer::GlobalAvgPool => Layer::GlobalAvgPool,
+                OwnedLayer::Save => Layer::Save,
+                OwnedLayer::Add(add) => Layer::Add(*add),
+                OwnedLayer::GlobalMean(m) => Layer::GlobalMean(*m),
                 OwnedLayer::Dense {
                     out_features,
                     params: p,

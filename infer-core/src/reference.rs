@@ -32,6 +32,10 @@
 //! exact mean of each channel once, to the nearest integer with ties away from
 //! zero.
 //!
+//! The residual add ([`add`]) rescales both of its inputs to the output's
+//! scale with two multipliers that share one shift, sums exactly and rounds
+//! once, half up, like the requantization above.
+//!
 //! # Invariants (the caller's side)
 //!
 //! [`Model::from_bytes`](crate::Model::from_bytes) proves all of these for
@@ -422,6 +426,110 @@ pub fn global_avg_pool(s: &GlobalPoolShape, input: &[i8], output: &mut [i8]) {
         }
         let q = sum.signum() * ((2 * sum.abs() + n) / (2 * n));
         output[c] = i8::try_from(q).expect("the mean of int8 values is an int8 value");
+    }
+}
+
+/// The parameters of a global mean with its own output quantization (see
+/// [`global_mean`]): the file's [`GlobalMean`](crate::GlobalMean) plus the
+/// input zero point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct MeanParams {
+    /// Zero point of the input.
+    pub in_zp: i32,
+    /// `M`, `>= 0`: `in_scale / (n * out_scale) = M * 2^-shift`.
+    pub multiplier: i32,
+    /// The right shift, in `1..=62`.
+    pub shift: u8,
+    /// Zero point of the output.
+    pub out_zp: i32,
+}
+
+/// Global mean with its own output quantization (TFLite's int8 MEAN over the
+/// rows and columns): `out[c] = requantize(sum_{y,x} (in[y][x][c] - in_zp))`
+/// with the multiplier `in_scale / (n * out_scale)`, `n = h * w`, i.e.
+///
+/// ```text
+/// y = clamp(out_zp + floor((s * M + 2^(shift-1)) / 2^shift), -128, 127),   s = sum (x - in_zp)
+/// ```
+///
+/// one rounding, half up, as [`requantize`]. `|s| <= 255 * MAX_POOL_PIXELS`
+/// fits an i32.
+///
+/// # Panics
+/// If `input` or `output` is shorter than the shape says.
+pub fn global_mean(s: &GlobalPoolShape, p: &MeanParams, input: &[i8], output: &mut [i8]) {
+    for c in 0..s.c {
+        let mut sum = 0i64;
+        for y in 0..s.h {
+            for x in 0..s.w {
+                sum += i64::from(input[(y * s.w + x) * s.c + c]) - i64::from(p.in_zp);
+            }
+        }
+        output[c] = requantize(to_i32(sum), p.multiplier, p.shift, p.out_zp, -128);
+    }
+}
+
+/// The parameters of a residual add (see [`add`]); the file's
+/// [`Add`](crate::Add) plus the two input zero points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AddParams {
+    /// Zero point of the main path (the current tensor).
+    pub main_zp: i32,
+    /// Zero point of the shortcut (the kept tensor).
+    pub skip_zp: i32,
+    /// The main path's multiplier, `>= 0`.
+    pub main_multiplier: i32,
+    /// The shortcut's multiplier, `>= 0`.
+    pub skip_multiplier: i32,
+    /// The shared right shift, in `1..=62`.
+    pub shift: u8,
+    /// Zero point of the output.
+    pub out_zp: i32,
+    /// Whether ReLU is fused (outputs are clamped below at `out_zp`).
+    pub relu: bool,
+}
+
+impl AddParams {
+    /// One output value from a main-path value `a` and a shortcut value `s`
+    /// (`None` for a channel the shortcut does not have: real zero).
+    pub fn apply(&self, a: i8, s: Option<i8>) -> i8 {
+        let main = (i64::from(a) - i64::from(self.main_zp)) * i64::from(self.main_multiplier);
+        let skip = s.map_or(0, |s| {
+            (i64::from(s) - i64::from(self.skip_zp)) * i64::from(self.skip_multiplier)
+        });
+        let rounded = (main + skip + (1i64 << (self.shift - 1))) >> self.shift;
+        let min = if self.relu { self.out_zp } else { -128 };
+        (rounded + i64::from(self.out_zp)).clamp(i64::from(min), 127) as i8
+    }
+}
+
+/// Residual add of a shortcut `skip` (`pixels x skip_c`, HWC) to the main
+/// path `main` (`pixels x c`, HWC, `skip_c <= c`), into `out` (`pixels x c`):
+///
+/// ```text
+/// acc = (a - main_zp) * M_a + (s - skip_zp) * M_s      (exact, i64)
+/// y   = clamp(out_zp + floor((acc + 2^(n-1)) / 2^n), lo, 127)
+/// ```
+///
+/// with `s - skip_zp = 0` (real zero) for channels `skip_c..c`, and `lo` =
+/// `out_zp` with fused ReLU, else -128. With `|a - zp| <= 255` and `M < 2^31`
+/// the sum stays below `2^40`, so nothing overflows.
+///
+/// # Panics
+/// If a slice is shorter than the shapes say, `skip_c > c` or `c == 0`.
+pub fn add(p: &AddParams, c: usize, skip_c: usize, main: &[i8], skip: &[i8], out: &mut [i8]) {
+    assert!(skip_c <= c && c > 0, "the shortcut has more channels");
+    for (pixel, (a, y)) in main
+        .chunks_exact(c)
+        .zip(out.chunks_exact_mut(c))
+        .enumerate()
+    {
+        for ch in 0..c {
+            let s = (ch < skip_c).then(|| skip[pixel * skip_c + ch]);
+            y[ch] = p.apply(a[ch], s);
+        }
     }
 }
 

@@ -12,17 +12,22 @@
 //! Global average pooling cases draw a random input (sometimes of extreme
 //! values only, sometimes of more than 256 pixels, where the DSP kernel's
 //! 16-bit sums must start a new run) and compare the fast kernel with the
-//! reference. The host property tests call [`conv_case`],
-//! [`first_layer_case`], [`dense_case`] and [`global_avg_pool_case`] on
-//! proptest's seeds; the QEMU firmware's `kernel-check` build calls [`run`]
+//! reference. Residual add cases draw a random shortcut (sometimes with fewer
+//! channels than the main path), zero points, multipliers and shift, and
+//! compare the in-place kernel with the reference. The host property tests
+//! call [`conv_case`], [`first_layer_case`], [`dense_case`],
+//! [`global_avg_pool_case`] and [`add_case`] on proptest's seeds; the QEMU firmware's `kernel-check` build calls [`run`]
 //! on the Cortex-M4.
 
 use crate::layout::{self, Kind};
+use crate::ops::add::{self, AddOp};
 use crate::ops::avgpool;
 use crate::ops::conv2d::{self, ConvOp};
 use crate::ops::dense::{self, DenseOp};
 use crate::ops::requant::Requant;
-use crate::reference::{self, ConvShape, GlobalPoolShape, LayerParams, PoolShape};
+use crate::reference::{
+    self, AddParams, ConvShape, GlobalPoolShape, LayerParams, MeanParams, PoolShape,
+};
 use crate::rng::SplitMix64;
 use crate::{I8Array, I32Array, Padding};
 
@@ -40,10 +45,11 @@ const MAX_OUT: usize = 2400;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Mismatch {
     /// Which kernel: `"conv2d"`, `"conv2d+maxpool2d"`, `"conv2d-direct"`,
-    /// `"dense"`, `"dense-small-chunks"` or `"globalavgpool"`.
+    /// `"dense"`, `"dense-small-chunks"`, `"globalavgpool"`, `"globalmean"` or
+    /// `"add"`.
     pub kernel: &'static str,
     /// The case's seed (rerun it with [`conv_case`], [`first_layer_case`],
-    /// [`dense_case`] or [`global_avg_pool_case`]).
+    /// [`dense_case`], [`global_avg_pool_case`] or [`add_case`]).
     pub seed: u64,
     /// Index of the first differing output value.
     pub index: usize,
@@ -65,6 +71,8 @@ pub struct Summary {
     pub dense_cases: u32,
     /// Global average pooling cases.
     pub global_avg_pool_cases: u32,
+    /// Residual add cases.
+    pub add_cases: u32,
     /// Output values compared.
     pub outputs: u64,
 }
@@ -331,8 +339,9 @@ pub fn dense_case(seed: u64) -> Result<usize, Mismatch> {
 /// or (one case in four) 16x16 to 24x24 pixels of 1 to 8 channels, more than
 /// one 256-pixel run of the DSP kernel. Values uniform (half of the cases),
 /// or only -128 and 127: all one of them (the largest sums, which overflow 16
-/// bits beyond 256 pixels), or seven in eight one of them. Returns the number
-/// of outputs compared.
+/// bits beyond 256 pixels), or seven in eight one of them. The same input then
+/// goes through the global mean with its own output quantization (random
+/// parameters). Returns the number of outputs compared.
 pub fn global_avg_pool_case(seed: u64) -> Result<usize, Mismatch> {
     let mut rng = SplitMix64::new(seed);
     let (side, channels) = if rng.range(0, 3) == 0 {
@@ -367,12 +376,100 @@ pub fn global_avg_pool_case(seed: u64) -> Result<usize, Mismatch> {
     let mut out = [0i8; MAX_OUT];
     avgpool::global_avg_pool(&shape, &input[..n_in], &mut out[..c]);
     compare("globalavgpool", seed, &out[..c], &expected[..c])?;
-    Ok(c)
+    // The same sums requantized to a grid of their own (a global mean):
+    // random zero points, a real multiplier of about 2^-2 to 2^-14 at its
+    // quantizer's shift, or any multiplier and shift.
+    let (multiplier, shift) = if rng.range(0, 1) == 0 {
+        (rng.range(1 << 30, i64::from(i32::MAX)), rng.range(33, 45))
+    } else {
+        (rng.range(0, i64::from(i32::MAX)), rng.range(1, 62))
+    };
+    let p = MeanParams {
+        in_zp: rng.range(-128, 127) as i32,
+        multiplier: multiplier as i32,
+        shift: shift as u8,
+        out_zp: rng.range(-128, 127) as i32,
+    };
+    reference::global_mean(&shape, &p, &input[..n_in], &mut expected[..c]);
+    avgpool::global_mean(&shape, &p, &input[..n_in], &mut out[..c]);
+    compare("globalmean", seed, &out[..c], &expected[..c])?;
+    Ok(2 * c)
 }
 
-/// `cases` convolution, `cases` first-layer, `cases` dense and then `cases`
-/// global average pooling cases, seeds drawn from `seed`; stops at the first
-/// mismatch.
+/// One random residual add: 1 to 64 pixels of 1 to 32 channels, a shortcut
+/// of as many channels or (one case in three) of any number from none to
+/// as many; random
+/// zero points and ReLU; multipliers anywhere in `[0, 2^31)` with any shift
+/// (half of the cases), or real multipliers of about 0.25 to 2 at shifts 30 to
+/// 34, as a quantizer makes them. Values uniform, or (one case in four) only
+/// -128 and 127. Returns the number of outputs compared.
+pub fn add_case(seed: u64) -> Result<usize, Mismatch> {
+    let mut rng = SplitMix64::new(seed);
+    let pixels = rng.range(1, 64) as usize;
+    let c = rng.range(1, 32) as usize;
+    let skip_c = if rng.range(0, 2) == 0 {
+        rng.range(0, c as i64) as usize
+    } else {
+        c
+    };
+    let (multipliers, shift) = if rng.range(0, 1) == 0 {
+        ((0, i64::from(i32::MAX)), rng.range(1, 62) as u8)
+    } else {
+        ((1 << 29, i64::from(i32::MAX)), rng.range(30, 34) as u8)
+    };
+    let relu = rng.range(0, 1) == 1;
+    let out_zp = rng.range(-128, 127) as i32;
+    let p = AddParams {
+        main_zp: rng.range(-128, 127) as i32,
+        skip_zp: rng.range(-128, 127) as i32,
+        main_multiplier: rng.range(multipliers.0, multipliers.1) as i32,
+        skip_multiplier: rng.range(multipliers.0, multipliers.1) as i32,
+        shift,
+        out_zp,
+        relu,
+    };
+    let extremes = rng.range(0, 3) == 0;
+    let value = |rng: &mut SplitMix64| {
+        let r = rng.next_u64();
+        match (extremes, r & 1) {
+            (true, 0) => -128,
+            (true, _) => 127,
+            _ => r as i8,
+        }
+    };
+    let n = pixels * c;
+    assert!(n <= MAX_OUT);
+    let mut main = [0i8; MAX_OUT];
+    let mut skip = [0i8; MAX_IN];
+    for x in &mut main[..n] {
+        *x = value(&mut rng);
+    }
+    for x in &mut skip[..pixels * skip_c] {
+        *x = value(&mut rng);
+    }
+    let mut expected = [0i8; MAX_OUT];
+    reference::add(
+        &p,
+        c,
+        skip_c,
+        &main[..n],
+        &skip[..pixels * skip_c],
+        &mut expected[..n],
+    );
+    let op = AddOp {
+        params: p,
+        pixels,
+        c,
+        skip_c,
+    };
+    add::add_in_place(&op, &mut main[..n], &skip[..pixels * skip_c]);
+    compare("add", seed, &main[..n], &expected[..n])?;
+    Ok(n)
+}
+
+/// `cases` convolution, `cases` first-layer, `cases` dense, then `cases`
+/// global average pooling and then `cases` residual add cases, seeds drawn
+/// from `seed`; stops at the first mismatch.
 pub fn run(seed: u64, cases: u32) -> Result<Summary, Mismatch> {
     let mut seeds = SplitMix64::new(seed);
     let mut summary = Summary::default();
@@ -388,6 +485,10 @@ pub fn run(seed: u64, cases: u32) -> Result<Summary, Mismatch> {
     for _ in 0..cases {
         summary.outputs += global_avg_pool_case(seeds.next_u64())? as u64;
         summary.global_avg_pool_cases += 1;
+    }
+    for _ in 0..cases {
+        summary.outputs += add_case(seeds.next_u64())? as u64;
+        summary.add_cases += 1;
     }
     Ok(summary)
 }

@@ -1,7 +1,8 @@
 //! Golden bytes of the format: two small fixed models are encoded and compared
 //! with the committed `tests/golden/tiny.fmq` (format version 2) and
-//! `tests/golden/tiny-gap.fmq` (version 3: global average pooling), decoded
-//! again, and run on two fixed images.
+//! `tests/golden/tiny-gap.fmq` (version 3: global average pooling) and
+//! `tests/golden/tiny-res.fmq` (version 4: a residual add), decoded again, and
+//! run on two fixed images.
 //!
 //! The committed files were produced by this test itself with
 //! `UPDATE_GOLDEN=1 cargo test -p infer-core --test golden` and checked
@@ -11,11 +12,12 @@
 mod common;
 
 use common::{params, reference_logits};
-use infer_core::{InputSpec, Model, Padding, QuantParams};
+use infer_core::{Add, GlobalMean, InputSpec, Model, Padding, QuantParams};
 use infer_core::{OwnedLayer, OwnedModel};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/tiny.fmq");
 const GOLDEN_GAP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/tiny-gap.fmq");
+const GOLDEN_RES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/tiny-res.fmq");
 
 /// The convolution of both models: 3x3 valid 1->2 + ReLU.
 fn tiny_conv() -> OwnedLayer {
@@ -90,6 +92,73 @@ fn tiny_gap() -> OwnedModel {
             tiny_conv(),
             OwnedLayer::MaxPool2d,
             OwnedLayer::GlobalAvgPool,
+            OwnedLayer::Dense {
+                out_features: 3,
+                params: dense,
+            },
+        ],
+        class_names: vec!["left".into(), "right".into(), "none".into()],
+    }
+}
+
+/// conv 3x3 valid 1->2 + ReLU, max-pool (26 -> 13), Save, conv 3x3 same
+/// 2->3 without ReLU, Add (the shortcut's two channels plus a zero-padded
+/// third) + ReLU, global mean on a grid of its own (3), dense 3->3: format
+/// version 4.
+fn tiny_res() -> OwnedModel {
+    let conv = params(
+        false,
+        (0..54).map(|i| ((i * 37) % 19) as i8 - 9).collect(),
+        vec![500, -200, 0],
+        vec![1 << 30, 3 << 29, 1 << 30],
+        vec![36, 36, 37],
+        QuantParams {
+            scale: 0.25,
+            zero_point: 3,
+        },
+    );
+    let dense = params(
+        false,
+        vec![3, -2, -1, 4, 2, 2, 0, 1, -5],
+        vec![-300, 100, 0],
+        vec![1 << 30, 1 << 30, 1 << 30],
+        vec![33, 33, 34],
+        QuantParams {
+            scale: 0.5,
+            zero_point: -4,
+        },
+    );
+    OwnedModel {
+        input: InputSpec::default(),
+        layers: vec![
+            tiny_conv(),
+            OwnedLayer::MaxPool2d,
+            OwnedLayer::Save,
+            OwnedLayer::Conv2d {
+                out_channels: 3,
+                kernel: 3,
+                padding: Padding::Same,
+                params: conv,
+            },
+            OwnedLayer::Add(Add {
+                relu: true,
+                main_multiplier: 3 << 29,
+                skip_multiplier: 1 << 30,
+                shift: 31,
+                output: QuantParams {
+                    scale: 0.4,
+                    zero_point: -128,
+                },
+            }),
+            // in_scale / (n * out_scale) = 0.4 / (169 * 0.15) ~ 2^30 * 2^-36.
+            OwnedLayer::GlobalMean(GlobalMean {
+                multiplier: 1 << 30,
+                shift: 36,
+                output: QuantParams {
+                    scale: 0.15,
+                    zero_point: -128,
+                },
+            }),
             OwnedLayer::Dense {
                 out_features: 3,
                 params: dense,
@@ -178,6 +247,42 @@ fn golden_global_avg_pool_bytes() {
     assert_eq!(u16::from_le_bytes([golden[4], golden[5]]), 3);
     assert_eq!(&golden[0x18..0x1A], &[4, 0]);
     assert_eq!(&golden[0x51..0x54], &[1, 4, 3]);
+}
+
+#[test]
+fn golden_residual_add_bytes() {
+    // Scratch: the kept 13x13x2 tensor (338 bytes) before the ping-pong
+    // region, whose largest step is the fused conv and pool (784 + 338).
+    let golden = check_golden(
+        &tiny_res(),
+        GOLDEN_RES,
+        338 + 784 + 338,
+        26 * 26 * 2 * 9 + 13 * 13 * 3 * 18 + 3 * 3,
+    );
+    let model = Model::from_bytes(&golden).unwrap();
+    let mut steps = vec![];
+    let mut scratch = vec![0i8; model.scratch_len()];
+    model
+        .logits_observed(&images()[1], &mut scratch, |s| steps.push(s))
+        .unwrap();
+    let kinds: Vec<(&str, u64, usize)> =
+        steps.iter().map(|s| (s.kind, s.macs, s.outputs)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("conv2d+maxpool2d", 26 * 26 * 2 * 9, 338),
+            ("save", 0, 338),
+            ("conv2d", 13 * 13 * 3 * 18, 507),
+            ("add", 0, 507),
+            ("globalmean", 0, 3),
+            ("dense", 9, 3),
+        ]
+    );
+    // Version 4; seven layers: the same Conv2d as tiny.fmq at 0x19, then
+    // MaxPool2d (tag 1) and Save (tag 5) right after it.
+    assert_eq!(u16::from_le_bytes([golden[4], golden[5]]), 4);
+    assert_eq!(&golden[0x18..0x1A], &[7, 0]);
+    assert_eq!(&golden[0x51..0x54], &[1, 5, 0]);
 }
 
 #[test]

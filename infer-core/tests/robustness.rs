@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Rng, image, random_gap_model, random_model};
+use common::{
+    Rng, image, random_gap_model, random_mean_model, random_model, random_residual_model,
+};
 use infer_core::{
     Error, FORMAT_VERSION, HEADER_LEN, Layer, MAGIC, Model, ModelFile, Padding, crc32,
 };
@@ -121,7 +123,7 @@ fn header_errors() {
     assert_eq!(Model::from_bytes(&b).unwrap_err(), Error::BadMagic);
     assert_eq!(Model::from_bytes(b"NOPE").unwrap_err(), Error::BadMagic);
 
-    for version in [0u16, 1, 4, u16::MAX] {
+    for version in [0u16, 1, 5, u16::MAX] {
         let mut b = good.clone();
         b[4..6].copy_from_slice(&version.to_le_bytes());
         assert_eq!(
@@ -269,6 +271,15 @@ fn absurd_dimensions() {
         Error::Decode
     );
     assert!(Model::from_bytes(&build(max)).is_ok());
+    // Versions 2 and 3 hold at most 16 layers: 17 need version 4.
+    let at_version = |n: usize, version: u16| {
+        let mut b = build(n);
+        b[4..6].copy_from_slice(&version.to_le_bytes());
+        Model::from_bytes(&b).map(|_| ())
+    };
+    assert_eq!(at_version(16, 2), Ok(()));
+    assert_eq!(at_version(17, 3), Err(Error::Decode));
+    assert_eq!(at_version(17, 4), Ok(()));
 }
 
 /// `ModelFile` with unbounded lists (same postcard encoding).
@@ -352,6 +363,162 @@ fn global_avg_pool_needs_version_3_and_a_spatial_input() {
             layer: gap as u8 + 1
         })
     );
+}
+
+#[test]
+fn residual_pairs_need_version_4_order_and_shapes() {
+    let m = random_residual_model(&mut Rng::new(11));
+    let save = m
+        .layers
+        .iter()
+        .position(|l| *l == OwnedLayer::Save)
+        .unwrap();
+    let add = m
+        .layers
+        .iter()
+        .position(|l| matches!(l, OwnedLayer::Add(_)))
+        .unwrap();
+    let good = m.to_bytes().unwrap();
+    assert_eq!(&good[4..6], &[4, 0]);
+    assert!(Model::from_bytes(&good).is_ok());
+    // Under a version-3 header: the Save is the first layer it lacks.
+    let mut v3 = good.clone();
+    v3[4..6].copy_from_slice(&3u16.to_le_bytes());
+    assert_eq!(
+        Model::from_bytes(&v3).unwrap_err(),
+        Error::LayerVersion {
+            layer: save as u8,
+            needs: 4,
+            found: 3,
+        }
+    );
+    // An Add without a Save; a Save without an Add; two Saves in a row.
+    let mut m2 = m.clone();
+    m2.layers.remove(save);
+    assert_eq!(
+        parse_raw(&m2),
+        Err(Error::Residual {
+            layer: add as u8 - 1
+        })
+    );
+    let mut m2 = m.clone();
+    m2.layers.remove(add);
+    assert_eq!(
+        parse_raw(&m2),
+        Err(Error::Residual {
+            layer: m2.layers.len() as u8 - 1
+        })
+    );
+    let mut m2 = m.clone();
+    m2.layers.insert(save, OwnedLayer::Save);
+    assert_eq!(
+        parse_raw(&m2),
+        Err(Error::Residual {
+            layer: save as u8 + 1
+        })
+    );
+    // A shortcut of other rows and columns: a max-pool inside the block.
+    let mut m2 = m.clone();
+    m2.layers.insert(save + 1, OwnedLayer::MaxPool2d);
+    assert_eq!(
+        parse_raw(&m2),
+        Err(Error::Shape {
+            layer: add as u8 + 1
+        })
+    );
+    // Out-of-range shift or multiplier, bad output scale.
+    for (shift, mult, scale, err) in [
+        (0u8, 1, 0.1f32, Error::Requant { layer: add as u8 }),
+        (63, 1, 0.1, Error::Requant { layer: add as u8 }),
+        (31, -1, 0.1, Error::Requant { layer: add as u8 }),
+        (31, 1, 0.0, Error::Scale { layer: add as u8 }),
+    ] {
+        let mut m2 = m.clone();
+        let OwnedLayer::Add(a) = &mut m2.layers[add] else {
+            unreachable!()
+        };
+        a.shift = shift;
+        a.skip_multiplier = mult;
+        a.output.scale = scale;
+        assert_eq!(parse_raw(&m2), Err(err));
+    }
+}
+
+#[test]
+fn global_mean_needs_version_4_a_spatial_input_and_valid_parameters() {
+    let m = random_mean_model(&mut Rng::new(13));
+    let at = m
+        .layers
+        .iter()
+        .position(|l| matches!(l, OwnedLayer::GlobalMean(_)))
+        .unwrap();
+    let good = m.to_bytes().unwrap();
+    assert_eq!(&good[4..6], &[4, 0]);
+    let mut v3 = good.clone();
+    v3[4..6].copy_from_slice(&3u16.to_le_bytes());
+    assert_eq!(
+        Model::from_bytes(&v3).unwrap_err(),
+        Error::LayerVersion {
+            layer: at as u8,
+            needs: 4,
+            found: 3,
+        }
+    );
+    let mut flat = m.clone();
+    flat.layers.insert(at, OwnedLayer::Flatten);
+    assert_eq!(
+        parse_raw(&flat),
+        Err(Error::Shape {
+            layer: at as u8 + 1
+        })
+    );
+    for (shift, mult, scale, err) in [
+        (0u8, 1, 0.1f32, Error::Requant { layer: at as u8 }),
+        (63, 1, 0.1, Error::Requant { layer: at as u8 }),
+        (31, -1, 0.1, Error::Requant { layer: at as u8 }),
+        (31, 1, f32::NAN, Error::Scale { layer: at as u8 }),
+    ] {
+        let mut bad = m.clone();
+        let OwnedLayer::GlobalMean(g) = &mut bad.layers[at] else {
+            unreachable!()
+        };
+        (g.shift, g.multiplier, g.output.scale) = (shift, mult, scale);
+        assert_eq!(parse_raw(&bad), Err(err));
+    }
+}
+
+#[test]
+fn residual_shortcut_with_more_channels_is_refused() {
+    use infer_core::{Add, QuantParams};
+    // conv to 3 channels, Save, 1x1 conv to 2 channels, Add: 3 > 2.
+    let mut rng = Rng::new(5);
+    let conv = |rng: &mut Rng, out: usize, fan_in: usize| OwnedLayer::Conv2d {
+        out_channels: out as u16,
+        kernel: 1,
+        padding: Padding::Same,
+        params: common::random_params(rng, out, fan_in, false),
+    };
+    let mut m = OwnedModel {
+        input: infer_core::InputSpec::default(),
+        layers: vec![conv(&mut rng, 3, 1), OwnedLayer::Save, conv(&mut rng, 2, 3)],
+        class_names: (0..2).map(|i| format!("c{i}")).collect(),
+    };
+    m.layers.push(OwnedLayer::Add(Add {
+        relu: false,
+        main_multiplier: 1 << 30,
+        skip_multiplier: 1 << 30,
+        shift: 31,
+        output: QuantParams {
+            scale: 0.1,
+            zero_point: 0,
+        },
+    }));
+    m.layers.push(OwnedLayer::GlobalAvgPool);
+    assert_eq!(parse_raw(&m), Err(Error::Shape { layer: 3 }));
+    // With 3 channels after the 1x1 convolution it is fine.
+    m.layers[2] = conv(&mut rng, 3, 3);
+    m.class_names.push("c2".into());
+    assert_eq!(parse_raw(&m), Ok(()));
 }
 
 #[test]
@@ -461,11 +628,11 @@ fn errors_display() {
     let e = Error::UnsupportedVersion { found: 9 };
     assert_eq!(
         e.to_string(),
-        "unsupported model format version 9 (expected 2 to 3)"
+        "unsupported model format version 9 (expected 2 to 4)"
     );
     assert_eq!(
         Error::UnsupportedVersion { found: 1 }.to_string(),
-        "model format version 1 is no longer read (expected 2 to 3): \
+        "model format version 1 is no longer read (expected 2 to 4): \
          re-export the model with `trainer export`"
     );
     let boxed: Box<dyn std::error::Error> = Box::new(Error::Truncated);
@@ -480,9 +647,14 @@ proptest! {
         seed in any::<u64>(),
         flips in proptest::collection::vec(any::<u64>(), 1..8),
         fix in any::<bool>(),
-        gap in any::<bool>(),
+        kind in 0u8..4,
     ) {
-        let m = if gap { gap_model(seed) } else { model(seed) };
+        let m = match kind {
+            0 => model(seed),
+            1 => gap_model(seed),
+            2 => random_mean_model(&mut Rng::new(seed)),
+            _ => random_residual_model(&mut Rng::new(seed)),
+        };
         let mut bytes = m.to_bytes().unwrap();
         let bits = bytes.len() as u64 * 8;
         for f in flips {

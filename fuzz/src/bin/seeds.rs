@@ -295,9 +295,10 @@ fn main() {
     let out = root.join("corpus-seed");
     let mut rng = Rng(0x5EED);
     let mut fmq = models(&mut rng);
-    // infer-core's golden files: format version 2, and version 3 with a global
-    // average pool (so the fuzzer starts from a file that holds one).
-    for name in ["tiny.fmq", "tiny-gap.fmq"] {
+    // infer-core's golden files: format version 2, version 3 with a global
+    // average pool and version 4 with a residual block (Save, Add), so that the
+    // fuzzer starts from files that hold them.
+    for name in ["tiny.fmq", "tiny-gap.fmq", "tiny-res.fmq"] {
         let golden = root.join("../infer-core/tests/golden").join(name);
         fmq.push((
             name,

@@ -22,7 +22,8 @@
 //! ([`channel_sums`](super::dot)); the remaining channels take the portable
 //! loop.
 
-use crate::reference::GlobalPoolShape;
+use super::requant::requantize;
+use crate::reference::{GlobalPoolShape, MeanParams};
 
 /// Channels whose i32 sums the portable loop keeps side by side.
 const BLOCK: usize = 64;
@@ -30,37 +31,72 @@ const BLOCK: usize = 64;
 /// Fast kernel: `input.len() == s.in_len()`, `output.len() == s.out_len()`.
 #[inline(never)]
 pub(crate) fn global_avg_pool(s: &GlobalPoolShape, input: &[i8], output: &mut [i8]) {
-    let mean = Mean::new(s.pixels());
-    #[cfg(feature = "arm-dsp")]
-    let done = dsp(s, &mean, input, output);
-    #[cfg(not(feature = "arm-dsp"))]
-    let done = 0;
-    portable(s, &mean, done, input, output);
+    pool(s, &Mean::new(s.pixels()), input, output);
 }
 
-/// The rounded division by the pixel count.
-struct Mean {
-    n: i32,
-    half: i32,
+/// Fast kernel of the global mean with its own output quantization
+/// ([`reference::global_mean`](crate::reference::global_mean)): the same
+/// channel sums, requantized instead of divided.
+#[inline(never)]
+pub(crate) fn global_mean(s: &GlobalPoolShape, p: &MeanParams, input: &[i8], output: &mut [i8]) {
+    // n * |in_zp| <= 65535 * 128 fits an i32.
+    let mean = Mean::Requant {
+        offset: s.pixels() as i32 * p.in_zp,
+        multiplier: p.multiplier,
+        shift: p.shift,
+        zero_point: p.out_zp,
+    };
+    pool(s, &mean, input, output);
+}
+
+fn pool(s: &GlobalPoolShape, mean: &Mean, input: &[i8], output: &mut [i8]) {
+    #[cfg(feature = "arm-dsp")]
+    let done = dsp(s, mean, input, output);
+    #[cfg(not(feature = "arm-dsp"))]
+    let done = 0;
+    portable(s, mean, done, input, output);
+}
+
+/// What becomes of a channel's sum.
+enum Mean {
+    /// The rounded division by the pixel count `n`.
+    Round { n: i32, half: i32 },
+    /// `requantize(sum - offset)`, `offset = n * in_zp`.
+    Requant {
+        offset: i32,
+        multiplier: i32,
+        shift: u8,
+        zero_point: i32,
+    },
 }
 
 impl Mean {
     fn new(pixels: usize) -> Self {
         // At most MAX_POOL_PIXELS (validated), so it fits.
         let n = pixels as i32;
-        Self { n, half: n / 2 }
+        Self::Round { n, half: n / 2 }
     }
 
-    /// `sum / n` rounded to the nearest integer, ties away from zero. The
-    /// mean of int8 values is an int8 value.
+    /// `sum / n` rounded to the nearest integer, ties away from zero (the
+    /// mean of int8 values is an int8 value), or the sum requantized.
     #[inline(always)]
     fn of(&self, sum: i32) -> i8 {
-        let q = if sum >= 0 {
-            (sum + self.half) / self.n
-        } else {
-            (sum - self.half) / self.n
-        };
-        q as i8
+        match *self {
+            Mean::Round { n, half } => {
+                let q = if sum >= 0 {
+                    (sum + half) / n
+                } else {
+                    (sum - half) / n
+                };
+                q as i8
+            }
+            Mean::Requant {
+                offset,
+                multiplier,
+                shift,
+                zero_point,
+            } => requantize(sum - offset, multiplier, shift, zero_point, -128),
+        }
     }
 }
 
@@ -182,6 +218,25 @@ mod tests {
         fn selfcheck_cases_match_reference(seed in any::<u64>()) {
             let r = crate::selfcheck::global_avg_pool_case(seed);
             prop_assert!(r.is_ok(), "{:?}", r);
+        }
+
+        #[test]
+        fn global_mean_matches_reference(
+            (h, w, c, input) in (1usize..20, 1usize..20, 1usize..80).prop_flat_map(|(h, w, c)| {
+                (Just(h), Just(w), Just(c), proptest::collection::vec(any::<i8>(), h * w * c))
+            }),
+            in_zp in -128i32..=127,
+            out_zp in -128i32..=127,
+            multiplier in 0..=i32::MAX,
+            shift in 1u8..=62,
+        ) {
+            let s = GlobalPoolShape::new(h, w, c).unwrap();
+            let p = MeanParams { in_zp, multiplier, shift, out_zp };
+            let mut out = std::vec![0i8; c];
+            global_mean(&s, &p, &input, &mut out);
+            let mut expected = std::vec![0i8; c];
+            crate::reference::global_mean(&s, &p, &input, &mut expected);
+            prop_assert_eq!(out, expected);
         }
     }
 }

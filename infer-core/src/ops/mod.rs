@@ -7,6 +7,7 @@
 //! public [`reference`](crate::reference) kernel of its operator computes;
 //! property tests compare the two on random shapes and values.
 
+pub(crate) mod add;
 pub(crate) mod avgpool;
 pub(crate) mod conv2d;
 pub(crate) mod dense;

@@ -2,9 +2,11 @@
 //! evaluator that chains infer-core's public reference kernels.
 #![allow(dead_code)]
 
-use infer_core::reference::{self, ConvShape, GlobalPoolShape, LayerParams, PoolShape};
+use infer_core::reference::{
+    self, AddParams, ConvShape, GlobalPoolShape, LayerParams, MeanParams, PoolShape,
+};
 use infer_core::{
-    IMAGE_SIDE, INPUT_ZERO_POINT, InputSpec, OwnedLayer, OwnedModel, OwnedParams, Padding,
+    Add, IMAGE_SIDE, INPUT_ZERO_POINT, InputSpec, OwnedLayer, OwnedModel, OwnedParams, Padding,
     QuantParams,
 };
 
@@ -89,6 +91,70 @@ pub fn random_gap_model(rng: &mut Rng) -> OwnedModel {
     random_dense_head(rng, layers, c)
 }
 
+/// [`random_gap_model`] with a global mean of its own output quantization
+/// instead of the global average pool (format version 4).
+pub fn random_mean_model(rng: &mut Rng) -> OwnedModel {
+    let (mut layers, [h, w, c]) = random_convs(rng);
+    // About the real multiplier in_scale / (h * w * out_scale) with out_scale
+    // a quarter of in_scale: 4 / (h * w), normalized.
+    let shift = 31 + (h * w).ilog2() as u8 - 2;
+    layers.push(OwnedLayer::GlobalMean(infer_core::GlobalMean {
+        multiplier: rng.range(1 << 30, i64::from(i32::MAX)) as i32,
+        shift,
+        output: QuantParams {
+            scale: 0.01,
+            zero_point: rng.range(-128, 0) as i8,
+        },
+    }));
+    random_dense_head(rng, layers, c)
+}
+
+/// A random valid model with a residual block: 1-2 convolutions with
+/// max-pools as in [`random_model`], a `Save`, 1-2 same-padded convolutions
+/// to at least as many channels, an `Add` (ReLU two times in three), then a
+/// global average pool or a flatten and 1-2 dense layers.
+pub fn random_residual_model(rng: &mut Rng) -> OwnedModel {
+    let (mut layers, [h, w, mut c]) = random_convs(rng);
+    layers.push(OwnedLayer::Save);
+    let skip_c = c;
+    for _ in 0..rng.range(1, 2) {
+        let k = [1usize, 3][rng.range(0, 1) as usize];
+        let out_c = rng.range(skip_c as i64, 5) as usize;
+        let relu = rng.range(0, 1) == 1;
+        layers.push(OwnedLayer::Conv2d {
+            out_channels: out_c as u16,
+            kernel: k as u8,
+            padding: Padding::Same,
+            params: random_params(rng, out_c, k * k * c, relu),
+        });
+        c = out_c;
+    }
+    layers.push(OwnedLayer::Add(random_add(rng)));
+    if rng.range(0, 1) == 1 {
+        layers.push(OwnedLayer::GlobalAvgPool);
+        random_dense_head(rng, layers, c)
+    } else {
+        layers.push(OwnedLayer::Flatten);
+        random_dense_head(rng, layers, h * w * c)
+    }
+}
+
+/// A random residual add: multipliers of real value about 0.25 to 1 at a
+/// shift of 31 to 33, ReLU two times in three.
+pub fn random_add(rng: &mut Rng) -> Add {
+    let relu = rng.range(0, 2) != 0;
+    Add {
+        relu,
+        main_multiplier: rng.range(1 << 29, i64::from(i32::MAX)) as i32,
+        skip_multiplier: rng.range(1 << 29, i64::from(i32::MAX)) as i32,
+        shift: rng.range(31, 33) as u8,
+        output: QuantParams {
+            scale: 0.1,
+            zero_point: if relu { -128 } else { rng.range(-20, 20) as i8 },
+        },
+    }
+}
+
 /// 1-2 random convolutions (odd kernels, either padding, 1-4 filters), each
 /// followed by a max-pool two times in three; and the `[h, w, c]` they give.
 fn random_convs(rng: &mut Rng) -> (Vec<OwnedLayer>, [usize; 3]) {
@@ -159,6 +225,7 @@ pub fn reference_logits(model: &OwnedModel, pixels: &[u8; 784]) -> Vec<i8> {
     let mut x = vec![0i8; pixels.len()];
     reference::quantize_input(pixels, &mut x);
     let mut zp = i32::from(INPUT_ZERO_POINT);
+    let mut kept: Option<(Vec<i8>, usize, i32)> = None;
     for layer in &model.layers {
         match layer {
             OwnedLayer::Conv2d {
@@ -192,6 +259,34 @@ pub fn reference_logits(model: &OwnedModel, pixels: &[u8; 784]) -> Vec<i8> {
                 let mut y = vec![0i8; s.out_len()];
                 reference::global_avg_pool(&s, &x, &mut y);
                 (h, w, x) = (1, 1, y);
+            }
+            OwnedLayer::GlobalMean(m) => {
+                let s = GlobalPoolShape::new(h, w, c).expect("a valid global pool");
+                let p = MeanParams {
+                    in_zp: zp,
+                    multiplier: m.multiplier,
+                    shift: m.shift,
+                    out_zp: i32::from(m.output.zero_point),
+                };
+                let mut y = vec![0i8; s.out_len()];
+                reference::global_mean(&s, &p, &x, &mut y);
+                (h, w, x, zp) = (1, 1, y, p.out_zp);
+            }
+            OwnedLayer::Save => kept = Some((x.clone(), c, zp)),
+            OwnedLayer::Add(a) => {
+                let (skip, skip_c, skip_zp) = kept.take().expect("a Save before each Add");
+                let p = AddParams {
+                    main_zp: zp,
+                    skip_zp,
+                    main_multiplier: a.main_multiplier,
+                    skip_multiplier: a.skip_multiplier,
+                    shift: a.shift,
+                    out_zp: i32::from(a.output.zero_point),
+                    relu: a.relu,
+                };
+                let mut y = vec![0i8; x.len()];
+                reference::add(&p, c, skip_c, &x, &skip, &mut y);
+                (x, zp) = (y, p.out_zp);
             }
             OwnedLayer::Dense {
                 out_features,
