@@ -10,11 +10,19 @@
 //! | `p` | max-pool 2x2, stride 2 |
 //! | `f` | flatten (channel-major, as `torch.flatten`) |
 //! | `g` | global average pooling: each channel's mean over the pixels, a vector of C (instead of `f`) |
+//! | `rN` | residual block of N filters: 3x3 conv, ReLU, 3x3 conv, plus the block's input (its channels zero-padded to N), ReLU |
 //! | `dN` | dense layer with N outputs; ReLU on every dense layer but the last |
 //!
 //! Convolutions and max-pools come first, then either `f` or `g` (which turns the
 //! image into a vector), then the dense layers; the last is `d10`. For example
 //! `c8,p,c16,p,g,d10` ends in a global average pool of 16 channels and one dense layer.
+//!
+//! A residual block `rN` keeps its input's size ("same" padding) and needs at most N
+//! input channels: its shortcut is the input itself, with zero channels appended when
+//! N is larger (ResNet's parameter-free "option A" shortcut; downsampling is the
+//! max-pool `p` between blocks). With batch normalization each convolution has its
+//! own (the second one's before the add). For example a ResNet-8-like network:
+//! `c16,p,r16,r32,p,r64,g,d10`.
 //!
 //! Named models (`--model NAME`) are fixed strings of this grammar; any other string
 //! is parsed as a description, so a new shape can be tried without new code.
@@ -44,6 +52,12 @@ pub enum LayerSpec {
     Flatten,
     /// Global average pooling: `[C][H][W]` to the vector of the C channel means.
     GlobalAvgPool,
+    /// Residual block: 3x3 conv + ReLU, 3x3 conv, plus the zero-padded input, ReLU
+    /// (both convolutions "same" padded, each with its batch norm when enabled).
+    Residual {
+        /// Output channels of both convolutions (at least the input's).
+        filters: i64,
+    },
     /// Fully connected layer; ReLU unless it is the last layer.
     Dense {
         /// Outputs.
@@ -178,6 +192,7 @@ impl Arch {
                 LayerSpec::Pool => "p".to_owned(),
                 LayerSpec::Flatten => "f".to_owned(),
                 LayerSpec::GlobalAvgPool => "g".to_owned(),
+                LayerSpec::Residual { filters } => format!("r{filters}"),
                 LayerSpec::Dense { outputs } => format!("d{outputs}"),
             })
             .collect::<Vec<_>>()
@@ -205,6 +220,11 @@ impl Arch {
                     side = side - 2 + 2 * padding;
                     params += filters * c * 9 + filters;
                     macs += filters * c * 9 * side * side;
+                    c = filters;
+                }
+                LayerSpec::Residual { filters } => {
+                    params += filters * c * 9 + filters + filters * filters * 9 + filters;
+                    macs += (filters * c * 9 + filters * filters * 9) * side * side;
                     c = filters;
                 }
                 LayerSpec::Pool => side /= 2,
@@ -249,9 +269,9 @@ impl<'de> Deserialize<'de> for Arch {
     }
 }
 
-/// Parses and checks a layer string: every convolution fits its input, exactly one
-/// flatten or global average pool before the first dense layer, and the last layer
-/// is `d10`.
+/// Parses and checks a layer string: every convolution fits its input, every
+/// residual block has at least its input's channels, exactly one flatten or global
+/// average pool before the first dense layer, and the last layer is `d10`.
 fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
     let mut layers = Vec::new();
     for token in s.split(',').map(str::trim) {
@@ -273,6 +293,9 @@ fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
                 filters: number(&t[1..])?,
                 padding: 1,
             },
+            t if t.starts_with('r') => LayerSpec::Residual {
+                filters: number(&t[1..])?,
+            },
             t if t.starts_with('d') => LayerSpec::Dense {
                 outputs: number(&t[1..])?,
             },
@@ -282,13 +305,24 @@ fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
     }
     let mut side = IMAGE_SIDE as i64;
     let mut flat = false;
+    let mut c = 1i64;
     for layer in &layers {
         match *layer {
-            LayerSpec::Conv { padding, .. } if !flat => {
+            LayerSpec::Conv { padding, filters } if !flat => {
                 side = side - 2 + 2 * padding;
+                c = filters;
                 if side < 1 {
                     return Err(format!("{s:?}: a convolution has no input left"));
                 }
+            }
+            LayerSpec::Residual { filters } if !flat => {
+                if filters < c {
+                    return Err(format!(
+                        "{s:?}: a residual block r{filters} after {c} channels: its \
+                         shortcut needs at least as many filters as input channels"
+                    ));
+                }
+                c = filters;
             }
             LayerSpec::Pool if !flat => {
                 side /= 2;
@@ -300,8 +334,8 @@ fn parse_layers(s: &str) -> Result<Vec<LayerSpec>, String> {
             LayerSpec::Dense { .. } if flat => {}
             _ => {
                 return Err(format!(
-                    "{s:?}: convolutions and pools come first, then one flatten (f) or global \
-                     average pool (g), then dense layers"
+                    "{s:?}: convolutions, residual blocks and pools come first, then one \
+                     flatten (f) or global average pool (g), then dense layers"
                 ));
             }
         }
@@ -392,5 +426,36 @@ mod tests {
                 "{bad:?}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn residual_blocks_keep_the_size_and_widen_only() {
+        let a = Arch::parse("c16,p,r16,r32,p,r64,g,d10").unwrap();
+        assert_eq!(a.spec(), "c16,p,r16,r32,p,r64,g,d10");
+        assert_eq!(a.layers()[2], LayerSpec::Residual { filters: 16 });
+        // Each block: two 3x3 convolutions, c -> N and N -> N, at its input's size.
+        let conv = |i: i64, o: i64, side: i64| (o * i * 9 + o, o * i * 9 * side * side);
+        let parts = [
+            conv(1, 16, 28),
+            conv(16, 16, 14),
+            conv(16, 16, 14),
+            conv(16, 32, 14),
+            conv(32, 32, 14),
+            conv(32, 64, 7),
+            conv(64, 64, 7),
+            (64 * 10 + 10, 64 * 10),
+        ];
+        assert_eq!(a.parameters(), parts.iter().map(|p| p.0).sum::<i64>());
+        assert_eq!(a.macs(), parts.iter().map(|p| p.1).sum::<i64>());
+        assert_eq!(a.parameters(), 74_762);
+        assert_eq!(a.macs(), 6_435_712);
+        for bad in ["c32,r16,g,d10", "c8,g,r8,d10", "r0,g,d10", "c8,r8v,g,d10"] {
+            assert!(Arch::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            Arch::parse("c32,r16,g,d10")
+                .unwrap_err()
+                .contains("at least as many filters")
+        );
     }
 }

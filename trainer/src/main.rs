@@ -294,6 +294,11 @@ struct CvArgs {
     /// default threads unless --threads says otherwise.
     #[arg(long, value_name = "N", conflicts_with = "fold")]
     jobs: Option<usize>,
+    /// Accept a --teacher that was fitted on the validation images of the folds being
+    /// run (its results then overstate what the student learnt); without it such a
+    /// teacher is refused: fit one per fold with `trainer fit --leave-out-fold K`.
+    #[arg(long, requires = "teacher")]
+    leaky_teacher: bool,
     /// Report progress as lines on stdout, for a parent `cv --jobs` process.
     #[arg(long, hide = true)]
     progress_lines: bool,
@@ -335,6 +340,35 @@ struct FitArgs {
     own_classes: bool,
     #[command(flatten)]
     pictures: PictureArgs,
+    #[command(flatten)]
+    leave_out: LeaveOutArgs,
+}
+
+/// `trainer fit --leave-out-fold K`: train on fold K's training part of the split that
+/// `trainer cv` would make with the same numbers, e.g. a teacher for that fold.
+#[derive(Debug, Clone, Args)]
+struct LeaveOutArgs {
+    /// Leave cross-validation fold K (0-based) out of the training images: the model
+    /// trains on the other folds only and is recorded as not having seen fold K, so it
+    /// can teach `trainer cv --fold K` (with the same --folds, --split-seed, --repeat
+    /// and --limit) [default: train on every image].
+    #[arg(long, value_name = "K")]
+    leave_out_fold: Option<usize>,
+    /// With --leave-out-fold: the number of folds of the split.
+    #[arg(long, default_value_t = 5, requires = "leave_out_fold")]
+    folds: usize,
+    /// With --leave-out-fold: the seed of the split (of repeat 0; repeat r uses
+    /// SPLIT_SEED + r), as `trainer cv --split-seed`.
+    #[arg(long, default_value_t = 1, requires = "leave_out_fold")]
+    split_seed: u64,
+    /// With --leave-out-fold: the fold is of repeat R (0-based) of repeated k-fold.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 0,
+        requires = "leave_out_fold"
+    )]
+    repeat: usize,
 }
 
 /// Which saved model to use.

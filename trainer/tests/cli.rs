@@ -60,24 +60,24 @@ fn fit_writes_weights_records_and_int8_export() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
-#[test]
-fn fit_of_a_global_average_pooling_model_exports_a_version_3_file_infer_core_runs() {
+/// `trainer fit --model spec --batch-norm` on 500 images writes a `model.fmq` of
+/// format `version` that has a layer `holds` accepts and that infer-core loads and
+/// classifies with.
+fn fit_exports_a_file_infer_core_runs(
+    spec: &str,
+    version: u8,
+    holds: fn(&infer_core::Layer<'_>) -> bool,
+) {
     let root = tempfile::tempdir().unwrap();
-    let spec = "c8,p,c16,p,g,d10";
     let mut args = fit_args(spec, "1", "500");
     args.extend(common::SMALL_EVAL);
     args.extend(["--batch-norm", "--models", root.path().to_str().unwrap()]);
     let stdout = stdout_ok(&trainer(&args));
     assert!(stdout.contains("test accuracy"), "{stdout}");
     let fmq = std::fs::read(root.path().join(spec).join("model.fmq")).unwrap();
-    assert_eq!(&fmq[4..6], &[3, 0], "a version-3 file");
+    assert_eq!(&fmq[4..6], &[version, 0], "a version-{version} file");
     let model = infer_core::Model::from_bytes(&fmq).unwrap();
-    assert!(
-        model
-            .file()
-            .layers
-            .contains(&infer_core::Layer::GlobalAvgPool)
-    );
+    assert!(model.file().layers.iter().any(holds));
     assert_eq!(model.num_classes(), 10);
     let image: [u8; 784] = first_test_image().into_raw().try_into().unwrap();
     let mut scratch = vec![0i8; model.scratch_len()];
@@ -86,6 +86,21 @@ fn fit_of_a_global_average_pooling_model_exports_a_version_3_file_infer_core_run
     // `fit` evaluated the export too (through infer-core).
     let eval = json(&root.path().join(spec).join("eval.json"));
     assert_eq!(eval["int8"]["images"], 100);
+}
+
+#[test]
+fn fit_of_a_global_average_pooling_model_exports_a_version_4_file_infer_core_runs() {
+    // `g` is written as a GlobalMean (the means on a grid of their own).
+    fit_exports_a_file_infer_core_runs("c8,p,c16,p,g,d10", 4, |l| {
+        matches!(l, infer_core::Layer::GlobalMean(_))
+    });
+}
+
+#[test]
+fn fit_of_a_residual_model_exports_a_version_4_file_infer_core_runs() {
+    fit_exports_a_file_infer_core_runs("c8,p,r8,r16,p,g,d10", 4, |l| {
+        matches!(l, infer_core::Layer::Add(_))
+    });
 }
 
 #[test]

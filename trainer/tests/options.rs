@@ -138,6 +138,8 @@ fn cv_records_the_options_in_every_result_file_and_passes_them_to_workers() {
             "0.95",
             "--teacher",
             teacher_arg(),
+            // Fitted on all 640 images, so it saw the validation folds.
+            "--leaky-teacher",
             "--precision",
             "auto",
         ]);
@@ -169,6 +171,53 @@ fn cv_records_the_options_in_every_result_file_and_passes_them_to_workers() {
         results[0], results[1],
         "--jobs 2 gives the sequential results"
     );
+}
+
+#[test]
+fn a_fold_is_taught_only_by_a_teacher_that_left_it_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    // A teacher for fold 0 of cv_args("400")'s split (2 folds, split seed 1).
+    let mut args = fit_args(SMALL, "1", "400");
+    args.extend(["--no-export", "--test-limit", "50", "--threads", "1"]);
+    args.extend(["--leave-out-fold", "0", "--folds", "2", "--name", "fold-0"]);
+    args.extend(["--models", models.to_str().unwrap()]);
+    stdout_ok(&trainer(&args));
+    let fold_0 = models.join("fold-0");
+    let record = json(&fold_0.join("fit.json"));
+    let left_out = json!({"fold": 0, "folds": 2, "split_seed": 1, "repeat": 0, "limit": 400});
+    assert_eq!(record["left_out"], left_out);
+    assert_eq!(record["train_images"], 200, "fold 1's 200 images only");
+    let out = tmp.path().join("cv");
+    let run = |fold: &str, teacher: &str| {
+        let mut args = cv_args("400");
+        args.extend(["--fold", fold, "--teacher", teacher, "--threads", "1"]);
+        args.extend(["--out", out.to_str().unwrap()]);
+        trainer(&args)
+    };
+    stdout_ok(&run("0", fold_0.to_str().unwrap()));
+    let distill = &json(&out.join("fold-0.json"))["config"]["train"]["distill"];
+    assert_eq!(distill["teacher_left_out"], left_out);
+    // The other fold, and a teacher fitted on every image: refused, nothing written.
+    let r = run("1", fold_0.to_str().unwrap());
+    assert_fails_with(&r, "it left out another fold");
+    assert_fails_with(
+        &r,
+        "trainer fit --leave-out-fold 1 --folds 2 --split-seed 1",
+    );
+    let r = run("0", teacher_arg());
+    assert_fails_with(&r, "it was fitted on every training image");
+    assert_eq!(tree(&out), ["fold-0.json"]);
+    // A fold out of range, and the split's flags without the fold: errors.
+    let mut args = fit_args(SMALL, "1", "400");
+    args.extend(["--leave-out-fold", "2", "--folds", "2"]);
+    args.extend(["--models", models.to_str().unwrap()]);
+    assert_fails_with(
+        &trainer(&args),
+        "--leave-out-fold 2 is out of range for --folds 2",
+    );
+    let r = trainer(&["fit", "--folds", "2", "--models", models.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2), "a usage error");
 }
 
 #[test]

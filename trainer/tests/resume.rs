@@ -423,24 +423,12 @@ fn weight_averaging_erasing_and_distillation_resume_to_the_same_bytes() {
         a.extend(["--models", root.to_str().unwrap()]);
         a.into_iter().map(String::from).collect()
     };
-    let whole = tmp.path().join("whole");
-    assert_ok(&run(&args(&whole)));
-    let root = tmp.path().join("resumed");
-    let ckpt = root.join(format!(".{small}.partial/checkpoint.safetensors"));
-    sigkill(start_paused(&args(&root), "checkpoint", &ckpt));
-    let saved = trainer::train::checkpoint::load(&ckpt).unwrap();
-    assert_eq!(saved.meta.epoch, 1);
-    for name in ["ema/conv.weight", "ema/bn.running_mean", "ema/fc1.bias"] {
-        assert!(
-            saved.tensors.contains_key(name),
-            "{name} not in the checkpoint"
-        );
-    }
-    let mut resume = args(&root);
-    resume.push("--resume".into());
-    assert_ok(&run(&resume));
-    let file = "model.safetensors";
-    assert!(bytes(&root.join(small), file) == bytes(&whole.join(small), file));
+    resumes_to_the_whole_run(
+        tmp.path(),
+        small,
+        args,
+        &["ema/conv.weight", "ema/bn.running_mean", "ema/fc1.bias"],
+    );
 }
 
 #[test]
@@ -465,22 +453,39 @@ fn the_epoch_levers_resume_to_the_same_bytes() {
         a.extend(["--models", root.to_str().unwrap()]);
         a.into_iter().map(String::from).collect()
     };
-    let whole = tmp.path().join("whole");
-    assert_ok(&run(&args(&whole)));
+    let whole = resumes_to_the_whole_run(
+        tmp.path(),
+        small,
+        args,
+        &["lookahead/conv.weight", "lookahead/bn.running_var"],
+    );
     let fit = json(&whole.join(small).join("fit.json"));
     let train = &fit["config"];
     assert_eq!(train["optimizer"], "sgd-nesterov", "{train}");
     assert_eq!(train["bn_momentum"], 0.4);
     assert_eq!(train["augment"]["alternate_flip"], true);
     assert_eq!(train["lookahead"]["every"], 3);
-    let root = tmp.path().join("resumed");
+}
+
+/// Runs the fit `args(root)` of model `small` whole (under `tmp/whole`, returned), then
+/// again killed at its first checkpoint, which must hold the tensors `names`, and
+/// resumed (under `tmp/resumed`); both must end with the same weights.
+fn resumes_to_the_whole_run(
+    tmp: &Path,
+    small: &str,
+    args: impl Fn(&Path) -> Vec<String>,
+    names: &[&str],
+) -> PathBuf {
+    let whole = tmp.join("whole");
+    assert_ok(&run(&args(&whole)));
+    let root = tmp.join("resumed");
     let ckpt = root.join(format!(".{small}.partial/checkpoint.safetensors"));
     sigkill(start_paused(&args(&root), "checkpoint", &ckpt));
     let saved = trainer::train::checkpoint::load(&ckpt).unwrap();
     assert_eq!(saved.meta.epoch, 1);
-    for name in ["lookahead/conv.weight", "lookahead/bn.running_var"] {
+    for name in names {
         assert!(
-            saved.tensors.contains_key(name),
+            saved.tensors.contains_key(*name),
             "{name} not in the checkpoint"
         );
     }
@@ -489,4 +494,5 @@ fn the_epoch_levers_resume_to_the_same_bytes() {
     assert_ok(&run(&resume));
     let file = "model.safetensors";
     assert!(bytes(&root.join(small), file) == bytes(&whole.join(small), file));
+    whole
 }

@@ -58,6 +58,14 @@ pub enum FloatLayer {
     Flatten,
     /// Global average pooling: `[C][H][W]` to `[C]`, each channel's mean.
     GlobalAvgPool,
+    /// Keeps the current tensor (unchanged) as the next `Add`'s shortcut.
+    Save,
+    /// Adds the kept tensor (its channels zero-padded to the current tensor's)
+    /// to the current one (`add` below), then ReLU if `relu`.
+    Add {
+        /// ReLU after the add.
+        relu: bool,
+    },
     /// Fully connected layer with optional ReLU.
     Dense(FloatDense),
 }
@@ -229,6 +237,29 @@ pub fn global_avg_pool(x: &Activation) -> Activation {
     }
 }
 
+/// The residual add of CHW tensors: `main + skip`, where `skip` has `main`'s
+/// rows and columns and at most its channels (the missing ones are zero),
+/// then ReLU if `relu`.
+///
+/// # Panics
+/// If `skip` has other rows or columns, or more channels, than `main`.
+pub fn add(main: &Activation, skip: &Activation, relu: bool) -> Activation {
+    let [c, h, w] = main.shape;
+    let [sc, sh, sw] = skip.shape;
+    assert!(
+        sc <= c && (sh, sw) == (h, w),
+        "the shortcut does not fit the main path"
+    );
+    let mut y = main.clone();
+    for (v, &s) in y.data.iter_mut().zip(&skip.data) {
+        *v += s;
+    }
+    if relu {
+        self::relu(&mut y);
+    }
+    y
+}
+
 /// ReLU in place.
 pub fn relu(x: &mut Activation) {
     for v in &mut x.data {
@@ -245,8 +276,28 @@ impl FloatModel {
         }
         let mut shape = [1, SIDE, SIDE];
         let mut shapes = Vec::with_capacity(self.layers.len());
+        let mut kept: Option<[usize; 3]> = None;
         for (i, layer) in self.layers.iter().enumerate() {
             shape = match layer {
+                FloatLayer::Save => {
+                    if kept.replace(shape).is_some() {
+                        return Err(shape_err(i, "a Save while another tensor is kept"));
+                    }
+                    shape
+                }
+                FloatLayer::Add { .. } => {
+                    let [kc, kh, kw] = kept
+                        .take()
+                        .ok_or_else(|| shape_err(i, "an Add without a Save"))?;
+                    let [c, h, w] = shape;
+                    if kc > c || (kh, kw) != (h, w) {
+                        return Err(shape_err(
+                            i,
+                            format!("shortcut {:?} does not fit {shape:?}", [kc, kh, kw]),
+                        ));
+                    }
+                    shape
+                }
                 FloatLayer::Conv2d(conv) => conv.out_shape(i, shape)?,
                 FloatLayer::MaxPool2d => {
                     let [c, h, w] = shape;
@@ -274,6 +325,9 @@ impl FloatModel {
             };
             shapes.push(shape);
         }
+        if kept.is_some() {
+            return Err(shape_err(self.layers.len() - 1, "a Save without its Add"));
+        }
         let outputs: usize = shape.iter().product();
         if outputs != self.class_names.len() {
             return Err(shape_err(
@@ -287,9 +341,22 @@ impl FloatModel {
         Ok(shapes)
     }
 
-    /// Applies layer `i` (with its ReLU) to `x`.
-    pub fn apply(&self, i: usize, x: &Activation) -> Activation {
+    /// Applies layer `i` (with its ReLU) to `x`; `kept` is the tensor the last
+    /// `Save` kept, which an `Add` adds (without one, an `Add` adds nothing:
+    /// [`shapes`](Self::shapes) refuses such a model).
+    pub fn apply(&self, i: usize, x: &Activation, kept: Option<&Activation>) -> Activation {
         match &self.layers[i] {
+            FloatLayer::Save => x.clone(),
+            FloatLayer::Add { relu } => match kept {
+                Some(skip) => add(x, skip, *relu),
+                None => {
+                    let mut y = x.clone();
+                    if *relu {
+                        self::relu(&mut y);
+                    }
+                    y
+                }
+            },
             FloatLayer::Conv2d(conv) => {
                 let mut y = conv.pre_activation(x);
                 if conv.relu {
@@ -317,8 +384,12 @@ impl FloatModel {
     /// well formed ([`shapes`](Self::shapes) succeeds).
     pub fn forward(&self, pixels: &[u8; infer_core::IMAGE_LEN]) -> Vec<f32> {
         let mut x = Activation::from_pixels(pixels);
+        let mut kept = None;
         for i in 0..self.layers.len() {
-            x = self.apply(i, &x);
+            if self.layers[i] == FloatLayer::Save {
+                kept = Some(x.clone());
+            }
+            x = self.apply(i, &x, kept.as_ref());
         }
         x.data
     }

@@ -50,6 +50,54 @@ fn expect_shape(name: &str, p: &Param, expected: &[usize]) -> Result<(), Quantiz
     Ok(())
 }
 
+/// The 3x3 convolution number `index` (`conv`, `conv2`, ...) from `c` to `out`
+/// channels, its batch norm (`bn`, `bn2`, ...) folded in when `batch_norm`:
+/// `w' = w * g / sqrt(var + eps)`, `b' = (b - mean) * g / sqrt(var + eps) + beta`.
+fn load_conv(
+    params: &HashMap<String, Param>,
+    index: usize,
+    c: usize,
+    out: usize,
+    padding: Padding,
+    batch_norm: bool,
+    relu: bool,
+) -> Result<FloatLayer, QuantizeError> {
+    use crate::arch::conv_name;
+    let name = conv_name("conv", index);
+    let w = get(params, &format!("{name}.weight"), 4)?;
+    expect_shape(&format!("{name}.weight"), w, &[out, c, 3, 3])?;
+    let b = get(params, &format!("{name}.bias"), 1)?;
+    expect_shape(&format!("{name}.bias"), b, &[out])?;
+    let (mut weight, mut bias) = (w.data.clone(), b.data.clone());
+    if batch_norm {
+        let bn = conv_name("bn", index);
+        let part = |p: &str| -> Result<&Param, QuantizeError> {
+            let t = get(params, &format!("{bn}.{p}"), 1)?;
+            expect_shape(&format!("{bn}.{p}"), t, &[out])?;
+            Ok(t)
+        };
+        let (g, beta) = (part("weight")?, part("bias")?);
+        let (mean, var) = (part("running_mean")?, part("running_var")?);
+        let fan = weight.len() / out;
+        for o in 0..out {
+            let k = g.data[o] / (var.data[o] + BN_EPS).sqrt();
+            weight[o * fan..(o + 1) * fan]
+                .iter_mut()
+                .for_each(|v| *v *= k);
+            bias[o] = (bias[o] - mean.data[o]) * k + beta.data[o];
+        }
+    }
+    Ok(FloatLayer::Conv2d(FloatConv2d {
+        in_channels: c,
+        out_channels: out,
+        kernel: 3,
+        padding,
+        relu,
+        weight,
+        bias,
+    }))
+}
+
 impl FloatModel {
     /// The contract's network from its parameters `conv.weight [C,1,k,k]`,
     /// `conv.bias [C]`, `fc1.weight [H, F]`, `fc1.bias [H]`, `fc2.weight
@@ -142,7 +190,8 @@ impl FloatModel {
     }
 
     /// The network of `arch` from its saved parameters (names as in
-    /// `trainer::nn::Net`: `conv`, `conv2`, ..., `bn`, `bn2`, ..., `fc1`, `fc2`, ...).
+    /// `trainer::nn::Net`: `conv`, `conv2`, ..., `bn`, `bn2`, ..., `fc1`, `fc2`, ...;
+    /// a residual block's two convolutions take the next two numbers).
     /// With `batch_norm`, each convolution's batch norm (running statistics, eval mode)
     /// is folded into it: `w' = w * g / sqrt(var + eps)`, `b' = (b - mean) * g /
     /// sqrt(var + eps) + beta`, so infer-core needs no batch-norm layer.
@@ -152,7 +201,7 @@ impl FloatModel {
         batch_norm: bool,
         class_names: &[&str],
     ) -> Result<Self, QuantizeError> {
-        use crate::arch::{LayerSpec, conv_name};
+        use crate::arch::LayerSpec;
         let mut layers = Vec::new();
         let (mut c, mut side, mut n_in) = (1usize, SIDE, 0usize);
         let (mut convs, mut denses) = (0usize, 0usize);
@@ -160,46 +209,44 @@ impl FloatModel {
             match *spec {
                 LayerSpec::Conv { filters, padding } => {
                     let out = filters as usize;
-                    let name = conv_name("conv", convs);
-                    let w = get(params, &format!("{name}.weight"), 4)?;
-                    expect_shape(&format!("{name}.weight"), w, &[out, c, 3, 3])?;
-                    let b = get(params, &format!("{name}.bias"), 1)?;
-                    expect_shape(&format!("{name}.bias"), b, &[out])?;
-                    let (mut weight, mut bias) = (w.data.clone(), b.data.clone());
-                    if batch_norm {
-                        let bn = conv_name("bn", convs);
-                        let part = |p: &str| -> Result<&Param, QuantizeError> {
-                            let t = get(params, &format!("{bn}.{p}"), 1)?;
-                            expect_shape(&format!("{bn}.{p}"), t, &[out])?;
-                            Ok(t)
-                        };
-                        let (g, beta) = (part("weight")?, part("bias")?);
-                        let (mean, var) = (part("running_mean")?, part("running_var")?);
-                        let fan = weight.len() / out;
-                        for o in 0..out {
-                            let k = g.data[o] / (var.data[o] + BN_EPS).sqrt();
-                            weight[o * fan..(o + 1) * fan]
-                                .iter_mut()
-                                .for_each(|v| *v *= k);
-                            bias[o] = (bias[o] - mean.data[o]) * k + beta.data[o];
-                        }
-                    }
-                    layers.push(FloatLayer::Conv2d(FloatConv2d {
-                        in_channels: c,
-                        out_channels: out,
-                        kernel: 3,
-                        padding: if padding == 0 {
-                            Padding::Valid
-                        } else {
-                            Padding::Same
-                        },
-                        relu: true,
-                        weight,
-                        bias,
-                    }));
+                    let padding = if padding == 0 {
+                        Padding::Valid
+                    } else {
+                        Padding::Same
+                    };
+                    layers.push(load_conv(params, convs, c, out, padding, batch_norm, true)?);
                     convs += 1;
                     c = out;
-                    side = side + 2 * padding as usize - 2;
+                    if padding == Padding::Valid {
+                        side -= 2;
+                    }
+                }
+                LayerSpec::Residual { filters } => {
+                    // Save, conv + ReLU, conv, Add + ReLU (the shortcut's
+                    // missing channels are zero).
+                    let out = filters as usize;
+                    layers.push(FloatLayer::Save);
+                    layers.push(load_conv(
+                        params,
+                        convs,
+                        c,
+                        out,
+                        Padding::Same,
+                        batch_norm,
+                        true,
+                    )?);
+                    layers.push(load_conv(
+                        params,
+                        convs + 1,
+                        out,
+                        out,
+                        Padding::Same,
+                        batch_norm,
+                        false,
+                    )?);
+                    layers.push(FloatLayer::Add { relu: true });
+                    convs += 2;
+                    c = out;
                 }
                 LayerSpec::Pool => {
                     side /= 2;

@@ -20,10 +20,19 @@
 //! - requantization: `in_scale * w_scale[o] / out_scale` as a Q31 multiplier
 //!   and shift ([`quantize_multiplier`]), rounded half up once, exactly as
 //!   infer-core does;
-//! - max-pool and global average pooling: no parameters, the input's
-//!   quantization kept (the int8 mean is rounded to that grid, ties away from
-//!   zero); the float side takes the plain mean, so the next layer's bias
-//!   correction and the logits' range see the rounding.
+//! - max-pool: no parameters, the input's quantization kept;
+//! - global average pooling: written as infer-core's `GlobalMean` (format
+//!   version 4, TFLite's MEAN): the means' range is calibrated on the float
+//!   means like a layer's output, on a grid no finer than `in_scale / n`, and
+//!   the channel sums are requantized with `in_scale / (n * out_scale)`; the
+//!   float side takes the plain mean, so the next layer's bias correction and
+//!   the logits' range see the rounding. (infer-core still reads the older
+//!   `GlobalAvgPool`, which keeps its input's grid, from version-3 files;
+//!   the quantizer no longer writes it.)
+//! - residual add: the sum's range is calibrated like a layer's output (ReLU
+//!   gives zero point -128), and the two inputs' scales over the output's
+//!   become two multipliers sharing one shift ([`add_multipliers`]), rounded
+//!   once, as infer-core does.
 //!
 //! While quantizing, the integer network is simulated layer by layer on the
 //! calibration images with infer-core's reference kernels
@@ -41,10 +50,12 @@ mod tests;
 
 use std::path::PathBuf;
 
-use infer_core::reference::{self, ConvShape, GlobalPoolShape, LayerParams, PoolShape};
+use infer_core::reference::{
+    self, AddParams, ConvShape, GlobalPoolShape, LayerParams, MeanParams, PoolShape,
+};
 use infer_core::{
-    IMAGE_LEN, IMAGE_SIDE, INPUT_SCALE, INPUT_ZERO_POINT, InputSpec, Model, OwnedLayer, OwnedModel,
-    OwnedParams, QuantParams,
+    Add, GlobalMean, IMAGE_LEN, IMAGE_SIDE, INPUT_SCALE, INPUT_ZERO_POINT, InputSpec, Model,
+    OwnedLayer, OwnedModel, OwnedParams, QuantParams,
 };
 use serde::{Deserialize, Serialize};
 
@@ -338,6 +349,9 @@ struct Simulation {
     shape: [usize; 3],
     /// After flattening a spatial tensor: int (HWC) index -> float (CHW) index.
     perm: Option<Vec<usize>>,
+    /// The tensors the last `Save` kept (float, int8, their quantization),
+    /// waiting for their `Add`.
+    kept: Option<(Vec<Activation>, Vec<Vec<i8>>, QuantParams)>,
 }
 
 impl Simulation {
@@ -360,7 +374,57 @@ impl Simulation {
             },
             shape: [1, IMAGE_SIDE, IMAGE_SIDE],
             perm: None,
+            kept: None,
         }
+    }
+
+    /// Keeps the current tensors for the next [`add`](Self::add).
+    fn save(&mut self) {
+        self.kept = Some((self.fx.clone(), self.qx.clone(), self.quant));
+    }
+
+    /// The residual add of the kept tensors (layer `li`): the float sum and
+    /// its range give the output quantization, then infer-core's reference
+    /// add gives the int8 sum.
+    fn add(&mut self, li: usize, relu: bool, method: Calibration) -> Result<Add, QuantizeError> {
+        let (fskip, qskip, skip_quant) = self.kept.take().ok_or_else(|| QuantizeError::Shape {
+            layer: li,
+            reason: "an Add without a Save".into(),
+        })?;
+        let pairs: Vec<(&Activation, &Activation)> = self.fx.iter().zip(&fskip).collect();
+        let fx = par_map(&pairs, |(a, s)| float::add(a, s, relu));
+        let chosen = choose_range(method, || fx.iter().flat_map(|a| a.data.iter()));
+        let (scale, zero_point) = affine_params(chosen.0, chosen.1);
+        let output = QuantParams { scale, zero_point };
+        let (main_multiplier, skip_multiplier, shift) =
+            add_multipliers(li, self.quant.scale, skip_quant.scale, scale)?;
+        let add = Add {
+            relu,
+            main_multiplier,
+            skip_multiplier,
+            shift,
+            output,
+        };
+        let p = AddParams {
+            main_zp: i32::from(self.quant.zero_point),
+            skip_zp: i32::from(skip_quant.zero_point),
+            main_multiplier,
+            skip_multiplier,
+            shift,
+            out_zp: i32::from(zero_point),
+            relu,
+        };
+        let [c, _, _] = self.shape;
+        let skip_c = fskip[0].shape[0];
+        let pairs: Vec<(&Vec<i8>, &Vec<i8>)> = self.qx.iter().zip(&qskip).collect();
+        self.qx = par_map(&pairs, |(a, s)| {
+            let mut y = vec![0i8; a.len()];
+            reference::add(&p, c, skip_c, a, s, &mut y);
+            y
+        });
+        self.fx = fx;
+        self.quant = output;
+        Ok(add)
     }
 
     /// Max-pool 2x2 on both sides.
@@ -376,18 +440,50 @@ impl Simulation {
         self.shape = [c, h / 2, w / 2];
     }
 
-    /// Global average pooling on both sides: CHW and HWC vectors agree, so
-    /// the next dense layer needs no permutation.
-    fn global_avg_pool(&mut self) {
+    /// Global average pooling on both sides, the int8 means on a grid of
+    /// their own (infer-core's `GlobalMean`, layer `li`): their float range
+    /// chosen by `method`, the grid no finer than `in_scale / n` (the exact
+    /// mean of `n` values of the input's grid lies on that grid already).
+    /// CHW and HWC vectors agree, so the next dense layer needs no
+    /// permutation.
+    fn global_mean(&mut self, li: usize, method: Calibration) -> Result<GlobalMean, QuantizeError> {
         let [c, h, w] = self.shape;
         let s = GlobalPoolShape::new(h, w, c).expect("the float shapes were checked");
         self.fx = par_map(&self.fx, float::global_avg_pool);
+        let (lo, hi) = choose_range(method, || self.fx.iter().flat_map(|a| a.data.iter()));
+        let (mut scale, mut zero_point) = affine_params(lo, hi);
+        let finest = self.quant.scale / s.pixels() as f32;
+        if scale < finest {
+            scale = finest;
+            zero_point = (-128.0 - f64::from(lo.min(0.0)) / f64::from(scale))
+                .round()
+                .clamp(-128.0, 127.0) as i8;
+        }
+        let real = f64::from(self.quant.scale) / (s.pixels() as f64 * f64::from(scale));
+        let (multiplier, shift) = quantize_multiplier(real).ok_or(QuantizeError::Multiplier {
+            layer: li,
+            channel: 0,
+            value: real,
+        })?;
+        let output = QuantParams { scale, zero_point };
+        let p = MeanParams {
+            in_zp: i32::from(self.quant.zero_point),
+            multiplier,
+            shift,
+            out_zp: i32::from(zero_point),
+        };
         self.qx = par_map(&self.qx, |x| {
             let mut out = vec![0i8; s.out_len()];
-            reference::global_avg_pool(&s, x, &mut out);
+            reference::global_mean(&s, &p, x, &mut out);
             out
         });
         self.shape = [c, 1, 1];
+        self.quant = output;
+        Ok(GlobalMean {
+            multiplier,
+            shift,
+            output,
+        })
     }
 
     /// Flatten (layer `li` of `model`): a no-op on the HWC int8 data; the
@@ -405,7 +501,7 @@ impl Simulation {
             }
             self.perm = Some(p);
         }
-        self.fx = par_map(&self.fx, |a| model.apply(li, a));
+        self.fx = par_map(&self.fx, |a| model.apply(li, a, None));
         self.shape = [c * h * w, 1, 1];
     }
 }
@@ -479,12 +575,14 @@ fn int_layout<'a>(
                 bias: &dense.bias,
             })
         }
-        FloatLayer::MaxPool2d | FloatLayer::Flatten | FloatLayer::GlobalAvgPool => {
-            Err(QuantizeError::Shape {
-                layer: li,
-                reason: "not a convolution or dense layer".into(),
-            })
-        }
+        FloatLayer::MaxPool2d
+        | FloatLayer::Flatten
+        | FloatLayer::GlobalAvgPool
+        | FloatLayer::Save
+        | FloatLayer::Add { .. } => Err(QuantizeError::Shape {
+            layer: li,
+            reason: "not a convolution or dense layer".into(),
+        }),
     }
 }
 
@@ -493,7 +591,11 @@ fn float_pre_activations(layer: &FloatLayer, fx: &[Activation]) -> Vec<Activatio
     match layer {
         FloatLayer::Conv2d(conv) => par_map(fx, |a| conv.pre_activation(a)),
         FloatLayer::Dense(dense) => par_map(fx, |a| dense.pre_activation(a)),
-        FloatLayer::MaxPool2d | FloatLayer::Flatten | FloatLayer::GlobalAvgPool => fx.to_vec(),
+        FloatLayer::MaxPool2d
+        | FloatLayer::Flatten
+        | FloatLayer::GlobalAvgPool
+        | FloatLayer::Save
+        | FloatLayer::Add { .. } => fx.to_vec(),
     }
 }
 
@@ -589,6 +691,40 @@ fn requant_multipliers(
         shift.push(n);
     }
     Ok((mult, shift))
+}
+
+/// The multipliers of a residual add: `main_scale / out_scale = M_a * 2^-n`
+/// and `skip_scale / out_scale = M_s * 2^-n` with one shift `n`, chosen so
+/// that the larger of the two is normalized into `[2^30, 2^31)`
+/// ([`quantize_multiplier`]); the smaller is rounded to the nearest integer
+/// at that shift.
+pub fn add_multipliers(
+    li: usize,
+    main_scale: f32,
+    skip_scale: f32,
+    out_scale: f32,
+) -> Result<(i32, i32, u8), QuantizeError> {
+    let main = f64::from(main_scale) / f64::from(out_scale);
+    let skip = f64::from(skip_scale) / f64::from(out_scale);
+    let large = main.max(skip);
+    let (_, n) = quantize_multiplier(large).ok_or(QuantizeError::Multiplier {
+        layer: li,
+        channel: 0,
+        value: large,
+    })?;
+    let at = |m: f64| -> Result<i32, QuantizeError> {
+        let q = (m * 2f64.powi(i32::from(n))).round();
+        if (0.0..=f64::from(i32::MAX)).contains(&q) {
+            Ok(q as i32)
+        } else {
+            Err(QuantizeError::Multiplier {
+                layer: li,
+                channel: 0,
+                value: m,
+            })
+        }
+    };
+    Ok((at(main)?, at(skip)?, n))
 }
 
 /// Quantizes conv or dense layer `li` and advances the simulation past it.
@@ -766,8 +902,24 @@ pub fn quantize_with_report(
                 layers.push(OwnedLayer::Flatten);
             }
             FloatLayer::GlobalAvgPool => {
-                sim.global_avg_pool();
-                layers.push(OwnedLayer::GlobalAvgPool);
+                let method = if li + 1 == model.layers.len() {
+                    options.logit_calibration
+                } else {
+                    options.calibration
+                };
+                layers.push(OwnedLayer::GlobalMean(sim.global_mean(li, method)?));
+            }
+            FloatLayer::Save => {
+                sim.save();
+                layers.push(OwnedLayer::Save);
+            }
+            FloatLayer::Add { relu } => {
+                let method = if li + 1 == model.layers.len() {
+                    options.logit_calibration
+                } else {
+                    options.calibration
+                };
+                layers.push(OwnedLayer::Add(sim.add(li, *relu, method)?));
             }
             FloatLayer::Conv2d(_) | FloatLayer::Dense(_) => {
                 let (owned, report) = quantize_layer(model, li, &mut sim, options)?;

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use trainer::study::plots;
 use trainer::study::workers::{self, Worker};
-use trainer::study::{self, CvConfig, CvReport, FoldFile};
+use trainer::study::{self, CvConfig, CvReport, FoldFile, LeftOutFold};
 use trainer::train::progress;
 use trainer_core::data::Split;
 use trainer_core::files::atomic::write_json;
@@ -72,6 +72,9 @@ pub fn run(cmd: CvCommand) -> Result<ExitCode> {
             "--limit {n} is smaller than --folds {}: every fold needs at least one image",
             args.folds
         );
+    }
+    if !args.leaky_teacher {
+        check_teacher(&args, &config, repeat)?;
     }
     let plan = match args.fold {
         None => Some(Plan::new(&args, available_cores())?),
@@ -168,6 +171,46 @@ fn resume_hint() -> String {
         "run the same command again ({}) to keep the finished folds and run the rest",
         super::command_line()
     )
+}
+
+/// Refuses a `--teacher` that was fitted on the validation images of a fold being run:
+/// it must have left out exactly that fold of the same split (`trainer fit
+/// --leave-out-fold`), so one teacher serves one fold.
+fn check_teacher(args: &CvArgs, config: &CvConfig, repeat: usize) -> Result<()> {
+    let Some(d) = &config.train.distill else {
+        return Ok(());
+    };
+    let runs: Vec<(usize, usize)> = match args.fold {
+        Some(k) => vec![(repeat, k)],
+        None => config.all_folds(),
+    };
+    for (r, f) in runs {
+        let fold = LeftOutFold {
+            fold: f,
+            folds: args.folds,
+            split_seed: args.split_seed,
+            repeat: r,
+            limit: args.train.limit,
+        };
+        if d.teacher_left_out != Some(fold) {
+            let saw = match d.teacher_left_out {
+                None => "was fitted on every training image".to_owned(),
+                Some(other) => format!("left out another fold ({other})"),
+            };
+            bail!(
+                "--teacher {}: it {saw}, so it has seen the validation images of {} (fold \
+                 {f}, 0-based) and the fold's accuracy would overstate the student; fit a \
+                 teacher for that fold with `trainer fit --leave-out-fold {f} --folds {} \
+                 --split-seed {} --repeat {r}` (and the same --limit) and run the fold alone \
+                 with --fold {f}, or accept this teacher with --leaky-teacher",
+                d.teacher.display(),
+                study::fold_label(config, r, f),
+                args.folds,
+                args.split_seed
+            );
+        }
+    }
+    Ok(())
 }
 
 /// How `cv` without `--fold` spreads the folds: `jobs` worker processes at once,

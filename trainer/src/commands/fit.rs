@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use trainer::eval;
 use trainer::nn::saved::{self, FitRecord, PicturesRecord};
+use trainer::study::LeftOutFold;
 use trainer::train::checkpoint::{self, CHECKPOINT_FILE};
 use trainer::train::{self, Checkpointing, Precision, Tensors};
 use trainer_core::data::folders::{Classes, Folders};
@@ -25,6 +26,12 @@ use crate::FitArgs;
 /// Runs the fit.
 pub fn run(args: FitArgs) -> Result<ExitCode> {
     let source = args.train.data.source()?;
+    let left_out = left_out_fold(&args)?;
+    if left_out.is_some() && matches!(source, Source::Pictures(_)) {
+        bail!(
+            "--leave-out-fold: only with the Fashion-MNIST training images, not a picture folder"
+        );
+    }
     let (mut cfg, folders) = match &source {
         Source::FashionMnist => {
             if args.mix.is_some() || args.own_classes {
@@ -83,7 +90,13 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
         None
     };
     let (train_set, pictures) = match folders {
-        None => (args.train.data.load(Split::Train, args.train.limit)?, None),
+        None => {
+            let all = args.train.data.load(Split::Train, args.train.limit)?;
+            match &left_out {
+                Some(l) => (all.select(&l.training_indices(all.len())?), None),
+                None => (all, None),
+            }
+        }
         Some(set) => {
             let (train_set, fit) = mix_pictures(&args, set, fashion_classes, cfg.seed)?;
             (train_set, Some(fit))
@@ -200,6 +213,7 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
             fashion_mnist_images: p.fashion_mnist_images,
             held_out_accuracy: float_held_out.as_ref().map(|f| f.accuracy),
         }),
+        left_out,
     };
     write_json(&staging.join(saved::FIT_FILE), &record)?;
     let (int8, int8_held_out) = if args.no_export {
@@ -323,15 +337,35 @@ fn mix_pictures(
     ))
 }
 
+/// The fold `--leave-out-fold` leaves out, checked; none without it.
+fn left_out_fold(args: &FitArgs) -> Result<Option<LeftOutFold>> {
+    let Some(fold) = args.leave_out.leave_out_fold else {
+        return Ok(None);
+    };
+    let l = LeftOutFold {
+        fold,
+        folds: args.leave_out.folds,
+        split_seed: args.leave_out.split_seed,
+        repeat: args.leave_out.repeat,
+        limit: args.train.limit,
+    };
+    l.validate()?;
+    Ok(Some(l))
+}
+
 /// The images that calibrate the int8 ranges: `--calib` training images; on a picture
 /// folder the training images first (pictures, then the mix), filled up from
-/// Fashion-MNIST's training split.
+/// Fashion-MNIST's training split; with --leave-out-fold the first of the images it
+/// trained on, so that the left-out fold stays unseen.
 fn calibration_images(
     args: &FitArgs,
     train_set: &Dataset,
     on_pictures: bool,
     seed: u64,
 ) -> Result<Dataset> {
+    if args.leave_out.leave_out_fold.is_some() {
+        return Ok(train_set.head(args.calib));
+    }
     if !on_pictures {
         return args.train.data.load(Split::Train, Some(args.calib));
     }

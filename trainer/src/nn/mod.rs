@@ -68,6 +68,16 @@ enum Block {
     Pool,
     Flatten,
     GlobalAvgPool,
+    /// `rN`: conv (+ BN) + ReLU, conv (+ BN), plus the input with its channels
+    /// zero-padded to N, ReLU.
+    Residual {
+        conv1: nn::Conv2D,
+        bn1: Option<Box<nn::BatchNorm>>,
+        conv2: nn::Conv2D,
+        bn2: Option<Box<nn::BatchNorm>>,
+        /// Channels appended to the shortcut (N minus the input's).
+        pad_channels: i64,
+    },
     Dense {
         linear: nn::Linear,
         relu: bool,
@@ -116,6 +126,19 @@ impl Net {
         let mut blocks = Vec::with_capacity(layers.len());
         let (mut c, mut side, mut n_in) = (1i64, IMAGE_SIDE as i64, 0i64);
         let (mut convs, mut denses) = (0usize, 0usize);
+        // The batch norm after the i-th convolution, when the options ask for one.
+        let batch_norm = |i: usize, filters: i64| {
+            options.batch_norm.then(|| {
+                Box::new(nn::batch_norm2d(
+                    vs / conv_name("bn", i),
+                    filters,
+                    nn::BatchNormConfig {
+                        momentum: options.bn_momentum,
+                        ..Default::default()
+                    },
+                ))
+            })
+        };
         for (i, layer) in layers.iter().enumerate() {
             match *layer {
                 LayerSpec::Conv { filters, padding } => {
@@ -126,16 +149,7 @@ impl Net {
                         ..Default::default()
                     };
                     let conv = nn::conv2d(vs / conv_name("conv", convs), c, filters, 3, cfg);
-                    let bn = options.batch_norm.then(|| {
-                        Box::new(nn::batch_norm2d(
-                            vs / conv_name("bn", convs),
-                            filters,
-                            nn::BatchNormConfig {
-                                momentum: options.bn_momentum,
-                                ..Default::default()
-                            },
-                        ))
-                    });
+                    let bn = batch_norm(convs, filters);
                     convs += 1;
                     c = filters;
                     side = side - 2 + 2 * padding;
@@ -146,6 +160,29 @@ impl Net {
                         bn,
                         pool_next,
                     });
+                }
+                LayerSpec::Residual { filters } => {
+                    let cfg = nn::ConvConfig {
+                        padding: 1,
+                        ws_init: he_uniform(),
+                        bs_init: nn::Init::Const(0.0),
+                        ..Default::default()
+                    };
+                    blocks.push(Block::Residual {
+                        conv1: nn::conv2d(vs / conv_name("conv", convs), c, filters, 3, cfg),
+                        bn1: batch_norm(convs, filters),
+                        conv2: nn::conv2d(
+                            vs / conv_name("conv", convs + 1),
+                            filters,
+                            filters,
+                            3,
+                            cfg,
+                        ),
+                        bn2: batch_norm(convs + 1, filters),
+                        pad_channels: filters - c,
+                    });
+                    convs += 2;
+                    c = filters;
                 }
                 LayerSpec::Pool => {
                     side /= 2;
@@ -274,6 +311,26 @@ impl Net {
                 t.shallow_clone()
             }
         };
+        // A convolution and its batch norm, in `compute`.
+        let conv_bn = |x: &Tensor, conv: &nn::Conv2D, padding: i64, bn: Option<&nn::BatchNorm>| {
+            let y = if low {
+                x.conv2d(
+                    &cast(&conv.ws),
+                    conv.bs.as_ref().map(cast).as_ref(),
+                    [1, 1],
+                    [padding, padding],
+                    [1, 1],
+                    1,
+                )
+            } else {
+                x.apply(conv)
+            };
+            match bn {
+                Some(bn) if low => cast(&y.to_kind(Kind::Float).apply_t(bn, train)),
+                Some(bn) => y.apply_t(bn, train),
+                None => y,
+            }
+        };
         let mut x = channels_last(&cast(xs));
         let mut pooled = false;
         for block in &self.blocks {
@@ -284,25 +341,7 @@ impl Net {
                     bn,
                     pool_next,
                 } => {
-                    let mut y = if low {
-                        x.conv2d(
-                            &cast(&conv.ws),
-                            conv.bs.as_ref().map(cast).as_ref(),
-                            [1, 1],
-                            [*padding, *padding],
-                            [1, 1],
-                            1,
-                        )
-                    } else {
-                        x.apply(conv)
-                    };
-                    if let Some(bn) = bn {
-                        y = if low {
-                            cast(&y.to_kind(Kind::Float).apply_t(bn.as_ref(), train))
-                        } else {
-                            y.apply_t(bn.as_ref(), train)
-                        };
-                    }
+                    let y = conv_bn(&x, conv, *padding, bn.as_deref());
                     if *pool_next {
                         // max-pool then ReLU equals ReLU then max-pool, bit for bit.
                         pooled = true;
@@ -310,6 +349,24 @@ impl Net {
                     } else {
                         y.relu()
                     }
+                }
+                Block::Residual {
+                    conv1,
+                    bn1,
+                    conv2,
+                    bn2,
+                    pad_channels,
+                } => {
+                    let y = conv_bn(&x, conv1, 1, bn1.as_deref()).relu();
+                    let y = conv_bn(&y, conv2, 1, bn2.as_deref());
+                    // The shortcut: the input, zero channels appended (padding
+                    // counts from the last dimension: W, H, then C).
+                    let skip = if *pad_channels > 0 {
+                        x.constant_pad_nd([0, 0, 0, 0, 0, *pad_channels])
+                    } else {
+                        x
+                    };
+                    (y + skip).relu()
                 }
                 Block::Pool if pooled => {
                     pooled = false;

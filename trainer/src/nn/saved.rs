@@ -88,6 +88,10 @@ pub struct FitRecord {
     /// The labelled picture folder a fine-tune trained on (older records: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pictures: Option<PicturesRecord>,
+    /// The cross-validation fold left out of the training images
+    /// (`--leave-out-fold`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<crate::study::LeftOutFold>,
 }
 
 /// What a fine-tune on a labelled picture folder trained and was evaluated on.

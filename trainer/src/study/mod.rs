@@ -4,8 +4,11 @@
 //! repeat r splits with seed `split_seed + r` ([`repeat_split_seed`]) and trains fold f
 //! with seed [`repeat_fold_seed`]; repeat 0 is exactly the plain k-fold run.
 
+pub mod left_out;
 pub mod plots;
 pub mod workers;
+
+pub use left_out::LeftOutFold;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

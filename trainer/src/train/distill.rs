@@ -23,6 +23,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::nn::Net;
 use crate::nn::saved;
+use crate::study::LeftOutFold;
 use trainer_core::data::{IMAGE_SIDE, NUM_CLASSES};
 use trainer_core::files::folder;
 
@@ -38,6 +39,10 @@ pub struct Distill {
     pub alpha: f64,
     /// Temperature T of both softmaxes, > 0 (`--distill-temperature`).
     pub temperature: f64,
+    /// The validation fold the teacher never saw (`trainer fit --leave-out-fold`), from
+    /// its `fit.json`; none for a teacher fitted on every training image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_left_out: Option<LeftOutFold>,
 }
 
 impl Distill {
@@ -51,6 +56,7 @@ impl Distill {
             teacher_sha256: String::new(),
             alpha,
             temperature,
+            teacher_left_out: None,
         };
         d.validate()?;
         let bad = || format!("--teacher {}: not a usable teacher model", dir.display());
@@ -58,6 +64,9 @@ impl Distill {
             .with_context(|| format!("{}: no such model folder", dir.display()))
             .with_context(bad)?;
         d.teacher_sha256 = Teacher::open(&d.teacher, Device::Cpu).with_context(bad)?.0;
+        d.teacher_left_out = saved::read_fit_record(&d.teacher)
+            .with_context(bad)?
+            .left_out;
         Ok(d)
     }
 
@@ -173,6 +182,7 @@ mod tests {
             teacher_sha256: String::new(),
             alpha,
             temperature,
+            teacher_left_out: None,
         }
     }
 

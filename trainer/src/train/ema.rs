@@ -70,19 +70,12 @@ impl Ema {
 
     /// Copies the average into the variables (the end of training).
     pub fn fold(&self) {
-        tch::no_grad(|| {
-            for p in &self.vars {
-                p.var.shallow_clone().copy_(&p.of(&self.average));
-            }
-        });
+        FlatVar::assign(&self.vars, &self.average);
     }
 
     /// The state to checkpoint: `ema/<name>` (views of the flat average).
     pub(super) fn state(&self) -> Vec<(String, Tensor)> {
-        self.vars
-            .iter()
-            .map(|p| (format!("ema/{}", p.name), p.of(&self.average)))
-            .collect()
+        FlatVar::named(&self.vars, &self.average, "ema")
     }
 
     /// Takes the average saved in `saved`, after `updates` updates.

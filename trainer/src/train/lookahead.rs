@@ -70,18 +70,13 @@ impl Lookahead {
         let fast = FlatVar::concat(&self.vars, self.slow.device());
         tch::no_grad(|| {
             let _ = self.slow.lerp_(&fast, self.config.alpha);
-            for p in &self.vars {
-                p.var.shallow_clone().copy_(&p.of(&self.slow));
-            }
         });
+        FlatVar::assign(&self.vars, &self.slow);
     }
 
     /// The state to checkpoint: `lookahead/<name>` (views of the slow weights).
     pub(super) fn state(&self) -> Vec<(String, Tensor)> {
-        self.vars
-            .iter()
-            .map(|p| (format!("lookahead/{}", p.name), p.of(&self.slow)))
-            .collect()
+        FlatVar::named(&self.vars, &self.slow, "lookahead")
     }
 
     /// Takes the slow weights saved in `saved`, after `steps` optimizer steps.

@@ -101,6 +101,23 @@ impl FlatVar {
         })
     }
 
+    /// Sets the values of `vars` from a flat buffer (the inverse of [`FlatVar::concat`]).
+    pub(super) fn assign(vars: &[FlatVar], flat: &Tensor) {
+        tch::no_grad(|| {
+            for p in vars {
+                p.var.shallow_clone().copy_(&p.of(flat));
+            }
+        });
+    }
+
+    /// A flat buffer as checkpoint tensors `<prefix>/<name>` (views of it), one per
+    /// variable: what [`FlatVar::saved`] reads back.
+    pub(super) fn named(vars: &[FlatVar], flat: &Tensor, prefix: &str) -> Vec<(String, Tensor)> {
+        vars.iter()
+            .map(|p| (format!("{prefix}/{}", p.name), p.of(flat)))
+            .collect()
+    }
+
     /// The checkpoint tensors `<prefix>/<name>` of `vars`, concatenated into a flat
     /// buffer on `device`; None when the checkpoint has none of them.
     pub(super) fn saved(
