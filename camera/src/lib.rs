@@ -16,7 +16,13 @@
 //! `#![no_std]`, no allocation, no panic on any input. The model itself lives in
 //! `infer-core`; this crate only takes the model input's size from it.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
-#![forbid(unsafe_code)]
+// Unsafe code lives in `scene::lanes` only (feature `arm-dsp`, on an Arm target);
+// without it the whole crate forbids it.
+#![cfg_attr(
+    not(all(feature = "arm-dsp", target_arch = "arm")),
+    forbid(unsafe_code)
+)]
+#![cfg_attr(all(feature = "arm-dsp", target_arch = "arm"), deny(unsafe_code))]
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod frames;

@@ -4,6 +4,7 @@
 //! vignetting, a cast shadow reaching the border) and the texture's coarse part, with
 //! the cells that depart from it (the garment) found and filled in from around them.
 
+use super::lanes;
 use crate::preprocess::{Frame, for_each_ring_pixel, median_and_mad, median_of};
 
 /// The grid has at most this many cells along a side.
@@ -98,6 +99,19 @@ pub(super) struct Found {
 }
 
 impl Grid {
+    /// A grid of one cell, for tests of the views that only need one.
+    #[cfg(test)]
+    pub(super) fn flat_for_tests() -> Self {
+        Self {
+            shift: 2,
+            cols: 1,
+            rows: 1,
+            level: [0; MAX_CELLS],
+            gain: [256; MAX_CELLS],
+            reference: 1,
+        }
+    }
+
     /// The background level at pixel `(x, y)` (inside the frame).
     pub(super) fn level(&self, x: usize, y: usize) -> u8 {
         let i = (y >> self.shift) * self.cols + (x >> self.shift);
@@ -230,7 +244,41 @@ impl Grid {
         for cy in 0..self.rows {
             let rows: [&[u8]; 4] =
                 core::array::from_fn(|i| frame.row((cy * side + offsets[i]).min(h - 1)));
-            for cx in 0..self.cols {
+            // Cells of four pixels a side, four at a time while they lie inside the
+            // rows: their 16 pixels each, every one a sample.
+            let mut cx = 0;
+            while side == 4 && cx + 4 <= self.cols && (cx + 4) * 4 <= w {
+                let x0 = cx * 4;
+                // Row r of the four cells, transposed: word o's lane k is the pixel at
+                // offset o in row r of cell cx + k.
+                let block = |r: usize| {
+                    let bytes: [u8; 16] = rows[r]
+                        .get(x0..x0 + 16)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or([0; 16]);
+                    lanes::transpose(core::array::from_fn(|k| {
+                        u32::from_le_bytes([
+                            bytes[4 * k],
+                            bytes[4 * k + 1],
+                            bytes[4 * k + 2],
+                            bytes[4 * k + 3],
+                        ])
+                    }))
+                };
+                let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (block(0), block(1));
+                let ([c0, c1, c2, c3], [d0, d1, d2, d3]) = (block(2), block(3));
+                let halves = (
+                    [a0, a1, a2, a3, b0, b1, b2, b3],
+                    [c0, c1, c2, c3, d0, d1, d2, d3],
+                );
+                let medians = median16_lanes(halves).to_le_bytes();
+                let at = cy * self.cols + cx;
+                if let Some(cells) = self.level.get_mut(at..at + 4) {
+                    cells.copy_from_slice(&medians);
+                }
+                cx += 4;
+            }
+            for cx in cx..self.cols {
                 let x0 = cx * side;
                 let mut samples = [0u8; 16];
                 for (r, row) in rows.iter().enumerate() {
@@ -315,13 +363,24 @@ impl Grid {
         // border over fewer cells is no seed, and both sides of a shadow's edge are.
         let mut queue = [0u16; MAX_CELLS];
         let mut len = 0usize;
-        for (k, &cell) in ring.iter().enumerate() {
-            let mut window = [0u8; 2 * SEED_WINDOW + 1];
-            let span = (2 * SEED_WINDOW + 1).min(n);
-            for (j, w) in window[..span].iter_mut().enumerate() {
-                *w = level(k + n - span / 2 + j) as u8;
+        // The window around ring cell k is cells k - span / 2 .. k + span / 2 (around
+        // the ring), kept sorted as it slides: one level leaves, one enters.
+        let span = (2 * SEED_WINDOW + 1).min(n);
+        let first = |k: usize| k + n - span / 2;
+        let mut window = [0u8; 2 * SEED_WINDOW + 1];
+        let window = &mut window[..span];
+        if n > 0 {
+            for (j, w) in window.iter_mut().enumerate() {
+                *w = level(first(0) + j) as u8;
             }
-            window[..span].sort_unstable();
+            window.sort_unstable();
+        }
+        for (k, &cell) in ring.iter().enumerate() {
+            if k > 0 {
+                let leaving = level(first(k - 1)) as u8;
+                let entering = level(first(k) + span - 1) as u8;
+                replace_sorted(window, leaving, entering);
+            }
             let median = u32::from(window[span / 2]);
             let i = usize::from(cell);
             if !reached[i] && level(k).abs_diff(median) <= step {
@@ -337,27 +396,37 @@ impl Grid {
             head += 1;
             let (x, y) = (i % cols, i / cols);
             let v = u32::from(carried[i]);
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < cols).then(|| i + 1),
-                (y > 0).then(|| i - cols),
-                (y + 1 < rows).then(|| i + cols),
-            ];
-            for n in neighbours.into_iter().flatten() {
+            // The step is the border's, at the reference level: in a shadow or where
+            // the light falls off, the same relative change counts.
+            let reference = if RELATIVE {
+                u32::from(self.reference)
+            } else {
+                v.max(1)
+            };
+            let limit = step * v.max(1);
+            let mut visit = |n: usize| {
                 let own = u32::from(smooth[n]);
-                // The step is the border's, at the reference level: in a shadow or
-                // where the light falls off, the same relative change counts.
-                let reference = if RELATIVE {
-                    u32::from(self.reference)
-                } else {
-                    v.max(1)
-                };
-                if !reached[n] && own.abs_diff(v) * reference <= step * v.max(1) {
+                if !reached[n] && own.abs_diff(v) * reference <= limit {
                     reached[n] = true;
                     carried[n] = ((7 * v + own + 4) / 8) as u8;
                     queue[len] = n as u16;
                     len += 1;
                 }
+            };
+            // The four neighbours, written out (plain tests compile smaller than an
+            // array of options; and here than `for_each_neighbour`, by 0.07 M
+            // instructions a frame in `scene-cost`, measured).
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < cols {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - cols);
+            }
+            if y + 1 < rows {
+                visit(i + cols);
             }
         }
         // The background a reached cell gets is the level the flood carried there.
@@ -377,60 +446,84 @@ impl Grid {
     fn smoothed(&self) -> [u8; MAX_CELLS] {
         let (cols, rows) = (self.cols, self.rows);
         let mut out = [0u8; MAX_CELLS];
+        // Per row, each column's sum over the rows around it, then those sums over the
+        // columns around each cell.
+        let mut column = [0u32; MAX_GRID];
+        let column = &mut column[..cols];
+        let row = |y: usize| self.level.get(y * cols..(y + 1) * cols).unwrap_or(&[]);
         for y in 0..rows {
-            for x in 0..cols {
-                let (mut sum, mut count) = (0u32, 0u32);
-                for yy in y.saturating_sub(1)..(y + 2).min(rows) {
-                    for xx in x.saturating_sub(1)..(x + 2).min(cols) {
-                        sum += u32::from(self.level[yy * cols + xx]);
-                        count += 1;
-                    }
+            let (top, bottom) = (y.saturating_sub(1), (y + 2).min(rows));
+            for (sum, &l) in column.iter_mut().zip(row(top)) {
+                *sum = u32::from(l);
+            }
+            for yy in top + 1..bottom {
+                for (sum, &l) in column.iter_mut().zip(row(yy)) {
+                    *sum += u32::from(l);
                 }
-                out[y * cols + x] = (sum + count / 2).checked_div(count).unwrap_or(0) as u8;
+            }
+            let height = (bottom - top) as u32;
+            let out = out.get_mut(y * cols..(y + 1) * cols).unwrap_or(&mut []);
+            for (x, o) in out.iter_mut().enumerate() {
+                let (left, right) = (x.saturating_sub(1), (x + 2).min(cols));
+                let sum: u32 = column.get(left..right).unwrap_or(&[]).iter().sum();
+                let count = height * (right - left) as u32;
+                *o = (sum + count / 2).checked_div(count).unwrap_or(0) as u8;
             }
         }
         out
     }
 
-    /// Step 3: the unreached cells' levels, filled in ring by ring from the outside.
+    /// Step 3: the unreached cells' levels, filled in ring by ring from the outside:
+    /// a cell of ring `k` (`k` steps from the nearest reached cell) gets the rounded mean
+    /// of its neighbours of the rings before it (reached cells being ring 0). The rings
+    /// in breadth-first order, so each cell is looked at once.
     fn fill(&mut self, reached: &[bool; MAX_CELLS]) {
         let (cols, rows) = (self.cols, self.rows);
         let n = cols * rows;
-        // 0: unfilled; k > 0: filled in pass k - 1 (1: reached).
-        let mut pass = [0u16; MAX_CELLS];
-        for (p, &r) in pass.iter_mut().zip(&reached[..n]) {
+        // 0: not yet in a ring; k > 0: ring k - 1 (1: reached).
+        let mut ring = [0u16; MAX_CELLS];
+        for (p, &r) in ring.iter_mut().zip(&reached[..n]) {
             *p = u16::from(r);
         }
-        // Each pass fills at least one cell while any is left: at most n passes.
-        for k in 2..(n as u16 + 2) {
-            let mut any = false;
-            for i in 0..n {
-                if pass[i] != 0 {
-                    continue;
-                }
-                let (x, y) = (i % cols, i / cols);
-                let neighbours = [
-                    (x > 0).then(|| i - 1),
-                    (x + 1 < cols).then(|| i + 1),
-                    (y > 0).then(|| i - cols),
-                    (y + 1 < rows).then(|| i + cols),
-                ];
-                let (mut sum, mut count) = (0u32, 0u32);
-                for j in neighbours.into_iter().flatten() {
-                    if pass[j] != 0 && pass[j] < k {
-                        sum += u32::from(self.level[j]);
-                        count += 1;
-                    }
-                }
-                if let Some(mean) = (sum + count / 2).checked_div(count) {
-                    self.level[i] = mean as u8;
-                    pass[i] = k;
-                    any = true;
-                }
+        // The first ring: the unreached cells next to a reached one.
+        let mut queue = [0u16; MAX_CELLS];
+        let mut len = 0usize;
+        for (i, &r) in reached[..n].iter().enumerate() {
+            if r {
+                continue;
             }
-            if !any {
-                break;
+            let mut next_to_reached = false;
+            for_each_neighbour(i, cols, rows, |j| next_to_reached |= reached[j]);
+            if next_to_reached {
+                ring[i] = 2;
+                queue[len] = i as u16;
+                len += 1;
             }
+        }
+        let mut head = 0usize;
+        while head < len {
+            let i = usize::from(queue[head]);
+            head += 1;
+            let k = ring[i];
+            // Every cell of an earlier ring left the queue (and got its level) before
+            // this one.
+            let (mut sum, mut count) = (0u32, 0u32);
+            for_each_neighbour(i, cols, rows, |j| {
+                if ring[j] != 0 && ring[j] < k {
+                    sum += u32::from(self.level[j]);
+                    count += 1;
+                }
+            });
+            if let Some(mean) = (sum + count / 2).checked_div(count) {
+                self.level[i] = mean as u8;
+            }
+            for_each_neighbour(i, cols, rows, |j| {
+                if ring[j] == 0 {
+                    ring[j] = k + 1;
+                    queue[len] = j as u16;
+                    len += 1;
+                }
+            });
         }
     }
 
@@ -444,13 +537,18 @@ impl Grid {
         let n = cols * rows;
         // Eroded: the cell and its 8 neighbours unreached (a cell on the grid's edge
         // never is); opened: within one cell of an eroded one.
+        // First along the rows (the cell and its left and right neighbours unreached),
+        // then down the columns.
+        let mut across = [false; MAX_CELLS];
+        for y in 0..rows {
+            for at in y * cols + 1..(y + 1) * cols - 1 {
+                across[at] = !(reached[at - 1] || reached[at] || reached[at + 1]);
+            }
+        }
         let mut eroded = [false; MAX_CELLS];
         for y in 1..rows.saturating_sub(1) {
-            for x in 1..cols - 1 {
-                eroded[y * cols + x] = (y - 1..=y + 1).all(|yy| {
-                    let at = yy * cols + x;
-                    reached[at - 1..=at + 1].iter().all(|&r| !r)
-                });
+            for at in y * cols + 1..(y + 1) * cols - 1 {
+                eroded[at] = across[at - cols] && across[at] && across[at + cols];
             }
         }
         let mut opened = [false; MAX_CELLS];
@@ -497,19 +595,13 @@ impl Grid {
                 head += 1;
                 let (x, y) = (i % cols, i / cols);
                 region.add(x, y, i32::from(median[i]) - i32::from(self.level[i]));
-                let neighbours = [
-                    (x > 0).then(|| i - 1),
-                    (x + 1 < cols).then(|| i + 1),
-                    (y > 0).then(|| i - cols),
-                    (y + 1 < rows).then(|| i + cols),
-                ];
-                for j in neighbours.into_iter().flatten() {
+                for_each_neighbour(i, cols, rows, |j| {
                     if cells[j] && !seen[j] {
                         seen[j] = true;
                         queue[len] = j as u16;
                         len += 1;
                     }
-                }
+                });
             }
             if !keep(&region) {
                 continue;
@@ -536,20 +628,62 @@ impl Grid {
     }
 }
 
+/// Calls `f` with each of the four neighbours of cell `i` in a grid of `cols` x `rows`
+/// cells (left, right, up, down; those inside the grid), tested one by one: smaller
+/// code than an array of options on the Cortex-M4.
+#[inline(always)]
+fn for_each_neighbour(i: usize, cols: usize, rows: usize, mut f: impl FnMut(usize)) {
+    let (x, y) = (i % cols, i / cols);
+    if x > 0 {
+        f(i - 1);
+    }
+    if x + 1 < cols {
+        f(i + 1);
+    }
+    if y > 0 {
+        f(i - cols);
+    }
+    if y + 1 < rows {
+        f(i + cols);
+    }
+}
+
+/// Replaces one `old` in the sorted `v` by `new`, keeping it sorted (nothing when `old`
+/// is not there).
+fn replace_sorted(v: &mut [u8], old: u8, new: u8) {
+    let Some(mut i) = v.iter().position(|&x| x == old) else {
+        return;
+    };
+    while i + 1 < v.len() && v[i + 1] < new {
+        v[i] = v[i + 1];
+        i += 1;
+    }
+    while i > 0 && v[i - 1] > new {
+        v[i] = v[i - 1];
+        i -= 1;
+    }
+    v[i] = new;
+}
+
 /// `v` sorted by an optimal 19-comparator network (Knuth, TAOCP vol. 3, 5.3.4), in
-/// locals so that it stays in registers.
-fn sort8(v: [u8; 8]) -> [u8; 8] {
+/// locals so that it stays in registers; `min_max(x, y)` is the lesser and the greater
+/// of `x` and `y` (of levels, or of four levels side by side, [`lanes`]).
+#[inline(always)]
+fn sort8<T: Copy>(v: [T; 8], min_max: impl Fn(T, T) -> (T, T)) -> [T; 8] {
     let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = v;
     macro_rules! exchange {
         ($($x:ident $y:ident),*) => {$(
-            let low = $x.min($y);
-            $y = $x.max($y);
-            $x = low;
+            ($x, $y) = min_max($x, $y);
         )*};
     }
     exchange!(a c, b d, e g, f h, a e, b f, c g, d h, a b, c d, e f, g h);
     exchange!(c e, d f, b e, d g, b c, d e, f g);
     [a, b, c, d, e, f, g, h]
+}
+
+/// The lesser and the greater of two levels.
+fn min_max(x: u8, y: u8) -> (u8, u8) {
+    (x.min(y), x.max(y))
 }
 
 /// The median of 16 levels, the rounded-up mean of the 8th and 9th smallest: each half
@@ -558,18 +692,40 @@ fn sort8(v: [u8; 8]) -> [u8; 8] {
 /// reads as the lowest level, or, past the end, as none), a few dozen comparisons in
 /// place of a sort of 16.
 fn median16(samples: &[u8; 16]) -> u8 {
-    let a = sort8(core::array::from_fn(|i| samples[i]));
-    let b = sort8(core::array::from_fn(|i| samples[8 + i]));
+    let halves = (
+        core::array::from_fn(|i| samples[i]),
+        core::array::from_fn(|i| samples[8 + i]),
+    );
+    let mean_up = |x: u8, y: u8| (u16::from(x) + u16::from(y)).div_ceil(2) as u8;
+    median16_by(halves, min_max, mean_up)
+}
+
+/// [`median16`] of four cells at once: lane `k` of every sample word is cell `k`'s.
+fn median16_lanes(halves: ([u32; 8], [u32; 8])) -> u32 {
+    median16_by(halves, lanes::min_max, lanes::mean_up)
+}
+
+/// [`median16`] of the two halves `halves`, with `min_max` and the rounded-up mean
+/// `mean_up` of the level type `T`.
+#[inline(always)]
+fn median16_by<T: Copy>(
+    halves: ([T; 8], [T; 8]),
+    min_max: impl Fn(T, T) -> (T, T) + Copy,
+    mean_up: impl Fn(T, T) -> T,
+) -> T {
+    let a = sort8(halves.0, min_max);
+    let b = sort8(halves.1, min_max);
+    let min = |x, y| min_max(x, y).0;
+    let max = |x, y| min_max(x, y).1;
     // k = 8: i = 0 takes b[7] alone, i = 8 takes a[7] alone.
-    let mut eighth = a[7].min(b[7]);
+    let mut eighth = min(a[7], b[7]);
     // k = 9: i runs from 1 (a[0], b[7]) to 8 (a[7], b[0]).
-    let mut ninth = u8::MAX;
+    let mut ninth = max(a[7], b[0]);
     for i in 1..8 {
-        eighth = eighth.min(a[i - 1].max(b[7 - i]));
-        ninth = ninth.min(a[i - 1].max(b[8 - i]));
+        eighth = min(eighth, max(a[i - 1], b[7 - i]));
+        ninth = min(ninth, max(a[i - 1], b[8 - i]));
     }
-    ninth = ninth.min(a[7].max(b[0]));
-    ((u16::from(eighth) + u16::from(ninth)).div_ceil(2)) as u8
+    mean_up(eighth, ninth)
 }
 
 /// The noise of a scene: the median absolute departure of the border ring's pixels from
@@ -597,6 +753,37 @@ mod tests {
             let expected = (u16::from(sorted[7]) + u16::from(sorted[8])).div_ceil(2) as u8;
             prop_assert_eq!(median16(&samples), expected);
         }
+
+        #[test]
+        fn median16_lanes_is_median16_of_each_lane(words in any::<[u32; 16]>()) {
+            let halves = (
+                core::array::from_fn(|i| words[i]),
+                core::array::from_fn(|i| words[8 + i]),
+            );
+            let medians = median16_lanes(halves).to_le_bytes();
+            for (k, &m) in medians.iter().enumerate() {
+                let samples = core::array::from_fn(|i| words[i].to_le_bytes()[k]);
+                prop_assert_eq!(m, median16(&samples));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn replace_sorted_is_a_sort_of_the_replaced_levels(
+            mut v in proptest::collection::vec(any::<u8>(), 1..20),
+            at in any::<proptest::sample::Index>(),
+            new in any::<u8>(),
+        ) {
+            v.sort_unstable();
+            let i = at.index(v.len());
+            let old = v[i];
+            let mut expected = v.clone();
+            expected[i] = new;
+            expected.sort_unstable();
+            replace_sorted(&mut v, old, new);
+            prop_assert_eq!(v, expected);
+        }
     }
 
     #[test]
@@ -606,7 +793,7 @@ mod tests {
             let v: [u8; 8] = core::array::from_fn(|i| ((bits >> i) & 1) as u8);
             let mut expected = v;
             expected.sort_unstable();
-            assert_eq!(sort8(v), expected, "input bits {bits:08b}");
+            assert_eq!(sort8(v, min_max), expected, "input bits {bits:08b}");
         }
     }
 

@@ -10,7 +10,7 @@
 //!
 //! 1. **Background** (`background`): a grid of cells over the frame (4 pixels a side
 //!    in a QQVGA frame, at most 40 cells along a side), each cell's level the median of
-//!    16 of its pixels. The flood reads the cells averaged over 3x3 when that cuts the
+//!    16 of its pixels (four 4-pixel cells at a time, lane by lane in a word: `lanes`). The flood reads the cells averaged over 3x3 when that cuts the
 //!    border's step (below) by a third or more (a texture finer than the cells, such
 //!    as grain), else the cells as they are (sharper garment edges). The flood's seeds are the border cells within a step of the
 //!    median of the 17 border cells around them (so a garment touching the border is no
@@ -57,21 +57,26 @@
 //! Work is bounded: one pass over the frame for the cells' samples, a few passes over a
 //! grid of at most 1,600 cells, then the row and column scans of the region (or of the
 //! whole frame, when the region holds no garment) and the resize of the crop; the grid
-//! and its queues take about 16 KiB of stack. The firmware does not run this path;
-//! `fw-qemu --example scene-cost` measures it and checks it against the host.
+//! and its queues take about 16 KiB of stack (the figure from before the third round of
+//! issue 28, which added up to about 4 KiB of row buffers and queues). The firmware
+//! does not run this path; `fw-qemu --example scene-cost` measures it and checks it
+//! against the host.
 //!
 //! **Status: experimental.** On `photo-eval`'s scene kinds it answers 2 to 7 times as many
 //! frames right as [`crate::preprocess()`] (58 to 73 %), but far from the targets of
 //! issue 28, and `sensor-ov7675` falls to 89 % with it (91 % with
 //! [`crate::preprocess()`]; `docs/photos.md`). Its cost on the Cortex-M4 is about
-//! 2.85 M instructions per QQVGA frame (`fw-qemu --example scene-cost`), above the
-//! issue's 2 M. Known failure, kept as an ignored test: a ramp from black to white
-//! across a small frame is taken for a garment.
+//! 1.46 M instructions per QQVGA frame on average (`fw-qemu --example scene-cost`), at
+//! most 1.98 M on 40 frames, below the issue's 2 M (with feature `arm-dsp`, as the
+//! firmware builds it: the cells' medians use the DSP instructions). Known failure,
+//! kept as an ignored test: a ramp from black to white across a small frame is taken
+//! for a garment.
 //!
 //! No float, no allocation, no panic: every input size is either processed or answered
 //! with an [`Error`].
 
 mod background;
+mod lanes;
 mod mask;
 mod resample;
 mod view;
@@ -238,7 +243,7 @@ fn scene(frame: &Frame<'_>, config: &Config, out: &mut [u8; PIXELS]) -> Result<D
     };
     let min_run = config.min_run.max(1);
     let detected = |line: Line| {
-        view.line_has_run(line, min_run, |pos, p| {
+        view.line_has_run_at_most(line, min_run, detect, |pos, p| {
             let (x, y) = line.point(pos);
             view.dark(x, y, p, detect)
         })
@@ -262,7 +267,7 @@ fn scene(frame: &Frame<'_>, config: &Config, out: &mut [u8; PIXELS]) -> Result<D
     let peak = mask::peak_darkness(&view, &object, 255);
     let follow = (peak / 4).max(distance / 2).max(1).min(distance);
     let threshold = (255 - follow) as u8;
-    let adjoining = |line: Line| view.line_has_run(line, min_run, |_, p| p <= threshold);
+    let adjoining = |line: Line| view.line_has_run_at_most(line, min_run, threshold, |_, _| true);
     let object = mask::grow(object, region, adjoining);
     let crop = resample::square_around(&object, config.margin_percent);
     resample::resize_area(&view, &crop, 255, out);

@@ -5,7 +5,7 @@
 use super::SIDE;
 use super::background::Grid;
 pub(super) use crate::preprocess::Line;
-use crate::preprocess::{Frame, PixelSource, has_run, spread};
+use crate::preprocess::{Columns, Frame, PixelSource, has_run, spread, spread_slice};
 
 /// A scene's contrast view: pixel `p` over background level `g` reads `255 - (p - g)`
 /// for a light garment and `255 - (g - p)` for a dark one, the departure scaled by the
@@ -29,6 +29,51 @@ impl Contrast<'_> {
         let c = (u32::from(c) * u32::from(gain)) >> 8;
         255 - c.min(255) as u8
     }
+
+    /// The raw pixels `p` (an inclusive range, empty when its start is past its end)
+    /// that [`Contrast::map`] reads as at most `threshold` in a cell of level `g` and gain
+    /// `gain`: a departure `c` in the garment's polarity with `(c * gain) >> 8` of at
+    /// least `255 - threshold`, that is `c * gain >= (255 - threshold) * 256`.
+    fn at_most(&self, g: u8, gain: u16, threshold: u8) -> (u8, u8) {
+        const NONE: (u8, u8) = (1, 0);
+        let distance = 255 - u32::from(threshold);
+        if distance == 0 {
+            return (0, 255);
+        }
+        if gain == 0 {
+            return NONE;
+        }
+        let least = (distance * 256).div_ceil(u32::from(gain));
+        if self.light {
+            u8::try_from(u32::from(g) + least).map_or(NONE, |lo| (lo, 255))
+        } else {
+            u32::from(g)
+                .checked_sub(least)
+                .map_or(NONE, |hi| (0, hi as u8))
+        }
+    }
+}
+
+/// The widest row the resize and the peak contrast buffer (a QVGA frame's width); wider
+/// ones are read pixel by pixel.
+pub(super) const ROW_BUFFER: usize = 320;
+
+/// `out` and `pixels` (as long as each other, the pixels from column `from` on) in
+/// pieces that each lie in one cell (of `2^shift` pixels a side).
+fn chunks_by_cell<'o, 'p>(
+    out: &'o mut [u8],
+    pixels: &'p [u8],
+    from: usize,
+    shift: u32,
+) -> impl Iterator<Item = (&'o mut [u8], &'p [u8])> {
+    // The first piece reaches the cell's end; the others are whole cells.
+    let first = ((from >> shift) + 1) << shift;
+    let head = (first - from).min(out.len()).min(pixels.len());
+    let (out_head, out_rest) = out.split_at_mut(head);
+    let (pixels_head, pixels_rest) = pixels.split_at(head);
+    let side = 1usize << shift;
+    core::iter::once((out_head, pixels_head))
+        .chain(out_rest.chunks_mut(side).zip(pixels_rest.chunks(side)))
 }
 
 /// The frame read through an optional [`Contrast`].
@@ -79,6 +124,31 @@ impl View<'_> {
             })
     }
 
+    /// Writes into `out` the viewed pixels of row `y` from column `from` on (`out.len()`
+    /// of them, all inside the frame: else false, `out` unchanged), as [`View::row`]
+    /// reads them, looking each cell's level and gain up once.
+    pub(super) fn row_into(&self, y: usize, from: usize, out: &mut [u8]) -> bool {
+        let Some(pixels) = self.frame.row(y).get(from..from + out.len()) else {
+            return false;
+        };
+        let Some(c) = self.contrast else {
+            out.copy_from_slice(pixels);
+            return true;
+        };
+        let (levels, gains, shift) = (c.grid.row_levels(y), c.grid.row_gains(y), c.grid.shift());
+        let mut x = from;
+        for (out, pixels) in chunks_by_cell(out, pixels, from, shift) {
+            let cell = x >> shift;
+            let level = levels.get(cell).copied().unwrap_or(0);
+            let gain = gains.get(cell).copied().unwrap_or(256);
+            for (o, &p) in out.iter_mut().zip(pixels) {
+                *o = c.map(p, level, gain);
+            }
+            x += pixels.len();
+        }
+        true
+    }
+
     /// Whether the mean of the viewed 3x3 neighbourhood of `(x, y)` (coordinates clamped
     /// to the frame) is at or below `threshold`.
     pub(super) fn mean_at_most(&self, x: usize, y: usize, threshold: u8) -> bool {
@@ -97,6 +167,86 @@ impl View<'_> {
     /// over a few neighbours (by JPEG, or a lens) does not count.
     pub(super) fn dark(&self, x: usize, y: usize, p: u8, threshold: u8) -> bool {
         p <= threshold && self.mean_at_most(x, y, threshold)
+    }
+
+    /// [`View::line_has_run`] for the pixels that are at most `threshold` and for which
+    /// `fg` is true: along a row of a scene, each cell's raw pixels are first compared
+    /// with the range that reads as at most `threshold` ([`Contrast::at_most`]), and
+    /// only those inside it are viewed and given to `fg`.
+    pub(super) fn line_has_run_at_most(
+        &self,
+        line: Line,
+        min_run: u16,
+        threshold: u8,
+        fg: impl Fn(usize, u8) -> bool,
+    ) -> bool {
+        let all = |pos: usize, p: u8| p <= threshold && fg(pos, p);
+        let Some(c) = self.contrast else {
+            return self.line_has_run(line, min_run, all);
+        };
+        if line.vertical {
+            return self.column_has_run_at_most(line, min_run, threshold, c, all);
+        }
+        let row = self.frame.row(line.at);
+        let to = line.to.min(row.len());
+        let (levels, gains, shift) = (
+            c.grid.row_levels(line.at),
+            c.grid.row_gains(line.at),
+            c.grid.shift(),
+        );
+        let (mut run, min_run) = (0usize, usize::from(min_run));
+        let mut x = line.from;
+        while x < to {
+            let cell = x >> shift;
+            let end = ((cell + 1) << shift).min(to);
+            let level = levels.get(cell).copied().unwrap_or(0);
+            let gain = gains.get(cell).copied().unwrap_or(256);
+            let (lo, hi) = c.at_most(level, gain, threshold);
+            for (pos, &raw) in (x..).zip(row.get(x..end).unwrap_or(&[])) {
+                let hit = lo <= raw && raw <= hi && all(pos, c.map(raw, level, gain));
+                run = if hit { run + 1 } else { 0 };
+                if run >= min_run {
+                    return true;
+                }
+            }
+            x = end;
+        }
+        false
+    }
+
+    /// [`View::line_has_run_at_most`] along a column (`line.vertical`) of a scene: each
+    /// cell's raw pixels compared with its range first, as along a row.
+    fn column_has_run_at_most(
+        &self,
+        line: Line,
+        min_run: u16,
+        threshold: u8,
+        c: Contrast<'_>,
+        fg: impl Fn(usize, u8) -> bool,
+    ) -> bool {
+        let (w, h) = (self.frame.width(), self.frame.height());
+        let (x, to) = (line.at, line.to.min(h));
+        if x >= w {
+            return self.line_has_run(line, min_run, fg);
+        }
+        let (pixels, shift) = (self.frame.pixels(), c.grid.shift());
+        let (mut run, min_run) = (0usize, usize::from(min_run));
+        let mut y = line.from;
+        while y < to {
+            let end = (((y >> shift) + 1) << shift).min(to);
+            let (level, gain) = (c.grid.level(x, y), c.grid.gain(x, y));
+            let (lo, hi) = c.at_most(level, gain, threshold);
+            for pos in y..end {
+                let raw = pixels.get(pos * w + x).copied().unwrap_or(0);
+                let hit = lo <= raw && raw <= hi && fg(pos, c.map(raw, level, gain));
+                run = if hit { run + 1 } else { 0 };
+                if run >= min_run {
+                    return true;
+                }
+            }
+            y = end;
+        }
+        false
     }
 
     /// Whether `line` holds a run of at least `min_run` consecutive pixels for which
@@ -130,7 +280,51 @@ impl PixelSource for View<'_> {
         self.at(x, y)
     }
 
-    fn spread_row(&self, y: usize, from: usize, to: usize, side: u32, sums: &mut [u32; SIDE]) {
-        spread(self.row(y, from, to), side, sums);
+    fn spread_row(
+        &self,
+        y: usize,
+        from: usize,
+        to: usize,
+        columns: &Columns,
+        sums: &mut [u32; SIDE],
+    ) {
+        // The row's contrast computed once into a buffer (rows of frames up to
+        // `ROW_BUFFER` pixels wide), then summed column by column.
+        let mut buffer = [0u8; ROW_BUFFER];
+        if let Some(row) = buffer.get_mut(..to.saturating_sub(from))
+            && self.row_into(y, from, row)
+        {
+            spread_slice(row, columns, sums);
+        } else {
+            spread(self.row(y, from, to), columns.side(), sums);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_is_the_raw_range_that_reads_at_most_the_threshold() {
+        // Every raw pixel and level, for gains and thresholds at and around the edges.
+        let grid = Grid::flat_for_tests();
+        for light in [false, true] {
+            let c = Contrast { grid: &grid, light };
+            for gain in [0u16, 1, 2, 3, 100, 255, 256, 257, 300, 1000, 65535] {
+                for threshold in [0u8, 1, 2, 100, 200, 253, 254, 255] {
+                    for g in 0..=255u8 {
+                        let (lo, hi) = c.at_most(g, gain, threshold);
+                        for p in 0..=255u8 {
+                            assert_eq!(
+                                (lo..=hi).contains(&p),
+                                c.map(p, g, gain) <= threshold,
+                                "light {light} gain {gain} threshold {threshold} level {g} pixel {p}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -16,7 +16,8 @@
 //! made from the square the garment was drawn into and its known polarity
 //! (`camera::scene::scene_input_for_crop`: the scene path's background model and levels
 //! without its box search), so that the loss of the box search shows apart.
-//! `--dump DIR` writes the first 8 pictures of each kind and their model inputs.
+//! `--dump DIR` writes the first 8 pictures of each kind and their model inputs
+//! (`--dump-count N`: the first N; for checking that a change leaves the outputs alone).
 //!
 //! `--scene-frames FILE` only writes a frames blob (`camera::frames`, as
 //! `firmware/frames/frames.bin`) of 10 scene frames into FILE and exits: test images
@@ -494,6 +495,7 @@ struct Args {
     seed: u64,
     samples: Option<std::path::PathBuf>,
     dump: Option<std::path::PathBuf>,
+    dump_count: usize,
     scene_frames: Option<std::path::PathBuf>,
     scene_train: Option<std::path::PathBuf>,
     scene: bool,
@@ -511,6 +513,7 @@ fn parse_args() -> Result<Args> {
         seed: 2026,
         samples: None,
         dump: None,
+        dump_count: 8,
         scene_frames: None,
         scene_train: None,
         scene: false,
@@ -549,6 +552,7 @@ fn parse_args() -> Result<Args> {
             "--seed" => args.seed = value.parse()?,
             "--samples" => args.samples = Some(value.into()),
             "--dump" => args.dump = Some(value.into()),
+            "--dump-count" => args.dump_count = value.parse()?,
             "--scene-frames" => args.scene_frames = Some(value.into()),
             "--scene-train" => args.scene_train = Some(value.into()),
             other => bail!("unknown argument {other}"),
@@ -621,7 +625,7 @@ fn main() -> Result<()> {
                     (picture, prepared)
                 }
             };
-            if let Some(dir) = args.dump.as_ref().filter(|_| i < 8) {
+            if let Some(dir) = args.dump.as_ref().filter(|_| i < args.dump_count) {
                 std::fs::create_dir_all(dir)?;
                 picture.save(dir.join(format!("{kind}-{i}.png")))?;
                 if let Some(input) = prepared.input() {
