@@ -29,7 +29,7 @@ use fw_nrf::signal::Signal;
 use fw_nrf::target::camera::{self, InterruptsOff};
 use fw_nrf::target::leds::{Leds, Show};
 use fw_nrf::target::live::{Answered, Board, Console};
-use fw_nrf::target::{mmio, usb};
+use fw_nrf::target::{clock, mmio, usb};
 use fw_nrf::{startup, wait, wiring};
 use nrf52840_hal::clocks::{Clocks, ExternalOscillator, Internal, LfOscStopped};
 use nrf52840_hal::delay::Delay;
@@ -97,13 +97,20 @@ fn main() -> ! {
     else {
         panic!("peripherals taken twice");
     };
-    // The crystal: USB needs it, and the counts in cycles become exact.
+    let mut delay = Delay::new(core.SYST);
+    // The crystal: USB needs it, and the counts in cycles become exact. Bounded: the
+    // HAL's own start spins on the crystal for ever.
+    if !clock::start_hfxo(&p.CLOCK, &mut delay, clock::HFXO_WAIT_MS) {
+        panic!(
+            "the 64 MHz crystal did not start in {} ms",
+            clock::HFXO_WAIT_MS
+        );
+    }
     let clocks: &'static Clocks<ExternalOscillator, Internal, LfOscStopped> =
         cortex_m::singleton!(: Clocks<ExternalOscillator, Internal, LfOscStopped> =
             Clocks::new(p.CLOCK).enable_ext_hfosc())
         .expect("first use");
     let stopwatch = DwtStopwatch::start(&mut core.DCB, &mut core.DWT, CORE_HZ);
-    let mut delay = Delay::new(core.SYST);
 
     // The RGB LED (red P0.24, green P0.16, blue P0.06, active low), in Signal's order.
     let port0 = p0::Parts::new(p.P0);

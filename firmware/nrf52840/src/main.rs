@@ -23,6 +23,7 @@ use fw_common::infer_core::Model;
 use fw_common::live::OvCamera;
 use fw_common::ov767x::{FrameRate, HEIGHT, Limits, Ov767x, Sensor, WIDTH};
 use fw_nrf::target::camera::{self, InterruptsOff};
+use fw_nrf::target::clock;
 use fw_nrf::target::leds::Leds;
 use fw_nrf::target::live::{Board, Console};
 use fw_nrf::target::mmio;
@@ -60,9 +61,16 @@ fn main() -> ! {
     else {
         panic!("peripherals taken twice");
     };
+    let mut delay = Delay::new(core.SYST);
+    // Bounded: the HAL's own start spins on the crystal for ever.
+    if !clock::start_hfxo(&p.CLOCK, &mut delay, clock::HFXO_WAIT_MS) {
+        panic!(
+            "the 64 MHz crystal did not start in {} ms",
+            clock::HFXO_WAIT_MS
+        );
+    }
     let _clocks = Clocks::new(p.CLOCK).enable_ext_hfosc();
     let stopwatch = DwtStopwatch::start(&mut core.DCB, &mut core.DWT, CORE_HZ);
-    let mut delay = Delay::new(core.SYST);
     let port0 = p0::Parts::new(p.P0);
     let port1 = p1::Parts::new(p.P1);
     // LED1..LED3 (P0.13..P0.15), active low.
