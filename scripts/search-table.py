@@ -68,13 +68,45 @@ def flags_of(command):
     return flags
 
 
-def made_by(name, command, shipped):
+def stage_of(name):
+    """The scripts/search.sh STAGEs whose candidates include `name` ("1 or 4"; None if
+    none does)."""
+    with open(os.path.join(ROOT, "scripts", "search.sh")) as f:
+        script = f.read()
+    blocks = re.findall(r"^\s*(\d+)\) candidates=\((.*?)\) ;;", script, re.M | re.S)
+    stages = [stage for stage, block in blocks if f'"{name}|' in block]
+    return " or ".join(stages) or None
+
+
+def pairs(flags):
+    """A flag list as (flag, value) pairs (value "" for a flag without one)."""
+    out = []
+    for i, word in enumerate(flags):
+        if word.startswith("--"):
+            following = flags[i + 1] if i + 1 < len(flags) else "--"
+            out.append((word, "" if following.startswith("--") else following))
+    return out
+
+
+def with_recipe(flags):
+    """The flags as text, "recipe" in place of the recipe's flags when all of them are
+    there (in any order), the candidate's own flags after it."""
+    recipe, own = pairs(RECIPE.split()), pairs(flags)
+    if not all(p in own for p in recipe):
+        return " ".join(flags)
+    rest = [f"{k} {v}".strip() for k, v in own if (k, v) not in recipe]
+    return " ".join(["recipe"] + rest)
+
+
+def made_by(name, command, shipped, fold_file):
     """The table's last column: the command, or the search stage and the command's file."""
     if shipped:
         return f"`{command}`"
-    stages = {"12": 1, "30": 2, "60": 3}  # epochs -> scripts/search.sh STAGE
-    stage = stages[command.split(" --epochs ")[1].split()[0]]
-    return f"`scripts/search.sh {stage}` ([command](results/search/{name}/command.txt))"
+    link = os.path.relpath(os.path.join(os.path.dirname(fold_file), "command.txt"),
+                           os.path.join(ROOT, "docs"))
+    stage = stage_of(name)
+    script = f"scripts/search.sh {stage}" if stage else "scripts/search.sh"
+    return f"`{script}` ([command]({link}))"
 
 
 def row(name, fold_file, command, shipped):
@@ -86,11 +118,11 @@ def row(name, fold_file, command, shipped):
         sys.exit(f"search-table: {fold_file} is not fold 0 of the 5-fold split with seed 1")
     spec = SWEEP.NAMED.get(train["arch"], train["arch"])
     params, macs, fmq = SWEEP.walk(spec)
-    flags = " ".join(flags_of(command)).replace(RECIPE, "recipe")
+    flags = with_recipe(flags_of(command))
     return {
         "name": name, "layers": spec, "flags": flags, "epochs": train["epochs"],
         "params": params, "macs": macs, "fmq": fmq, "accuracy": result["accuracy"],
-        "command": command, "shipped": shipped, "made_by": made_by(name, command, shipped),
+        "command": command, "shipped": shipped, "made_by": made_by(name, command, shipped, fold_file),
     }
 
 

@@ -6,7 +6,8 @@
 # changes that: stage 2 ran its three candidates at once).
 #
 #   scripts/search.sh STAGE [OUT]     STAGE: 1 (12 epochs), 2 (30 epochs), 3 (60 epochs),
-#                                     or 4 (issue 29's epoch levers, 12 epochs);
+#                                     4 (issue 29's epoch levers, 12 epochs) or
+#                                     5 (issue 31's residual candidates, 12 epochs);
 #                                     OUT defaults to docs/results/search
 #
 # Each candidate writes OUT/<name>/fold-0.json, its command in command.txt and its
@@ -22,8 +23,10 @@ out=${2:-docs/results/search}
 # The `mcu` recipe (the trainer's `recipe`), spelled out for layer strings.
 recipe="--batch-norm --optimizer adamw --lr 0.003 --weight-decay 0.05 --schedule onecycle \
 --shift 2 --flip --label-smoothing 0.1 --batch-size 128"
-# The same without its flips, for candidates that choose their own.
+# The same without its flips, and with SGD (Nesterov) for its optimizer, for candidates
+# that choose their own (the trainer refuses a flag given twice).
 recipe_noflip=${recipe/ --flip / }
+recipe_sgd=${recipe/--optimizer adamw --lr 0.003 --weight-decay 0.05/--optimizer sgd-nesterov --lr 0.05 --weight-decay 0.0005}
 mcu=c16,c16,p,c32,c32,p,c64,c64,p,f,d10
 gap=c16,c16,p,c32,c32,p,c64,c64,g,d10
 
@@ -52,10 +55,17 @@ case "$stage" in
        "flip-alternate|12|--model $mcu $recipe_noflip --flip alternate"
        "lookahead-0.5|12|--model $mcu $recipe --lookahead 0.5"
        "bn-momentum-0.4|12|--model $mcu $recipe --bn-momentum 0.4"
-       "sgd-nesterov|12|--model $mcu $recipe --optimizer sgd-nesterov --lr 0.05 --weight-decay 0.0005"
+       "sgd-nesterov|12|--model $mcu $recipe_sgd"
        "levers-3|12|--model $mcu $recipe_noflip --flip alternate --lookahead 0.5 --bn-momentum 0.4"
      ) ;;
-  *) echo "search.sh: STAGE is 1, 2, 3 or 4, not '$stage'" >&2; exit 2 ;;
+  # Issue 31's residual candidates (rN blocks, a global mean head) at the MCU budget
+  # (mcu: 7.34 M MACs): 5.5 M, 7.0 M, and 7.0 M with a flatten head.
+  5) candidates=(
+       "res-32-64|12|--model c16,p,r32,p,r64,g,d10 $recipe"
+       "res-40-64|12|--model c16,p,r40,p,r64,g,d10 $recipe"
+       "res-40-64-f|12|--model c16,p,r40,p,r64,p,f,d10 $recipe"
+     ) ;;
+  *) echo "search.sh: STAGE is 1 to 5, not '$stage'" >&2; exit 2 ;;
 esac
 
 if [ -n "${TRAINER:-}" ]; then

@@ -6,9 +6,11 @@
 One row per variant: mean +- std of the 5-fold accuracy, the paired difference to
 `baseline` with its corrected 95 % CI and verdict (from `trainer compare`), parameters,
 MACs, the size of the int8 `.fmq` the exporter would write, and the command. The
-`.fmq` size is computed exactly from the file format (docs/model-format.md): sizes do
-not depend on the weights' values; the formula is checked against every committed
-`models/*/model.fmq` whose layer string it knows.
+`.fmq` size is computed from the file format (docs/model-format.md): sizes do not depend
+on the weights' values, except that a residual add's and a global mean's i32 multipliers
+are postcard varints, counted here at their largest (5 bytes), so a model with `rN` or
+`g` comes out up to a few bytes larger than its file; the formula is checked against
+every committed `models/*/model.fmq` whose layer string it knows.
 """
 import json
 import os
@@ -45,10 +47,27 @@ def walk(spec):
     params = macs = 0
     payload = 8  # InputSpec: 28, 28, 1 (one byte each), scale f32, zero point i8
     layers = spec.split(",")
-    payload += varint(len(layers))
+    # A residual block is four layers in the file: Save, two Conv2d, Add.
+    payload += varint(len(layers) + 3 * sum(t.startswith("r") for t in layers))
     for layer in layers:
         payload += 1  # the enum tag
-        if layer.startswith("c"):
+        if layer.startswith("r"):
+            filters = int(layer[1:])
+            for fan_in in (9 * c, 9 * filters):
+                params += filters * fan_in + filters
+                macs += filters * fan_in * side * side
+                row = (fan_in + 3) // 4 * 4
+                payload += 1 + varint(filters) + 3
+                payload += blob(filters * row) + 2 * blob(4 * filters) + blob(filters) + 5
+            # Save (tag only) and Add: relu, two i32 multipliers (postcard varints, at
+            # most 5 bytes each: counted as 5), shift, output.
+            payload += 1 + 1 + 1 + 5 + 5 + 1 + 5
+            c = filters
+        elif layer == "g":
+            # GlobalMean (format 4): multiplier (a varint, counted as 5), shift, output.
+            payload += 5 + 1 + 5
+            side = 1
+        elif layer.startswith("c"):
             filters = int(layer[1:].rstrip("v"))
             pad = 0 if layer.endswith("v") else 1
             side = side - 2 + 2 * pad

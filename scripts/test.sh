@@ -64,6 +64,14 @@ step "generated files are up to date (firmware sample frames)"
 cargo run -q -p trainer -- frames
 git diff --exit-code -- firmware/frames
 
+# The fuzz targets build mostly on one core (about 200 s of CPU): beside the firmware
+# steps, whose QEMU runs leave a core free, instead of before the fuzzing. Its output
+# is printed if it fails; it is stopped if the run ends first.
+fuzz_build_log=$(mktemp)
+scripts/fuzz.sh --build-only >"$fuzz_build_log" 2>&1 &
+fuzz_build=$!
+trap 'kill "$fuzz_build" 2>/dev/null || true; rm -f "$fuzz_build_log"' EXIT
+
 step "firmware: build, run in QEMU, compare with the host bit for bit"
 scripts/firmware-check.sh
 # The seed's baseline stays checked on the target too (the default model is mcu-long;
@@ -85,8 +93,13 @@ scripts/slurm-test.sh
 # (scripts/fuzz.sh).
 fuzz_seconds=30
 if [ "$full" = 1 ]; then fuzz_seconds=300; fi
-step "fuzzing: building the targets, then each for $fuzz_seconds s on its committed corpus"
-scripts/fuzz.sh --jobs 2 "$fuzz_seconds"
+step "fuzzing: the targets (built beside the firmware steps), each for $fuzz_seconds s on its committed corpus"
+if ! wait "$fuzz_build"; then
+  cat "$fuzz_build_log" >&2
+  echo "test.sh: building the fuzz targets failed" >&2
+  exit 1
+fi
+scripts/fuzz.sh --no-build --jobs 2 "$fuzz_seconds"
 
 step "tests"
 # Doc tests first, so that the run closes on the summary of the real test binaries.

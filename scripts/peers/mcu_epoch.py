@@ -1,6 +1,6 @@
 """One training epoch of the `mcu` recipe in PyTorch, written for speed, timed.
 
-    python scripts/peers/mcu_epoch.py DATA_DIR THREADS [IMAGES] [--profile N]
+    python scripts/peers/mcu_epoch.py DATA_DIR THREADS [IMAGES] [--bf16] [--profile N]
 
 The recipe of `trainer fit` (trainer::train::recipe): the model
 c16,c16,p,c32,c32,p,c64,c64,p,f,d10 (3x3 "same" convolutions, batch norm after each,
@@ -18,7 +18,13 @@ all parameters), no per-step host synchronisation except the accuracy count, whi
 the trainer reports too. Timed: the epoch's steps after a warm-up of 10 steps (not
 timed), as the trainer's `train_seconds` times its epoch.
 
-Prints one JSON line: framework, version, threads, images, seconds, train accuracy.
+With --bf16: the forward pass and the loss under CPU autocast to bf16
+(`torch.autocast("cpu", dtype=torch.bfloat16)`, PyTorch's mixed precision on the CPU:
+bf16 convolutions and matrix products where oneDNN has the kernels, fp32 weights,
+optimizer and batch-norm statistics), the backward pass outside it as PyTorch advises.
+
+Prints one JSON line: framework, version, precision, threads, images, seconds, train
+accuracy.
 With --profile N: runs N steps under torch.profiler instead and prints its tables (by
 operator, and by operator and input shape).
 """
@@ -76,8 +82,14 @@ def main():
         i = args.index("--adamw")
         adamw = args[i + 1]
         del args[i:i + 2]
+    bf16 = "--bf16" in args
+    if bf16:
+        args.remove("--bf16")
     data_dir, threads = args[0], int(args[1])
     images = int(args[2]) if len(args) > 2 else 60_000
+    if images < (WARMUP + 1) * BATCH:
+        sys.exit(f"mcu_epoch.py: IMAGES must be at least {(WARMUP + 1) * BATCH} "
+                 f"(the {WARMUP} warm-up steps and one timed step of {BATCH})")
 
     import torch
     from torch import nn
@@ -123,8 +135,9 @@ def main():
     def step(i):
         sel = order[i * BATCH:(i + 1) * BATCH]
         xs, ys = batch(sel)
-        out = net(xs)
-        loss = loss_fn(out, ys)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = net(xs)
+            loss = loss_fn(out, ys)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -148,7 +161,8 @@ def main():
     for i in range(steps):
         correct += step(i)
     seconds = time.perf_counter() - start
-    print(json.dumps({"framework": "torch", "version": torch.__version__, "threads": threads,
+    print(json.dumps({"framework": "torch", "version": torch.__version__,
+                      "precision": "bf16" if bf16 else "fp32", "threads": threads,
                       "images": n, "seconds": round(seconds, 3),
                       "train_accuracy": round(int(correct) / n, 4)}))
 
