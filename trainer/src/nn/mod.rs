@@ -299,9 +299,10 @@ impl Net {
     /// precision, [`crate::train::precision`]).
     ///
     /// In a lower precision the input and copies of the weights are cast to `compute`
-    /// (differentiable casts: the gradients reach the fp32 weights); batch norm runs in
-    /// fp32 on activations cast up and its output is cast back down, and the logits
-    /// come back in fp32.
+    /// (differentiable casts: the gradients reach the fp32 weights); batch norm takes
+    /// the low-precision activations with its fp32 weights and running statistics
+    /// (libtorch's mixed-type kernel, fp32 accumulation), and the logits come back in
+    /// fp32.
     pub fn forward_in(&self, xs: &Tensor, train: bool, compute: Kind) -> Tensor {
         let low = compute != Kind::Float;
         let cast = |t: &Tensor| {
@@ -325,8 +326,10 @@ impl Net {
             } else {
                 x.apply(conv)
             };
+            // In bf16, libtorch's mixed-type batch norm takes the bf16 activations with
+            // the fp32 weights and running statistics, accumulates in fp32 and returns
+            // bf16 (as PyTorch's CPU autocast runs it): no casts up and down.
             match bn {
-                Some(bn) if low => cast(&y.to_kind(Kind::Float).apply_t(bn, train)),
                 Some(bn) => y.apply_t(bn, train),
                 None => y,
             }

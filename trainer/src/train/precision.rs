@@ -2,8 +2,9 @@
 //! convolutions and dense layers, and `auto`, which picks bf16 where it is faster.
 //!
 //! In bf16, [`Net::forward_in`](crate::nn::Net::forward_in) casts the input and bf16
-//! copies of the convolution and dense weights; batch norm, the logits and the loss stay
-//! in fp32. The casts are differentiable, so the gradients reach the fp32 master
+//! copies of the convolution and dense weights; batch norm takes the bf16 activations
+//! with fp32 weights and statistics (libtorch's mixed-type kernel), the logits and the
+//! loss are fp32. The casts are differentiable, so the gradients reach the fp32 master
 //! weights: the optimizer state, the batch-norm statistics and everything saved or
 //! exported stay fp32. Validation and evaluation run in fp32.
 //!
@@ -29,8 +30,8 @@ pub enum Precision {
     /// fp32 throughout (every run before `--precision` existed).
     #[default]
     Fp32,
-    /// Mixed precision: bf16 convolutions and dense layers, fp32 batch norm, loss,
-    /// master weights and optimizer state.
+    /// Mixed precision: bf16 convolutions, dense layers and activations; fp32 batch-norm
+    /// parameters and statistics, loss, master weights and optimizer state.
     Bf16,
 }
 
