@@ -230,9 +230,11 @@ struct TrainArgs {
     /// Precision of the training steps: fp32; bf16 (mixed: bf16 convolutions and dense
     /// layers; fp32 batch norm, loss, weights and optimizer state); or auto: bf16 where a
     /// short start-up probe finds it clearly faster on the device (a CPU with native bf16
-    /// kernels), else fp32. Records hold the precision used; evaluation is always fp32.
-    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
-    precision: Precision,
+    /// kernels), else fp32. Default: auto for `fit`, fp32 for `cv` (the study's protocol,
+    /// comparable with every recorded cross-validation). Records hold the precision used;
+    /// evaluation is always fp32.
+    #[arg(long, value_enum)]
+    precision: Option<Precision>,
     /// Train on the CPU even when CUDA is available.
     #[arg(long)]
     cpu: bool,

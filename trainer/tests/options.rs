@@ -30,6 +30,41 @@ fn teacher_arg() -> &'static str {
     teacher().to_str().unwrap()
 }
 
+/// `fit` without `--precision` runs `auto`: it says what the probe chose and records the
+/// resolved precision, never `auto`.
+#[test]
+fn fit_defaults_to_auto_and_records_what_it_resolved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = tmp.path().to_str().unwrap();
+    let args = [
+        "fit",
+        "--model",
+        SMALL,
+        "--epochs",
+        "1",
+        "--limit",
+        "64",
+        "--no-export",
+        "--test-limit",
+        "100",
+        "--threads",
+        "1",
+        "--models",
+        o,
+        "--name",
+        "default",
+    ];
+    let out = trainer(&args);
+    stdout_ok(&out);
+    assert!(
+        text(&out).1.contains("precision auto: "),
+        "{}",
+        text(&out).1
+    );
+    let precision = &json(&tmp.path().join("default/fit.json"))["config"]["precision"];
+    assert!(precision == "fp32" || precision == "bf16", "{precision}");
+}
+
 /// A 2-epoch fit of [`SMALL`] with batch norm on 640 images, as `root/name`, with `extra`.
 fn fit(root: &Path, name: &str, extra: &[&str]) -> Output {
     let mut args = fit_args(SMALL, "2", "640");
@@ -128,7 +163,11 @@ fn erasing_averaging_and_distillation_repeat_exactly_and_are_recorded() {
 fn cv_records_the_options_in_every_result_file_and_passes_them_to_workers() {
     let tmp = tempfile::tempdir().unwrap();
     let mut results = Vec::new();
-    for jobs in ["1", "2"] {
+    // `auto` is a timing decision: the parallel run makes it once for its workers, and
+    // the sequential run repeats it with the precision the first one resolved to, so
+    // that both compute the same arithmetic.
+    let mut precision = "auto".to_owned();
+    for jobs in ["2", "1"] {
         let out = tmp.path().join(format!("jobs-{jobs}"));
         let mut args = cv_args("400");
         args.extend([
@@ -141,7 +180,7 @@ fn cv_records_the_options_in_every_result_file_and_passes_them_to_workers() {
             // Fitted on all 640 images, so it saw the validation folds.
             "--leaky-teacher",
             "--precision",
-            "auto",
+            &precision,
         ]);
         args.extend(["--threads", "1", "--jobs", jobs]);
         args.extend(["--out", out.to_str().unwrap()]);
@@ -152,12 +191,20 @@ fn cv_records_the_options_in_every_result_file_and_passes_them_to_workers() {
             assert_eq!(train["ema"], json!(0.95), "{file}");
             assert!(train["distill"]["teacher_sha256"].is_string(), "{file}");
             // What `auto` resolved to, decided once by the parent for every worker.
-            let precision = &train["precision"];
+            let resolved = &train["precision"];
             assert!(
-                precision == "fp32" || precision == "bf16",
-                "{file}: {precision}"
+                resolved == "fp32" || resolved == "bf16",
+                "{file}: {resolved}"
+            );
+            assert!(
+                precision == "auto" || resolved == precision.as_str(),
+                "{file}"
             );
         }
+        precision = json(&out.join("cv.json"))["config"]["train"]["precision"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let report = json(&out.join("cv.json"));
         let finals: Vec<Value> = report["folds"]
             .as_array()
@@ -169,7 +216,7 @@ fn cv_records_the_options_in_every_result_file_and_passes_them_to_workers() {
     }
     assert_eq!(
         results[0], results[1],
-        "--jobs 2 gives the sequential results"
+        "--jobs 1 gives the parallel results"
     );
 }
 

@@ -133,7 +133,15 @@ fn fine_tuning_on_pictures_beats_the_fashion_mnist_model_on_their_held_out_part(
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let base = base(root);
-    let mut args = vec!["fit", "--data", path(pictures()), "--init", path(&base)];
+    let mut args = vec![
+        "fit",
+        "--precision",
+        "fp32",
+        "--data",
+        path(pictures()),
+        "--init",
+        path(&base),
+    ];
     args.extend(["--models", path(root), "--name", "tuned", "--mix", "0.5"]);
     args.extend(SMALL_EVAL);
     let out = trainer(&args);
@@ -204,7 +212,15 @@ fn bad_picture_folders_and_options_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let fit_on = |data: &Path, extra: &[&str]| {
-        let mut args = vec!["fit", "--data", path(data), "--models", path(root)];
+        let mut args = vec![
+            "fit",
+            "--precision",
+            "fp32",
+            "--data",
+            path(data),
+            "--models",
+            path(root),
+        ];
         args.extend(extra);
         trainer(&args)
     };
@@ -307,7 +323,15 @@ fn classes_of_ones_own_travel_through_fit_json_the_fmq_predict_and_evaluate() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let base = base(root);
-    let mut args = vec!["fit", "--data", path(own_pictures()), "--init", path(&base)];
+    let mut args = vec![
+        "fit",
+        "--precision",
+        "fp32",
+        "--data",
+        path(own_pictures()),
+        "--init",
+        path(&base),
+    ];
     args.extend(["--models", path(root), "--name", "own", "--own-classes"]);
     args.extend(["--epochs", "20", "--lr", "0.005"]);
     args.extend(SMALL_EVAL);

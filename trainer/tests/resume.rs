@@ -110,7 +110,7 @@ fn reference() -> &'static Path {
         assert_ok(&run(&fit_args(&root, "1")));
         assert_eq!(consistent_seed(&root.join("mcu")), 1);
         let precision = &json(&root.join("mcu/fit.json"))["config"]["precision"];
-        assert_eq!(precision, "fp32", "the default precision is recorded");
+        assert_eq!(precision, "fp32", "the precision is recorded");
         only_the_model_folder(&root);
         root.join("mcu")
     })
@@ -282,7 +282,7 @@ fn a_bf16_fit_resumes_to_the_same_bytes_records_bf16_and_exports_fp32_weights() 
         set_flag(&mut a, "--epochs", "2".to_owned());
         // And few images: the bytes of a resume do not depend on how many.
         set_flag(&mut a, "--limit", "256".to_owned());
-        a.extend(["--precision".to_owned(), "bf16".to_owned()]);
+        set_flag(&mut a, "--precision", "bf16".to_owned());
         a
     };
     let whole = tmp.path().join("whole");

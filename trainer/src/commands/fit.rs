@@ -53,6 +53,11 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
             (args.train.fine_tune_config(dir, own)?, Some(set))
         }
     };
+    if args.train.precision.is_none() {
+        // `fit`'s default: bf16 where the CPU runs it clearly faster (a full `mcu-long`
+        // fit in bf16 matched fp32's accuracy: docs/performance.md), else fp32.
+        cfg.precision = Precision::Auto;
+    }
     // Fashion-MNIST's test set measures a model of its classes only.
     let fashion_classes = cfg.class_names.is_none();
     // Ctrl-C / SIGTERM now stop training at the next step, keeping the checkpoint.

@@ -203,8 +203,9 @@ impl TrainArgs {
         if let Some(v) = self.scene_crops {
             c.scene_crops = v;
         }
-        // Still `auto` here: resolved on the device ([`TrainArgs::resolve_precision`]).
-        c.precision = self.precision;
+        // fp32 unless given (`fit` makes its default `auto`); `auto` is resolved on the
+        // device ([`TrainArgs::resolve_precision`]).
+        c.precision = self.precision.unwrap_or_default();
         c.validate()?;
         if let Some(dir) = &self.init {
             c.init = Some(train::Init::new(dir, &c.arch, c.net)?);

@@ -116,10 +116,19 @@ pub fn names(dir: &Path) -> Vec<String> {
 }
 
 /// The start of a `trainer fit` of `model` for `epochs` on the first `limit` training
-/// images; the callers add the rest.
+/// images, in fp32 (`fit`'s default `auto` would time a probe and may take bf16; one
+/// test checks it); the callers add the rest.
 pub fn fit_args<'a>(model: &'a str, epochs: &'a str, limit: &'a str) -> Vec<&'a str> {
     vec![
-        "fit", "--model", model, "--epochs", epochs, "--limit", limit,
+        "fit",
+        "--model",
+        model,
+        "--epochs",
+        epochs,
+        "--limit",
+        limit,
+        "--precision",
+        "fp32",
     ]
 }
 
