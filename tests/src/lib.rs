@@ -17,7 +17,7 @@ pub fn models_root() -> PathBuf {
 /// The committed float model and int8 export of the model named `name`.
 pub fn committed(name: &str) -> Result<(tch::nn::VarStore, Net, Vec<u8>)> {
     let dir = saved::model_dir(&models_root(), name);
-    let (vs, net, _config) = saved::load_model(&dir, Device::Cpu)?;
+    let (vs, net, _record) = saved::load_model(&dir, Device::Cpu)?;
     // Checked against the folder's manifest (when it has one): the export must belong
     // with the weights.
     let fmq = trainer_core::files::folder::read_checked(&dir, saved::INT8_FILE)?;

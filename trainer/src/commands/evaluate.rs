@@ -27,7 +27,8 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     folder::recover(&dir)?;
     let test_set = args.data.load(Split::Test, args.limit)?;
     let device = train::default_device();
-    let (_vs, net, config) = saved::load_model(&dir, device)?;
+    let (_vs, net, record) = saved::load_model(&dir, device)?;
+    let config = record.config;
     if config.class_names.is_some() {
         bail!(
             "{name} has classes of its own ({}): evaluate it on its pictures with --data DIR",
@@ -80,8 +81,8 @@ fn run_pictures(args: &EvaluateArgs, data: &Path) -> Result<ExitCode> {
     let dir = saved::model_dir(&args.model.models, name);
     folder::recover(&dir)?;
     let device = train::default_device();
-    let (_vs, net, config) = saved::load_model(&dir, device)?;
-    let record = saved::read_fit_record(&dir)?;
+    let (_vs, net, record) = saved::load_model(&dir, device)?;
+    let config = record.config.clone();
     let here = std::fs::canonicalize(data).ok();
     let fitted = record
         .pictures

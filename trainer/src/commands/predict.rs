@@ -80,8 +80,8 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         let names: Vec<String> = model.class_names().map(String::from).collect();
         (Predictor::Int8(Box::new(model)), names)
     } else {
-        let (_vs, net, config) = saved::load_model(&dir, Device::Cpu)?;
-        (Predictor::Float(Box::new(net)), config.class_names())
+        let (_vs, net, record) = saved::load_model(&dir, Device::Cpu)?;
+        (Predictor::Float(Box::new(net)), record.config.class_names())
     };
     let mut failures = 0;
     let mode = args.forced_mode();

@@ -39,8 +39,8 @@ pub fn read_fit_record(dir: &Path) -> Result<FitRecord> {
 }
 
 /// Loads the model saved in `dir` (its architecture from `fit.json`, its weights
-/// from `model.safetensors`) onto `device`.
-pub fn load_model(dir: &Path, device: Device) -> Result<(VarStore, Net, TrainConfig)> {
+/// from `model.safetensors`) onto `device`, with its training record.
+pub fn load_model(dir: &Path, device: Device) -> Result<(VarStore, Net, FitRecord)> {
     let weights = dir.join(WEIGHTS_FILE);
     if !weights.is_file() {
         anyhow::bail!(
@@ -59,7 +59,7 @@ pub fn load_model(dir: &Path, device: Device) -> Result<(VarStore, Net, TrainCon
             weights.display()
         );
     }
-    Ok((vs, net, record.config))
+    Ok((vs, net, record))
 }
 
 /// What `trainer fit` records beside the weights.

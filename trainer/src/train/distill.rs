@@ -63,10 +63,9 @@ impl Distill {
         d.teacher = std::fs::canonicalize(dir)
             .with_context(|| format!("{}: no such model folder", dir.display()))
             .with_context(bad)?;
-        d.teacher_sha256 = Teacher::open(&d.teacher, Device::Cpu).with_context(bad)?.0;
-        d.teacher_left_out = saved::read_fit_record(&d.teacher)
-            .with_context(bad)?
-            .left_out;
+        let (sha, left_out, _) = Teacher::open(&d.teacher, Device::Cpu).with_context(bad)?;
+        d.teacher_sha256 = sha;
+        d.teacher_left_out = left_out;
         Ok(d)
     }
 
@@ -97,7 +96,7 @@ impl Teacher {
     /// Loads the teacher recorded in `d` onto `device`, refusing it if its weights are
     /// no longer the ones recorded.
     pub fn load(d: &Distill, device: Device) -> Result<Teacher> {
-        let (sha, teacher) = Teacher::open(&d.teacher, device).with_context(|| {
+        let (sha, _, teacher) = Teacher::open(&d.teacher, device).with_context(|| {
             format!(
                 "--teacher {}: not a usable teacher model",
                 d.teacher.display()
@@ -114,11 +113,12 @@ impl Teacher {
         Ok(teacher)
     }
 
-    /// The SHA-256 of the weights in `dir` and the model loaded from them, checked to
-    /// give one score per class for a Fashion-MNIST image.
-    fn open(dir: &Path, device: Device) -> Result<(String, Teacher)> {
+    /// The SHA-256 of the weights in `dir`, the fold its `fit.json` says it left out,
+    /// and the model loaded from them, checked to give one score per class for a
+    /// Fashion-MNIST image.
+    fn open(dir: &Path, device: Device) -> Result<(String, Option<LeftOutFold>, Teacher)> {
         let weights = folder::read_checked(dir, saved::WEIGHTS_FILE)?;
-        let (vs, net, _) = saved::load_model(dir, device)?;
+        let (vs, net, record) = saved::load_model(dir, device)?;
         // load_model checked the file against the manifest again and unchanged while
         // it loaded; the digest is of the bytes it loaded unless both changed at once.
         let sha = folder::sha256_hex(&weights);
@@ -135,7 +135,7 @@ impl Teacher {
                 &probe.size()[1..]
             );
         }
-        Ok((sha, Teacher { net, _vs: vs }))
+        Ok((sha, record.left_out, Teacher { net, _vs: vs }))
     }
 
     /// The teacher's logits for a batch: eval mode, no gradients.

@@ -589,7 +589,7 @@ fn main() -> Result<()> {
     }
     let n = args.limit.min(test.len());
     let dir = saved::model_dir(&args.models, &args.model);
-    let (_vs, net, _config) = saved::load_model(&dir, Device::Cpu)?;
+    let (_vs, net, _record) = saved::load_model(&dir, Device::Cpu)?;
     let fmq = trainer_core::files::folder::read_checked(&dir, saved::INT8_FILE)?;
     let model = trainer::eval::int8::parse(&fmq)?;
     let mut scratch = vec![0i8; model.scratch_len()];
