@@ -8,7 +8,7 @@
 #   scripts/bench-peers.sh --to-accuracy NEW [REF] [ROUNDS] [THREADS]
 #                                                 time to a model: NEW's whole fit against
 #                                                 REF's (default mcu-long), from one epoch of
-#                                                 each timed in the same run (2 rounds, 2
+#                                                 each timed in the same run in fp32 (2 rounds, 2
 #                                                 threads), with their test accuracies
 #   scripts/bench-peers.sh --recipe mcu [ROUNDS] [THREADS]
 #                                                 one epoch of `trainer fit`'s default recipe,
@@ -35,6 +35,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 protocol=0
 recipe=
+
+# fit_epoch TRAINER OUT MODEL THREADS FILE [FLAG...]: one epoch of `trainer fit` of MODEL
+# into OUT/models (no export, 100 test images), its train_seconds appended to FILE.
+fit_epoch() {
+  local trainer=$1 out=$2 model=$3 threads=$4 file=$5
+  shift 5
+  rm -rf "$out/models"
+  "$trainer" fit --model "$model" --epochs 1 --threads "$threads" --no-export \
+    --test-limit 100 --models "$out/models" "$@" >/dev/null 2>&1
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["history"][0]["train_seconds"])' \
+    "$out/models/$model/fit.json" >>"$file"
+}
 if [ "${1:-}" = --to-accuracy ]; then
   # Time to a model: one epoch of each model's own recipe, alternating, best of the
   # rounds, times its recipe's epochs (from its committed models/<name>/fit.json), and
@@ -46,11 +58,8 @@ if [ "${1:-}" = --to-accuracy ]; then
   trap 'rm -rf "$out"' EXIT
   for r in $(seq "$rounds"); do
     for m in "$new" "$ref"; do
-      rm -rf "$out/models"
-      target/release/trainer fit --model "$m" --epochs 1 --threads "$threads" --no-export \
-        --test-limit 100 --models "$out/models" >/dev/null 2>&1
-      python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["history"][0]["train_seconds"])' \
-        "$out/models/$m/fit.json" >>"$out/$m"
+      # Both recipes in fp32, the precision the committed fits were made in.
+      fit_epoch target/release/trainer "$out" "$m" "$threads" "$out/$m" --precision fp32
     done
     printf 'round %d: %s %.2f s, %s %.2f s per epoch (%s)\n' "$r" "$new" "$(tail -n1 "$out/$new")" \
       "$ref" "$(tail -n1 "$out/$ref")" "$(uptime | sed 's/.*load/load/')"
@@ -109,11 +118,8 @@ if [ -n "$recipe" ]; then
   for f in trainer-fp32 trainer-bf16 torch-fp32 torch-bf16; do : >"$out/$f"; done
   for r in $(seq "$rounds"); do
     for precision in fp32 bf16; do
-      rm -rf "$out/models"
-      "$trainer" fit --model mcu --epochs 1 --threads "$threads" --precision "$precision" \
-        --no-export --test-limit 100 --models "$out/models" --data "$data" >/dev/null 2>&1
-      python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["history"][0]["train_seconds"])' \
-        "$out/models/mcu/fit.json" >>"$out/trainer-$precision"
+      fit_epoch "$trainer" "$out" mcu "$threads" "$out/trainer-$precision" \
+        --precision "$precision" --data "$data"
     done
     for precision in fp32 bf16; do
       flag=; [ "$precision" = bf16 ] && flag=--bf16
