@@ -15,6 +15,10 @@ const MIN_STEP: u32 = 8;
 const RELATIVE: bool = true;
 /// Half the window of border cells whose median a seed must be near.
 const SEED_WINDOW: usize = 8;
+/// Sweeps of the smoothing that follows the fill ([`Grid::fill`]): two cost about 0.04 M
+/// instructions on the costliest QQVGA frame in QEMU and gain most of what four or
+/// eight do (`docs/photos.md`).
+const RELAX: usize = 2;
 /// At most this many candidate regions are kept (the largest ones).
 const MAX_REGIONS: usize = 32;
 /// A region's box, in cells, is widened by this many cells on each side for the pixel
@@ -157,8 +161,8 @@ impl Grid {
     ///    border cells, plus 4, at least [`MIN_STEP`]: slow changes of light (and a
     ///    cast shadow that reaches the border) are followed, a garment's edge is not.
     /// 3. The cells it does not reach are filled in from their reached neighbours,
-    ///    ring by ring (the mean of those filled before), so the background under a
-    ///    garment continues the one around it.
+    ///    ring by ring (the mean of those filled before), then smoothed ([`RELAX`]
+    ///    sweeps), so the background under a garment continues the one around it.
     /// 4. The unreached cells are opened (eroded and dilated by one cell) so that a
     ///    thin line of them (a shadow's edge, a seam of the texture) is dropped; their
     ///    connected regions are candidates, the largest one is the garment (its box
@@ -476,7 +480,8 @@ impl Grid {
     /// Step 3: the unreached cells' levels, filled in ring by ring from the outside:
     /// a cell of ring `k` (`k` steps from the nearest reached cell) gets the rounded mean
     /// of its neighbours of the rings before it (reached cells being ring 0). The rings
-    /// in breadth-first order, so each cell is looked at once.
+    /// in breadth-first order, so each cell is looked at once; then [`RELAX`] sweeps in
+    /// the same order smooth the filled-in cells.
     fn fill(&mut self, reached: &[bool; MAX_CELLS]) {
         let (cols, rows) = (self.cols, self.rows);
         let n = cols * rows;
@@ -524,6 +529,34 @@ impl Grid {
                     len += 1;
                 }
             });
+        }
+        // Then [`RELAX`] sweeps over the filled-in cells in the same order, each taking
+        // the mean of its four neighbours (the reached cells stay): the background under
+        // a garment becomes a smooth surface instead of the rings' steps, which showed
+        // inside a large garment's contrast.
+        let level = &mut self.level[..n];
+        for _ in 0..RELAX {
+            for &i in &queue[..len] {
+                let i = usize::from(i);
+                let x = i % cols;
+                // Inside the grid (most cells): four neighbours, a shift.
+                if i >= cols && i + cols < n && x > 0 && x + 1 < cols {
+                    let sum = u32::from(level[i - 1])
+                        + u32::from(level[i + 1])
+                        + u32::from(level[i - cols])
+                        + u32::from(level[i + cols]);
+                    level[i] = ((sum + 2) >> 2) as u8;
+                    continue;
+                }
+                let (mut sum, mut count) = (0u32, 0u32);
+                for_each_neighbour(i, cols, rows, |j| {
+                    sum += u32::from(level[j]);
+                    count += 1;
+                });
+                if let Some(mean) = (sum + count / 2).checked_div(count) {
+                    level[i] = mean as u8;
+                }
+            }
         }
     }
 
