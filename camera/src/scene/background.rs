@@ -820,6 +820,55 @@ mod tests {
     }
 
     #[test]
+    fn the_background_under_a_large_garment_is_smooth() {
+        // Light falling off from left to right (200 down to 120) and from top to
+        // bottom (by 40), and a light garment of 70x70 pixels. The fill alone leaves
+        // steps of up to 26 levels between neighbouring cells under the garment, where
+        // the light changes by 2 per cell (its rings meet along diagonals) and departs
+        // from the light by up to 24; smoothed, by at most 10 and 18.
+        let (w, h) = (160usize, 120usize);
+        let light = |x: usize, y: usize| 200 - (x as i32) / 2 - (y as i32) / 3;
+        let mut px = std::vec![0u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let inside = (50..120).contains(&x) && (25..95).contains(&y);
+                px[y * w + x] = if inside { 250 } else { light(x, y) as u8 };
+            }
+        }
+        let frame = Frame::new(&px, w, h).unwrap();
+        let (reference, _) = ring_level(&frame);
+        let (grid, found) = Grid::estimate(&frame, reference);
+        assert!(found.unwrap().light);
+        // Cells wholly under the garment: their top-left pixels.
+        let under = || {
+            (28..92)
+                .step_by(4)
+                .flat_map(|y| (52..118).step_by(4).map(move |x| (x, y)))
+        };
+        let level = |x: usize, y: usize| i32::from(grid.level(x, y));
+        let departs = under()
+            .map(|(x, y)| (level(x, y) - light(x + 2, y + 2)).abs())
+            .max()
+            .unwrap();
+        let step = under()
+            .filter(|&(x, y)| x + 4 < 118 && y + 4 < 92)
+            .map(|(x, y)| {
+                let right = (level(x, y) - level(x + 4, y)).abs();
+                right.max((level(x, y) - level(x, y + 4)).abs())
+            })
+            .max()
+            .unwrap();
+        assert!(
+            step <= 12,
+            "a step of {step} levels between cells under the garment"
+        );
+        assert!(
+            departs <= 20,
+            "the background departs by {departs} levels from the light"
+        );
+    }
+
+    #[test]
     fn sort8_sorts_every_zero_one_input() {
         // The 0-1 principle: a network that sorts every 0-1 input sorts every input.
         for bits in 0u32..256 {

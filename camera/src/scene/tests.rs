@@ -433,6 +433,24 @@ fn a_smeared_dead_pixel_does_not_stretch_the_box() {
 }
 
 #[test]
+fn a_garment_the_flood_left_out_is_found_nearer_than_the_detection_distance() {
+    // On a plain background (no noise: the detection distance is `min_contrast`, 40),
+    // a garment 37 levels dark is left out by the flood (its step is 8) and found in
+    // its region at seven eighths of the distance (35); one 30 levels dark is not.
+    let config = Config::default();
+    assert_eq!(config.min_contrast, 40);
+    let mut out = [0u8; PIXELS];
+    let px = frame_with_rect(160, 120, 200, 163, (40, 20, 50, 60));
+    let frame = Frame::new(&px, 160, 120).unwrap();
+    let d = preprocess_scene(&frame, &config, &mut out).unwrap();
+    assert_eq!(d.object, rect(40, 20, 89, 79));
+    let px = frame_with_rect(160, 120, 200, 170, (40, 20, 50, 60));
+    let frame = Frame::new(&px, 160, 120).unwrap();
+    let e = preprocess_scene(&frame, &config, &mut out).unwrap_err();
+    assert!(e.nothing_there(), "{e:?}");
+}
+
+#[test]
 fn a_faint_garment_keeps_its_light_parts() {
     // 60 levels dark at most, with a part only 25 levels dark below it: the
     // detection (40 levels) finds the dark part; the box then follows the contrast
