@@ -182,6 +182,13 @@ struct TrainArgs {
     /// preprocessing's crops of garments on textured surfaces look [default: 0, off].
     #[arg(long, value_name = "P", allow_negative_numbers = true)]
     scene_crops: Option<f64>,
+    /// Training on scene crops: after the training images, the scene preprocessing's
+    /// model input of each of them drawn as a garment lying on wood, fabric or paper
+    /// (`camera::scene`; the kinds of `photo-eval` used while developing it, never the
+    /// held-out ones), where it finds the garment: about 1.85 times the images per
+    /// epoch, and a minute or more to draw them first.
+    #[arg(long)]
+    scene_train: bool,
     /// Fine-tuning: start from the weights of a saved model folder (as `trainer fit`
     /// writes it; same --model and --batch-norm) instead of a fresh initialisation; its
     /// path and weights' SHA-256 are recorded [default: none].

@@ -1,5 +1,6 @@
-//! Fine-tuning from a saved model (`--init`) and the scene-crop augmentation
-//! (`--scene-crops`) end to end on tiny slices.
+//! Fine-tuning from a saved model (`--init`), the scene-crop augmentation
+//! (`--scene-crops`) and training on scene crops (`--scene-train`) end to end on tiny
+//! slices.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -117,6 +118,47 @@ fn scene_crops_change_the_run_repeat_and_are_recorded_in_fit_and_cv() {
     for file in ["cv.json", "fold-0.json", "fold-1.json"] {
         let train = &json(&out.join(file))["config"]["train"];
         assert_eq!(train["scene_crops"], json!(0.3), "{file}");
+    }
+}
+
+#[test]
+fn scene_training_adds_the_scene_crops_repeats_and_is_recorded_in_fit_and_cv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for name in ["a", "b"] {
+        stdout_ok(&fit(root, name, &["--scene-train"]));
+    }
+    stdout_ok(&fit(root, "off", &[]));
+    assert!(
+        weights(root, "a") == weights(root, "b"),
+        "seeded runs repeat"
+    );
+    assert!(
+        weights(root, "a") != weights(root, "off"),
+        "--scene-train changed nothing"
+    );
+    let record = json(&root.join("a/fit.json"));
+    assert_eq!(record["config"]["scene_train"], json!(true));
+    // The 640 images and a scene crop of most of them (the path finds the garment in
+    // about nine scenes of ten).
+    let images = record["train_images"].as_u64().unwrap();
+    assert!(
+        (640 + 480..=1280).contains(&images),
+        "{images} training images"
+    );
+    assert_eq!(json(&root.join("off/fit.json"))["train_images"], json!(640));
+    assert_eq!(
+        json(&root.join("off/fit.json"))["config"]["scene_train"],
+        Value::Null
+    );
+    let out = root.join("cv");
+    let mut args = cv_args("400");
+    args.extend(["--scene-train", "--threads", "1"]);
+    args.extend(["--out", out.to_str().unwrap()]);
+    stdout_ok(&trainer(&args));
+    for file in ["cv.json", "fold-0.json", "fold-1.json"] {
+        let train = &json(&out.join(file))["config"]["train"];
+        assert_eq!(train["scene_train"], json!(true), "{file}");
     }
 }
 

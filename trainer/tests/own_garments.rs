@@ -267,6 +267,10 @@ fn bad_picture_folders_and_options_are_clear_errors() {
         "--mix: only for a model of the Fashion-MNIST classes",
     );
     assert_fails_with(
+        &fit_on(pictures(), &["--init", path(&base), "--scene-train"]),
+        "--scene-train: only with the Fashion-MNIST training images",
+    );
+    assert_fails_with(
         &trainer(&["cv", "--data", path(pictures()), "--limit", "100"]),
         "a labelled picture folder; only `trainer fit` and `trainer evaluate`",
     );

@@ -8,6 +8,7 @@ pub mod folders;
 pub mod image_input;
 pub mod panic_guard;
 pub mod photo;
+pub mod scenes;
 
 use std::borrow::Cow;
 use std::io::Read;

@@ -97,10 +97,16 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
     let (train_set, pictures) = match folders {
         None => {
             let all = args.train.data.load(Split::Train, args.train.limit)?;
-            match &left_out {
-                Some(l) => (all.select(&l.training_indices(all.len())?), None),
-                None => (all, None),
-            }
+            let set = match &left_out {
+                Some(l) => all.select(&l.training_indices(all.len())?),
+                None => all,
+            };
+            (train::scene_train::training_set(set, &cfg)?, None)
+        }
+        Some(_) if cfg.scene_train => {
+            bail!(
+                "--scene-train: only with the Fashion-MNIST training images, not a picture folder"
+            )
         }
         Some(set) => {
             let (train_set, fit) = mix_pictures(&args, set, fashion_classes, cfg.seed)?;

@@ -203,6 +203,7 @@ impl TrainArgs {
         if let Some(v) = self.scene_crops {
             c.scene_crops = v;
         }
+        c.scene_train |= self.scene_train;
         // fp32 unless given (`fit` makes its default `auto`); `auto` is resolved on the
         // device ([`TrainArgs::resolve_precision`]).
         c.precision = self.precision.unwrap_or_default();

@@ -172,7 +172,8 @@ pub fn run_repeat_fold(
 ) -> Result<FoldResult> {
     let start = Instant::now();
     let train_idx = train_indices(splits, f);
-    let train_set = Tensors::new(&data.select(&train_idx), device);
+    let train_set = train::scene_train::training_set(data.select(&train_idx), &cfg.train)?;
+    let train_set = Tensors::new(&train_set, device);
     let val_set = Tensors::new(&data.select(&splits[f]), device);
     let seed = repeat_fold_seed(cfg.train.seed, r, splits.len(), f);
     // A new VarStore for every fold: nothing learnt in one fold reaches the next (with

@@ -169,6 +169,12 @@ pub struct TrainConfig {
     /// before erasing ([`scene_crops`](fn@crate::train::scene_crops); 0 = off).
     #[serde(default)]
     pub scene_crops: f64,
+    /// Training on scene crops: the training images, then the scene preprocessing's
+    /// model input of each drawn as a garment on a textured, unevenly lit surface
+    /// ([`with_scene_crops`](trainer_core::data::scenes::with_scene_crops)), in every
+    /// epoch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scene_train: bool,
     /// The saved model whose weights the run starts from (fine-tuning), if any
     /// ([`Init`]); a fresh initialisation otherwise.
     #[serde(default)]
@@ -205,6 +211,7 @@ impl Default for TrainConfig {
             lookahead: None,
             distill: None,
             scene_crops: 0.0,
+            scene_train: false,
             init: None,
             precision: Precision::Fp32,
             class_names: None,

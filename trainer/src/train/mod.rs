@@ -1,7 +1,7 @@
 //! Training: the configuration ([`config`]), the data on the device ([`tensors`]), the
 //! network's helpers ([`model`]), the loop ([`run`]), the optimizers ([`optim`]), weight
 //! averaging ([`ema`]), lookahead ([`lookahead`]), mixed precision ([`precision`]), augmentation ([`mod@augment`],
-//! [`mod@scene_crops`]), fine-tuning ([`init`]), checkpoints, distillation and
+//! [`mod@scene_crops`]), training on scene crops ([`scene_train`]), fine-tuning ([`init`]), checkpoints, distillation and
 //! progress. Everything public is re-exported here, so `crate::train::X` names it.
 
 pub mod augment;
@@ -17,6 +17,7 @@ pub mod precision;
 pub mod progress;
 pub mod run;
 pub mod scene_crops;
+pub mod scene_train;
 pub mod tensors;
 
 pub use augment::{

@@ -65,15 +65,13 @@
 //! - the scene kinds `desk-wood`, `fabric-shadow`, `paper-mixed` and, held out while the
 //!   preprocessing was developed, `tiles-held-out` and `carpet-held-out`: a garment, light
 //!   for even seeds and dark for odd ones, on a textured mid-grey surface, unevenly lit,
-//!   as an OV7675's 160x120 Y plane (described in the `scenes` module).
+//!   as an OV7675's 160x120 Y plane (described in `trainer_core::data::scenes`).
 //!
 //! Empty frames (the seed `seed + 1,000,000 + k`), 28..200 pixels a side: uniform of any
 //! level, low-contrast noise (±2..15 levels around any level), linear gradients of any
 //! direction and span, a speck (1..4 pixels a side, any contrast) on a plain or
 //! noisy background, and the bare background of `sensor-ov7675` (160x120, vignetting,
 //! noise and all).
-
-mod scenes;
 
 use std::io::Cursor;
 
@@ -84,7 +82,7 @@ use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 use trainer::nn::saved;
 use trainer_core::data::photo::{self, Prepared};
-use trainer_core::data::{self, IMAGE_LEN, IMAGE_SIDE, Split};
+use trainer_core::data::{self, IMAGE_LEN, IMAGE_SIDE, Split, scenes};
 
 const KINDS: [&str; 9] = [
     "plain-28",
@@ -343,24 +341,9 @@ fn true_crop(
 /// IDX files are written uncompressed, so `trainer fit --data DIR` trains on them.
 fn write_scene_train(test: &data::Dataset, seed: u64, dir: &std::path::Path) -> Result<()> {
     let train = data::load(&data::locate(None)?, Split::Train)?;
-    let mut images = train.images.clone();
-    let mut labels = train.labels.clone();
-    let (mut found, mut missed) = (0usize, 0usize);
-    for i in 0..train.len() {
-        let kind = &scenes::SCENE_KINDS[i % 3];
-        let s = seed + 3_000_000 + i as u64;
-        let mut rng = SplitMix64::new(s);
-        let light = s.is_multiple_of(2);
-        let picture = scenes::scene_frame(kind, Some((&gray(train.image(i)), light)), &mut rng);
-        match prepare(&DynamicImage::ImageLuma8(picture), true)? {
-            Prepared::Garment { input, .. } => {
-                images.extend_from_slice(&input[..]);
-                labels.push(train.labels[i]);
-                found += 1;
-            }
-            Prepared::Nothing(_) => missed += 1,
-        }
-    }
+    let (set, missed) = scenes::with_scene_crops(&train, seed + 3_000_000)?;
+    let (images, labels) = (set.images, set.labels);
+    let found = labels.len() - train.len();
     std::fs::create_dir_all(dir)?;
     let idx = |dims: &[u32], data: &[u8]| {
         let mut out = vec![0, 0, 8, dims.len() as u8];

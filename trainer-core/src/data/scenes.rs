@@ -24,17 +24,29 @@
 //!   an exposure that puts the surface's mean at 90..170 levels, a gain of 1..6 that
 //!   scales the shot noise (variance = signal x gain / 20) and the read noise
 //!   (σ = 0.6 x gain), a black level of 0..12, clipping to 0..255.
+//!
+//! `tools`' `photo-eval` judges the scene preprocessing (`camera::scene`) on these
+//! frames made from test images; [`with_scene_crops`] gives a training set the scene
+//! path's crops of its own images drawn as the development kinds (`trainer fit
+//! --scene-train`).
 
 use image::{GrayImage, Luma, imageops::FilterType};
 use infer_core::rng::SplitMix64;
 
+use super::{Dataset, IMAGE_LEN, IMAGE_SIDE};
+
 /// The surface families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
+    /// Wood grain, planks and seams.
     Wood,
+    /// Blotches and a fine weave.
     Fabric,
+    /// Low-contrast mottling and fibres.
     Paper,
+    /// Tiles and grout (held out).
     Tiles,
+    /// Coarse pile and clumps (held out).
     Carpet,
 }
 
@@ -42,8 +54,11 @@ pub enum Surface {
 /// (`Some(true)`), never (`Some(false)`) or in half of the frames (`None`). The
 /// held-out kinds say so in their names.
 pub struct SceneKind {
+    /// Its name in `photo-eval`'s tables.
     pub name: &'static str,
+    /// Its surface family.
     pub surface: Surface,
+    /// A cast shadow always, never, or in half of the frames (`None`).
     pub shadow: Option<bool>,
 }
 
@@ -347,4 +362,119 @@ pub fn scene_frame_placed(
         Luma([v.round().clamp(0.0, 255.0) as u8])
     });
     (frame, placed)
+}
+
+/// The kinds a training set is drawn as ([`with_scene_crops`]): those used while
+/// developing the preprocessing, never a held-out one.
+pub const TRAINING_KINDS: usize = 3;
+
+/// `set` followed by the scene path's model input (`camera::scene::preprocess_scene`)
+/// of each of its images drawn as a scene: image `i` as development kind `i % 3`
+/// ([`TRAINING_KINDS`]), with the seed `seed + i`, a light garment for even seeds and a
+/// dark one for odd ones; a scene in which the path finds no garment adds nothing.
+/// Returns the set and the number of such scenes. The work is spread over the CPU's
+/// threads; the result does not depend on their number.
+pub fn with_scene_crops(set: &Dataset, seed: u64) -> anyhow::Result<(Dataset, usize)> {
+    let n = set.len();
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let chunk = n.div_ceil(threads.max(1)).max(1);
+    let parts: Vec<anyhow::Result<Dataset>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|start| scope.spawn(move || scene_crops(set, seed, start..(start + chunk).min(n))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a scene-rendering thread panicked")))
+            })
+            .collect()
+    });
+    let mut out = Dataset {
+        images: set.images.clone(),
+        labels: set.labels.clone(),
+    };
+    for part in parts {
+        let part = part?;
+        out.images.extend_from_slice(&part.images);
+        out.labels.extend_from_slice(&part.labels);
+    }
+    let missed = n + set.len() - out.len();
+    Ok((out, missed))
+}
+
+/// The scene crops of images `range` of `set` (see [`with_scene_crops`]).
+fn scene_crops(set: &Dataset, seed: u64, range: std::ops::Range<usize>) -> anyhow::Result<Dataset> {
+    let mut crops = Dataset {
+        images: Vec::new(),
+        labels: Vec::new(),
+    };
+    let config = camera::Config::default();
+    let side = IMAGE_SIDE as u32;
+    for i in range {
+        let s = seed + i as u64;
+        let mut rng = SplitMix64::new(s);
+        let garment = GrayImage::from_raw(side, side, set.image(i).to_vec())
+            .ok_or_else(|| anyhow::anyhow!("image {i} is not {side}x{side}"))?;
+        let kind = &SCENE_KINDS[i % TRAINING_KINDS];
+        let picture = scene_frame(kind, Some((&garment, s.is_multiple_of(2))), &mut rng);
+        let frame = camera::Frame::new(picture.as_raw(), W as usize, H as usize)?;
+        let mut input = [0u8; IMAGE_LEN];
+        match camera::scene::preprocess_scene(&frame, &config, &mut input) {
+            Ok(_) => {
+                crops.images.extend_from_slice(&input);
+                crops.labels.push(set.labels[i]);
+            }
+            Err(e) if e.nothing_there() => {}
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("scene of image {i}"))),
+        }
+    }
+    Ok(crops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Six dataset-style garments: light rectangles of several sizes on black.
+    fn garments() -> Dataset {
+        let mut set = Dataset {
+            images: Vec::new(),
+            labels: Vec::new(),
+        };
+        for k in 0..6usize {
+            let (w, h) = (10 + 2 * k, 20 - k);
+            let mut img = [0u8; IMAGE_LEN];
+            for y in (28 - h) / 2..(28 + h) / 2 {
+                for x in (28 - w) / 2..(28 + w) / 2 {
+                    img[y * IMAGE_SIDE + x] = 160 + 15 * k as u8;
+                }
+            }
+            set.images.extend_from_slice(&img);
+            set.labels.push(k as u8);
+        }
+        set
+    }
+
+    #[test]
+    fn scene_crops_follow_the_set_repeat_and_are_model_inputs() {
+        let set = garments();
+        let (out, missed) = with_scene_crops(&set, 7).unwrap();
+        assert_eq!(out.len(), 2 * set.len() - missed);
+        assert!(missed < set.len(), "no garment found in any scene");
+        assert_eq!(out.images[..set.images.len()], set.images[..]);
+        assert_eq!(out.labels[..set.len()], set.labels[..]);
+        // The crops' labels are those of their images, in order.
+        let crops = &out.labels[set.len()..];
+        assert!(crops.windows(2).all(|w| w[0] < w[1]), "{crops:?}");
+        // Each crop is stretched so that its strongest pixel is 255.
+        for i in set.len()..out.len() {
+            assert_eq!(out.image(i).iter().max(), Some(&255), "crop {i}");
+        }
+        let (again, _) = with_scene_crops(&set, 7).unwrap();
+        assert_eq!(again.images, out.images);
+        let (other, _) = with_scene_crops(&set, 8).unwrap();
+        assert_ne!(other.images, out.images, "the seed changed nothing");
+    }
 }
