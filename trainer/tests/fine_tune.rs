@@ -86,12 +86,11 @@ fn a_fine_tune_starts_from_the_saved_weights_repeats_and_is_recorded() {
     );
 }
 
-#[test]
-fn scene_crops_change_the_run_repeat_and_are_recorded_in_fit_and_cv() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path();
+/// Fits `a` and `b` with `flags` and `off` without them under `root`: `a` and `b` must
+/// have the same weights, `off` others.
+fn fits_repeat_and_differ_from_a_fit_without(root: &Path, flags: &[&str]) {
     for name in ["a", "b"] {
-        stdout_ok(&fit(root, name, &["--scene-crops", "0.5"]));
+        stdout_ok(&fit(root, name, flags));
     }
     stdout_ok(&fit(root, "off", &[]));
     assert!(
@@ -100,8 +99,15 @@ fn scene_crops_change_the_run_repeat_and_are_recorded_in_fit_and_cv() {
     );
     assert!(
         weights(root, "a") != weights(root, "off"),
-        "--scene-crops changed nothing"
+        "{flags:?} changed nothing"
     );
+}
+
+#[test]
+fn scene_crops_change_the_run_repeat_and_are_recorded_in_fit_and_cv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    fits_repeat_and_differ_from_a_fit_without(root, &["--scene-crops", "0.5"]);
     assert_eq!(
         json(&root.join("a/fit.json"))["config"]["scene_crops"],
         json!(0.5)
@@ -125,18 +131,7 @@ fn scene_crops_change_the_run_repeat_and_are_recorded_in_fit_and_cv() {
 fn scene_training_adds_the_scene_crops_repeats_and_is_recorded_in_fit_and_cv() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    for name in ["a", "b"] {
-        stdout_ok(&fit(root, name, &["--scene-train"]));
-    }
-    stdout_ok(&fit(root, "off", &[]));
-    assert!(
-        weights(root, "a") == weights(root, "b"),
-        "seeded runs repeat"
-    );
-    assert!(
-        weights(root, "a") != weights(root, "off"),
-        "--scene-train changed nothing"
-    );
+    fits_repeat_and_differ_from_a_fit_without(root, &["--scene-train"]);
     let record = json(&root.join("a/fit.json"));
     assert_eq!(record["config"]["scene_train"], json!(true));
     // The 640 images and a scene crop of most of them (the path finds the garment in
