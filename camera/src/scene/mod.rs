@@ -37,7 +37,7 @@
 //!    region holds none), a pixel
 //!    is foreground when its contrast and the mean contrast of its 3x3 neighbourhood
 //!    reach `max(min_contrast, noise_factor * noise / 2)` (in the region, seven eighths
-//!    of it: [`REGION_DISTANCE_EIGHTHS`]); the box spans the rows, then the
+//!    of it: `REGION_DISTANCE_EIGHTHS`); the box spans the rows, then the
 //!    columns, holding a run of at least `min_run` foreground pixels; a box whose longer
 //!    side is below `min_side_percent` of the frame's shorter side is a speck. The box
 //!    then grows, side by side, over the adjoining rows and columns that hold a run of
