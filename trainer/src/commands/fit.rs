@@ -122,9 +122,9 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
     let data = train_set.digest();
     let threads = tch::get_num_threads();
     let resume_hint = format!(
-        "the checkpoint is in {}: continue with the same command and --resume ({} --resume)",
+        "the checkpoint is in {}: continue with the same command and --resume ({})",
         staging.display(),
-        super::command_line()
+        resume_command(&super::command_line(), args.resume)
     );
     let resume = if args.resume {
         if !ckpt_path.is_file() {
@@ -404,6 +404,16 @@ fn finish_folder(staging: &Path, dir: &Path) -> Result<()> {
 }
 
 /// The last component of `path`, as text.
+/// The command that continues a run started with `command`: with `--resume` added,
+/// unless the run was itself a resume (clap refuses the flag twice).
+fn resume_command(command: &str, resumed: bool) -> String {
+    if resumed {
+        command.to_owned()
+    } else {
+        format!("{command} --resume")
+    }
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -422,4 +432,21 @@ fn check_name(name: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resume_command;
+
+    #[test]
+    fn the_resume_command_has_one_resume_flag() {
+        assert_eq!(
+            resume_command("trainer fit --epochs 3", false),
+            "trainer fit --epochs 3 --resume"
+        );
+        assert_eq!(
+            resume_command("trainer fit --epochs 3 --resume", true),
+            "trainer fit --epochs 3 --resume"
+        );
+    }
 }
