@@ -271,12 +271,25 @@ pub fn prepare_frame(frame: &CameraFrame, mode: Option<Mode>) -> anyhow::Result<
         mode,
         ..Config::default()
     };
+    run(frame, |f, out| preprocess::preprocess(f, &config, out))
+}
+
+/// Like [`prepare_frame`] with no forced style, through the experimental scene path
+/// (`camera::scene::preprocess_scene`) instead of [`preprocess::preprocess`].
+pub fn prepare_scene_frame(frame: &CameraFrame) -> anyhow::Result<Prepared> {
+    let config = Config::default();
+    run(frame, |f, out| {
+        camera::scene::preprocess_scene(f, &config, out)
+    })
+}
+
+/// Runs the preprocessing `path` on `frame`: a garment, nothing there, or an error.
+fn run(
+    frame: &CameraFrame,
+    path: impl FnOnce(&Frame<'_>, &mut [u8; PIXELS]) -> Result<Detection, preprocess::Error>,
+) -> anyhow::Result<Prepared> {
     let mut out = [0u8; PIXELS];
-    match preprocess::preprocess(
-        &frame.as_frame().context("picture size")?,
-        &config,
-        &mut out,
-    ) {
+    match path(&frame.as_frame().context("picture size")?, &mut out) {
         Ok(detection) => Ok(Prepared::Garment {
             input: Box::new(out),
             detection,

@@ -33,7 +33,10 @@
 use image::{GrayImage, Luma, imageops::FilterType};
 use infer_core::rng::SplitMix64;
 
-use super::{Dataset, IMAGE_LEN, IMAGE_SIDE};
+use anyhow::Context;
+
+use super::photo::{CameraFrame, prepare_scene_frame};
+use super::{Dataset, IMAGE_SIDE};
 
 /// The surface families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,7 +413,6 @@ fn scene_crops(set: &Dataset, seed: u64, range: std::ops::Range<usize>) -> anyho
         images: Vec::new(),
         labels: Vec::new(),
     };
-    let config = camera::Config::default();
     let side = IMAGE_SIDE as u32;
     for i in range {
         let s = seed + i as u64;
@@ -419,15 +421,16 @@ fn scene_crops(set: &Dataset, seed: u64, range: std::ops::Range<usize>) -> anyho
             .ok_or_else(|| anyhow::anyhow!("image {i} is not {side}x{side}"))?;
         let kind = &SCENE_KINDS[i % TRAINING_KINDS];
         let picture = scene_frame(kind, Some((&garment, s.is_multiple_of(2))), &mut rng);
-        let frame = camera::Frame::new(picture.as_raw(), W as usize, H as usize)?;
-        let mut input = [0u8; IMAGE_LEN];
-        match camera::scene::preprocess_scene(&frame, &config, &mut input) {
-            Ok(_) => {
-                crops.images.extend_from_slice(&input);
-                crops.labels.push(set.labels[i]);
-            }
-            Err(e) if e.nothing_there() => {}
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("scene of image {i}"))),
+        let frame = CameraFrame {
+            width: W as usize,
+            height: H as usize,
+            pixels: picture.into_raw(),
+        };
+        let prepared =
+            prepare_scene_frame(&frame).with_context(|| format!("scene of image {i}"))?;
+        if let Some(input) = prepared.input() {
+            crops.images.extend_from_slice(input);
+            crops.labels.push(set.labels[i]);
         }
     }
     Ok(crops)
@@ -436,6 +439,7 @@ fn scene_crops(set: &Dataset, seed: u64, range: std::ops::Range<usize>) -> anyho
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::IMAGE_LEN;
 
     /// Six dataset-style garments: light rectangles of several sizes on black.
     fn garments() -> Dataset {

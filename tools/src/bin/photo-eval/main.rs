@@ -277,22 +277,11 @@ fn render(kind: &str, img: &[u8; IMAGE_LEN], seed: u64) -> Result<DynamicImage> 
 /// What `trainer predict` makes of `picture` with no flags, or (`scene`) the same with
 /// the experimental `camera::scene::preprocess_scene` in place of `camera::preprocess`.
 fn prepare(picture: &DynamicImage, scene: bool) -> Result<Prepared> {
-    if !scene {
-        return photo::prepare(picture, None);
+    if scene {
+        photo::prepare_scene_frame(&photo::frame_from_photo(picture))
+    } else {
+        photo::prepare(picture, None)
     }
-    let frame = photo::frame_from_photo(picture);
-    let mut out = [0u8; IMAGE_LEN];
-    let config = camera::Config::default();
-    Ok(
-        match camera::scene::preprocess_scene(&frame.as_frame()?, &config, &mut out) {
-            Ok(detection) => Prepared::Garment {
-                input: Box::new(out),
-                detection,
-            },
-            Err(e) if e.nothing_there() => Prepared::Nothing(e),
-            Err(e) => return Err(anyhow::Error::new(e).context("preprocessing the picture")),
-        },
-    )
 }
 
 /// The picture of scene kind `kind` made from `img` with `seed` (as [`render`] makes
