@@ -40,6 +40,12 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
             (args.train.config(trainer::nn::DEFAULT_MODEL)?, None)
         }
         Source::Pictures(dir) => {
+            if args.train.scene_train {
+                bail!(
+                    "--scene-train: only with the Fashion-MNIST training images, not a picture \
+                     folder"
+                );
+            }
             let start = args.train.init_config(dir)?;
             let names = start.class_names();
             let classes = if args.own_classes {
@@ -102,11 +108,6 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
                 None => all,
             };
             (train::scene_train::training_set(set, &cfg)?, None)
-        }
-        Some(_) if cfg.scene_train => {
-            bail!(
-                "--scene-train: only with the Fashion-MNIST training images, not a picture folder"
-            )
         }
         Some(set) => {
             let (train_set, fit) = mix_pictures(&args, set, fashion_classes, cfg.seed)?;
@@ -403,7 +404,6 @@ fn finish_folder(staging: &Path, dir: &Path) -> Result<()> {
     folder::commit(staging, dir)
 }
 
-/// The last component of `path`, as text.
 /// The command that continues a run started with `command`: with `--resume` added,
 /// unless the run was itself a resume (clap refuses the flag twice).
 fn resume_command(command: &str, resumed: bool) -> String {
@@ -414,6 +414,7 @@ fn resume_command(command: &str, resumed: bool) -> String {
     }
 }
 
+/// The last component of `path`, as text.
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
