@@ -189,6 +189,10 @@ struct TrainArgs {
     /// epoch, and a minute or more to draw them first.
     #[arg(long)]
     scene_train: bool,
+    /// With --scene-train: the share of the training images drawn as scenes, spread
+    /// evenly over the set (0.5: every other one) [default: 1, all].
+    #[arg(long, value_name = "F")]
+    scene_share: Option<f64>,
     /// Fine-tuning: start from the weights of a saved model folder (as `trainer fit`
     /// writes it; same --model and --batch-norm) instead of a fresh initialisation; its
     /// path and weights' SHA-256 are recorded [default: none].

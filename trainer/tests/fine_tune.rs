@@ -146,14 +146,33 @@ fn scene_training_adds_the_scene_crops_repeats_and_is_recorded_in_fit_and_cv() {
         json(&root.join("off/fit.json"))["config"]["scene_train"],
         Value::Null
     );
+    // A share of a quarter: 160 of the images drawn as scenes, most with a crop.
+    stdout_ok(&fit(
+        root,
+        "quarter",
+        &["--scene-train", "--scene-share", "0.25"],
+    ));
+    let quarter = json(&root.join("quarter/fit.json"));
+    assert_eq!(quarter["config"]["scene_share"], json!(0.25));
+    let images = quarter["train_images"].as_u64().unwrap();
+    assert!(
+        (640 + 120..=800).contains(&images),
+        "{images} training images"
+    );
+    assert_eq!(
+        record["config"]["scene_share"],
+        Value::Null,
+        "share 1 is left out"
+    );
     let out = root.join("cv");
     let mut args = cv_args("400");
-    args.extend(["--scene-train", "--threads", "1"]);
+    args.extend(["--scene-train", "--scene-share", "0.5", "--threads", "1"]);
     args.extend(["--out", out.to_str().unwrap()]);
     stdout_ok(&trainer(&args));
     for file in ["cv.json", "fold-0.json", "fold-1.json"] {
         let train = &json(&out.join(file))["config"]["train"];
         assert_eq!(train["scene_train"], json!(true), "{file}");
+        assert_eq!(train["scene_share"], json!(0.5), "{file}");
     }
 }
 
@@ -171,7 +190,7 @@ fn a_bad_starting_model_or_rate_is_a_clear_error_and_writes_nothing() {
     }
     std::fs::write(weights_dir.join("model.safetensors"), b"not a model").unwrap();
     let damaged = weights_dir.to_str().unwrap();
-    let cases: [(Vec<&str>, &str); 4] = [
+    let cases: [(Vec<&str>, &str); 6] = [
         (
             vec!["--batch-norm", "--init", missing],
             "no such model folder",
@@ -187,6 +206,14 @@ fn a_bad_starting_model_or_rate_is_a_clear_error_and_writes_nothing() {
         (
             vec!["--scene-crops", "1.5"],
             "--scene-crops must be in [0, 1] (got 1.5)",
+        ),
+        (
+            vec!["--scene-share", "0.5"],
+            "--scene-share needs --scene-train",
+        ),
+        (
+            vec!["--scene-train", "--scene-share", "0"],
+            "--scene-share must be in (0, 1] (got 0)",
         ),
     ];
     for (flags, needle) in cases {

@@ -372,19 +372,23 @@ pub fn scene_frame_placed(
 pub const TRAINING_KINDS: usize = 3;
 
 /// `set` followed by the scene path's model input (`camera::scene::preprocess_scene`)
-/// of each of its images drawn as a scene: image `i` as development kind `i % 3`
-/// ([`TRAINING_KINDS`]), with the seed `seed + i`, a light garment for even seeds and a
-/// dark one for odd ones; a scene in which the path finds no garment adds nothing.
-/// Returns the set and the number of such scenes. The work is spread over the CPU's
-/// threads; the result does not depend on their number.
-pub fn with_scene_crops(set: &Dataset, seed: u64) -> anyhow::Result<(Dataset, usize)> {
+/// of a share of its images drawn as scenes ([`drawn_ordinal`]: all of them at share 1,
+/// every other one at 0.5). Image `i`, the `j`-th drawn, is drawn as development kind
+/// `j % 3` ([`TRAINING_KINDS`]) with the seed `seed + i`, a light garment when `seed + j`
+/// is even and a dark one when it is odd; a scene in which the path finds no garment
+/// adds nothing. Returns the set and the number of such scenes. The work is spread over
+/// the CPU's threads; the result does not depend on their number.
+pub fn with_scene_crops(set: &Dataset, seed: u64, share: f64) -> anyhow::Result<(Dataset, usize)> {
     let n = set.len();
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let chunk = n.div_ceil(threads.max(1)).max(1);
     let parts: Vec<anyhow::Result<Dataset>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..n)
             .step_by(chunk)
-            .map(|start| scope.spawn(move || scene_crops(set, seed, start..(start + chunk).min(n))))
+            .map(|start| {
+                let range = start..(start + chunk).min(n);
+                scope.spawn(move || scene_crops(set, seed, share, range))
+            })
             .collect();
         handles
             .into_iter()
@@ -403,24 +407,45 @@ pub fn with_scene_crops(set: &Dataset, seed: u64) -> anyhow::Result<(Dataset, us
         out.images.extend_from_slice(&part.images);
         out.labels.extend_from_slice(&part.labels);
     }
-    let missed = n + set.len() - out.len();
+    let drawn = (0..n)
+        .filter(|&i| drawn_ordinal(i, share).is_some())
+        .count();
+    let missed = drawn + set.len() - out.len();
     Ok((out, missed))
 }
 
+/// Whether image `i` of a set is drawn as a scene when a share `share` (0 < share <= 1)
+/// of the set is, and if so, its ordinal among the drawn images: `i` is drawn when
+/// `floor((i + 1) * share)` exceeds `floor(i * share)`, which spreads the drawn images
+/// evenly over the set.
+pub fn drawn_ordinal(i: usize, share: f64) -> Option<usize> {
+    let before = (i as f64 * share).floor();
+    ((((i + 1) as f64) * share).floor() > before).then_some(before as usize)
+}
+
 /// The scene crops of images `range` of `set` (see [`with_scene_crops`]).
-fn scene_crops(set: &Dataset, seed: u64, range: std::ops::Range<usize>) -> anyhow::Result<Dataset> {
+fn scene_crops(
+    set: &Dataset,
+    seed: u64,
+    share: f64,
+    range: std::ops::Range<usize>,
+) -> anyhow::Result<Dataset> {
     let mut crops = Dataset {
         images: Vec::new(),
         labels: Vec::new(),
     };
     let side = IMAGE_SIDE as u32;
     for i in range {
+        let Some(j) = drawn_ordinal(i, share) else {
+            continue;
+        };
         let s = seed + i as u64;
         let mut rng = SplitMix64::new(s);
         let garment = GrayImage::from_raw(side, side, set.image(i).to_vec())
             .ok_or_else(|| anyhow::anyhow!("image {i} is not {side}x{side}"))?;
-        let kind = &SCENE_KINDS[i % TRAINING_KINDS];
-        let picture = scene_frame(kind, Some((&garment, s.is_multiple_of(2))), &mut rng);
+        let kind = &SCENE_KINDS[j % TRAINING_KINDS];
+        let light = (seed + j as u64).is_multiple_of(2);
+        let picture = scene_frame(kind, Some((&garment, light)), &mut rng);
         let frame = CameraFrame {
             width: W as usize,
             height: H as usize,
@@ -464,7 +489,7 @@ mod tests {
     #[test]
     fn scene_crops_follow_the_set_repeat_and_are_model_inputs() {
         let set = garments();
-        let (out, missed) = with_scene_crops(&set, 7).unwrap();
+        let (out, missed) = with_scene_crops(&set, 7, 1.0).unwrap();
         assert_eq!(out.len(), 2 * set.len() - missed);
         assert!(missed < set.len(), "no garment found in any scene");
         assert_eq!(out.images[..set.images.len()], set.images[..]);
@@ -476,9 +501,34 @@ mod tests {
         for i in set.len()..out.len() {
             assert_eq!(out.image(i).iter().max(), Some(&255), "crop {i}");
         }
-        let (again, _) = with_scene_crops(&set, 7).unwrap();
+        let (again, _) = with_scene_crops(&set, 7, 1.0).unwrap();
         assert_eq!(again.images, out.images);
-        let (other, _) = with_scene_crops(&set, 8).unwrap();
+        let (other, _) = with_scene_crops(&set, 8, 1.0).unwrap();
         assert_ne!(other.images, out.images, "the seed changed nothing");
+    }
+
+    #[test]
+    fn a_share_draws_that_share_of_the_images_spread_over_the_set() {
+        let ordinals = |share: f64, n: usize| -> Vec<Option<usize>> {
+            (0..n).map(|i| drawn_ordinal(i, share)).collect()
+        };
+        assert_eq!(ordinals(1.0, 4), [Some(0), Some(1), Some(2), Some(3)]);
+        assert_eq!(ordinals(0.5, 4), [None, Some(0), None, Some(1)]);
+        let drawn = |share: f64| (0..60_000).filter(move |&i| drawn_ordinal(i, share).is_some());
+        assert_eq!(drawn(0.25).count(), 15_000);
+        assert_eq!(drawn(0.3).count(), 18_000);
+        // Within any 100 images, 0.3 draws 30 (give or take one).
+        let first: Vec<usize> = drawn(0.3).take_while(|&i| i < 100).collect();
+        assert!((29..=31).contains(&first.len()), "{first:?}");
+
+        let set = garments();
+        let (half, missed) = with_scene_crops(&set, 7, 0.5).unwrap();
+        assert_eq!(half.len(), set.len() + set.len() / 2 - missed);
+        // Images 1, 3 and 5 (labelled so) are the drawn ones.
+        let crops = &half.labels[set.len()..];
+        assert!(
+            !crops.is_empty() && crops.iter().all(|l| l % 2 == 1),
+            "{crops:?}"
+        );
     }
 }

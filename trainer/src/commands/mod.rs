@@ -204,6 +204,9 @@ impl TrainArgs {
             c.scene_crops = v;
         }
         c.scene_train |= self.scene_train;
+        if let Some(share) = self.scene_share {
+            c.scene_share = share;
+        }
         // fp32 unless given (`fit` makes its default `auto`); `auto` is resolved on the
         // device ([`TrainArgs::resolve_precision`]).
         c.precision = self.precision.unwrap_or_default();

@@ -175,6 +175,11 @@ pub struct TrainConfig {
     /// epoch.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scene_train: bool,
+    /// The share of the training images drawn as scenes with `scene_train`, in (0, 1]
+    /// ([`drawn_ordinal`](trainer_core::data::scenes::drawn_ordinal)); records written
+    /// before the option drew all of them.
+    #[serde(default = "all", skip_serializing_if = "is_all")]
+    pub scene_share: f64,
     /// The saved model whose weights the run starts from (fine-tuning), if any
     /// ([`Init`]); a fresh initialisation otherwise.
     #[serde(default)]
@@ -212,6 +217,7 @@ impl Default for TrainConfig {
             distill: None,
             scene_crops: 0.0,
             scene_train: false,
+            scene_share: 1.0,
             init: None,
             precision: Precision::Fp32,
             class_names: None,
@@ -321,6 +327,12 @@ impl TrainConfig {
         if !(finite_nonneg(self.scene_crops) && self.scene_crops <= 1.0) {
             anyhow::bail!("--scene-crops must be in [0, 1] (got {})", self.scene_crops);
         }
+        if !(self.scene_share > 0.0 && self.scene_share <= 1.0) {
+            anyhow::bail!("--scene-share must be in (0, 1] (got {})", self.scene_share);
+        }
+        if self.scene_share != 1.0 && !self.scene_train {
+            anyhow::bail!("--scene-share needs --scene-train");
+        }
         if self.optimizer == Optimizer::SgdNesterov && self.momentum <= 0.0 {
             anyhow::bail!("--optimizer sgd-nesterov needs a --momentum above 0");
         }
@@ -337,6 +349,16 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+/// A share of 1: all of a set ([`TrainConfig::scene_share`]'s default).
+fn all() -> f64 {
+    1.0
+}
+
+/// Whether `share` is 1, the default a record leaves out.
+fn is_all(share: &f64) -> bool {
+    *share == 1.0
 }
 
 #[cfg(test)]

@@ -13,17 +13,19 @@ use crate::train::TrainConfig;
 const SEED_OFFSET: u64 = 3_000_000;
 
 /// `set` as `cfg` trains on it: with `cfg.scene_train`, followed by the scene crops of
-/// its images (image `i` drawn with the seed `cfg.seed + 3,000,000 + i`); else as it is.
+/// the share `cfg.scene_share` of its images (image `i` drawn with the seed
+/// `cfg.seed + 3,000,000 + i`); else as it is.
 pub fn training_set(set: Dataset, cfg: &TrainConfig) -> Result<Dataset> {
     if !cfg.scene_train {
         return Ok(set);
     }
-    let (with_crops, missed) = with_scene_crops(&set, cfg.seed + SEED_OFFSET)?;
+    let (with_crops, missed) = with_scene_crops(&set, cfg.seed + SEED_OFFSET, cfg.scene_share)?;
     println!(
-        "scene crops: {} of {} training images drawn as scenes had a garment found ({missed} \
-         had none); training on {}",
+        "scene crops: {} of the {} training images drawn as scenes (share {}) had a garment \
+         found ({missed} had none); training on {}",
         with_crops.len() - set.len(),
-        set.len(),
+        with_crops.len() - set.len() + missed,
+        cfg.scene_share,
         with_crops.len()
     );
     Ok(with_crops)

@@ -330,7 +330,7 @@ fn true_crop(
 /// IDX files are written uncompressed, so `trainer fit --data DIR` trains on them.
 fn write_scene_train(test: &data::Dataset, seed: u64, dir: &std::path::Path) -> Result<()> {
     let train = data::load(&data::locate(None)?, Split::Train)?;
-    let (set, missed) = scenes::with_scene_crops(&train, seed + 3_000_000)?;
+    let (set, missed) = scenes::with_scene_crops(&train, seed + 3_000_000, 1.0)?;
     let (images, labels) = (set.images, set.labels);
     let found = labels.len() - train.len();
     std::fs::create_dir_all(dir)?;
