@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use trainer::nn::Arch;
 use trainer::train::{Flip, Optimizer, Precision, Schedule};
+use trainer_core::data::image_input::Reading;
 
 mod commands;
 
@@ -98,9 +99,9 @@ struct PictureArgs {
 }
 
 impl PictureArgs {
-    /// The style to force, `None` for auto.
-    fn forced_mode(&self) -> Option<camera::Mode> {
-        self.picture_mode.forced()
+    /// How to read each picture.
+    fn reading(&self) -> Reading {
+        self.picture_mode.reading()
     }
 }
 
@@ -434,7 +435,9 @@ struct PredictArgs {
     /// How to read each picture: `auto` decides per picture between `dataset` (a light
     /// garment on dark, as in Fashion-MNIST: resized whole) and `photo` (a dark garment on
     /// a light background, anywhere, with noise or colour: found, cropped, resized,
-    /// inverted). A picture without a garment is answered "no garment found".
+    /// inverted); `scene` is for a garment light or dark on a textured, unevenly lit
+    /// surface such as a desk (the scene path). A picture without a garment is answered
+    /// "no garment found".
     #[arg(long, value_enum, default_value_t = PictureMode::Auto)]
     mode: PictureMode,
     /// Deprecated: the same as `--mode photo`.
@@ -451,26 +454,30 @@ enum PictureMode {
     Dataset,
     /// A dark garment on a light background, anywhere in the frame.
     Photo,
+    /// A garment lighter or darker than a surface of any level, plain or textured,
+    /// unevenly lit: the scene path (`camera::scene`).
+    Scene,
 }
 
 impl PictureMode {
-    /// The style to force, `None` for auto.
-    fn forced(self) -> Option<camera::Mode> {
+    /// How to read each picture.
+    fn reading(self) -> Reading {
         match self {
-            PictureMode::Photo => Some(camera::Mode::Photo),
-            PictureMode::Dataset => Some(camera::Mode::Dataset),
-            PictureMode::Auto => None,
+            PictureMode::Photo => Reading::Forced(camera::Mode::Photo),
+            PictureMode::Dataset => Reading::Forced(camera::Mode::Dataset),
+            PictureMode::Auto => Reading::Auto,
+            PictureMode::Scene => Reading::Scene,
         }
     }
 }
 
 impl PredictArgs {
-    /// The style to force, `None` for auto.
-    fn forced_mode(&self) -> Option<camera::Mode> {
+    /// How to read each picture.
+    fn reading(&self) -> Reading {
         if self.camera {
-            Some(camera::Mode::Photo)
+            Reading::Forced(camera::Mode::Photo)
         } else {
-            self.mode.forced()
+            self.mode.reading()
         }
     }
 }

@@ -390,6 +390,13 @@ fn predict_decides_the_style_and_answers_no_garment_found() {
     assert!(text(&r).0.contains("[dataset]"), "{:?}", text(&r));
     let r = predict(&["--camera", "--mode", "dataset", paths[1]]);
     assert_eq!(r.status.code(), Some(2), "{:?}", text(&r));
+    // The scene path reads a dataset-style picture the dataset way, a photo as a scene.
+    let r = predict(&["--mode", "scene", paths[0], paths[1]]);
+    let (stdout, _) = text(&r);
+    assert!(r.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].ends_with("[dataset]"), "{stdout}");
+    assert!(lines[1].ends_with("[scene]"), "{stdout}");
 }
 
 #[test]

@@ -208,6 +208,27 @@ fn fine_tuning_on_pictures_beats_the_fashion_mnist_model_on_their_held_out_part(
 }
 
 #[test]
+fn pictures_read_by_the_scene_path_are_recorded_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let base = base(root);
+    let fit = |name: &str, extra: &[&str]| {
+        let mut args = vec!["fit", "--precision", "fp32", "--data", path(pictures())];
+        args.extend(["--init", path(&base), "--epochs", "1"]);
+        args.extend(["--models", path(root), "--name", name, "--no-export"]);
+        args.extend(extra);
+        args.extend(SMALL_EVAL);
+        stdout_ok(&trainer(&args));
+        json(&root.join(name).join("fit.json"))
+    };
+    let scene = fit("scene", &["--picture-mode", "scene"]);
+    assert_eq!(scene["pictures"]["picture_mode"], "scene");
+    assert!(scene["train_images"].as_u64().unwrap() > 0);
+    let auto = fit("auto", &[]);
+    assert_eq!(auto["pictures"]["picture_mode"], Value::Null);
+}
+
+#[test]
 fn bad_picture_folders_and_options_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();

@@ -9,11 +9,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use camera::Mode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::data::{Dataset, IMAGE_LEN, image_input};
+use crate::data::image_input::{self, Reading};
+use crate::data::{Dataset, IMAGE_LEN};
 
 /// File name endings (any case) read as pictures; other files are reported and skipped.
 pub const PICTURE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -55,8 +55,8 @@ pub struct Options<'a> {
     pub held_out: f64,
     /// Seed of the held-out choice.
     pub seed: u64,
-    /// The picture style, as `trainer predict --mode`; `None` decides per picture.
-    pub mode: Option<Mode>,
+    /// How each picture is read, as `trainer predict --mode`.
+    pub reading: Reading,
 }
 
 /// What can be wrong with a folder set.
@@ -366,8 +366,8 @@ enum Read {
     Skip(SkipReason),
 }
 
-fn read_one(bytes: &[u8], mode: Option<Mode>) -> Read {
-    match image_input::from_bytes(bytes, mode) {
+fn read_one(bytes: &[u8], reading: Reading) -> Read {
+    match image_input::from_bytes(bytes, reading) {
         Ok(prepared) => match prepared.input() {
             Some(input) => Read::Input(Box::new(*input)),
             None => Read::Skip(SkipReason::NoGarment {
@@ -384,7 +384,7 @@ fn read_one(bytes: &[u8], mode: Option<Mode>) -> Read {
 }
 
 /// Preprocesses every job (path, bytes) on all cores, keeping the order.
-fn read_all(jobs: &[(PathBuf, Vec<u8>)], mode: Option<Mode>) -> Vec<Read> {
+fn read_all(jobs: &[(PathBuf, Vec<u8>)], reading: Reading) -> Vec<Read> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = jobs.len().div_ceil(workers).max(1);
     std::thread::scope(|s| {
@@ -393,7 +393,7 @@ fn read_all(jobs: &[(PathBuf, Vec<u8>)], mode: Option<Mode>) -> Vec<Read> {
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|(_, bytes)| read_one(bytes, mode))
+                        .map(|(_, bytes)| read_one(bytes, reading))
                         .collect::<Vec<_>>()
                 })
             })
@@ -460,7 +460,7 @@ pub fn load(dir: &Path, options: &Options<'_>) -> Result<Folders, FolderError> {
         unique_classes.push(class);
         hashes.push(sha);
     }
-    let read = read_all(&unique, options.mode);
+    let read = read_all(&unique, options.reading);
     let mut pictures = Vec::new();
     for ((((path, _), class), sha256), read) in
         unique.into_iter().zip(unique_classes).zip(hashes).zip(read)
@@ -616,7 +616,7 @@ mod tests {
             classes,
             held_out: 0.3,
             seed: 7,
-            mode: None,
+            reading: Reading::Auto,
         }
     }
 

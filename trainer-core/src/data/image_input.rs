@@ -16,25 +16,55 @@ pub const MAX_SIDE: u32 = 8192;
 /// the decoder allocated and filled it, taking seconds.
 pub const MAX_DECODED_BYTES: u64 = 128 << 20;
 
+/// How a picture becomes the model's input: which of the camera crate's preprocessing
+/// paths reads it, the same code the firmware runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reading {
+    /// [`camera::preprocess()`], deciding per picture whether it is dataset-style (a
+    /// light garment on dark, as the seed's `load_img(..., color_mode='grayscale',
+    /// target_size=(28, 28))` expects: resized whole, not inverted; a 28x28 image passes
+    /// unchanged) or a photo (a dark garment on a light background, anywhere: found,
+    /// cropped, resized, inverted).
+    #[default]
+    Auto,
+    /// [`camera::preprocess()`] with the style forced.
+    Forced(Mode),
+    /// The scene path, `camera::scene::preprocess_scene`: a garment lighter or darker
+    /// than a surface of any level, plain or textured, unevenly lit (a desk, a fabric, a
+    /// cast shadow); dataset-style pictures still go the dataset way.
+    Scene,
+}
+
+impl Reading {
+    /// Its name as `trainer predict --mode` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reading::Auto => "auto",
+            Reading::Forced(mode) => mode.name(),
+            Reading::Scene => "scene",
+        }
+    }
+}
+
 /// Reads an image file (PNG, JPEG, BMP, GIF, PNM; any size, colour or grey) and turns
-/// it into the model's 28x28 input with [`crate::data::photo::prepare`]: the camera crate's
-/// preprocessing, the same code the firmware runs.
-///
-/// `mode` `None` decides per picture whether it is dataset-style (a light garment on
-/// dark, as the seed's `load_img(..., color_mode='grayscale', target_size=(28, 28))`
-/// expects: resized whole, not inverted; a 28x28 image passes unchanged) or a photo (a
-/// dark garment on a light background, anywhere: found, cropped, resized, inverted);
-/// `Some` forces one. A picture without a garment gives [`Prepared::Nothing`].
-pub fn load(path: &Path, mode: Option<Mode>) -> Result<Prepared> {
+/// it into the model's 28x28 input the way `reading` says
+/// ([`crate::data::photo::prepare`] or [`crate::data::photo::prepare_scene`]). A
+/// picture without a garment gives [`Prepared::Nothing`].
+pub fn load(path: &Path, reading: Reading) -> Result<Prepared> {
     let bytes = std::fs::read(path).context("cannot open")?;
-    from_bytes(&bytes, mode)
+    from_bytes(&bytes, reading)
 }
 
 /// [`load`] of a file's contents: the format is recognised from the bytes themselves.
 ///
 /// Never panics, whatever the bytes (the fuzz target `image_input` checks that).
-pub fn from_bytes(bytes: &[u8], mode: Option<Mode>) -> Result<Prepared> {
-    crate::data::photo::prepare(&decode(bytes)?, mode)
+pub fn from_bytes(bytes: &[u8], reading: Reading) -> Result<Prepared> {
+    let picture = decode(bytes)?;
+    match reading {
+        Reading::Auto => crate::data::photo::prepare(&picture, None),
+        Reading::Forced(mode) => crate::data::photo::prepare(&picture, Some(mode)),
+        Reading::Scene => crate::data::photo::prepare_scene(&picture),
+    }
 }
 
 /// Decodes a picture, with bounds on its size ([`MAX_SIDE`], [`MAX_DECODED_BYTES`]).
@@ -63,6 +93,14 @@ mod tests {
     use super::*;
     use image::{DynamicImage, GrayImage, ImageFormat, Luma};
 
+    /// Every way a picture can be read.
+    const READINGS: [Reading; 4] = [
+        Reading::Auto,
+        Reading::Forced(Mode::Photo),
+        Reading::Forced(Mode::Dataset),
+        Reading::Scene,
+    ];
+
     #[test]
     fn from_bytes_knows_the_format_by_content_and_refuses_the_rest() {
         // A light square on black, 56x56: dataset style, resized whole to 28x28.
@@ -77,18 +115,42 @@ mod tests {
         DynamicImage::ImageLuma8(img)
             .write_to(&mut png, ImageFormat::Png)
             .unwrap();
-        let p = from_bytes(png.get_ref(), None).unwrap();
+        let p = from_bytes(png.get_ref(), Reading::Auto).unwrap();
         assert_eq!(p.mode(), Some(Mode::Dataset));
         let pixels = p.input().unwrap();
         // Stretched: the background 0, the lightest level 255.
         assert_eq!((pixels[0], pixels[28 * 14 + 14]), (0, 255));
-        for (bytes, mode) in [
-            (&b"GIF89a"[..], None),
-            (&b"plain text"[..], Some(Mode::Photo)),
+        for (bytes, reading) in [
+            (&b"GIF89a"[..], Reading::Auto),
+            (&b"plain text"[..], Reading::Forced(Mode::Photo)),
+            (&b"plain text"[..], Reading::Scene),
         ] {
-            let e = format!("{:#}", from_bytes(bytes, mode).unwrap_err());
+            let e = format!("{:#}", from_bytes(bytes, reading).unwrap_err());
             assert!(e.contains("not a readable image"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_scene_reading_takes_the_scene_path() {
+        // A light garment (a rectangle) lying on the wood desk, as the OV7675 sees it.
+        let garment = GrayImage::from_fn(28, 28, |x, y| {
+            Luma([if (8..20).contains(&x) && (4..24).contains(&y) {
+                210
+            } else {
+                0
+            }])
+        });
+        let kind = &crate::data::scenes::SCENE_KINDS[0];
+        let mut rng = infer_core::rng::SplitMix64::new(4);
+        let picture = crate::data::scenes::scene_frame(kind, Some((&garment, true)), &mut rng);
+        let picture = DynamicImage::ImageLuma8(picture);
+        let mut png = Cursor::new(Vec::new());
+        picture.write_to(&mut png, ImageFormat::Png).unwrap();
+        let scene = from_bytes(png.get_ref(), Reading::Scene).unwrap();
+        assert!(scene.input().is_some(), "{scene:?}");
+        assert_eq!(scene, crate::data::photo::prepare_scene(&picture).unwrap());
+        let auto = from_bytes(png.get_ref(), Reading::Auto).unwrap();
+        assert_ne!(auto, scene, "the scene reading read it the classic way");
     }
 
     #[test]
@@ -96,8 +158,8 @@ mod tests {
         // Found by the fuzz target `image_input`: zune-jpeg panics in its AVX2 IDCT
         // (etemesi254/zune-image#361). On CPUs without AVX2 it may decode instead.
         let bytes = include_bytes!("../../../fuzz/findings/image_input/jpeg-idct-panic.jpg");
-        for mode in [None, Some(Mode::Photo), Some(Mode::Dataset)] {
-            if let Err(e) = from_bytes(bytes, mode) {
+        for reading in READINGS {
+            if let Err(e) = from_bytes(bytes, reading) {
                 let e = format!("{e:#}");
                 assert!(e.contains("not a readable image"), "{e}");
             }
@@ -113,8 +175,8 @@ mod tests {
             include_bytes!("../../../fuzz/findings/image_input/gif-frame-10240x6144-b.gif"),
             include_bytes!("../../../fuzz/findings/image_input/gif-frame-1155x32768.gif"),
         ] {
-            for mode in [None, Some(Mode::Photo), Some(Mode::Dataset)] {
-                let e = format!("{:#}", from_bytes(bytes, mode).unwrap_err());
+            for reading in READINGS {
+                let e = format!("{:#}", from_bytes(bytes, reading).unwrap_err());
                 assert!(e.contains("too large"), "{e}");
             }
         }

@@ -305,6 +305,12 @@ pub fn prepare(img: &DynamicImage, mode: Option<Mode>) -> anyhow::Result<Prepare
     prepare_frame(&frame_from_photo(img), mode)
 }
 
+/// The scene path of `trainer predict --mode scene`: picture → grayscale frame (photos
+/// larger than [`MAX_PHOTO_SIDE`] scaled down) → [`prepare_scene_frame`].
+pub fn prepare_scene(img: &DynamicImage) -> anyhow::Result<Prepared> {
+    prepare_scene_frame(&frame_from_photo(img))
+}
+
 /// Fits any picture into a [`FRAME_WIDTH`]x[`FRAME_HEIGHT`] grayscale frame (luma,
 /// the camera's Y plane, not [`to_gray`]), as the firmware's camera delivers: scaled (aspect kept) to fill it along one side, the rest
 /// filled by repeating the picture's edge pixels, so the border still shows the

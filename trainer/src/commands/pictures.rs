@@ -25,7 +25,7 @@ pub fn read(
         classes,
         held_out: fraction,
         seed,
-        mode: args.forced_mode(),
+        reading: args.reading(),
     };
     let set = folders::load(dir, &options).with_context(|| format!("--data {}", dir.display()))?;
     eprint!("{}", set.summary());

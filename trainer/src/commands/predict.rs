@@ -11,6 +11,7 @@ use tch::{Device, Kind, Tensor};
 use trainer::nn::Net;
 use trainer::nn::saved;
 use trainer_core::data::image_input;
+use trainer_core::data::image_input::Reading;
 use trainer_core::data::photo::Prepared;
 use trainer_core::data::{IMAGE_LEN, IMAGE_SIDE};
 
@@ -84,9 +85,9 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         (Predictor::Float(Box::new(net)), record.config.class_names())
     };
     let mut failures = 0;
-    let mode = args.forced_mode();
+    let reading = args.reading();
     for path in &args.images {
-        let answer = image_input::load(path, mode).and_then(|prepared| {
+        let answer = image_input::load(path, reading).and_then(|prepared| {
             let probabilities = match prepared.input() {
                 Some(input) => Some(predictor.probabilities(input)?),
                 None => None,
@@ -111,8 +112,14 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     })
 }
 
-fn mode_name(prepared: &Prepared) -> Option<&'static str> {
-    prepared.mode().map(camera::Mode::name)
+/// The style a picture was read in: `dataset`, `photo`, or `scene` for a picture the
+/// scene path read as a scene (it reads dataset-style pictures the dataset way).
+fn mode_name(prepared: &Prepared, args: &PredictArgs) -> Option<&'static str> {
+    let mode = prepared.mode()?;
+    Some(match (args.reading(), mode) {
+        (Reading::Scene, camera::Mode::Photo) => Reading::Scene.name(),
+        _ => mode.name(),
+    })
 }
 
 fn print_nothing(path: &Path, prepared: &Prepared, args: &PredictArgs) -> Result<()> {
@@ -123,7 +130,7 @@ fn print_nothing(path: &Path, prepared: &Prepared, args: &PredictArgs) -> Result
     if args.json {
         let answer = Answer {
             path,
-            mode: mode_name(prepared),
+            mode: mode_name(prepared, args),
             class: None,
             name: None,
             probability: None,
@@ -135,7 +142,7 @@ fn print_nothing(path: &Path, prepared: &Prepared, args: &PredictArgs) -> Result
         println!(
             "{}: {NOTHING} [{}]",
             path.display(),
-            mode_name(prepared).unwrap_or("?")
+            mode_name(prepared, args).unwrap_or("?")
         );
     }
     Ok(())
@@ -164,7 +171,7 @@ fn print_answer(
     if args.json {
         let answer = Answer {
             path,
-            mode: mode_name(prepared),
+            mode: mode_name(prepared, args),
             class: Some(class),
             name: Some(name),
             probability: Some(probability),
@@ -179,7 +186,7 @@ fn print_answer(
             class,
             name,
             100.0 * probability,
-            mode_name(prepared).unwrap_or("?")
+            mode_name(prepared, args).unwrap_or("?")
         );
         for r in &ranked[1..] {
             println!("    {} {} ({:.2}%)", r.class, r.name, 100.0 * r.probability);

@@ -99,7 +99,8 @@ pub struct FitRecord {
 pub struct PicturesRecord {
     /// The folder, its held-out split and the files left out.
     pub split: trainer_core::data::folders::SplitRecord,
-    /// The picture style forced (`dataset`, `photo`), `None` for per picture.
+    /// How the pictures were read when not `auto` (`dataset`, `photo`, `scene`: as
+    /// `trainer predict --mode`), `None` for auto.
     pub picture_mode: Option<String>,
     /// `--mix`: the fraction of the training images from Fashion-MNIST.
     pub mix: f64,

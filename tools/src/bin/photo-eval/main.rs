@@ -278,7 +278,7 @@ fn render(kind: &str, img: &[u8; IMAGE_LEN], seed: u64) -> Result<DynamicImage> 
 /// the experimental `camera::scene::preprocess_scene` in place of `camera::preprocess`.
 fn prepare(picture: &DynamicImage, scene: bool) -> Result<Prepared> {
     if scene {
-        photo::prepare_scene_frame(&photo::frame_from_photo(picture))
+        photo::prepare_scene(picture)
     } else {
         photo::prepare(picture, None)
     }
