@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p tools --bin photo-eval -- [--limit N] [--empty N]
 //!     [--kinds a,b,...] [--model mcu] [--models models] [--seed S] [--samples DIR]
+//! cargo run --release -p tools --bin photo-eval -- --help   # every option
 //! ```
 //!
 //! `--kinds` evaluates only the named kinds (below; default: all of them).
@@ -75,7 +76,8 @@
 
 use std::io::Cursor;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use clap::Parser;
 use image::{DynamicImage, GrayImage, Luma, Rgb, RgbImage, imageops::FilterType};
 use infer_core::rng::SplitMix64;
 use tch::nn::ModuleT;
@@ -457,84 +459,81 @@ fn empty_frame(k: usize, seed: u64) -> (usize, DynamicImage) {
     (kind, DynamicImage::ImageLuma8(img))
 }
 
-struct Args {
+/// `photo-eval`'s command line (the module documentation says more).
+#[derive(Debug, Parser)]
+#[command(
+    name = "photo-eval",
+    about = "Accuracy of the picture preprocessing and a model on pictures of many kinds made \
+             from the Fashion-MNIST test split, and its \"nothing there\" on empty frames"
+)]
+struct Cli {
+    /// Test images per kind (the first N).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     limit: usize,
+    /// Empty frames of the earlier kinds (0: none).
+    #[arg(long, value_name = "N", default_value_t = 4_000)]
     empty: usize,
+    /// Empty frames of each scene kind evaluated (seeds seed + 2,000,000 + k).
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
     scene_empty: usize,
-    kinds: Vec<&'static str>,
+    /// Only these kinds, comma separated [default: all].
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    kinds: Vec<String>,
+    /// The model folder's name.
+    #[arg(long, default_value = trainer::nn::DEFAULT_MODEL)]
     model: String,
+    /// Where the model folders are.
+    #[arg(long, value_name = "DIR", default_value = "models")]
     models: std::path::PathBuf,
+    /// Test image i is drawn with the seed SEED + i.
+    #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Only write example pictures into DIR and exit.
+    #[arg(long, value_name = "DIR")]
     samples: Option<std::path::PathBuf>,
+    /// Also write the first pictures of each kind and their model inputs into DIR.
+    #[arg(long, value_name = "DIR")]
     dump: Option<std::path::PathBuf>,
+    /// How many pictures of each kind --dump writes.
+    #[arg(long, value_name = "N", default_value_t = 8)]
     dump_count: usize,
+    /// Only write a frames blob of 10 scene frames into FILE and exit.
+    #[arg(long, value_name = "FILE")]
     scene_frames: Option<std::path::PathBuf>,
+    /// Only write the scene-crop training set (IDX files) into DIR and exit.
+    #[arg(long, value_name = "DIR")]
     scene_train: Option<std::path::PathBuf>,
+    /// Preprocess with the scene path (`camera::scene::preprocess_scene`, as `trainer
+    /// predict --mode scene`) instead of the default one.
+    #[arg(long)]
     scene: bool,
+    /// With --scene, a diagnostic: on the scene kinds, the model input made from the
+    /// square the garment was drawn into and its known polarity.
+    #[arg(long, requires = "scene")]
     true_crop: bool,
 }
 
-fn parse_args() -> Result<Args> {
-    let mut args = Args {
-        limit: 10_000,
-        empty: 4_000,
-        scene_empty: 1_000,
-        kinds: all_kinds(),
-        model: trainer::nn::DEFAULT_MODEL.to_owned(),
-        models: "models".into(),
-        seed: 2026,
-        samples: None,
-        dump: None,
-        dump_count: 8,
-        scene_frames: None,
-        scene_train: None,
-        scene: false,
-        true_crop: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--scene" {
-            args.scene = true;
-            continue;
-        }
-        if flag == "--true-crop" {
-            args.true_crop = true;
-            continue;
-        }
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--limit" => args.limit = value.parse()?,
-            "--empty" => args.empty = value.parse()?,
-            "--scene-empty" => args.scene_empty = value.parse()?,
-            "--kinds" => {
-                args.kinds = value
-                    .split(',')
-                    .map(|name| {
-                        all_kinds()
-                            .into_iter()
-                            .find(|k| *k == name)
-                            .with_context(|| {
-                                format!("unknown kind {name:?} (kinds: {})", all_kinds().join(", "))
-                            })
-                    })
-                    .collect::<Result<_>>()?;
-            }
-            "--model" => args.model = value,
-            "--models" => args.models = value.into(),
-            "--seed" => args.seed = value.parse()?,
-            "--samples" => args.samples = Some(value.into()),
-            "--dump" => args.dump = Some(value.into()),
-            "--dump-count" => args.dump_count = value.parse()?,
-            "--scene-frames" => args.scene_frames = Some(value.into()),
-            "--scene-train" => args.scene_train = Some(value.into()),
-            other => bail!("unknown argument {other}"),
-        }
+/// The kinds `names` name (all of them when it is empty), or which name is unknown.
+fn checked_kinds(names: &[String]) -> Result<Vec<&'static str>> {
+    if names.is_empty() {
+        return Ok(all_kinds());
     }
-    Ok(args)
+    names
+        .iter()
+        .map(|name| {
+            all_kinds()
+                .into_iter()
+                .find(|k| k == name)
+                .with_context(|| {
+                    format!("unknown kind {name:?} (kinds: {})", all_kinds().join(", "))
+                })
+        })
+        .collect()
 }
 
 fn main() -> Result<()> {
-    let args = parse_args()?;
+    let args = Cli::parse();
+    let kinds = checked_kinds(&args.kinds)?;
     let test = data::load(&data::locate(None)?, Split::Test)?;
     if let Some(dir) = &args.samples {
         std::fs::create_dir_all(dir)?;
@@ -581,7 +580,7 @@ fn main() -> Result<()> {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let (mut all_rejects, mut all_total) = (0usize, 0usize);
-    for &kind in &args.kinds {
+    for &kind in &kinds {
         let mut inputs: Vec<u8> = Vec::with_capacity(n * IMAGE_LEN);
         let mut labels: Vec<i64> = Vec::with_capacity(n);
         let (mut rejects, mut dataset, mut int8_right) = (0usize, 0usize, 0usize);
