@@ -172,7 +172,9 @@ impl View<'_> {
     /// [`View::line_has_run`] for the pixels that are at most `threshold` and for which
     /// `fg` is true: along a row of a scene, each cell's raw pixels are first compared
     /// with the range that reads as at most `threshold` ([`Contrast::at_most`]), and
-    /// only those inside it are viewed and given to `fg`.
+    /// only those inside it are viewed and given to `fg`, and only once `min_run` of
+    /// them follow each other (a shorter stretch cannot hold the run: `fg`, the costly
+    /// test, is never asked about it).
     pub(super) fn line_has_run_at_most(
         &self,
         line: Line,
@@ -194,7 +196,13 @@ impl View<'_> {
             c.grid.row_gains(line.at),
             c.grid.shift(),
         );
-        let (mut run, min_run) = (0usize, usize::from(min_run));
+        let viewed = |pos: usize| {
+            let cell = pos >> shift;
+            let level = levels.get(cell).copied().unwrap_or(0);
+            let gain = gains.get(cell).copied().unwrap_or(256);
+            c.map(row.get(pos).copied().unwrap_or(0), level, gain)
+        };
+        let mut runs = Runs::new(min_run);
         let mut x = line.from;
         while x < to {
             let cell = x >> shift;
@@ -203,9 +211,8 @@ impl View<'_> {
             let gain = gains.get(cell).copied().unwrap_or(256);
             let (lo, hi) = c.at_most(level, gain, threshold);
             for (pos, &raw) in (x..).zip(row.get(x..end).unwrap_or(&[])) {
-                let hit = lo <= raw && raw <= hi && all(pos, c.map(raw, level, gain));
-                run = if hit { run + 1 } else { 0 };
-                if run >= min_run {
+                let in_range = lo <= raw && raw <= hi;
+                if runs.push(pos, in_range, |q| all(q, viewed(q))) {
                     return true;
                 }
             }
@@ -230,17 +237,18 @@ impl View<'_> {
             return self.line_has_run(line, min_run, fg);
         }
         let (pixels, shift) = (self.frame.pixels(), c.grid.shift());
-        let (mut run, min_run) = (0usize, usize::from(min_run));
+        let raw_at = |pos: usize| pixels.get(pos * w + x).copied().unwrap_or(0);
+        let viewed = |pos: usize| c.map(raw_at(pos), c.grid.level(x, pos), c.grid.gain(x, pos));
+        let mut runs = Runs::new(min_run);
         let mut y = line.from;
         while y < to {
             let end = (((y >> shift) + 1) << shift).min(to);
             let (level, gain) = (c.grid.level(x, y), c.grid.gain(x, y));
             let (lo, hi) = c.at_most(level, gain, threshold);
             for pos in y..end {
-                let raw = pixels.get(pos * w + x).copied().unwrap_or(0);
-                let hit = lo <= raw && raw <= hi && fg(pos, c.map(raw, level, gain));
-                run = if hit { run + 1 } else { 0 };
-                if run >= min_run {
+                let raw = raw_at(pos);
+                let in_range = lo <= raw && raw <= hi;
+                if runs.push(pos, in_range, |q| fg(q, viewed(q))) {
                     return true;
                 }
             }
@@ -301,9 +309,91 @@ impl PixelSource for View<'_> {
     }
 }
 
+/// The search for a run of `min_run` consecutive pixels along a line that are in
+/// range (a cheap test) and foreground (a costly one, asked of a pixel only once
+/// `min_run` pixels in range follow each other, and then of each of them in order).
+struct Runs {
+    min_run: usize,
+    /// Pixels in range in a row, up to the current one.
+    in_range: usize,
+    /// Foreground pixels in a row among those asked, up to the current one.
+    run: usize,
+}
+
+impl Runs {
+    fn new(min_run: u16) -> Self {
+        Self {
+            min_run: usize::from(min_run.max(1)),
+            in_range: 0,
+            run: 0,
+        }
+    }
+
+    /// The pixel at `pos` (positions follow each other by one), `in_range` or not;
+    /// `foreground(q)` is asked of the pixels whose run might reach `min_run`. Whether
+    /// a run of `min_run` foreground pixels ends here.
+    fn push(&mut self, pos: usize, in_range: bool, foreground: impl Fn(usize) -> bool) -> bool {
+        if !in_range {
+            self.in_range = 0;
+            self.run = 0;
+            return false;
+        }
+        self.in_range += 1;
+        if self.in_range < self.min_run {
+            return false;
+        }
+        // The first time the stretch is long enough, the pixels before this one in it.
+        let from = if self.in_range == self.min_run {
+            pos + 1 - self.min_run
+        } else {
+            pos
+        };
+        for q in from..=pos {
+            self.run = if foreground(q) { self.run + 1 } else { 0 };
+        }
+        self.run >= self.min_run
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    proptest! {
+        /// `Runs` finds a run exactly where a plain count of both tests does, and asks
+        /// the costly test nothing about a stretch in range shorter than the run.
+        #[test]
+        fn runs_ask_the_costly_test_only_where_a_run_fits(
+            pixels in proptest::collection::vec((any::<bool>(), any::<bool>()), 0..40),
+            min_run in 1u16..5,
+        ) {
+            let (mut runs, mut count) = (Runs::new(min_run), 0usize);
+            let asked = core::cell::RefCell::new(Vec::new());
+            let mut found = None;
+            for (pos, &(in_range, fg)) in pixels.iter().enumerate() {
+                count = if in_range && fg { count + 1 } else { 0 };
+                let want = count >= usize::from(min_run);
+                let got = runs.push(pos, in_range, |q| {
+                    asked.borrow_mut().push(q);
+                    pixels[q].1
+                });
+                prop_assert_eq!(got, want, "at {}", pos);
+                if got {
+                    found = Some(pos);
+                    break;
+                }
+            }
+            let end = found.map_or(pixels.len(), |p| p + 1);
+            for &q in asked.borrow().iter() {
+                // In range, in a stretch in range of at least `min_run` ending by `end`.
+                let from = (0..=q).rev().take_while(|&i| pixels[i].0).last().unwrap();
+                let to = (q..end).take_while(|&i| pixels[i].0).last().unwrap();
+                prop_assert!(to + 1 - from >= usize::from(min_run), "asked {} of {:?}", q, pixels);
+            }
+        }
+    }
 
     #[test]
     fn at_most_is_the_raw_range_that_reads_at_most_the_threshold() {
