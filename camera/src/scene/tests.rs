@@ -450,6 +450,39 @@ fn a_garment_the_flood_left_out_is_found_nearer_than_the_detection_distance() {
     assert!(e.nothing_there(), "{e:?}");
 }
 
+/// A dim scene: a 160x120 surface of level `surface`, its 2-pixel border ring
+/// cycling 6 and 2 levels below and above it (not the dataset's flat black), with a
+/// garment of level `garment` at (40, 20), 50x60.
+fn dim_scene(surface: u8, garment: u8) -> Vec<u8> {
+    let mut px = frame_with_rect(160, 120, surface, garment, (40, 20, 50, 60));
+    for y in 0..120 {
+        for x in 0..160 {
+            if !(2..158).contains(&x) || !(2..118).contains(&y) {
+                px[y * 160 + x] = surface - 6 + 4 * ((x + y) % 4) as u8;
+            }
+        }
+    }
+    px
+}
+
+#[test]
+fn in_a_dim_scene_the_detection_floor_follows_the_light() {
+    // A garment on a surface of 70 departs 27 levels: under the floor of 40 (35 in the
+    // garment's region) that holds in a lit scene, above the dim scene's 40 * 70 / 100
+    // = 28 (24 in the region): found. On a surface of 50 one departing 14 levels stays
+    // under the floor of 20 (17 in the region): nothing there.
+    let config = Config::default();
+    let mut out = [0u8; PIXELS];
+    let px = dim_scene(70, 43);
+    let frame = Frame::new(&px, 160, 120).unwrap();
+    let d = preprocess_scene(&frame, &config, &mut out).unwrap();
+    assert_eq!((d.mode, d.object), (Mode::Photo, rect(40, 20, 89, 79)));
+    let px = dim_scene(50, 36);
+    let frame = Frame::new(&px, 160, 120).unwrap();
+    let e = preprocess_scene(&frame, &config, &mut out).unwrap_err();
+    assert!(e.nothing_there(), "{e:?}");
+}
+
 #[test]
 fn a_faint_garment_keeps_its_light_parts() {
     // 60 levels dark at most, with a part only 25 levels dark below it: the
