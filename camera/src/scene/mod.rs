@@ -178,10 +178,10 @@ fn threshold_distance(config: &Config, mad: u8) -> u32 {
 /// has the floor of its detection distance, [`Config::min_contrast`], lowered in
 /// proportion: a garment's contrast against the surface it lies on scales with the
 /// light on both, so in half the light it departs half as far. The noise term is
-/// measured in the frame and not scaled. 100 found 1..9 % more of `photo-eval`'s scene
-/// garments, rejecting as many empty scenes of the development kinds and 0.5..1 %
-/// fewer of the held-out ones; 128 and 160 found more still but let 6..15 % more empty
-/// fabric scenes through (`docs/photos.md`).
+/// measured in the frame and not scaled. 100 answered "no garment found" for 1..8 % fewer
+/// of `photo-eval`'s scene garments, rejecting as many empty scenes of the development
+/// kinds and 0.5..1 % fewer of the held-out ones; 128 and 160 found more still but let
+/// 6..15 % more empty fabric scenes through (`docs/photos.md`).
 const DIM_LEVEL: u32 = 100;
 
 /// The least distance from the background of a foreground pixel in a scene whose
