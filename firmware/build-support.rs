@@ -2,7 +2,7 @@
 //
 // 1. Puts the app's `memory.x` on the linker's search path (cortex-m-rt's `link.x`
 //    includes it).
-// 2. Finds the model (`FW_MODEL`, default `models/mcu-long/model.fmq`) and the sample
+// 2. Finds the model (`FW_MODEL`, default `models/mcu-scene/model.fmq`) and the sample
 //    frames (`FW_FRAMES`, default `firmware/frames/frames.bin`), validates both with
 //    the very code the firmware runs, and writes `$OUT_DIR/assets.rs` with
 //    `include_bytes!` of both and the model's exact scratch size and MAC count, so
@@ -35,7 +35,7 @@ fn configure() {
 
     let model_path = asset(
         "FW_MODEL",
-        &manifest.join("../../models/mcu-long/model.fmq"),
+        &manifest.join("../../models/mcu-scene/model.fmq"),
     );
     let frames_path = asset("FW_FRAMES", &manifest.join("../frames/frames.bin"));
     let model_bytes = fs::read(&model_path).expect("reading the model");

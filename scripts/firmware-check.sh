@@ -21,13 +21,13 @@
 #    classify and drawing code) and diffs every frame line: class, int8 scores and the
 #    screen's CRC must be equal; then again with every frame shown to the simulated
 #    OV7675 and captured by the ov767x driver (`expected --camera`), as the boards do;
-#    and the experimental scene path (camera::scene) on firmware/frames/scenes.bin:
+#    and the scene path alone (camera::scene) on firmware/frames/scenes.bin:
 #    fw-qemu --example scene-cost against `expected --scene` (outcome, box, input CRC);
 # 6. prints instructions per inference and per MAC, flash and RAM (arm-none-eabi-size
 #    and the stack high-water mark the firmware measures), also as a Markdown table in
 #    $FW_REPORT when that is set.
 #
-# Model: $FW_MODEL, else models/mcu-long/model.fmq (the default model). --fixture uses a seeded random
+# Model: $FW_MODEL, else models/mcu-scene/model.fmq (the default model). --fixture uses a seeded random
 # model of the baseline's shape instead (meaningless classes, same parity check).
 # Logs and the table go to firmware/target/check/.
 set -euo pipefail
@@ -72,7 +72,7 @@ if [ "$fixture" = 1 ]; then
   FW_MODEL=$out/fixture.fmq
   cargo run -q --release -p fw-host --bin fixture-model --target "$host" -- "$FW_MODEL"
 fi
-FW_MODEL=${FW_MODEL:-$root/models/mcu-long/model.fmq}
+FW_MODEL=${FW_MODEL:-$root/models/mcu-scene/model.fmq}
 [ -f "$FW_MODEL" ] || fail "no model at $FW_MODEL (train and export one, set FW_MODEL, or use --fixture)"
 FW_MODEL=$(realpath "$FW_MODEL")
 export FW_MODEL
@@ -148,8 +148,8 @@ fi
 say "parity through the simulated OV7675 and the driver's capture: $n frames identical; the boards' lines:"
 sed -n 's/^board //p' "$out/expected-camera.txt" >&2
 
-# The experimental scene path (camera::scene), not run by the apps: host = QEMU on the
-# scene frames, and its instructions next to the default path's.
+# The scene path (camera::scene, the apps' preprocessing) alone: host = QEMU on the
+# scene frames, and its instructions next to the earlier path's (camera::preprocess).
 say "scene path: firmware/frames/scenes.bin in QEMU (fw-qemu --example scene-cost) and on the host"
 run_example scene-cost
 [ "$code" = 0 ] || { cat "$out/scene-cost.log" >&2; fail "the scene-cost example ended with exit code $code"; }
@@ -203,8 +203,8 @@ report=$out/figures.md
   echo "| instructions per MAC | $per_mac |"
   echo "| instructions at start-up, \`Model::from_bytes_unverified\` (validation; the CRC was checked at build time) | $load ($load_pct % of one inference) |"
   echo "| instructions per \`Model::from_bytes\` (CRC + validation) | $load_crc ($load_crc_pct % of one inference) |"
-  echo "| instructions per preprocess (mean) | $pre |"
-  echo "| instructions per scene preprocess, experimental \`camera::scene\` (mean and range, \`firmware/frames/scenes.bin\`) | $scene_pre |"
+  echo "| instructions per preprocess (mean, sample frames) | $pre |"
+  echo "| instructions per preprocess on scene frames (mean and range, \`firmware/frames/scenes.bin\`) | $scene_pre |"
   echo "| instructions per screen drawing (mean) | $draw |"
   echo "| flash, QEMU app (.vector_table + .text + .rodata + .data) | $q_flash B ($(kib "$q_flash")): code $q_code B, rodata $q_ro B (model $model_bytes B, frames $frames_bytes B) |"
   echo "| flash, nRF52840-DK app (camera, ST7735) | $n_flash B ($(kib "$n_flash")) of 1024 KiB: code $n_code B |"

@@ -14,7 +14,7 @@
 #    and fails unless every line (style, class, int8 scores or "no garment found", and
 #    the CRC of the drawn screen) is identical.
 #
-# DIR defaults to firmware/target/pictures. Model: $FW_MODEL, else models/mcu-long/model.fmq.
+# DIR defaults to firmware/target/pictures. Model: $FW_MODEL, else models/mcu-scene/model.fmq.
 # Trainer: $TRAINER (a binary), else `cargo run -q -p trainer --`. Needs what
 # scripts/firmware-check.sh needs (scripts/setup.sh --test installs it).
 set -euo pipefail
@@ -44,7 +44,7 @@ for tool in qemu-system-arm defmt-print; do
 done
 export DEFMT_PRINT
 DEFMT_PRINT=$(command -v defmt-print)
-FW_MODEL=$(realpath "${FW_MODEL:-$root/models/mcu-long/model.fmq}")
+FW_MODEL=$(realpath "${FW_MODEL:-$root/models/mcu-scene/model.fmq}")
 [ -f "$FW_MODEL" ] || fail "no model at $FW_MODEL"
 export FW_MODEL
 

@@ -57,7 +57,7 @@ RUSTDOCFLAGS=-Dwarnings cargo doc -q --workspace --no-deps
 
 step "the user's example: infer-core classifies the committed pictures with the default model"
 for picture in docs/pictures/*; do
-  cargo run -q -p infer-core --example classify -- models/mcu-long/model.fmq "$picture"
+  cargo run -q -p infer-core --example classify -- models/mcu-scene/model.fmq "$picture"
 done
 
 step "generated files are up to date (firmware sample frames)"

@@ -5,9 +5,9 @@
 //!   a photo (a light background, the garment dark and anywhere in it) or dataset-style
 //!   (a light garment on dark), and answers "nothing there" for frames without a
 //!   garment.
-//! - [`mod@scene`]: an experimental scene path (a background model, a garment lighter or
-//!   darker than a textured, unevenly lit background), [`scene::preprocess_scene`]; not
-//!   the default yet (`docs/photos.md` has its measurements).
+//! - [`mod@scene`]: the scene path (a background model, a garment lighter or darker
+//!   than a textured, unevenly lit background), [`scene::preprocess_scene`]: what the
+//!   firmware and `trainer predict` run (`docs/photos.md` has its measurements).
 //! - [`frames`]: the sample-frames blob format (`firmware/frames/frames.bin`): read in
 //!   place without std, written with feature `std`.
 //! - [`link`]: the serial protocol between a board and the host (`trainer camera`):

@@ -2,14 +2,15 @@
 //! with infer-core.
 //!
 //! ```sh
-//! cargo run -p infer-core --example classify -- models/mcu-long/model.fmq docs/pictures/product-photo.png
+//! cargo run -p infer-core --example classify -- models/mcu-scene/model.fmq docs/pictures/product-photo.png
 //! ```
 //!
 //! 1. Read the `.fmq` file and check it once with [`Model::from_bytes`] (magic, version,
 //!    CRC, shapes); from then on the model borrows its parameters from those bytes.
-//! 2. Turn the picture into the model's 28x28 input with `camera::preprocess`, the code
-//!    the firmware runs on camera frames: it finds the garment, crops, resizes and
-//!    inverts a photo, resizes a dataset-style picture whole, or finds nothing there
+//! 2. Turn the picture into the model's 28x28 input with `camera::scene`, the code the
+//!    firmware runs on camera frames: it finds a garment lighter or darker than the
+//!    surface behind it, crops and resizes it and makes it light on black, resizes a
+//!    dataset-style picture whole, or finds nothing there
 //!    (`trainer predict` first scales photos down to 320 pixels on the longer side, the
 //!    size of a small camera's frame; this example passes the picture as it is).
 //! 3. Classify with a scratch buffer of [`Model::scratch_len`] bytes (on a
@@ -17,7 +18,8 @@
 
 use std::process::ExitCode;
 
-use camera::preprocess::{self, Config, Frame};
+use camera::preprocess::{Config, Frame, Mode};
+use camera::scene::preprocess_scene;
 use infer_core::{IMAGE_LEN, Model};
 
 fn main() -> ExitCode {
@@ -46,8 +48,14 @@ fn run(model_path: &str, picture_path: &str) -> Result<(), String> {
     let frame =
         Frame::new(picture.as_raw(), width, height).map_err(|e| format!("{picture_path}: {e}"))?;
     let mut input = [0u8; IMAGE_LEN];
-    match preprocess::preprocess(&frame, &Config::default(), &mut input) {
-        Ok(detection) => println!("{picture_path}: {} picture", detection.mode),
+    match preprocess_scene(&frame, &Config::default(), &mut input) {
+        Ok(detection) => {
+            let reading = match detection.mode {
+                Mode::Dataset => "dataset-style",
+                Mode::Photo => "scene",
+            };
+            println!("{picture_path}: {reading} picture");
+        }
         Err(e) if e.nothing_there() => {
             println!("{picture_path}: no garment found ({e})");
             return Ok(());

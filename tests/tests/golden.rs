@@ -3,8 +3,8 @@
 //!
 //! `mcu`: a pinned copy of the committed export, `tests/golden/mcu.fmq`, so that the check
 //! does not depend on a model folder that a `trainer fit` may rewrite (a refit gives other
-//! weights; the parity tests check those; the quick start refits the default, `mcu-long`,
-//! which has `mcu`'s layers, so the same kernels). `baseline`: the committed
+//! weights; the parity tests check those; the quick start refits the default,
+//! `mcu-scene`, which has `mcu`'s layers, so the same kernels). `baseline`: the committed
 //! `models/baseline/model.fmq` (the quick start does not refit it).
 //!
 //! The score files were produced by this test itself with `UPDATE_GOLDEN=1 cargo test -p

@@ -1,8 +1,8 @@
 //! Each committed float model against its committed int8 export, on all 10,000 test
-//! images: `mcu-long` (the default: `mcu`'s layers, trained 60 epochs), `mcu` (the
-//! microcontroller-class model, 30 epochs), `baseline` (the seed's) and
-//! `mcu-scene-share-0.5` (`mcu-long`'s recipe with half the training images also drawn
-//! as scenes, for `trainer predict --mode scene`).
+//! images: `mcu-scene` (the default: `mcu-long`'s recipe with half the training images
+//! also drawn as scenes, for the scene path), `mcu-long` (`mcu`'s layers, trained 60
+//! epochs), `mcu` (the microcontroller-class model, 30 epochs) and `baseline` (the
+//! seed's).
 
 use parity_tests::{committed, test_set};
 use trainer::eval::{int8, parity};
@@ -65,7 +65,7 @@ fn mcu_long_int8_answers_like_float_on_the_whole_test_set() {
 #[test]
 fn mcu_scene_int8_answers_like_float_on_the_whole_test_set() {
     check(
-        "mcu-scene-share-0.5",
+        "mcu-scene",
         Limits {
             max_accuracy_drop: 0.002,
             min_agreement: 0.995,

@@ -94,7 +94,7 @@ struct PictureArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     held_out_seed: u64,
     /// How to read each picture, as `trainer predict --mode`.
-    #[arg(long, value_enum, default_value_t = PictureMode::Auto)]
+    #[arg(long, value_enum, default_value_t = PictureMode::Scene)]
     picture_mode: PictureMode,
 }
 
@@ -432,13 +432,14 @@ struct PredictArgs {
     /// Predict with the int8 export through infer-core.
     #[arg(long)]
     int8: bool,
-    /// How to read each picture: `auto` decides per picture between `dataset` (a light
-    /// garment on dark, as in Fashion-MNIST: resized whole) and `photo` (a dark garment on
-    /// a light background, anywhere, with noise or colour: found, cropped, resized,
-    /// inverted); `scene` is for a garment light or dark on a textured, unevenly lit
-    /// surface such as a desk (the scene path). A picture without a garment is answered
-    /// "no garment found".
-    #[arg(long, value_enum, default_value_t = PictureMode::Auto)]
+    /// How to read each picture: `scene`, the firmware's path, finds a garment light or
+    /// dark on a surface of any level, plain or textured, unevenly lit (a desk, a
+    /// fabric, a cast shadow), and reads a dataset-style picture (a light garment on
+    /// dark, as in Fashion-MNIST) the dataset way; `auto`, the earlier reading, decides
+    /// per picture between `dataset` (resized whole) and `photo` (a dark garment on a
+    /// plain light background, anywhere: found, cropped, resized, inverted). A picture
+    /// without a garment is answered "no garment found".
+    #[arg(long, value_enum, default_value_t = PictureMode::Scene)]
     mode: PictureMode,
     /// Deprecated: the same as `--mode photo`.
     #[arg(long, hide = true, conflicts_with = "mode")]
@@ -448,14 +449,15 @@ struct PredictArgs {
 /// `trainer predict --mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum PictureMode {
-    /// Decide per picture.
+    /// The earlier reading: decide per picture between `dataset` and `photo`.
     Auto,
     /// A light garment on a dark background, filling the picture.
     Dataset,
     /// A dark garment on a light background, anywhere in the frame.
     Photo,
     /// A garment lighter or darker than a surface of any level, plain or textured,
-    /// unevenly lit: the scene path (`camera::scene`).
+    /// unevenly lit; dataset-style pictures the dataset way: the scene path
+    /// (`camera::scene`), as the firmware reads its frames (the default).
     Scene,
 }
 

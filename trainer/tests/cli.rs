@@ -308,7 +308,7 @@ fn predict_reads_several_sizes_and_formats() {
 }
 
 #[test]
-fn predict_decides_the_style_and_answers_no_garment_found() {
+fn predict_auto_decides_the_style_and_answers_no_garment_found() {
     let dir = tempfile::tempdir().unwrap();
     let img = first_test_image();
     let dataset = dir.path().join("dataset.png");
@@ -334,7 +334,9 @@ fn predict_decides_the_style_and_answers_no_garment_found() {
         .iter()
         .map(|p| p.to_str().unwrap())
         .collect();
-    let stdout = stdout_ok(&on_baseline("predict", &models, &paths));
+    let mut args = vec!["--mode", "auto"];
+    args.extend(&paths);
+    let stdout = stdout_ok(&on_baseline("predict", &models, &args));
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
     assert!(
@@ -355,7 +357,7 @@ fn predict_decides_the_style_and_answers_no_garment_found() {
     );
 
     // JSON: the class is null, the mode and the reason are given.
-    let mut args = vec!["--json", "--int8"];
+    let mut args = vec!["--json", "--int8", "--mode", "auto"];
     args.extend(&paths);
     let r = on_baseline("predict", &models, &args);
     assert!(r.status.success(), "{:?}", text(&r));
@@ -390,13 +392,26 @@ fn predict_decides_the_style_and_answers_no_garment_found() {
     assert!(text(&r).0.contains("[dataset]"), "{:?}", text(&r));
     let r = predict(&["--camera", "--mode", "dataset", paths[1]]);
     assert_eq!(r.status.code(), Some(2), "{:?}", text(&r));
-    // The scene path reads a dataset-style picture the dataset way, a photo as a scene.
-    let r = predict(&["--mode", "scene", paths[0], paths[1]]);
-    let (stdout, _) = text(&r);
-    assert!(r.status.success(), "{stdout}");
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].ends_with("[dataset]"), "{stdout}");
-    assert!(lines[1].ends_with("[scene]"), "{stdout}");
+    // The default, the scene path (as `--mode scene`): a dataset-style picture the
+    // dataset way, a photo as a scene, nothing on a blank or a black picture.
+    for extra in [&[][..], &["--mode", "scene"][..]] {
+        let mut args = extra.to_vec();
+        args.extend(&paths);
+        let r = predict(&args);
+        let (stdout, _) = text(&r);
+        assert!(r.status.success(), "{stdout}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert!(lines[0].ends_with("[dataset]"), "{stdout}");
+        assert!(lines[1].ends_with("[scene]"), "{stdout}");
+        assert!(
+            lines[2].ends_with("blank.png: no garment found [scene]"),
+            "{stdout}"
+        );
+        assert!(
+            lines[3].ends_with("black.jpg: no garment found [dataset]"),
+            "{stdout}"
+        );
+    }
 }
 
 #[test]

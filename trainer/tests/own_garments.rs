@@ -208,7 +208,7 @@ fn fine_tuning_on_pictures_beats_the_fashion_mnist_model_on_their_held_out_part(
 }
 
 #[test]
-fn pictures_read_by_the_scene_path_are_recorded_so() {
+fn pictures_are_read_by_the_scene_path_unless_told_and_recorded_so() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let base = base(root);
@@ -221,11 +221,11 @@ fn pictures_read_by_the_scene_path_are_recorded_so() {
         stdout_ok(&trainer(&args));
         json(&root.join(name).join("fit.json"))
     };
-    let scene = fit("scene", &["--picture-mode", "scene"]);
+    let scene = fit("scene", &[]);
     assert_eq!(scene["pictures"]["picture_mode"], "scene");
     assert!(scene["train_images"].as_u64().unwrap() > 0);
-    let auto = fit("auto", &[]);
-    assert_eq!(auto["pictures"]["picture_mode"], Value::Null);
+    let auto = fit("auto", &["--picture-mode", "auto"]);
+    assert_eq!(auto["pictures"]["picture_mode"], "auto");
 }
 
 #[test]

@@ -63,18 +63,19 @@
 //! whole frame, when the region holds no garment) and the resize of the crop; the grid
 //! and its queues take about 16 KiB of stack (the figure from before the third round of
 //! issue 28, which added up to about 4 KiB of row buffers and queues). The firmware
-//! does not run this path; `fw-qemu --example scene-cost` measures it and checks it
-//! against the host.
+//! runs this path on every frame; `fw-qemu --example scene-cost` measures it alone and
+//! checks it against the host.
 //!
-//! **Status: experimental.** On `photo-eval`'s scene kinds it answers 2.5 to 8 times as
-//! many frames right as [`crate::preprocess()`] (63 to 75 %), but far from the targets
-//! of issue 28, and `sensor-ov7675` falls to 89.9 % with it (90.7 % with
-//! [`crate::preprocess()`]; `docs/photos.md`). Its cost on the Cortex-M4 is about
-//! 1.43 M instructions per QQVGA frame on average (`fw-qemu --example scene-cost`), at
-//! most 1.99 M on 40 frames, below the issue's 2 M (with feature `arm-dsp`, as the
-//! firmware builds it: the cells' medians use the DSP instructions). Known failure,
-//! kept as an ignored test: a ramp from black to white across a small frame is taken
-//! for a garment.
+//! **Status: the default, short of issue 28's targets.** With the default model
+//! (`mcu-scene`, trained on its crops) it answers 75 to 85 % of `photo-eval`'s scene
+//! kinds right (the earlier [`crate::preprocess()`] got 36 and 18 % of desk and fabric
+//! scenes when issue 28 was filed) and keeps every earlier kind at 91.8 % or more
+//! (`docs/photos.md`). Its
+//! cost on the Cortex-M4 is about 1.40 M instructions per QQVGA frame on average
+//! (`fw-qemu --example scene-cost`), at most 1.91 M on 40 frames, below the issue's
+//! 2 M (with feature `arm-dsp`, as the firmware builds it: the cells' medians use the
+//! DSP instructions). Known failure, kept as an ignored test: a ramp from black to white
+//! across a small frame is taken for a garment.
 //!
 //! No float, no allocation, no panic: every input size is either processed or answered
 //! with an [`Error`].

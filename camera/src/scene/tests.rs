@@ -206,7 +206,7 @@ fn the_style_follows_the_picture_and_can_be_forced() {
 }
 
 #[test]
-#[ignore = "known failure of the experimental scene path: a ramp from black to white across the frame (0 to 255 in 80 pixels, horizontal or vertical) is taken for a garment (see docs/photos.md)"]
+#[ignore = "known failure of the scene path: a ramp from black to white across the frame (0 to 255 in 80 pixels, horizontal or vertical) is taken for a garment (see docs/photos.md)"]
 fn frames_without_a_garment_are_nothing_there() {
     let mut state = 7u64;
     let mut noise = move |amp: i32| {

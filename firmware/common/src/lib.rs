@@ -11,8 +11,8 @@
 //!   driver's capture into a caller-owned buffer) and the line a board prints per frame.
 //! - [`link`]: the board's side of the serial link to `trainer camera` (a request
 //!   heard, the frame's answer written in pieces).
-//! - [`scene`]: the experimental scene preprocessing on one frame, summed up for the
-//!   host-and-QEMU comparison of `fw-qemu --example scene-cost`.
+//! - [`scene`]: the scene preprocessing (the one [`pipeline`] runs) on one frame alone,
+//!   summed up for the host-and-QEMU comparison of `fw-qemu --example scene-cost`.
 //! - `app` (feature `firmware`): the demo loop with defmt logging and instruction or
 //!   cycle counts, and `stack`: the stack high-water mark.
 #![cfg_attr(not(test), no_std)]

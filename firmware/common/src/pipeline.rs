@@ -141,7 +141,7 @@ where
 {
     let mut timing = Timing::default();
     let t = stopwatch.now();
-    let detection = preprocess::preprocess(&captured.frame, config, input);
+    let detection = camera::scene::preprocess_scene(&captured.frame, config, input);
     timing.preprocess = stopwatch.since(t);
     let result = match detection {
         Err(e) => Err(FrameError::Preprocess(e)),

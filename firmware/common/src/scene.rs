@@ -1,7 +1,7 @@
-//! The experimental scene preprocessing (`camera::scene::preprocess_scene`) on one
-//! frame, summed up in a few numbers that the QEMU example `scene-cost` logs and
-//! fw-host's `expected --scene` prints, so that the two can be compared bit for bit.
-//! The apps do not run this path (they run `camera::preprocess`).
+//! The scene preprocessing (`camera::scene::preprocess_scene`, which
+//! [`crate::pipeline::process`] runs) on one frame alone, summed up in a few numbers
+//! that the QEMU example `scene-cost` logs and fw-host's `expected --scene` prints, so
+//! that the two can be compared bit for bit on the scene frames.
 
 use camera::preprocess::{Config, Frame, Rect};
 use camera::scene::preprocess_scene;

@@ -1,6 +1,6 @@
-//! The cost of the experimental scene preprocessing (`camera::scene::preprocess_scene`)
-//! per 160x120 frame, counted in QEMU (`-icount shift=0`: one SysTick tick is 40
-//! instructions; the firmware's release profile), next to the default path's
+//! The cost of the scene preprocessing (`camera::scene::preprocess_scene`, the apps'
+//! path) per 160x120 frame, counted in QEMU (`-icount shift=0`: one SysTick tick is 40
+//! instructions; the firmware's release profile), next to the earlier path's
 //! (`camera::preprocess`) on the same frames:
 //! `cd firmware && cargo run --release -p fw-qemu --example scene-cost`.
 //!

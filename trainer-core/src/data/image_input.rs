@@ -24,14 +24,15 @@ pub enum Reading {
     /// light garment on dark, as the seed's `load_img(..., color_mode='grayscale',
     /// target_size=(28, 28))` expects: resized whole, not inverted; a 28x28 image passes
     /// unchanged) or a photo (a dark garment on a light background, anywhere: found,
-    /// cropped, resized, inverted).
-    #[default]
+    /// cropped, resized, inverted): the reading before the scene path.
     Auto,
     /// [`camera::preprocess()`] with the style forced.
     Forced(Mode),
     /// The scene path, `camera::scene::preprocess_scene`: a garment lighter or darker
     /// than a surface of any level, plain or textured, unevenly lit (a desk, a fabric, a
-    /// cast shadow); dataset-style pictures still go the dataset way.
+    /// cast shadow); dataset-style pictures still go the dataset way. The firmware's
+    /// reading, and the default.
+    #[default]
     Scene,
 }
 

@@ -274,8 +274,8 @@ pub fn prepare_frame(frame: &CameraFrame, mode: Option<Mode>) -> anyhow::Result<
     run(frame, |f, out| preprocess::preprocess(f, &config, out))
 }
 
-/// Like [`prepare_frame`] with no forced style, through the experimental scene path
-/// (`camera::scene::preprocess_scene`) instead of [`preprocess::preprocess`].
+/// Like [`prepare_frame`] with no forced style, through the scene path
+/// (`camera::scene::preprocess_scene`, the firmware's) instead of [`preprocess::preprocess`].
 pub fn prepare_scene_frame(frame: &CameraFrame) -> anyhow::Result<Prepared> {
     let config = Config::default();
     run(frame, |f, out| {

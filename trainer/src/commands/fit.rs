@@ -16,7 +16,6 @@ use trainer::study::LeftOutFold;
 use trainer::train::checkpoint::{self, CHECKPOINT_FILE};
 use trainer::train::{self, Checkpointing, Precision, Tensors};
 use trainer_core::data::folders::{Classes, Folders};
-use trainer_core::data::image_input::Reading;
 use trainer_core::data::{Dataset, Split};
 use trainer_core::files::atomic::write_json;
 use trainer_core::files::folder;
@@ -221,10 +220,7 @@ pub fn run(args: FitArgs) -> Result<ExitCode> {
         test_images: test_set.as_ref().map(Dataset::len),
         pictures: pictures.as_ref().map(|p| PicturesRecord {
             split: p.set.split_record(),
-            picture_mode: match args.pictures.reading() {
-                Reading::Auto => None,
-                reading => Some(reading.name().to_owned()),
-            },
+            picture_mode: Some(args.pictures.reading().name().to_owned()),
             mix: p.mix,
             fashion_mnist_images: p.fashion_mnist_images,
             held_out_accuracy: float_held_out.as_ref().map(|f| f.accuracy),

@@ -116,6 +116,9 @@ impl TrainArgs {
             },
         };
         base.class_names = start.class_names;
+        // Scenes are drawn from Fashion-MNIST's images, never from a picture folder.
+        base.scene_train = false;
+        base.scene_share = 1.0;
         if let Some(names) = own {
             base.arch = arch.with_classes(names.len()).map_err(anyhow::Error::msg)?;
             base.class_names = Some(names);
@@ -131,7 +134,7 @@ impl TrainArgs {
         let Some(init) = &self.init else {
             bail!(
                 "--data {}: a picture folder is for fine-tuning a saved model: give --init \
-                 <model folder>, e.g. --init models/mcu-long",
+                 <model folder>, e.g. --init models/mcu-scene",
                 data.display()
             );
         };
@@ -306,5 +309,24 @@ mod tests {
         expected.epochs = spelled_out.epochs;
         expected.seed = spelled_out.seed;
         assert_eq!(spelled_out, expected);
+    }
+
+    #[test]
+    fn fit_without_a_model_trains_mcu_scene_mcu_long_with_half_its_images_as_scenes() {
+        let Command::Fit(fit) = Cli::try_parse_from(["trainer", "fit"]).unwrap().cmd else {
+            panic!("not a fit command");
+        };
+        let cfg = fit.train.config(trainer::nn::DEFAULT_MODEL).unwrap();
+        assert_eq!(cfg.arch.name(), "mcu-scene");
+        assert!(cfg.scene_train);
+        assert_eq!(cfg.scene_share, 0.5);
+        let long = train::recipe(&Arch::parse("mcu-long").unwrap());
+        let without_scenes = train::TrainConfig {
+            arch: long.arch.clone(),
+            scene_train: false,
+            scene_share: 1.0,
+            ..cfg
+        };
+        assert_eq!(without_scenes, long);
     }
 }

@@ -99,8 +99,9 @@ pub struct FitRecord {
 pub struct PicturesRecord {
     /// The folder, its held-out split and the files left out.
     pub split: trainer_core::data::folders::SplitRecord,
-    /// How the pictures were read when not `auto` (`dataset`, `photo`, `scene`: as
-    /// `trainer predict --mode`), `None` for auto.
+    /// How the pictures were read (`scene`, `auto`, `dataset`, `photo`: as `trainer
+    /// predict --mode`); `None` in records written when `auto` was the default and
+    /// went unrecorded.
     pub picture_mode: Option<String>,
     /// `--mix`: the fraction of the training images from Fashion-MNIST.
     pub mix: f64,

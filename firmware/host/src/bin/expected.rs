@@ -8,7 +8,7 @@
 //!
 //! `cargo run -p fw-host --bin expected --target x86_64-unknown-linux-gnu -- --scene
 //!  SCENES.bin`: instead, for every frame the line `fw-qemu --example scene-cost` logs
-//! for it (the experimental `camera::scene::preprocess_scene`: outcome, box, CRC of the
+//! for it (`camera::scene::preprocess_scene` alone: outcome, box, CRC of the
 //! model input; `fw_common::scene`).
 //!
 //! `--camera`: every frame goes the way a board's does: shown to the simulated OV7675

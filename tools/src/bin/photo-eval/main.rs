@@ -1,4 +1,4 @@
-//! Accuracy of `trainer predict`'s default (auto) mode on pictures of many kinds made
+//! Accuracy of `trainer predict`'s default reading (the scene path) on pictures of many kinds made
 //! from the TEST split (never from training images), and its "nothing there" answer on
 //! empty frames: for the float model (tch) and the int8 export (infer-core).
 //!
@@ -11,9 +11,11 @@
 //! `--kinds` evaluates only the named kinds (below; default: all of them).
 //! `--scene-empty N` (default 1,000) empty frames of each scene kind evaluated are
 //! rendered too (seeds `seed + 2,000,000 + k`); `--empty 0` skips the other empty frames.
-//! `--scene` preprocesses with the experimental `camera::scene::preprocess_scene`
-//! instead of `camera::preprocess` (what `trainer predict` and the firmware run).
-//! `--true-crop` (with `--scene`, a diagnostic): on the scene kinds, the model input is
+//! Pictures are preprocessed with `camera::scene::preprocess_scene`, what `trainer
+//! predict` and the firmware run; `--classic` uses the earlier `camera::preprocess`
+//! instead (`trainer predict --mode auto`). `--scene`, the scene path's flag before it
+//! became the default, is still accepted.
+//! `--true-crop` (a diagnostic, not with `--classic`): on the scene kinds, the model input is
 //! made from the square the garment was drawn into and its known polarity
 //! (`camera::scene::scene_input_for_crop`: the scene path's background model and levels
 //! without its box search), so that the loss of the box search shows apart.
@@ -35,8 +37,9 @@
 //! `plain-28`, `product-photo` and `colour-jpeg`, and a low-contrast noise frame) and
 //! exits: `docs/pictures/` holds them for `scripts/run-firmware.sh`.
 //!
-//! Every picture goes through `trainer_core::data::photo::prepare` with `mode: None`, exactly what
-//! `trainer predict` does with no flags (a colour JPEG is encoded and decoded first).
+//! Every picture goes through `trainer_core::data::photo::prepare_scene` (with
+//! `--classic`: `prepare` with `mode: None`), exactly what `trainer predict` does with no
+//! flags (with `--mode auto`); a colour JPEG is encoded and decoded first.
 //! A real picture answered "no garment found" is a false reject and counts as wrong.
 //! Kinds (each test image `i` is drawn with the seed `seed + i`):
 //!
@@ -276,13 +279,13 @@ fn render(kind: &str, img: &[u8; IMAGE_LEN], seed: u64) -> Result<DynamicImage> 
     })
 }
 
-/// What `trainer predict` makes of `picture` with no flags, or (`scene`) the same with
-/// the experimental `camera::scene::preprocess_scene` in place of `camera::preprocess`.
-fn prepare(picture: &DynamicImage, scene: bool) -> Result<Prepared> {
-    if scene {
-        photo::prepare_scene(picture)
-    } else {
+/// What `trainer predict` makes of `picture` with no flags (the scene path), or
+/// (`classic`) with `--mode auto` (`camera::preprocess`).
+fn prepare(picture: &DynamicImage, classic: bool) -> Result<Prepared> {
+    if classic {
         photo::prepare(picture, None)
+    } else {
+        photo::prepare_scene(picture)
     }
 }
 
@@ -503,13 +506,16 @@ struct Cli {
     /// Only write the scene-crop training set (IDX files) into DIR and exit.
     #[arg(long, value_name = "DIR")]
     scene_train: Option<std::path::PathBuf>,
-    /// Preprocess with the scene path (`camera::scene::preprocess_scene`, as `trainer
-    /// predict --mode scene`) instead of the default one.
+    /// Preprocess with the earlier reading (`camera::preprocess`, as `trainer predict
+    /// --mode auto`) instead of the scene path, the default.
     #[arg(long)]
+    classic: bool,
+    /// The scene path, the default now: accepted so that recorded commands still run.
+    #[arg(long, hide = true, conflicts_with = "classic")]
     scene: bool,
-    /// With --scene, a diagnostic: on the scene kinds, the model input made from the
-    /// square the garment was drawn into and its known polarity.
-    #[arg(long, requires = "scene")]
+    /// A diagnostic: on the scene kinds, the model input made from the square the
+    /// garment was drawn into and its known polarity.
+    #[arg(long, conflicts_with = "classic")]
     true_crop: bool,
 }
 
@@ -565,13 +571,13 @@ fn main() -> Result<()> {
     let model = trainer::eval::int8::parse(&fmq)?;
     let mut scratch = vec![0i8; model.scratch_len()];
     println!(
-        "model {} on the first {n} test images, seed {}, default (auto) mode, preprocessing {}",
+        "model {} on the first {n} test images, seed {}, preprocessing {}",
         args.model,
         args.seed,
-        if args.scene {
-            "camera::scene::preprocess_scene"
-        } else {
+        if args.classic {
             "camera::preprocess"
+        } else {
+            "camera::scene::preprocess_scene"
         }
     );
     println!();
@@ -592,7 +598,7 @@ fn main() -> Result<()> {
                 Some(scene) => true_crop(scene, test.image(i), seed)?,
                 None => {
                     let picture = render(kind, test.image(i), seed)?;
-                    let prepared = prepare(&picture, args.scene)?;
+                    let prepared = prepare(&picture, args.classic)?;
                     (picture, prepared)
                 }
             };
@@ -652,7 +658,7 @@ fn main() -> Result<()> {
                     let mut rng = SplitMix64::new(args.seed + 2_000_000 + k as u64);
                     let img = DynamicImage::ImageLuma8(scenes::scene_frame(scene, None, &mut rng));
                     caught +=
-                        usize::from(matches!(prepare(&img, args.scene)?, Prepared::Nothing(_)));
+                        usize::from(matches!(prepare(&img, args.classic)?, Prepared::Nothing(_)));
                 }
                 let empty = format!(
                     "{caught} of {} ({:.2} %)",
@@ -688,7 +694,7 @@ fn main() -> Result<()> {
     for k in 0..args.empty {
         let (kind, img) = empty_frame(k, args.seed + 1_000_000 + k as u64);
         count[kind] += 1;
-        if matches!(prepare(&img, args.scene)?, Prepared::Nothing(_)) {
+        if matches!(prepare(&img, args.classic)?, Prepared::Nothing(_)) {
             caught[kind] += 1;
         }
     }
