@@ -299,14 +299,14 @@ fn run(
     }
 }
 
-/// The path of `trainer predict`: picture → grayscale frame (photos larger than
-/// [`MAX_PHOTO_SIDE`] scaled down) → [`prepare_frame`].
+/// The path of `trainer predict --mode auto|dataset|photo`: picture → grayscale frame
+/// (photos larger than [`MAX_PHOTO_SIDE`] scaled down) → [`prepare_frame`].
 pub fn prepare(img: &DynamicImage, mode: Option<Mode>) -> anyhow::Result<Prepared> {
     prepare_frame(&frame_from_photo(img), mode)
 }
 
-/// The scene path of `trainer predict --mode scene`: picture → grayscale frame (photos
-/// larger than [`MAX_PHOTO_SIDE`] scaled down) → [`prepare_scene_frame`].
+/// The scene path, `trainer predict`'s default (`--mode scene`): picture → grayscale
+/// frame (photos larger than [`MAX_PHOTO_SIDE`] scaled down) → [`prepare_scene_frame`].
 pub fn prepare_scene(img: &DynamicImage) -> anyhow::Result<Prepared> {
     prepare_scene_frame(&frame_from_photo(img))
 }
