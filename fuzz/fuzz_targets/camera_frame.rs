@@ -1,7 +1,8 @@
-//! Camera-frame preprocessing (`camera::preprocess`) of any size and content, with any
-//! configuration: the code the firmware runs on every frame. It must never panic, must
-//! accept exactly the frames whose buffer matches their size, and must keep its
-//! promises about the output.
+//! Camera-frame preprocessing of any size and content, with any configuration, by both
+//! paths: the scene path (`camera::scene::preprocess_scene`, the code the firmware runs
+//! on every frame) and `camera::preprocess` (the earlier reading, whose dataset path the
+//! scene path shares). Neither may panic; each must accept exactly the frames whose
+//! buffer matches their size, and keep its promises about the output.
 //!
 //! Input layout: width (u16, little-endian), `min_contrast`, `noise_factor`, `min_run`
 //! (u16), `margin_percent` (its top two bits pick the mode: auto, photo, dataset, auto;
@@ -12,18 +13,26 @@
 #![no_main]
 
 use camera::preprocess::{self, Config, Detection, Error, Frame, MAX_FRAME_SIDE, Mode};
+use camera::scene::preprocess_scene;
 use infer_core::IMAGE_LEN as PIXELS;
 use libfuzzer_sys::fuzz_target;
 
-/// The one call into the preprocessing, so that a move of the code changes one line.
+/// The one call into a preprocessing path (`scene`: the scene path), so that a move of
+/// the code changes one line.
 fn preprocess_frame(
+    scene: bool,
     pixels: &[u8],
     width: usize,
     height: usize,
     config: &Config,
     out: &mut [u8; PIXELS],
 ) -> Result<Detection, Error> {
-    preprocess::preprocess(&Frame::new(pixels, width, height)?, config, out)
+    let frame = Frame::new(pixels, width, height)?;
+    if scene {
+        preprocess_scene(&frame, config, out)
+    } else {
+        preprocess::preprocess(&frame, config, out)
+    }
 }
 
 fuzz_target!(|input: &[u8]| {
@@ -47,9 +56,14 @@ fuzz_target!(|input: &[u8]| {
     if mismatched {
         used = &used[..used.len() - 1];
     }
-    for config in [config, Config::default()] {
+    for (scene, config) in [
+        (true, config),
+        (true, Config::default()),
+        (false, config),
+        (false, Config::default()),
+    ] {
         let mut out = [0xa5u8; PIXELS];
-        match preprocess_frame(used, width, height, &config, &mut out) {
+        match preprocess_frame(scene, used, width, height, &config, &mut out) {
             Ok(d) => {
                 assert!(!mismatched);
                 // The object lies inside the frame; the crop is a square around it.
@@ -63,6 +77,8 @@ fuzz_target!(|input: &[u8]| {
                     assert_eq!(d.mode, mode);
                 }
                 match d.mode {
+                    // The scene path's levels come from its contrast view, not the frame.
+                    Mode::Photo if scene => {}
                     Mode::Photo => {
                         assert!(d.threshold < d.background);
                         // Dataset convention: the darkest part of the object becomes 255.
