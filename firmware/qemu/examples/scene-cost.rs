@@ -65,7 +65,7 @@ fn main() -> ! {
     };
     let mut sw = SysTickStopwatch::start(&mut core.SYST, INSTRUCTIONS_PER_TICK, "instructions");
     let mut input = [0u8; IMAGE_LEN];
-    let (mut scene, mut default) = (Spread::EMPTY, Spread::EMPTY);
+    let (mut scene, mut classic) = (Spread::EMPTY, Spread::EMPTY);
     for k in 0..frames.len() {
         let Some(sample) = frames.get(k) else {
             exit(EXIT_FAILURE)
@@ -95,9 +95,9 @@ fn main() -> ! {
             &mut input,
         ));
         let base = sw.since(t);
-        default.add(base);
+        classic.add(base);
         defmt::info!(
-            "scene-cost frame={=usize} scene={=u32} default={=u32} {=str}",
+            "scene-cost frame={=usize} scene={=u32} classic={=u32} {=str}",
             k,
             cost,
             base,
@@ -106,14 +106,14 @@ fn main() -> ! {
     }
     let n = frames.len().max(1) as u64;
     defmt::info!(
-        "scene-cost mean over {=usize} frames: scene {=u64} ({=u32}..{=u32}), default {=u64} ({=u32}..{=u32}) {=str}",
+        "scene-cost mean over {=usize} frames: scene {=u64} ({=u32}..{=u32}), classic {=u64} ({=u32}..{=u32}) {=str}",
         frames.len(),
         scene.total / n,
         scene.least,
         scene.most,
-        default.total / n,
-        default.least,
-        default.most,
+        classic.total / n,
+        classic.least,
+        classic.most,
         sw.unit()
     );
     exit(if frames.is_empty() {

@@ -60,11 +60,16 @@ pub fn load(path: &Path, reading: Reading) -> Result<Prepared> {
 ///
 /// Never panics, whatever the bytes (the fuzz target `image_input` checks that).
 pub fn from_bytes(bytes: &[u8], reading: Reading) -> Result<Prepared> {
-    let picture = decode(bytes)?;
+    prepare(&decode(bytes)?, reading)
+}
+
+/// A decoded picture turned into the model's input the way `reading` says (what
+/// [`from_bytes`] does after decoding; `photo-eval` calls it on the pictures it draws).
+pub fn prepare(picture: &DynamicImage, reading: Reading) -> Result<Prepared> {
     match reading {
-        Reading::Auto => crate::data::photo::prepare(&picture, None),
-        Reading::Forced(mode) => crate::data::photo::prepare(&picture, Some(mode)),
-        Reading::Scene => crate::data::photo::prepare_scene(&picture),
+        Reading::Auto => crate::data::photo::prepare(picture, None),
+        Reading::Forced(mode) => crate::data::photo::prepare(picture, Some(mode)),
+        Reading::Scene => crate::data::photo::prepare_scene(picture),
     }
 }
 

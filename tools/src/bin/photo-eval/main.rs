@@ -86,6 +86,7 @@ use infer_core::rng::SplitMix64;
 use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 use trainer::nn::saved;
+use trainer_core::data::image_input::{Reading, prepare};
 use trainer_core::data::photo::{self, Prepared};
 use trainer_core::data::{self, IMAGE_LEN, IMAGE_SIDE, Split, scenes};
 
@@ -277,16 +278,6 @@ fn render(kind: &str, img: &[u8; IMAGE_LEN], seed: u64) -> Result<DynamicImage> 
             DynamicImage::ImageLuma8(scenes::scene_frame(kind, Some((&g, light)), &mut rng))
         }
     })
-}
-
-/// What `trainer predict` makes of `picture` with no flags (the scene path), or
-/// (`classic`) with `--mode auto` (`camera::preprocess`).
-fn prepare(picture: &DynamicImage, classic: bool) -> Result<Prepared> {
-    if classic {
-        photo::prepare(picture, None)
-    } else {
-        photo::prepare_scene(picture)
-    }
 }
 
 /// The picture of scene kind `kind` made from `img` with `seed` (as [`render`] makes
@@ -570,6 +561,12 @@ fn main() -> Result<()> {
     let fmq = trainer_core::files::folder::read_checked(&dir, saved::INT8_FILE)?;
     let model = trainer::eval::int8::parse(&fmq)?;
     let mut scratch = vec![0i8; model.scratch_len()];
+    // What `trainer predict` does with no flags (the scene path), or with `--mode auto`.
+    let reading = if args.classic {
+        Reading::Auto
+    } else {
+        Reading::Scene
+    };
     println!(
         "model {} on the first {n} test images, seed {}, preprocessing {}",
         args.model,
@@ -598,7 +595,7 @@ fn main() -> Result<()> {
                 Some(scene) => true_crop(scene, test.image(i), seed)?,
                 None => {
                     let picture = render(kind, test.image(i), seed)?;
-                    let prepared = prepare(&picture, args.classic)?;
+                    let prepared = prepare(&picture, reading)?;
                     (picture, prepared)
                 }
             };
@@ -657,8 +654,7 @@ fn main() -> Result<()> {
                 for k in 0..args.scene_empty {
                     let mut rng = SplitMix64::new(args.seed + 2_000_000 + k as u64);
                     let img = DynamicImage::ImageLuma8(scenes::scene_frame(scene, None, &mut rng));
-                    caught +=
-                        usize::from(matches!(prepare(&img, args.classic)?, Prepared::Nothing(_)));
+                    caught += usize::from(matches!(prepare(&img, reading)?, Prepared::Nothing(_)));
                 }
                 let empty = format!(
                     "{caught} of {} ({:.2} %)",
@@ -694,7 +690,7 @@ fn main() -> Result<()> {
     for k in 0..args.empty {
         let (kind, img) = empty_frame(k, args.seed + 1_000_000 + k as u64);
         count[kind] += 1;
-        if matches!(prepare(&img, args.classic)?, Prepared::Nothing(_)) {
+        if matches!(prepare(&img, reading)?, Prepared::Nothing(_)) {
             caught[kind] += 1;
         }
     }
